@@ -1,0 +1,164 @@
+"""The `relief` command line: deploy the process, start cases, work tasks, inspect cases.
+
+Every command takes `--json` and then prints exactly one JSON document on stdout; refusals
+exit non-zero (1 for refused input, 2 for usage errors) with the reason in that document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import schema
+from engine.errors import EngineError
+from engine.loader import BpmnRejected
+
+pass_json = click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档 (print one JSON document)")
+
+
+def _engine() -> Any:
+    from engine.runtime import CaseEngine
+
+    return CaseEngine()
+
+
+def _emit(as_json: bool, payload: Any, human: Callable[[Any], str] | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, default=str))
+    else:
+        click.echo(human(payload) if human else json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+
+
+def _fail(as_json: bool, payload: dict[str, Any], text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, default=str))
+    else:
+        click.echo(text, err=True)
+    sys.exit(1)
+
+
+def handles_refusals(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn engine refusals into a JSON/Chinese error and exit status 1."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        as_json = bool(kwargs.get("as_json"))
+        try:
+            command(*args, **kwargs)
+        except BpmnRejected as err:
+            _fail(as_json, {"error": "rejected", "message": "BPMN 校验未通过",
+                            "problems": [p.as_dict() for p in err.problems]},
+                  "BPMN 校验未通过：\n" + "\n".join(f"  {p}" for p in err.problems))
+        except EngineError as err:
+            details = "".join(f"\n  {k}: {'；'.join(v)}" for k, v in getattr(err, "errors", {}).items())
+            _fail(as_json, err.as_dict(), f"错误：{err.message}{details}")
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """社会救助联动平台 (DB32/T 4012-2021) — engine administration."""
+
+
+@main.command("init-db")
+@pass_json
+@handles_refusals
+def init_db(as_json: bool) -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    schema.upgrade()
+    _emit(as_json, {"ok": True}, lambda _: "数据库结构已是最新")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "deployed_by", default="cli", help="部署人")
+@click.option("--comment", default=None, help="版本说明")
+@pass_json
+@handles_refusals
+def deploy(file: Path, deployed_by: str, comment: str | None, as_json: bool) -> None:
+    """Validate a BPMN file and deploy it as a new version (no-op when unchanged)."""
+    result = _engine().deploy(file.read_bytes(), file.name, deployed_by, comment)
+    payload = {"key": result.key, "version": result.version, "changed": result.changed}
+    _emit(as_json, payload, lambda p: f"{p['key']} 版本 {p['version']}" + ("（新部署）" if p["changed"] else "（未变化）"))
+
+
+@main.group()
+def case() -> None:
+    """Cases (案件): start and show."""
+
+
+@case.command("start")
+@click.option("--channel", type=click.Choice(["window", "online", "terminal", "hotline"]), required=True)
+@click.option("--level", type=click.Choice(["county", "township", "village"]), required=True)
+@click.option("--applicant", "applicant_file", type=click.File("r", encoding="utf-8"), required=True,
+              help="申请人信息 JSON 文件 (name, id_number, phone, region, request)")
+@click.option("--green-channel", is_flag=True, help="绿色通道 (R-6.3.5)")
+@click.option("--by", "actor", default="cli", help="登记人")
+@pass_json
+@handles_refusals
+def case_start(channel: str, level: str, applicant_file: Any, green_channel: bool, actor: str,
+               as_json: bool) -> None:
+    """Register an application and start its linkage process."""
+    try:
+        applicant = json.load(applicant_file)
+    except json.JSONDecodeError as err:
+        _fail(as_json, {"error": "invalid", "message": f"申请人文件不是合法的 JSON：{err}"}, f"错误：{err}")
+        return
+    case_no, instance_id = _engine().start_case(applicant, channel, level, green_channel, actor)
+    _emit(as_json, {"case_no": case_no, "instance_id": instance_id}, lambda p: f"已登记案件 {p['case_no']}")
+
+
+@case.command("show")
+@click.argument("case_no")
+@pass_json
+@handles_refusals
+def case_show(case_no: str, as_json: bool) -> None:
+    """Show a case's status, open tasks and history."""
+    _emit(as_json, _engine().show_case(case_no))
+
+
+@main.group()
+def task() -> None:
+    """User tasks (待办任务): list and complete."""
+
+
+@task.command("list")
+@click.option("--group", default=None, help="候选组（角色或机构代码）")
+@click.option("--case", "case_no", default=None, help="案件编号")
+@pass_json
+@handles_refusals
+def task_list(group: str | None, case_no: str | None, as_json: bool) -> None:
+    """List open user tasks."""
+    _emit(as_json, _engine().list_tasks(group, case_no), _task_table)
+
+
+def _task_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "没有待办任务"
+    return "\n".join(f"{r['id']}  {r['case_no']}  {r['name']}  [{','.join(r['candidate_groups'])}]"
+                     f"  截止 {r['due_at']}{'  已超期' if r['overdue'] else ''}" for r in rows)
+
+
+@task.command("complete")
+@click.argument("task_id")
+@click.option("--user", required=True, help="办理人")
+@click.option("--data", "data_json", required=True, help="表单数据 JSON")
+@pass_json
+@handles_refusals
+def task_complete(task_id: str, user: str, data_json: str, as_json: bool) -> None:
+    """Complete a user task with form data; print the case's open tasks afterwards."""
+    try:
+        data = json.loads(data_json)
+    except json.JSONDecodeError as err:
+        _fail(as_json, {"error": "invalid", "message": f"--data 不是合法的 JSON：{err}"}, f"错误：{err}")
+        return
+    if not isinstance(data, dict):
+        _fail(as_json, {"error": "invalid", "message": "--data 应为 JSON 对象"}, "错误：--data 应为 JSON 对象")
+    _emit(as_json, _engine().complete_task(task_id, user, data), _task_table)

@@ -1,0 +1,34 @@
+"""The engine's notion of "now", which tests and `relief scheduler tick --now` can set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+_frozen: ContextVar[datetime | None] = ContextVar("relief_frozen_now", default=None)
+
+
+def now() -> datetime:
+    """Return the current time as an aware UTC datetime (or the frozen one)."""
+    frozen = _frozen.get()
+    return frozen if frozen is not None else datetime.now(UTC)
+
+
+def aware(value: datetime) -> datetime:
+    """Return `value` as an aware UTC datetime; naive values are taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def frozen_at(moment: datetime | None) -> Iterator[datetime]:
+    """Make `now()` return `moment` inside the block (no-op when `moment` is None)."""
+    if moment is None:
+        yield now()
+        return
+    token = _frozen.set(aware(moment))
+    try:
+        yield aware(moment)
+    finally:
+        _frozen.reset(token)

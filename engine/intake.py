@@ -1,0 +1,79 @@
+"""Intake (R-5.1): validate an applicant's request and register it under a new case number."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine.errors import InvalidData
+from engine.models import Application, CaseSequence
+from engine.personal_data import normalize_id_number, validate_id_number, validate_phone
+
+CHANNELS = ("window", "online", "terminal", "hotline")
+LEVELS = ("county", "township", "village")
+CASE_PREFIX = "SJ"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _text(applicant: dict[str, Any], key: str) -> str:
+    value = applicant.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def applicant_errors(applicant: dict[str, Any], channel: str, level: str) -> dict[str, list[str]]:
+    """Check an applicant record; return field → Chinese messages (empty when valid)."""
+    errors: dict[str, list[str]] = {}
+    if channel not in CHANNELS:
+        errors["channel"] = [f"受理渠道应为 {'、'.join(CHANNELS)} 之一"]
+    if level not in LEVELS:
+        errors["level"] = [f"受理层级应为 {'、'.join(LEVELS)} 之一"]
+    if not _text(applicant, "name"):
+        errors["name"] = ["请填写申请人姓名"]
+    id_error = validate_id_number(_text(applicant, "id_number"))
+    if id_error:
+        errors["id_number"] = [id_error]
+    phone_error = validate_phone(_text(applicant, "phone"))
+    if phone_error:
+        errors["phone"] = [phone_error]
+    region = applicant.get("region")
+    if not isinstance(region, dict) or not str(region.get("township") or "").strip():
+        errors["region.township"] = ["请填写所在乡镇(街道)"]
+    if not _text(applicant, "request"):
+        errors["request"] = ["请填写救助诉求"]
+    return errors
+
+
+def next_case_no(session: Session, at: datetime) -> str:
+    """Allocate the next case number of the local day, e.g. SJ202611280001."""
+    day = at.astimezone(LOCAL_TZ).strftime("%Y%m%d")
+    dialect = session.get_bind().dialect.name
+    upsert_module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = upsert_module.insert(CaseSequence).values(day=day, last=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[CaseSequence.day], set_={"last": CaseSequence.last + 1}
+    ).returning(CaseSequence.last)
+    number = session.execute(statement).scalar_one()
+    return f"{CASE_PREFIX}{day}{number:04d}"
+
+
+def register(session: Session, applicant: dict[str, Any], channel: str, level: str,
+             green_channel: bool, at: datetime) -> Application:
+    """Validate and store an application; raise InvalidData with field errors."""
+    errors = applicant_errors(applicant, channel, level)
+    if errors:
+        raise InvalidData("申请信息有误，请修改后重新提交", errors)
+    region = applicant["region"]
+    application = Application(
+        case_no=next_case_no(session, at), channel=channel, level=level, green_channel=green_channel,
+        applicant_name=_text(applicant, "name"), id_number=normalize_id_number(_text(applicant, "id_number")),
+        phone=_text(applicant, "phone"), township=str(region["township"]).strip(),
+        village=(str(region.get("village") or "").strip() or None), address=_text(applicant, "address") or None,
+        request=_text(applicant, "request"), matters=list(applicant.get("matters") or []), created_at=at)
+    session.add(application)
+    session.flush()
+    return application
+

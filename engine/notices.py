@@ -1,0 +1,46 @@
+"""Wording of the notices the flow sends to applicants (R-5.2, R-5.4, R-5.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import reference
+
+_OUTCOMES = {"approved": "予以救助", "denied": "不予救助", "referred": "已转介"}
+
+
+def _departments(codes: Any) -> str:
+    names = reference.departments()
+    return "、".join(str(names.get(c, {}).get("zh", c)) for c in (codes or []))
+
+
+def _results(results: Any) -> str:
+    parts = []
+    for result in results or []:
+        if not isinstance(result, dict):
+            continue
+        line = f"{_departments([result.get('department')])}：{_OUTCOMES.get(result.get('outcome'), result.get('outcome'))}"
+        if result.get("amount"):
+            line += f"（金额 {result['amount']} 元）"
+        parts.append(line)
+    return "；".join(parts)
+
+
+def notice_text(kind: str, details: dict[str, Any]) -> str:
+    """Return the Chinese text of a notice of `kind` with `details`."""
+    if kind == "received":
+        return "您的救助申请已受理登记，县社会救助中心将尽快研判并告知结果。"
+    if kind == "refused":
+        return f"经初步研判，您的申请不符合救助条件。理由：{details.get('reason', '')}"
+    if kind == "declined":
+        return f"经社会救助联席会议研究，您的申请不予救助。理由：{details.get('reason', '')}"
+    if kind == "dispatched":
+        return f"您的申请已派至{_departments(details.get('departments'))}办理。"
+    if kind == "accepted":
+        materials = details.get("materials")
+        materials_text = "、".join(materials) if isinstance(materials, list) else str(materials or "")
+        return (f"{_departments([details.get('department')])}已受理您的申请，请携带{materials_text}"
+                f"前往{details.get('location', '')}办理。")
+    if kind == "completed":
+        return f"您的救助申请已办结。{_results(details.get('results'))}"
+    return f"案件进展通知（{kind}）"
