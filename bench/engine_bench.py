@@ -85,8 +85,7 @@ def engine_runner(engine: CaseEngine) -> Callable[[dict[str, Any]], int]:
         tasks = engine.list_tasks(case_no=case_no)
         while tasks:
             task = tasks[0]
-            engine.complete_task(task["id"], "bench", decisions[task["form_key"]])
-            tasks = engine.list_tasks(case_no=case_no)
+            tasks = engine.complete_task(task["id"], "bench", decisions[task["form_key"]])  # the open tasks after
             steps += 1
         return steps
 

@@ -86,7 +86,8 @@ def deploy(file: Path, deployed_by: str, comment: str | None, as_json: bool) -> 
     """Validate a BPMN file and deploy it as a new version (no-op when unchanged)."""
     result = _engine().deploy(file.read_bytes(), file.name, deployed_by, comment)
     payload = {"key": result.key, "version": result.version, "changed": result.changed}
-    _emit(as_json, payload, lambda p: f"{p['key']} 版本 {p['version']}" + ("（新部署）" if p["changed"] else "（未变化）"))
+    _emit(as_json, payload,
+          lambda p: f"{p['key']} 版本 {p['version']}" + ("（新部署）" if p["changed"] else "（未变化）"))
 
 
 @main.group()

@@ -7,9 +7,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
 from engine import forms, reference
 from engine.errors import NotDeployed

@@ -45,7 +45,7 @@ class ProcessDefinition(Base):
     key: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
-    xml: Mapped[str] = mapped_column(Text)
+    xml: Mapped[str] = mapped_column(Text, deferred=True)  # only the spec cache reads it, once
     checksum: Mapped[str] = mapped_column(String(64))
     deployed_by: Mapped[str] = mapped_column(String(100))
     deployed_at: Mapped[datetime]
@@ -116,7 +116,8 @@ class HumanTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[dict[str, Any] | None]
 
-    groups: Mapped[list[HumanTaskGroup]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # Group rows exist for indexed inbox queries; the JSON column above is what gets displayed.
+    groups: Mapped[list[HumanTaskGroup]] = relationship(cascade="all, delete-orphan", lazy="select")
 
 
 class HumanTaskGroup(Base):

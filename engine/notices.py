@@ -19,7 +19,8 @@ def _results(results: Any) -> str:
     for result in results or []:
         if not isinstance(result, dict):
             continue
-        line = f"{_departments([result.get('department')])}：{_OUTCOMES.get(result.get('outcome'), result.get('outcome'))}"
+        outcome = _OUTCOMES.get(str(result.get("outcome")), result.get("outcome"))
+        line = f"{_departments([result.get('department')])}：{outcome}"
         if result.get("amount"):
             line += f"（金额 {result['amount']} 元）"
         parts.append(line)

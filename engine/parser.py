@@ -15,7 +15,6 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     CallActivity,
@@ -28,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     StartEvent,
     TransactionSubprocess,
 )
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaBoundaryEventParser,

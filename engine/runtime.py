@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import clock, db, forms
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy, latest_definition
@@ -33,7 +33,7 @@ from engine.models import CaseEvent, HumanTask, Notification, ProcessDefinition,
 from engine.notices import notice_text
 from engine.sandbox import SandboxScriptEngine
 from engine.serializer import StateSerializer
-from engine.tasks import COMPLETED, READY, TaskMirror, record, task_summary
+from engine.tasks import COMPLETED, READY, TaskMirror, record, task_summary, write_events
 from engine.workcal import WorkCalendar
 
 PROCESS_KEY = "relief_linkage"
@@ -84,6 +84,7 @@ class CaseEngine:
         try:
             with db.transaction(self.database_url) as session:
                 yield session
+                write_events(session)
                 pending = session.info.pop("cache", [])
         except StaleDataError as err:
             raise TaskConflict("案件已被他人同时处理，请刷新后重试") from err
@@ -138,11 +139,11 @@ class CaseEngine:
         """Complete an open user task with form data; return the case's open tasks afterwards."""
         now = clock.now()
         with self._transaction() as session:
-            row = session.get(HumanTask, task_id)
-            if row is None:
+            instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
+            if instance_id is None:
                 raise NotFound(f"任务 {task_id} 不存在")
-            instance = self._lock_instance(session, row.instance_id)
-            session.refresh(row)
+            instance = self._lock_instance(session, instance_id)
+            row = session.get_one(HumanTask, task_id)  # read after the lock: the current state
             if row.state != READY:
                 raise TaskConflict(self._closed_message(row))
             errors = forms.validate_form(row.form_key, data)
@@ -210,7 +211,7 @@ class CaseEngine:
         record(session, row.case_no, "task_completed", user, now, row, values)
         decided = {k: values[k] for k in DECISION_FIELDS if k in values}
         if decided:
-            extra = {k: values[k] for k in ("departments", "reason", "plan") if k in values}
+            extra: dict[str, Any] = {k: values[k] for k in ("departments", "reason", "plan") if k in values}
             record(session, row.case_no, "decision", user, now, row, {**decided, **extra})
 
     def _load(self, instance: ProcessInstance, loaded: LoadedDefinition) -> BpmnWorkflow:

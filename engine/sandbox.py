@@ -155,7 +155,7 @@ def _policy_errors(source: str) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return []  # RestrictedPython reports syntax errors with its own wording
-    return [f"Line {node.lineno}: 不允许使用 {_FORBIDDEN_STATEMENTS[type(node)]} 语句"
+    return [f"Line {getattr(node, 'lineno', '?')}: 不允许使用 {_FORBIDDEN_STATEMENTS[type(node)]} 语句"
             for node in ast.walk(tree) if type(node) in _FORBIDDEN_STATEMENTS]
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
-from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
@@ -30,6 +30,7 @@ from SpiffWorkflow.camunda.specs.multiinstance_task import (
 )
 
 from engine.timers import CLOCKED_TIMERS
+
 
 class SharedSpecWorkflowConverter(BpmnWorkflowConverter):
     """Converts a top-level workflow leaving its specs out; restores it onto given specs."""

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from engine.definitions import LoadedDefinition
 from engine.loader import group_expression
@@ -24,9 +24,24 @@ CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel"
 
 def record(session: Session, case_no: str, type_: str, actor: str, at: datetime,
            task: HumanTask | None = None, data: dict[str, Any] | None = None) -> None:
-    """Append one entry to the case's event log."""
-    session.add(CaseEvent(case_no=case_no, type=type_, actor=actor, at=at, data=data or {},
-                          task_id=task.id if task else None, task_name=task.name if task else None))
+    """Queue one entry for the case's event log; `write_events` inserts the queue in order."""
+    session.info.setdefault("events", []).append({
+        "case_no": case_no, "type": type_, "actor": actor, "at": at, "data": data or {},
+        "task_id": task.id if task else None, "task_name": task.name if task else None})
+
+
+def write_events(session: Session) -> None:
+    """Insert the queued events in one statement (called just before commit)."""
+    events = session.info.pop("events", [])
+    if events:
+        session.execute(insert(CaseEvent.__table__), events)
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    """Return the READY manual tasks of a workflow and its subprocesses, in tree order."""
+    # Plain dict scans: SpiffWorkflow's depth-tracking task iterator costs more than the step itself.
+    workflows = [workflow, *workflow.subprocesses.values()]
+    return [t for wf in workflows for t in wf.tasks.values() if t.state == TaskState.READY and t.task_spec.manual]
 
 
 def resolve_groups(workflow: BpmnWorkflow, task: Task, groups: Iterable[str]) -> list[str]:
@@ -52,13 +67,14 @@ class TaskMirror:
 
     def open_rows(self) -> dict[str, HumanTask]:
         """Return this instance's READY rows by task id."""
-        rows = self.session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == self.instance.id, HumanTask.state == READY))
-        return {row.id: row for row in rows}
+        with self.session.no_autoflush:  # rows changed in this step are in the identity map
+            rows = self.session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == self.instance.id, HumanTask.state == READY))
+            return {row.id: row for row in rows if row.state == READY}
 
     def sync(self, workflow: BpmnWorkflow, actor: str, at: datetime) -> list[HumanTask]:
         """Insert newly READY user tasks and cancel rows whose task went away; return new rows."""
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        ready = {str(t.id): t for t in ready_user_tasks(workflow)}
         existing = self.open_rows()
         for task_id, row in existing.items():
             if task_id not in ready:

@@ -1,0 +1,71 @@
+"""What the store keeps: state without the spec, serializer versions, the task mirror, the timer index."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import db
+from engine.models import HumanTask, ProcessInstance
+
+
+def instance_row(url: str, case_no: str) -> ProcessInstance:
+    """Load a case's process_instance row."""
+    with db.transaction(url) as session:
+        return session.scalars(select(ProcessInstance).where(ProcessInstance.case_no == case_no)).one()
+
+
+def test_state_does_not_copy_the_spec(start_case: Any, clean_db: str) -> None:
+    """Instance rows hold the task tree and data only; the spec lives once, with the definition."""
+    case = start_case()
+    row = instance_row(clean_db, case.case_no)
+    state = json.loads(row.state)
+    assert "spec" not in state and "subprocess_specs" not in state
+    assert state["tasks"] and row.definition.key == "relief_linkage"
+    assert "一门受理" not in row.state  # task names come from the spec, not the state
+
+
+def test_old_serializer_version_is_migrated_on_load(start_case: Any, clean_db: str) -> None:
+    """A state written by an older serializer version is migrated when loaded and saved in the current one."""
+    case = start_case()
+    with db.transaction(clean_db) as session:
+        row = session.scalars(select(ProcessInstance).where(ProcessInstance.case_no == case.case_no)).one()
+        current = row.serializer_version
+        row.serializer_version = "1.4"
+    case.check_store()
+    case.complete("triage", {"decision": "ineligible", "reason": "测试迁移"})
+    row = instance_row(clean_db, case.case_no)
+    assert row.serializer_version == current != "1.4"
+    assert row.status == "closed_declined"
+
+
+def test_mirror_keeps_completed_tasks_with_actor_and_data(start_case: Any, clean_db: str) -> None:
+    """Completed user tasks stay in human_task with who, when and the submitted data."""
+    case = start_case()
+    case.complete("triage", {"decision": "eligible", "departments": ["renshe"]}, user="center7")
+    with db.transaction(clean_db) as session:
+        rows = session.scalars(select(HumanTask).where(HumanTask.case_no == case.case_no)
+                               .order_by(HumanTask.created_at)).all()
+        accept_groups = [g.group_code for g in rows[1].groups]
+    triage, accept = rows
+    assert (triage.state, triage.completed_by, triage.data["departments"]) == ("COMPLETED", "center7", ["renshe"])
+    assert triage.completed_at is not None and triage.due_at is not None
+    assert (accept.state, accept.form_key, accept.context["department"]) == ("READY", "dept_accept", "renshe")
+    assert accept_groups == ["renshe"]
+
+
+def test_next_timer_is_indexed_while_a_department_handles(start_case: Any, clean_db: str) -> None:
+    """next_timer_at holds the overrun deadline while a department works and is cleared when the case closes."""
+    case = start_case()
+    assert instance_row(clean_db, case.case_no).next_timer_at is None
+    case.complete("triage", {"decision": "eligible", "departments": ["yingji"]})
+    deadline = instance_row(clean_db, case.case_no).next_timer_at
+    assert deadline is not None and deadline > instance_row(clean_db, case.case_no).started_at
+    case.complete("dept_accept", {"materials": ["受灾证明"], "location": "应急管理局", "field_work": "none"})
+    case.complete("dept_result", {"outcome": "approved", "content": "过渡期生活救助", "amount": 1500})
+    assert instance_row(clean_db, case.case_no).next_timer_at is None
+    case.complete("summary", {"summary": "办结"})
+    row = instance_row(clean_db, case.case_no)
+    assert row.status == "closed_completed" and row.ended_at is not None and row.next_timer_at is None
