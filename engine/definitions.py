@@ -101,6 +101,11 @@ class SpecCache:
                 self._loaded[definition.id] = loaded
         return loaded
 
+    def get_by_id(self, session: Session, definition_id: int) -> LoadedDefinition:
+        """Return the parsed specs of a definition id, reading its XML only on a cache miss."""
+        loaded = self._loaded.get(definition_id)
+        return loaded if loaded is not None else self.get(session.get_one(ProcessDefinition, definition_id))
+
     @staticmethod
     def _parse(definition: ProcessDefinition) -> LoadedDefinition:
         filename = f"{definition.key}@v{definition.version}.bpmn"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from engine.errors import InvalidData
 from engine.models import Application, CaseSequence
@@ -47,33 +48,58 @@ def applicant_errors(applicant: dict[str, Any], channel: str, level: str) -> dic
     return errors
 
 
-def next_case_no(session: Session, at: datetime) -> str:
+_UPSERTS: dict[str, Any] = {}
+
+
+def _sequence_upsert(dialect: str) -> Any:
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(CaseSequence).values(day=bindparam("day"), last=1).on_conflict_do_update(
+            index_elements=[CaseSequence.day], set_={"last": CaseSequence.last + 1}).returning(CaseSequence.last)
+        _UPSERTS[dialect] = statement
+    return statement
+
+
+def next_case_no(conn: Connection, at: datetime) -> str:
     """Allocate the next case number of the local day, e.g. SJ202611280001."""
     day = at.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-    dialect = session.get_bind().dialect.name
-    upsert_module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = upsert_module.insert(CaseSequence).values(day=day, last=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[CaseSequence.day], set_={"last": CaseSequence.last + 1}
-    ).returning(CaseSequence.last)
-    number = session.execute(statement).scalar_one()
+    number = conn.execute(_sequence_upsert(conn.dialect.name), {"day": day}).scalar_one()
     return f"{CASE_PREFIX}{day}{number:04d}"
 
 
-def register(session: Session, applicant: dict[str, Any], channel: str, level: str,
-             green_channel: bool, at: datetime) -> Application:
+@dataclass(frozen=True)
+class Registered:
+    """An application as stored: what the flow needs to start."""
+
+    case_no: str
+    channel: str
+    level: str
+    request: str
+    township: str
+    village: str | None
+    matters: list[str]
+
+
+_INSERT_APPLICATION = insert(cast(Table, Application.__table__))
+
+
+def register(conn: Connection, applicant: dict[str, Any], channel: str, level: str,
+             green_channel: bool, at: datetime) -> Registered:
     """Validate and store an application; raise InvalidData with field errors."""
     errors = applicant_errors(applicant, channel, level)
     if errors:
         raise InvalidData("申请信息有误，请修改后重新提交", errors)
     region = applicant["region"]
-    application = Application(
-        case_no=next_case_no(session, at), channel=channel, level=level, green_channel=green_channel,
-        applicant_name=_text(applicant, "name"), id_number=normalize_id_number(_text(applicant, "id_number")),
-        phone=_text(applicant, "phone"), township=str(region["township"]).strip(),
-        village=(str(region.get("village") or "").strip() or None), address=_text(applicant, "address") or None,
-        request=_text(applicant, "request"), matters=list(applicant.get("matters") or []), created_at=at)
-    session.add(application)
-    session.flush()
-    return application
-
+    registered = Registered(
+        case_no=next_case_no(conn, at), channel=channel, level=level, request=_text(applicant, "request"),
+        township=str(region["township"]).strip(), village=(str(region.get("village") or "").strip() or None),
+        matters=[str(m) for m in applicant.get("matters") or []])
+    conn.execute(_INSERT_APPLICATION, {
+        "case_no": registered.case_no, "channel": channel, "level": level, "green_channel": green_channel,
+        "applicant_name": _text(applicant, "name"), "phone": _text(applicant, "phone"),
+        "id_number": normalize_id_number(_text(applicant, "id_number")),
+        "township": registered.township, "village": registered.village,
+        "address": _text(applicant, "address") or None, "request": registered.request,
+        "matters": registered.matters, "created_at": at})
+    return registered

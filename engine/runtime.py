@@ -9,7 +9,7 @@ applicant notices together, and commits — or rolls everything back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -22,18 +22,19 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine import clock, db, forms
-from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy, latest_definition
-from engine.errors import InvalidData, NotFound, TaskConflict, WorkflowFailure
-from engine.intake import LOCAL_TZ, register
-from engine.models import CaseEvent, HumanTask, Notification, ProcessDefinition, ProcessInstance
+from engine import clock, db, forms, store
+from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
+from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
+from engine.intake import LOCAL_TZ, Registered, register
+from engine.models import ProcessDefinition
 from engine.notices import notice_text
 from engine.sandbox import SandboxScriptEngine
 from engine.serializer import StateSerializer
-from engine.tasks import COMPLETED, READY, TaskMirror, record, task_summary, write_events
+from engine.store import COMPLETED, READY, InstanceState
+from engine.tasks import TaskMirror, record, task_summary, write_events
 from engine.workcal import WorkCalendar
 
 PROCESS_KEY = "relief_linkage"
@@ -86,8 +87,10 @@ class CaseEngine:
                 yield session
                 write_events(session)
                 pending = session.info.pop("cache", [])
-        except StaleDataError as err:
-            raise TaskConflict("案件已被他人同时处理，请刷新后重试") from err
+        except OperationalError as err:
+            if not _is_lock_failure(err):
+                raise
+            raise TaskConflict("案件正被他人处理，请稍后重试") from err
         # Only workflows whose state was committed may be reused by the next step.
         with self._cache_lock:
             for instance_id, version, workflow in pending:
@@ -108,25 +111,27 @@ class CaseEngine:
         """Register an application and start its linkage process; return (case_no, instance id)."""
         now = clock.now()
         with self._transaction() as session:
-            definition = latest_definition(session, PROCESS_KEY)
-            assert definition is not None
-            application = register(session, applicant, channel, level, green_channel, now)
-            loaded = self.specs.get(definition)
+            conn = session.connection()
+            latest = store.latest_definition_id(conn, PROCESS_KEY)
+            if latest is None:
+                raise NotDeployed(f"流程 {PROCESS_KEY} 尚未部署，请先执行 relief deploy")
+            definition_id, version = latest
+            application = register(conn, applicant, channel, level, green_channel, now)
+            loaded = self.specs.get_by_id(session, definition_id)
             workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
             workflow.data.update(self._initial_data(application, green_channel))
             workflow.get_next_task(state=TaskState.READY).data.update(workflow.data)
-            instance = ProcessInstance(definition_id=definition.id, case_no=application.case_no, status=OPEN,
-                                       state="", serializer_version=self.serializer.version, started_at=now)
-            session.add(instance)
-            session.flush()
+            instance = store.insert_instance(conn, {
+                "definition_id": definition_id, "case_no": application.case_no, "status": OPEN, "state": "",
+                "serializer_version": self.serializer.version, "started_at": now})
             record(session, application.case_no, "case_started", actor, now,
                    data={"channel": channel, "level": level, "green_channel": green_channel,
-                         "definition_version": definition.version})
+                         "definition_version": version})
             self._advance(session, instance, loaded, workflow, actor, now)
             return application.case_no, instance.id
 
     @staticmethod
-    def _initial_data(application: Any, green_channel: bool) -> dict[str, Any]:
+    def _initial_data(application: Registered, green_channel: bool) -> dict[str, Any]:
         # Personal data (name, ID number, phone) stays in the application table, not in the flow.
         return {
             "case_no": application.case_no, "channel": application.channel, "level": application.level,
@@ -139,34 +144,35 @@ class CaseEngine:
         """Complete an open user task with form data; return the case's open tasks afterwards."""
         now = clock.now()
         with self._transaction() as session:
-            instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
+            conn = session.connection()
+            instance_id = store.task_instance_id(conn, task_id)
             if instance_id is None:
                 raise NotFound(f"任务 {task_id} 不存在")
             instance = self._lock_instance(session, instance_id)
-            row = session.get_one(HumanTask, task_id)  # read after the lock: the current state
-            if row.state != READY:
+            row = store.get_task(conn, task_id)  # read after the lock: the current state
+            assert row is not None
+            if row["state"] != READY:
                 raise TaskConflict(self._closed_message(row))
-            errors = forms.validate_form(row.form_key, data)
+            errors = forms.validate_form(row["form_key"], data)
             if errors:
                 raise InvalidData("表单填写有误，请按提示修改", errors)
-            loaded = self.specs.get(instance.definition)
+            loaded = self.specs.get_by_id(session, instance.definition_id)
             workflow = self._load(instance, loaded)
             task = workflow.get_task_from_id(UUID(task_id))
             if task is None or task.state != TaskState.READY:
                 raise TaskConflict("该任务已不在待办状态，请刷新后重试")
-            values = forms.apply_defaults(row.form_key, data)
+            values = forms.apply_defaults(row["form_key"], data)
             task.data.update(values)
             self._finish_row(session, row, user, values, now)
-            self._advance(session, instance, loaded, workflow, user, now, run=task)
-            return self._open_tasks(session, instance.case_no, now)
+            open_rows = self._advance(session, instance, loaded, workflow, user, now, run=task)
+            return [task_summary(r, now) for r in open_rows]
 
     def fire_timers(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Fire due BPMN timers of instances whose next timer is due; return what fired."""
         moment = clock.aware(now) if now is not None else clock.now()
         fired: list[dict[str, Any]] = []
         with self._transaction() as session:
-            due_ids = session.scalars(select(ProcessInstance.id).where(
-                ProcessInstance.status == OPEN, ProcessInstance.next_timer_at <= moment)).all()
+            due_ids = store.due_timer_instances(session.connection(), moment)
         for instance_id in due_ids:
             fired.extend(self._fire_instance(instance_id, moment))
         return fired
@@ -176,7 +182,7 @@ class CaseEngine:
             instance = self._lock_instance(session, instance_id)
             if instance.status != OPEN or instance.next_timer_at is None or instance.next_timer_at > moment:
                 return []
-            loaded = self.specs.get(instance.definition)
+            loaded = self.specs.get_by_id(session, instance.definition_id)
             workflow = self._load(instance, loaded)
             before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
             workflow.refresh_timers()
@@ -191,30 +197,32 @@ class CaseEngine:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
-        instance = session.scalars(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                                   .with_for_update(of=ProcessInstance)).first()
+    def _lock_instance(self, session: Session, instance_id: int) -> InstanceState:
+        instance = store.load_instance(session.connection(), instance_id, lock=True)
         if instance is None:
             raise NotFound(f"流程实例 {instance_id} 不存在")
         return instance
 
     @staticmethod
-    def _closed_message(row: HumanTask) -> str:
-        if row.state == COMPLETED:
-            when = row.completed_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if row.completed_at else ""
-            return f"该任务已由 {row.completed_by} 于 {when} 办理完成，无需重复提交"
+    def _closed_message(row: Mapping[str, Any]) -> str:
+        if row["state"] == COMPLETED:
+            done = row["completed_at"]
+            when = done.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if done else ""
+            return f"该任务已由 {row['completed_by']} 于 {when} 办理完成，无需重复提交"
         return "该任务已取消（流程已转入其他环节），无需办理"
 
     @staticmethod
-    def _finish_row(session: Session, row: HumanTask, user: str, values: dict[str, Any], now: datetime) -> None:
-        row.state, row.completed_at, row.completed_by, row.data = COMPLETED, now, user, values
-        record(session, row.case_no, "task_completed", user, now, row, values)
+    def _finish_row(session: Session, row: Mapping[str, Any], user: str, values: dict[str, Any],
+                    now: datetime) -> None:
+        task_id, case_no, name = row["id"], row["case_no"], row["name"]
+        store.complete_task(session.connection(), task_id, user, now, values)
+        record(session, case_no, "task_completed", user, now, task_id, name, values)
         decided = {k: values[k] for k in DECISION_FIELDS if k in values}
         if decided:
             extra: dict[str, Any] = {k: values[k] for k in ("departments", "reason", "plan") if k in values}
-            record(session, row.case_no, "decision", user, now, row, {**decided, **extra})
+            record(session, case_no, "decision", user, now, task_id, name, {**decided, **extra})
 
-    def _load(self, instance: ProcessInstance, loaded: LoadedDefinition) -> BpmnWorkflow:
+    def _load(self, instance: InstanceState, loaded: LoadedDefinition) -> BpmnWorkflow:
         with self._cache_lock:
             cached = self._cache.pop(instance.id, None)
         if self.reuse_workflows and cached is not None and cached[0] == instance.lock_version:
@@ -224,8 +232,8 @@ class CaseEngine:
         workflow.script_engine = self.script_engine
         return workflow
 
-    def _advance(self, session: Session, instance: ProcessInstance, loaded: LoadedDefinition,
-                 workflow: BpmnWorkflow, actor: str, now: datetime, run: Any = None) -> None:
+    def _advance(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
+                 workflow: BpmnWorkflow, actor: str, now: datetime, run: Any = None) -> list[Mapping[str, Any]]:
         effects = _Effects()
         token = _effects.set(effects)
         try:
@@ -237,21 +245,22 @@ class CaseEngine:
             raise WorkflowFailure(f"流程执行出错：{err}") from err
         finally:
             _effects.reset(token)
+        conn = session.connection()
+        store.insert_rows(conn, store.NOTICE, [
+            {"case_no": instance.case_no, "recipient": "applicant", "kind": kind, "status": "pending",
+             "content": notice_text(kind, details), "details": details, "created_at": now}
+            for kind, details in effects.notices])
         for kind, details in effects.notices:
-            self._notice(session, instance.case_no, kind, details, now)
-        TaskMirror(session, instance, loaded, self.calendar).sync(workflow, actor, now)
+            record(session, instance.case_no, "notice", "system", now, data={"kind": kind, **details})
+        open_rows = TaskMirror(session, instance, loaded, self.calendar).sync(workflow, actor, now)
         self._update_status(session, instance, loaded, workflow, now)
         instance.state = self.serializer.dump(workflow)
         instance.serializer_version = self.serializer.version
-        session.flush()
+        store.save_instance(conn, instance)
         session.info.setdefault("cache", []).append((instance.id, instance.lock_version, workflow))
+        return open_rows
 
-    def _notice(self, session: Session, case_no: str, kind: str, details: dict[str, Any], now: datetime) -> None:
-        session.add(Notification(case_no=case_no, kind=kind, content=notice_text(kind, details),
-                                 details=details, created_at=now))
-        record(session, case_no, "notice", "system", now, data={"kind": kind, **details})
-
-    def _update_status(self, session: Session, instance: ProcessInstance, loaded: LoadedDefinition,
+    def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
                        workflow: BpmnWorkflow, now: datetime) -> None:
         instance.next_timer_at = _next_timer(workflow)
         if not workflow.is_completed() or instance.status != OPEN:
@@ -267,46 +276,40 @@ class CaseEngine:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _open_tasks(self, session: Session, case_no: str, now: datetime) -> list[dict[str, Any]]:
-        rows = session.scalars(select(HumanTask).where(HumanTask.case_no == case_no, HumanTask.state == READY)
-                               .order_by(HumanTask.created_at, HumanTask.id))
-        return [task_summary(r, now) for r in rows]
+    @staticmethod
+    def _open_tasks(session: Session, case_no: str, now: datetime) -> list[dict[str, Any]]:
+        return [task_summary(r, now) for r in store.open_tasks(session.connection(), case_no=case_no)]
 
     def list_tasks(self, group: str | None = None, case_no: str | None = None) -> list[dict[str, Any]]:
         """List open user tasks, optionally of one candidate group and/or one case."""
         now = clock.now()
         with self._transaction() as session:
-            query = select(HumanTask).where(HumanTask.state == READY)
-            if group:
-                query = query.where(HumanTask.groups.any(group_code=group))
-            if case_no:
-                query = query.where(HumanTask.case_no == case_no)
-            rows = session.scalars(query.order_by(HumanTask.due_at, HumanTask.created_at, HumanTask.id))
+            rows = store.open_tasks(session.connection(), case_no=case_no, group=group)
             return [task_summary(r, now) for r in rows]
 
     def show_case(self, case_no: str) -> dict[str, Any]:
         """Return a case's status, definition version, open tasks and full history."""
         now = clock.now()
         with self._transaction() as session:
-            instance = session.scalars(select(ProcessInstance).where(ProcessInstance.case_no == case_no)).first()
+            conn = session.connection()
+            instance = store.find_instance(conn, case_no)
             if instance is None:
                 raise NotFound(f"案件 {case_no} 不存在")
-            events = session.scalars(select(CaseEvent).where(CaseEvent.case_no == case_no).order_by(CaseEvent.id))
             return {
                 "case_no": case_no, "status": instance.status,
-                "definition_version": instance.definition.version,
+                "definition_version": store.definition_version(conn, instance.definition_id),
                 "open_tasks": self._open_tasks(session, case_no, now),
                 "history": [{"type": e.type, "task": e.task_name, "task_id": e.task_id, "actor": e.actor,
-                             "at": e.at.isoformat(), "data": e.data} for e in events],
+                             "at": e.at.isoformat(), "data": e.data} for e in store.events_of_case(conn, case_no)],
             }
 
     def restore_workflow(self, case_no: str) -> BpmnWorkflow:
         """Deserialize a case's workflow from the database (never from the reuse cache)."""
         with self._transaction() as session:
-            instance = session.scalars(select(ProcessInstance).where(ProcessInstance.case_no == case_no)).first()
+            instance = store.find_instance(session.connection(), case_no)
             if instance is None:
                 raise NotFound(f"案件 {case_no} 不存在")
-            loaded = self.specs.get(instance.definition)
+            loaded = self.specs.get_by_id(session, instance.definition_id)
             workflow = self.serializer.load(instance.state, instance.serializer_version,
                                             loaded.spec, loaded.subprocess_specs)
             workflow.script_engine = self.script_engine
@@ -317,6 +320,13 @@ class CaseEngine:
         with self._transaction() as session:
             return list(session.scalars(select(ProcessDefinition).order_by(
                 ProcessDefinition.key, ProcessDefinition.version.desc())))
+
+
+def _is_lock_failure(err: OperationalError) -> bool:
+    # SQLite gives up waiting for the write lock after its busy timeout; PostgreSQL reports
+    # deadlocks and lock timeouts by SQLSTATE 40P01 / 55P03.
+    code = getattr(err.orig, "sqlstate", None)
+    return code in ("40P01", "55P03") or "database is locked" in str(err.orig)
 
 
 def _is_timer(task: Any) -> bool:

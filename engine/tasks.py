@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from engine import store
 from engine.definitions import LoadedDefinition
 from engine.loader import group_expression
-from engine.models import CaseEvent, HumanTask, HumanTaskGroup, ProcessInstance
+from engine.store import READY, InstanceState
 from engine.workcal import WorkCalendar
 
-READY, COMPLETED, CANCELLED = "READY", "COMPLETED", "CANCELLED"
 # Task data worth copying onto the mirror row: it decides who may see the task (scoping).
 CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel")
 
 
 def record(session: Session, case_no: str, type_: str, actor: str, at: datetime,
-           task: HumanTask | None = None, data: dict[str, Any] | None = None) -> None:
+           task_id: str | None = None, task_name: str | None = None, data: dict[str, Any] | None = None) -> None:
     """Queue one entry for the case's event log; `write_events` inserts the queue in order."""
     session.info.setdefault("events", []).append({
         "case_no": case_no, "type": type_, "actor": actor, "at": at, "data": data or {},
-        "task_id": task.id if task else None, "task_name": task.name if task else None})
+        "task_id": task_id, "task_name": task_name})
 
 
 def write_events(session: Session) -> None:
     """Insert the queued events in one statement (called just before commit)."""
-    events = session.info.pop("events", [])
-    if events:
-        session.execute(insert(CaseEvent.__table__), events)  # type: ignore[arg-type]  # Core: one statement shape
+    store.insert_rows(session.connection(), store.EVENT, session.info.pop("events", []))
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
@@ -59,58 +56,54 @@ def resolve_groups(workflow: BpmnWorkflow, task: Task, groups: Iterable[str]) ->
 
 
 class TaskMirror:
-    """Writes READY/COMPLETED user tasks of one instance into `human_task`."""
+    """Writes the READY user tasks of one instance into `human_task` and cancels vanished ones."""
 
-    def __init__(self, session: Session, instance: ProcessInstance, loaded: LoadedDefinition,
+    def __init__(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
                  calendar: WorkCalendar):
         self.session, self.instance, self.loaded, self.calendar = session, instance, loaded, calendar
 
-    def open_rows(self) -> dict[str, HumanTask]:
-        """Return this instance's READY rows by task id."""
-        with self.session.no_autoflush:  # rows changed in this step are in the identity map
-            rows = self.session.scalars(select(HumanTask).where(
-                HumanTask.instance_id == self.instance.id, HumanTask.state == READY))
-            return {row.id: row for row in rows if row.state == READY}
-
-    def sync(self, workflow: BpmnWorkflow, actor: str, at: datetime) -> list[HumanTask]:
-        """Insert newly READY user tasks and cancel rows whose task went away; return new rows."""
+    def sync(self, workflow: BpmnWorkflow, actor: str, at: datetime) -> list[Mapping[str, Any]]:
+        """Insert newly READY user tasks, cancel rows whose task went away; return the open rows."""
+        conn = self.session.connection()
         ready = {str(t.id): t for t in ready_user_tasks(workflow)}
-        existing = self.open_rows()
-        for task_id, row in existing.items():
-            if task_id not in ready:
-                row.state = CANCELLED
-                row.completed_at = at
-                record(self.session, self.instance.case_no, "task_cancelled", actor, at, row)
-        created = [self._create(workflow, task, at) for task_id, task in ready.items() if task_id not in existing]
+        existing = store.open_tasks_of_instance(conn, self.instance.id)
+        gone = [task_id for task_id in existing if task_id not in ready]
+        store.cancel_tasks(conn, gone, at)
+        for task_id in gone:
+            record(self.session, self.instance.case_no, "task_cancelled", actor, at, task_id,
+                   existing[task_id]["name"])
+        created = [self._row(workflow, task, at) for task_id, task in ready.items() if task_id not in existing]
+        store.insert_tasks(conn, created)
         for row in created:
-            record(self.session, self.instance.case_no, "task_created", "system", at, row,
-                   {"candidate_groups": row.candidate_groups, "due_at": _iso(row.due_at)})
-        return created
+            record(self.session, self.instance.case_no, "task_created", "system", at, row["id"], row["name"],
+                   {"candidate_groups": row["candidate_groups"], "due_at": _iso(row["due_at"])})
+        still_open = [row for task_id, row in existing.items() if task_id in ready]
+        return sorted([*still_open, *created], key=store.open_order)
 
-    def _create(self, workflow: BpmnWorkflow, task: Task, at: datetime) -> HumanTask:
+    def _row(self, workflow: BpmnWorkflow, task: Task, at: datetime) -> dict[str, Any]:
         meta = self.loaded.model.user_tasks.get(task.task_spec.bpmn_id)
         name = meta.name if meta else (task.task_spec.bpmn_name or task.task_spec.name)
-        groups = resolve_groups(workflow, task, meta.candidate_groups) if meta else []
-        due = self.calendar.add_workdays(at, meta.due_workdays) if meta else None
-        row = HumanTask(
-            id=str(task.id), instance_id=self.instance.id, case_no=self.instance.case_no,
-            task_spec=task.task_spec.bpmn_id, name=name, form_key=meta.form_key if meta else "",
-            candidate_groups=groups, context={k: task.data[k] for k in CONTEXT_KEYS if k in task.data},
-            state=READY, created_at=at, due_at=due,
-            groups=[HumanTaskGroup(group_code=g) for g in groups])
-        self.session.add(row)
-        return row
+        return {
+            "id": str(task.id), "instance_id": self.instance.id, "case_no": self.instance.case_no,
+            "task_spec": task.task_spec.bpmn_id, "name": name, "form_key": meta.form_key if meta else "",
+            "candidate_groups": resolve_groups(workflow, task, meta.candidate_groups) if meta else [],
+            "context": {k: task.data[k] for k in CONTEXT_KEYS if k in task.data},
+            "assignee": None, "state": READY, "created_at": at,
+            "due_at": self.calendar.add_workdays(at, meta.due_workdays) if meta else None,
+            "completed_at": None, "completed_by": None, "data": None,
+        }
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def task_summary(row: HumanTask, now: datetime) -> dict[str, Any]:
+def task_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Return the fields the task list shows (CLI, API, inbox)."""
+    due = row["due_at"]
     return {
-        "id": row.id, "case_no": row.case_no, "name": row.name, "form_key": row.form_key,
-        "candidate_groups": list(row.candidate_groups), "assignee": row.assignee,
-        "created_at": _iso(row.created_at), "due_at": _iso(row.due_at),
-        "overdue": bool(row.state == READY and row.due_at is not None and row.due_at < now),
+        "id": row["id"], "case_no": row["case_no"], "name": row["name"], "form_key": row["form_key"],
+        "candidate_groups": list(row["candidate_groups"]), "assignee": row["assignee"],
+        "created_at": _iso(row["created_at"]), "due_at": _iso(due),
+        "overdue": bool(row["state"] == READY and due is not None and due < now),
     }
