@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
+from engine import reference
 from engine.errors import InvalidData
 from engine.models import Application, CaseSequence
 from engine.personal_data import normalize_id_number, validate_id_number, validate_phone
@@ -45,6 +46,10 @@ def applicant_errors(applicant: dict[str, Any], channel: str, level: str) -> dic
         errors["region.township"] = ["请填写所在乡镇(街道)"]
     if not _text(applicant, "request"):
         errors["request"] = ["请填写救助诉求"]
+    matters = applicant.get("matters") or []
+    unknown = [str(m) for m in matters if m not in reference.matters()] if isinstance(matters, list) else ["?"]
+    if unknown:
+        errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
     return errors
 
 

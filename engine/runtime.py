@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine import clock, db, forms, store
+from engine import clock, db, forms, reference, store
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
 from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
 from engine.intake import LOCAL_TZ, Registered, register
@@ -153,7 +153,7 @@ class CaseEngine:
             assert row is not None
             if row["state"] != READY:
                 raise TaskConflict(self._closed_message(row))
-            errors = forms.validate_form(row["form_key"], data)
+            errors = forms.validate_form(row["form_key"], data) or _catalog_errors(data)
             if errors:
                 raise InvalidData("表单填写有误，请按提示修改", errors)
             loaded = self.specs.get_by_id(session, instance.definition_id)
@@ -166,6 +166,38 @@ class CaseEngine:
             self._finish_row(session, row, user, values, now)
             open_rows = self._advance(session, instance, loaded, workflow, user, now, run=task)
             return [task_summary(r, now) for r in open_rows]
+
+    def claim_task(self, task_id: str, user: str) -> dict[str, Any]:
+        """Take an open task as one's own (认领); refused while someone else holds it."""
+        return self._assign(task_id, user, "task_claimed", expect_free=True)
+
+    def release_task(self, task_id: str, user: str) -> dict[str, Any]:
+        """Give a claimed task back to its candidate groups (退回组内)."""
+        return self._assign(task_id, None, "task_released", actor=user)
+
+    def assign_task(self, task_id: str, assignee: str, by: str) -> dict[str, Any]:
+        """Assign an open task to a colleague (by a supervisor), whoever holds it now."""
+        return self._assign(task_id, assignee, "task_assigned", actor=by)
+
+    def _assign(self, task_id: str, assignee: str | None, event: str, actor: str | None = None,
+                expect_free: bool = False) -> dict[str, Any]:
+        now = clock.now()
+        with self._transaction() as session:
+            conn = session.connection()
+            row = store.get_task(conn, task_id)
+            if row is None:
+                raise NotFound(f"任务 {task_id} 不存在")
+            self._lock_instance(session, row["instance_id"])
+            row = store.get_task(conn, task_id)
+            assert row is not None
+            if row["state"] != READY:
+                raise TaskConflict(self._closed_message(row))
+            if expect_free and row["assignee"] not in (None, assignee):
+                raise TaskConflict(f"该任务已由 {row['assignee']} 认领")
+            store.set_assignee(conn, task_id, assignee)
+            record(session, row["case_no"], event, actor or str(assignee), now, task_id, row["name"],
+                   {"assignee": assignee, "previous": row["assignee"]})
+            return task_summary({**row, "assignee": assignee}, now)
 
     def fire_timers(self, now: datetime | None = None) -> list[dict[str, Any]]:
         """Fire due BPMN timers of instances whose next timer is due; return what fired."""
@@ -320,6 +352,15 @@ class CaseEngine:
         with self._transaction() as session:
             return list(session.scalars(select(ProcessDefinition).order_by(
                 ProcessDefinition.key, ProcessDefinition.version.desc())))
+
+
+def _catalog_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    # The form schema knows the department codes; matter codes live in the editable catalog.
+    matters = data.get("matters")
+    if not isinstance(matters, list):
+        return {}
+    unknown = [m for m in matters if m not in reference.matters()]
+    return {"matters": [f"事项清单中没有：{'、'.join(map(str, unknown))}"]} if unknown else {}
 
 
 def _is_lock_failure(err: OperationalError) -> bool:

@@ -147,6 +147,11 @@ def complete_task(conn: Connection, task_id: str, user: str, at: datetime, data:
     conn.execute(_COMPLETE_TASK, {"task_id": task_id, "at": at, "user": user, "values": dict(data)})
 
 
+def set_assignee(conn: Connection, task_id: str, assignee: str | None) -> None:
+    """Set (or clear) the user holding an open task."""
+    conn.execute(update(TASK).where(TASK.c.id == task_id).values(assignee=assignee))
+
+
 def open_tasks_of_instance(conn: Connection, instance_id: int) -> dict[str, Mapping[str, Any]]:
     """Return an instance's READY task rows by id."""
     return {row.id: _mapping(row) for row in conn.execute(_OPEN_OF_INSTANCE, {"instance_id": instance_id})}

@@ -233,3 +233,42 @@ def test_running_instances_stay_on_their_version(case_engine: Any, start_case: A
     assert old.open_tasks()[0]["name"] == "一门受理·初步研判"
     old.complete("triage", {"decision": "ineligible", "reason": "旧版本流程照常运行"})
     assert old.show()["status"] == "closed_declined"
+
+
+def test_unknown_matter_code_is_refused(start_case: Any) -> None:
+    """Matter codes in the triage must exist in the matter catalog (事项清单, R-6.1.3.1)."""
+    case = start_case()
+    [triage] = case.open_tasks()
+    with pytest.raises(InvalidData) as refused:
+        case.complete_id(triage["id"], {"decision": "eligible", "departments": ["minzheng"], "matters": ["nosuch"]})
+    assert "nosuch" in refused.value.errors["matters"][0]
+    case.complete_id(triage["id"], {"decision": "eligible", "departments": ["minzheng"], "matters": ["dibao"]})
+    assert case.events("decision")[0]["data"]["departments"] == ["minzheng"]
+
+
+def test_claim_release_and_assign_are_logged(start_case: Any, case_engine: Any) -> None:
+    """Claiming, releasing and assigning a task change its assignee and each leaves an event."""
+    case = start_case()
+    [triage] = case.open_tasks()
+    assert case_engine.claim_task(triage["id"], "center1")["assignee"] == "center1"
+    with pytest.raises(TaskConflict) as taken:
+        case_engine.claim_task(triage["id"], "center2")
+    assert "center1" in taken.value.message
+    assert case_engine.release_task(triage["id"], "center1")["assignee"] is None
+    assert case_engine.claim_task(triage["id"], "center2")["assignee"] == "center2"
+    assert case_engine.assign_task(triage["id"], "center3", by="chief")["assignee"] == "center3"
+    assert [e["type"] for e in case.show()["history"] if e["type"].startswith("task_")][-4:] == [
+        "task_claimed", "task_released", "task_claimed", "task_assigned"]
+    assert case.open_tasks()[0]["assignee"] == "center3"
+    case.complete("triage", {"decision": "ineligible", "reason": "不符合"}, user="center3")
+    with pytest.raises(TaskConflict):
+        case_engine.claim_task(triage["id"], "center1")
+
+
+def test_applicant_matters_come_from_the_catalog(case_engine: Any, applicant: dict[str, Any]) -> None:
+    """Matters named at intake must exist in the catalog; known ones reach the flow's data."""
+    with pytest.raises(InvalidData) as refused:
+        case_engine.start_case({**applicant, "matters": ["dibao", "bogus"]}, "window", "village")
+    assert "bogus" in refused.value.errors["matters"][0]
+    case_no, _ = case_engine.start_case({**applicant, "matters": ["linshi"]}, "window", "village")
+    assert case_engine.restore_workflow(case_no).data["matters"] == ["linshi"]
