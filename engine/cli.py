@@ -163,3 +163,97 @@ def task_complete(task_id: str, user: str, data_json: str, as_json: bool) -> Non
     if not isinstance(data, dict):
         _fail(as_json, {"error": "invalid", "message": "--data 应为 JSON 对象"}, "错误：--data 应为 JSON 对象")
     _emit(as_json, _engine().complete_task(task_id, user, data), _task_table)
+
+
+def _session_run(work: Callable[[Any], Any]) -> Any:
+    from engine import db
+
+    with db.transaction() as session:
+        return work(session)
+
+
+@main.command("demo-data")
+@pass_json
+@handles_refusals
+def demo_data(as_json: bool) -> None:
+    """Load the demo county: the center, every department, two townships with two villages each, demo users."""
+    from engine import clock
+    from engine.accounts import load_demo_data
+
+    result = _session_run(lambda s: load_demo_data(s, clock.now()))
+    _emit(as_json, result, lambda r: f"演示数据已加载：{r['organisations']} 个机构，新建 {r['users_created']} 个用户")
+
+
+@main.group()
+def org() -> None:
+    """Organisations (机构)."""
+
+
+@org.command("list")
+@pass_json
+@handles_refusals
+def org_list(as_json: bool) -> None:
+    """List organisations: code, name, kind, parent."""
+    from engine.accounts import list_organisations
+
+    rows = _session_run(list_organisations)
+    _emit(as_json, rows, lambda rs: "\n".join(f"{r['code']:<14}{r['kind']:<13}{r['parent'] or '':<10}{r['name']}"
+                                               for r in rs) or "没有机构（先运行 relief demo-data）")
+
+
+@main.group()
+def user() -> None:
+    """Users (用户)."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--org", "org_code", required=True, help="机构代码")
+@click.option("--role", "roles", multiple=True, required=True, help="角色代码，可重复")
+@click.option("--name", "display_name", default=None, help="姓名")
+@click.option("--supervisor", is_flag=True, help="可向同事分派任务")
+@click.option("--can-unmask", is_flag=True, help="可查看完整个人信息（每次查看留痕）")
+@pass_json
+@handles_refusals
+def user_create(username: str, org_code: str, roles: tuple[str, ...], display_name: str | None,
+                supervisor: bool, can_unmask: bool, as_json: bool) -> None:
+    """Create a user; the password is read from standard input."""
+    from engine import clock
+    from engine.accounts import create_user
+
+    password = sys.stdin.readline().rstrip("\n")
+    created = _session_run(lambda s: create_user(s, username, password, org_code, list(roles), clock.now(),
+                                                 display_name, can_unmask, supervisor).username)
+    _emit(as_json, {"username": created, "org": org_code, "roles": list(roles)},
+          lambda r: f"已创建用户 {r['username']}")
+
+
+@main.group()
+def token() -> None:
+    """REST API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@pass_json
+@handles_refusals
+def token_create(username: str, as_json: bool) -> None:
+    """Issue an API token (shown once; only its hash is stored)."""
+    from engine import clock
+    from engine.accounts import create_token
+
+    issued = _session_run(lambda s: create_token(s, username, clock.now()))
+    _emit(as_json, {"token": issued}, lambda r: r["token"])
+
+
+@token.command("revoke")
+@click.argument("username")
+@pass_json
+@handles_refusals
+def token_revoke(username: str, as_json: bool) -> None:
+    """Revoke every API token of a user."""
+    from engine import clock
+    from engine.accounts import revoke_tokens
+
+    count = _session_run(lambda s: revoke_tokens(s, username, clock.now()))
+    _emit(as_json, {"revoked": count}, lambda r: f"已吊销 {r['revoked']} 个令牌")

@@ -25,6 +25,12 @@ class NotFound(EngineError):
     code = "not_found"
 
 
+class Forbidden(EngineError):
+    """The caller may see the object but not do this with it."""
+
+    code = "forbidden"
+
+
 class NotDeployed(EngineError):
     """No version of the process has been deployed yet."""
 

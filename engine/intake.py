@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -89,8 +90,14 @@ class Registered:
 _INSERT_APPLICATION = insert(cast(Table, Application.__table__))
 
 
-def register(conn: Connection, applicant: dict[str, Any], channel: str, level: str,
-             green_channel: bool, at: datetime) -> Registered:
+def query_code_hash(case_no: str, code: str) -> str:
+    """Hash of an online applicant's query code (查询码), bound to the case number."""
+    return hashlib.sha256(f"{case_no}:{code.strip().upper()}".encode()).hexdigest()
+
+
+def register(conn: Connection, applicant: dict[str, Any], channel: str, level: str, green_channel: bool,
+             at: datetime, registered_by: str | None = None, registered_org: str | None = None,
+             query_code: str | None = None) -> Registered:
     """Validate and store an application; raise InvalidData with field errors."""
     errors = applicant_errors(applicant, channel, level)
     if errors:
@@ -106,5 +113,7 @@ def register(conn: Connection, applicant: dict[str, Any], channel: str, level: s
         "id_number": normalize_id_number(_text(applicant, "id_number")),
         "township": registered.township, "village": registered.village,
         "address": _text(applicant, "address") or None, "request": registered.request,
-        "matters": registered.matters, "created_at": at})
+        "matters": registered.matters, "created_at": at, "registered_by": registered_by,
+        "registered_org": registered_org,
+        "query_code_hash": query_code_hash(registered.case_no, query_code) if query_code else None})
     return registered

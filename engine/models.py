@@ -71,6 +71,9 @@ class Application(Base):
     request: Mapped[str] = mapped_column(Text)
     matters: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
+    registered_by: Mapped[str | None] = mapped_column(String(100))
+    registered_org: Mapped[str | None] = mapped_column(String(60), index=True)
+    query_code_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ProcessInstance(Base):
@@ -167,3 +170,126 @@ class CaseSequence(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Organisation(Base):
+    """A unit of the county (R-6.1.4): the center, a department, the joint office, a township or village."""
+
+    __tablename__ = "organisation"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("organisation.code"), index=True)
+
+
+class User(Base):
+    """A staff member (or the 12345 integration account) of one organisation."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisation.code"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_unmask: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class UserRole(Base):
+    """One role of a user (a user has one or more)."""
+
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(30), primary_key=True, index=True)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SavedFilter(Base):
+    """An inbox filter a user saved under a name."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_filter_user_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class HotlineOrder(Base):
+    """A 12345 work order (R-5.1.3), unique by its order number, and the case it started."""
+
+    __tablename__ = "hotline_order"
+
+    order_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(40), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """An uploaded application material (电子化归档, R-6.1.2.2), stored on disk by content hash."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(40), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime]
+
+
+class AuditLog(Base):
+    """Security-relevant actions: sign-in, lockout, unmasking personal data, exports, tokens."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Consultation(Base):
+    """A consultation registered at a window (咨询登记, R-5.1.1): recorded, no process started."""
+
+    __tablename__ = "consultation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visitor_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    township: Mapped[str | None] = mapped_column(String(60), index=True)
+    village: Mapped[str | None] = mapped_column(String(60))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    matters: Mapped[list[Any]] = mapped_column(default=list)
+    registered_by: Mapped[str] = mapped_column(String(100))
+    registered_org: Mapped[str] = mapped_column(String(60), index=True)
+    created_at: Mapped[datetime]

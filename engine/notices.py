@@ -45,3 +45,11 @@ def notice_text(kind: str, details: dict[str, Any]) -> str:
     if kind == "completed":
         return f"您的救助申请已办结。{_results(details.get('results'))}"
     return f"案件进展通知（{kind}）"
+
+
+def hotline_result(status: str, data: dict[str, Any]) -> str:
+    """The 回单 text returned to 12345 when a case from the hotline closes."""
+    if status == "closed_declined":
+        kind = "refused" if data.get("decision") == "ineligible" else "declined"
+        return notice_text(kind, {"reason": data.get("reason", "")})
+    return notice_text("completed", {"results": data.get("dept_results")})

@@ -25,12 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine import clock, db, forms, reference, store
+from engine import clock, db, forms, reference, scoping, store
+from engine.accounts import Principal
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
-from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
+from engine.errors import Forbidden, InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
 from engine.intake import LOCAL_TZ, Registered, register
 from engine.models import ProcessDefinition
-from engine.notices import notice_text
+from engine.notices import hotline_result, notice_text
 from engine.sandbox import SandboxScriptEngine
 from engine.serializer import StateSerializer
 from engine.store import COMPLETED, READY, InstanceState
@@ -107,7 +108,8 @@ class CaseEngine:
     # -- running -------------------------------------------------------------------------
 
     def start_case(self, applicant: dict[str, Any], channel: str, level: str,
-                   green_channel: bool = False, actor: str = "system") -> tuple[str, int]:
+                   green_channel: bool = False, actor: str = "system", org: str | None = None,
+                   query_code: str | None = None, hotline_order: dict[str, Any] | None = None) -> tuple[str, int]:
         """Register an application and start its linkage process; return (case_no, instance id)."""
         now = clock.now()
         with self._transaction() as session:
@@ -116,7 +118,10 @@ class CaseEngine:
             if latest is None:
                 raise NotDeployed(f"流程 {PROCESS_KEY} 尚未部署，请先执行 relief deploy")
             definition_id, version = latest
-            application = register(conn, applicant, channel, level, green_channel, now)
+            application = register(conn, applicant, channel, level, green_channel, now, actor, org, query_code)
+            if hotline_order is not None:
+                store.insert_rows(conn, store.HOTLINE, [{**hotline_order, "case_no": application.case_no,
+                                                        "received_at": now}])
             loaded = self.specs.get_by_id(session, definition_id)
             workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
             workflow.data.update(self._initial_data(application, green_channel))
@@ -140,8 +145,13 @@ class CaseEngine:
             "matters": list(application.matters),
         }
 
-    def complete_task(self, task_id: str, user: str, data: dict[str, Any]) -> list[dict[str, Any]]:
-        """Complete an open user task with form data; return the case's open tasks afterwards."""
+    def complete_task(self, task_id: str, user: str, data: dict[str, Any],
+                      principal: Principal | None = None) -> list[dict[str, Any]]:
+        """Complete an open user task with form data; return the case's open tasks afterwards.
+
+        With a `principal` the task must be within their scope (else NotFound) and theirs to
+        work (else Forbidden); without one the caller is an operator tool (the CLI).
+        """
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
@@ -151,6 +161,7 @@ class CaseEngine:
             instance = self._lock_instance(session, instance_id)
             row = store.get_task(conn, task_id)  # read after the lock: the current state
             assert row is not None
+            _check_scope(principal, row, scoping.may_work_task)
             if row["state"] != READY:
                 raise TaskConflict(self._closed_message(row))
             errors = forms.validate_form(row["form_key"], data) or _catalog_errors(data)
@@ -167,20 +178,25 @@ class CaseEngine:
             open_rows = self._advance(session, instance, loaded, workflow, user, now, run=task)
             return [task_summary(r, now) for r in open_rows]
 
-    def claim_task(self, task_id: str, user: str) -> dict[str, Any]:
+    def claim_task(self, task_id: str, user: str, principal: Principal | None = None) -> dict[str, Any]:
         """Take an open task as one's own (认领); refused while someone else holds it."""
-        return self._assign(task_id, user, "task_claimed", expect_free=True)
+        return self._assign(task_id, user, "task_claimed", expect_free=True, principal=principal,
+                            allowed=scoping.may_work_task)
 
-    def release_task(self, task_id: str, user: str) -> dict[str, Any]:
+    def release_task(self, task_id: str, user: str, principal: Principal | None = None) -> dict[str, Any]:
         """Give a claimed task back to its candidate groups (退回组内)."""
-        return self._assign(task_id, None, "task_released", actor=user)
+        return self._assign(task_id, None, "task_released", actor=user, principal=principal,
+                            allowed=_holds_or_supervises)
 
-    def assign_task(self, task_id: str, assignee: str, by: str) -> dict[str, Any]:
+    def assign_task(self, task_id: str, assignee: str, by: str,
+                    principal: Principal | None = None) -> dict[str, Any]:
         """Assign an open task to a colleague (by a supervisor), whoever holds it now."""
-        return self._assign(task_id, assignee, "task_assigned", actor=by)
+        return self._assign(task_id, assignee, "task_assigned", actor=by, principal=principal,
+                            allowed=scoping.may_assign_task)
 
     def _assign(self, task_id: str, assignee: str | None, event: str, actor: str | None = None,
-                expect_free: bool = False) -> dict[str, Any]:
+                expect_free: bool = False, principal: Principal | None = None,
+                allowed: Any = None) -> dict[str, Any]:
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
@@ -190,6 +206,7 @@ class CaseEngine:
             self._lock_instance(session, row["instance_id"])
             row = store.get_task(conn, task_id)
             assert row is not None
+            _check_scope(principal, row, allowed)
             if row["state"] != READY:
                 raise TaskConflict(self._closed_message(row))
             if expect_free and row["assignee"] not in (None, assignee):
@@ -305,6 +322,21 @@ class CaseEngine:
         instance.next_timer_at = None
         record(session, instance.case_no, "case_closed", "system", now,
                data={"status": instance.status, "end_events": ended})
+        self._queue_hotline_result(session, instance, workflow, now)
+
+    @staticmethod
+    def _queue_hotline_result(session: Session, instance: InstanceState, workflow: BpmnWorkflow,
+                              now: datetime) -> None:
+        # R-5.1.3: a case that came from 12345 is answered back (回单) through the outbox.
+        conn = session.connection()
+        order_no = store.hotline_order_of(conn, instance.case_no)
+        if order_no is None:
+            return
+        result = hotline_result(instance.status, workflow.data)
+        store.insert_rows(conn, store.NOTICE, [{
+            "case_no": instance.case_no, "recipient": "hotline", "kind": "result", "status": "pending",
+            "content": result, "details": {"order_no": order_no, "status": instance.status}, "created_at": now}])
+        record(session, instance.case_no, "hotline_result_queued", "system", now, data={"order_no": order_no})
 
     # -- queries -------------------------------------------------------------------------
 
@@ -319,14 +351,15 @@ class CaseEngine:
             rows = store.open_tasks(session.connection(), case_no=case_no, group=group)
             return [task_summary(r, now) for r in rows]
 
-    def show_case(self, case_no: str) -> dict[str, Any]:
+    def show_case(self, case_no: str, principal: Principal | None = None) -> dict[str, Any]:
         """Return a case's status, definition version, open tasks and full history."""
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
             instance = store.find_instance(conn, case_no)
-            if instance is None:
-                raise NotFound(f"案件 {case_no} 不存在")
+            visible = principal is None or conn.execute(scoping.case_visible_clause(principal, case_no)).first()
+            if instance is None or not visible:
+                raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
             return {
                 "case_no": case_no, "status": instance.status,
                 "definition_version": store.definition_version(conn, instance.definition_id),
@@ -352,6 +385,19 @@ class CaseEngine:
         with self._transaction() as session:
             return list(session.scalars(select(ProcessDefinition).order_by(
                 ProcessDefinition.key, ProcessDefinition.version.desc())))
+
+
+def _holds_or_supervises(principal: Principal, task: Mapping[str, Any]) -> bool:
+    return task["assignee"] == principal.username or scoping.may_assign_task(principal, task)
+
+
+def _check_scope(principal: Principal | None, task: Mapping[str, Any], allowed: Any) -> None:
+    if principal is None:
+        return
+    if not scoping.may_see_task(principal, task):
+        raise NotFound("任务不存在或不在您的权限范围内")
+    if allowed is not None and not allowed(principal, task):
+        raise Forbidden("您无权办理此任务（可能已由他人认领）")
 
 
 def _catalog_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -16,7 +16,15 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 
 from engine.errors import TaskConflict
-from engine.models import CaseEvent, HumanTask, HumanTaskGroup, Notification, ProcessDefinition, ProcessInstance
+from engine.models import (
+    CaseEvent,
+    HotlineOrder,
+    HumanTask,
+    HumanTaskGroup,
+    Notification,
+    ProcessDefinition,
+    ProcessInstance,
+)
 
 INSTANCE = cast(Table, ProcessInstance.__table__)
 TASK = cast(Table, HumanTask.__table__)
@@ -24,6 +32,7 @@ TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
 NOTICE = cast(Table, Notification.__table__)
 DEFINITION = cast(Table, ProcessDefinition.__table__)
+HOTLINE = cast(Table, HotlineOrder.__table__)
 
 READY, COMPLETED, CANCELLED = "READY", "COMPLETED", "CANCELLED"
 TASK_COLUMNS = (TASK.c.id, TASK.c.instance_id, TASK.c.case_no, TASK.c.task_spec, TASK.c.name, TASK.c.form_key,
@@ -124,6 +133,11 @@ def latest_definition_id(conn: Connection, key: str) -> tuple[int, int] | None:
     """Return (id, version) of the newest deployed version of `key`, or None."""
     row = conn.execute(_LATEST_DEFINITION, {"key": key}).first()
     return (row.id, row.version) if row else None
+
+
+def hotline_order_of(conn: Connection, case_no: str) -> str | None:
+    """The 12345 work order number a case came from, if any."""
+    return conn.execute(select(HOTLINE.c.order_no).where(HOTLINE.c.case_no == case_no)).scalar()
 
 
 def definition_version(conn: Connection, definition_id: int) -> int:

@@ -15,6 +15,8 @@ from engine import db, schema
 from engine.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests create many users; a cheap hash keeps that fast (production uses scrypt).
+os.environ.setdefault("RELIEF_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 BPMN_PATH = ROOT / "processes" / "relief_linkage.bpmn"
 APPLICANT = {
     "name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",

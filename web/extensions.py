@@ -1,0 +1,25 @@
+"""Flask extensions, created here and bound to the app in `create_app` (no app at import time)."""
+
+from __future__ import annotations
+
+from flask import request, session
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+LANGUAGES = ("zh", "en")
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+babel = Babel()
+
+
+def select_locale() -> str:
+    """Chinese first; English when the user chose it or the browser prefers it over Chinese."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return request.accept_languages.best_match(LANGUAGES, default="zh") or "zh"
