@@ -4,9 +4,24 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup db run test lint bench clean
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
 
-setup: $(STAMP)
+PO     := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
+
+.PHONY: setup db run test lint bench clean translations
+
+setup: $(STAMP) $(MO)
+
+# Compiled catalogs are build output (not committed); the .po files are the source.
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+# Refresh the English catalog after changing user-visible strings, then translate the new entries.
+translations: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations -l en
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +32,13 @@ $(STAMP): pyproject.toml requirements.lock
 db: setup
 	$(BIN)/relief init-db
 	$(BIN)/relief deploy processes/relief_linkage.bpmn --by make
+	@if [ "$$RELIEF_ENV" = "production" ]; then echo "RELIEF_ENV=production: demo data not loaded"; \
+	else $(BIN)/relief demo-data; fi
 
 run: db
 	@echo
-	@$(BIN)/relief --help
-	@echo
-	@echo "数据库已就绪，流程已部署。Try: $(BIN)/relief case start --channel window --level village --applicant docs/examples/applicant.json"
+	@echo "社会救助联动平台: http://$(HOST):$(PORT)/  (demo users in README.md, password Demo@2026)"
+	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/pytest -q

@@ -47,8 +47,14 @@ class TaskQuery:
         defaults = TaskQuery()
         params = {k: getattr(self, k) for k in ("scope", "name", "matter", "channel", "township", "overdue",
                                                   "green_channel", "due_from", "due_to", "case_no", "sort")}
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()
-                if v != getattr(defaults, k)}
+        return {k: _param_value(v) for k, v in params.items() if v != getattr(defaults, k)}
+
+
+def _param_value(value: Any) -> Any:
+    # The same spelling the inbox's query string uses, so saved filters can be re-applied.
+    if isinstance(value, bool):
+        return "1" if value else ""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _local_day_start(day: date) -> datetime:

@@ -27,8 +27,13 @@ def _text(applicant: dict[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def applicant_errors(applicant: dict[str, Any], channel: str, level: str) -> dict[str, list[str]]:
-    """Check an applicant record; return field → Chinese messages (empty when valid)."""
+def applicant_errors(applicant: dict[str, Any], channel: str, level: str,
+                     allow_missing_id: bool = False) -> dict[str, list[str]]:
+    """Check an applicant record; return field → Chinese messages (empty when valid).
+
+    `allow_missing_id` is for channels that never learn the ID number (12345): an absent
+    number is accepted, a given one must still be valid.
+    """
     errors: dict[str, list[str]] = {}
     if channel not in CHANNELS:
         errors["channel"] = [f"受理渠道应为 {'、'.join(CHANNELS)} 之一"]
@@ -36,7 +41,8 @@ def applicant_errors(applicant: dict[str, Any], channel: str, level: str) -> dic
         errors["level"] = [f"受理层级应为 {'、'.join(LEVELS)} 之一"]
     if not _text(applicant, "name"):
         errors["name"] = ["请填写申请人姓名"]
-    id_error = validate_id_number(_text(applicant, "id_number"))
+    id_number = _text(applicant, "id_number")
+    id_error = None if allow_missing_id and not id_number else validate_id_number(id_number)
     if id_error:
         errors["id_number"] = [id_error]
     phone_error = validate_phone(_text(applicant, "phone"))
@@ -97,9 +103,9 @@ def query_code_hash(case_no: str, code: str) -> str:
 
 def register(conn: Connection, applicant: dict[str, Any], channel: str, level: str, green_channel: bool,
              at: datetime, registered_by: str | None = None, registered_org: str | None = None,
-             query_code: str | None = None) -> Registered:
+             query_code: str | None = None, allow_missing_id: bool = False) -> Registered:
     """Validate and store an application; raise InvalidData with field errors."""
-    errors = applicant_errors(applicant, channel, level)
+    errors = applicant_errors(applicant, channel, level, allow_missing_id)
     if errors:
         raise InvalidData("申请信息有误，请修改后重新提交", errors)
     region = applicant["region"]

@@ -109,8 +109,12 @@ class CaseEngine:
 
     def start_case(self, applicant: dict[str, Any], channel: str, level: str,
                    green_channel: bool = False, actor: str = "system", org: str | None = None,
-                   query_code: str | None = None, hotline_order: dict[str, Any] | None = None) -> tuple[str, int]:
-        """Register an application and start its linkage process; return (case_no, instance id)."""
+                   query_code: str | None = None, hotline_order: dict[str, Any] | None = None,
+                   allow_missing_id: bool = False) -> tuple[str, int]:
+        """Register an application and start its linkage process; return (case_no, instance id).
+
+        `allow_missing_id` accepts an applicant without an ID number (12345 work orders).
+        """
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
@@ -118,7 +122,8 @@ class CaseEngine:
             if latest is None:
                 raise NotDeployed(f"流程 {PROCESS_KEY} 尚未部署，请先执行 relief deploy")
             definition_id, version = latest
-            application = register(conn, applicant, channel, level, green_channel, now, actor, org, query_code)
+            application = register(conn, applicant, channel, level, green_channel, now, actor, org, query_code,
+                                   allow_missing_id)
             if hotline_order is not None:
                 store.insert_rows(conn, store.HOTLINE, [{**hotline_order, "case_no": application.case_no,
                                                         "received_at": now}])

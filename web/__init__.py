@@ -21,7 +21,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=2),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=110 * 1024 * 1024,  # up to 10 materials of 10 MB each, plus the form
+        PROXY_FIX=0,
         UPLOAD_DIR=None,
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
@@ -35,6 +36,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     _finish_config(app)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in JSON
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind a reverse proxy the client address (rate limits, audit) comes from X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX"]), x_proto=1)  # type: ignore[method-assign]
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_pages(app)

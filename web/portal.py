@@ -1,17 +1,149 @@
-"""Public portal (placeholder until the portal work lands)."""
+"""Public portal (R-5.1.2, R-6.2.1): online application and progress query, without sign-in.
+
+Both POSTs are rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
+(查询码) once, on the confirmation page; only its hash is stored. The progress page shows the
+status, the open steps and the notices to the applicant — never ID number, phone or address.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+import hmac
+import re
+import secrets
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import Connection, func, select
+from werkzeug.datastructures import MultiDict
+
+from engine import reference, store
+from engine.errors import InvalidData, NotDeployed
+from engine.intake import LOCAL_TZ, query_code_hash
+from engine.models import Application
+from web.extensions import limiter
+from web.intake import form_choices, read_form, read_uploads, submit_application
+from web.services import transaction
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
+# No 0/O, 1/I/L: the code is read off a screen or paper and typed back in.
+QUERY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+QUERY_CODE_LENGTH = 8
+HONEYPOT_FIELD = "homepage"
+ONLINE_ACTOR = "applicant"
+APPLICATION = Application.__table__
 
-@bp.route("/apply")
-def apply() -> str:
-    abort(404)
+
+def _portal_rate_limit() -> str:
+    return str(current_app.config["PORTAL_RATE_LIMIT"])
 
 
-@bp.route("/query")
-def query() -> str:
-    abort(404)
+def new_query_code() -> str:
+    """A random query code of 8 unambiguous characters."""
+    return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _i in range(QUERY_CODE_LENGTH))
+
+
+def _render_apply(values: dict[str, Any], errors: dict[str, list[str]] | None = None, status: int = 200,
+                  consent: bool = False, files_lost: bool = False) -> Any:
+    return render_template("portal/apply.html", values=values, errors=errors or {}, consent=consent,
+                           files_lost=files_lost, honeypot=HONEYPOT_FIELD, **form_choices()), status
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def apply() -> Any:
+    """Online application (网上申请): the form, and on success the case number and query code."""
+    if request.method == "GET":
+        return _render_apply(read_form(MultiDict()))
+    values = read_form(request.form)
+    values["kind"] = "application"
+    consent = request.form.get("consent") == "1"
+    uploads = read_uploads(request.files.getlist("files"))
+    if request.form.get(HONEYPOT_FIELD):
+        # Filled in by a bot (people never see the field): nothing is registered.
+        return _render_apply(values, {"form": [_("提交未被受理，请刷新页面后重新填写")]}, 400, consent)
+    refusals = {} if consent else {"consent": [_("请阅读并同意个人信息处理说明后再提交")]}
+    code = new_query_code()
+    try:
+        case_no = submit_application(values, uploads, channel="online", level="county", actor=ONLINE_ACTOR,
+                                     query_code=code, extra_errors=refusals)
+    except InvalidData as refused:
+        return _render_apply(values, refused.errors, 422, consent, files_lost=bool(uploads))
+    except NotDeployed:
+        return _render_apply(values, {"form": [_("系统暂时无法受理网上申请，请稍后再试或前往受理窗口")]}, 503,
+                             consent, files_lost=bool(uploads))
+    response = current_app.make_response(render_template("portal/applied.html", case_no=case_no,
+                                                         query_code=code))
+    response.headers["Cache-Control"] = "no-store"  # the code is shown once; keep it out of caches
+    return response
+
+
+def normalize_query_code(code: str) -> str:
+    """The code as typed, without spaces or hyphens, in upper case."""
+    return re.sub(r"[\s\-]", "", code).upper()[:32]
+
+
+def _code_matches(conn: Connection, case_no: str, code: str) -> bool:
+    stored = conn.execute(select(APPLICATION.c.query_code_hash)
+                          .where(APPLICATION.c.case_no == case_no)).scalar_one_or_none()
+    given = query_code_hash(case_no, code)
+    # Compare even when the case is unknown, so both failures cost the same.
+    return hmac.compare_digest(stored or "", given) and bool(stored and code)
+
+
+def _status_label(status: str, started: bool) -> str:
+    if status == "closed_completed":
+        return _("办结")
+    if status == "closed_declined":
+        return _("不予受理")
+    return _("办理中") if started else _("受理中")
+
+
+def _step_names(conn: Connection, case_no: str) -> list[str]:
+    departments = reference.departments()
+    names: list[str] = []
+    for row in store.open_tasks(conn, case_no=case_no):
+        department = (row["context"] or {}).get("department")
+        label = departments.get(str(department), {}).get("zh") if department else None
+        names.append(f"{row['name']}（{label}）" if label else row["name"])
+    return list(dict.fromkeys(names))
+
+
+def applicant_progress(conn: Connection, case_no: str, code: str) -> dict[str, Any] | None:
+    """What an applicant may see of their case with the right query code, else None."""
+    if not _code_matches(conn, case_no, code):
+        return None
+    instance = store.find_instance(conn, case_no)
+    if instance is None:
+        return None
+    done = conn.execute(select(func.count()).select_from(store.TASK).where(
+        store.TASK.c.case_no == case_no, store.TASK.c.state == store.COMPLETED)).scalar_one()
+    notices = conn.execute(select(store.NOTICE.c.content, store.NOTICE.c.created_at).where(
+        store.NOTICE.c.case_no == case_no, store.NOTICE.c.recipient == "applicant")
+        .order_by(store.NOTICE.c.created_at, store.NOTICE.c.id))
+    return {
+        "case_no": case_no, "status": _status_label(instance.status, done > 0),
+        "steps": _step_names(conn, case_no) if instance.status == "open" else [],
+        "notices": [{"text": n.content, "at": n.created_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")}
+                    for n in notices],
+    }
+
+
+@bp.route("/query", methods=["GET", "POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def query() -> Any:
+    """Progress query (进度查询) by case number and query code; one message for every failure."""
+    if request.method == "GET":
+        return render_template("portal/query.html", case_no="", error=None, progress=None)
+    case_no = request.form.get("case_no", "").strip().upper()[:40]
+    code = normalize_query_code(request.form.get("query_code", ""))
+    with transaction() as session:
+        progress = applicant_progress(session.connection(), case_no, code)
+    if progress is None:
+        return render_template("portal/query.html", case_no=case_no, progress=None,
+                               error=_("案件编号或查询码不正确")), 404
+    response = current_app.make_response(render_template("portal/query.html", case_no=case_no, error=None,
+                                                         progress=progress))
+    response.headers["Cache-Control"] = "no-store"
+    return response

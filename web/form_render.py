@@ -1,0 +1,215 @@
+"""Turn a form's JSON Schema into HTML field descriptors, and a submitted form back into JSON data.
+
+Widgets by schema type: string enum → radio buttons (≤ 4 options) or a select; array of enum →
+checkboxes; array of strings → textarea, one item per line; long string (maxLength > 200) →
+textarea; number → number input (empty → absent, so schema defaults apply); format date → date
+input. Business rules, conditional requirements included, stay in `engine.forms.validate_form`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from engine import reference
+
+RADIO_MAX_OPTIONS = 4
+LONG_TEXT = 200
+
+Values = dict[str, str | list[str]]
+
+
+@dataclass
+class Field:
+    """One form field as the template draws it."""
+
+    name: str
+    label: str
+    description: str
+    widget: str  # radio | select | checkboxes | lines | textarea | text | number | date | boolean
+    required: bool = False
+    options: list[tuple[str, str]] = field(default_factory=list)
+    maxlength: int | None = None
+    step: str | None = None
+    value: str | list[str] = ""
+    errors: list[str] = field(default_factory=list)
+
+    def selected(self, option: str) -> bool:
+        """True when `option` is the chosen value (or one of them)."""
+        return option in self.value if isinstance(self.value, list) else option == self.value
+
+
+# Option lists a schema may name with "x-options" instead of a fixed enum: editable reference data.
+CATALOGS: dict[str, Any] = {"matters": reference.matters, "departments": reference.departments}
+
+
+def _types(spec: Mapping[str, Any]) -> list[str]:
+    kind = spec.get("type", "string")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return [k for k in kinds if k != "null"] or ["string"]
+
+
+def widget_of(spec: Mapping[str, Any]) -> str:
+    """The widget for one property schema."""
+    kind = _types(spec)[0]
+    if kind == "array":
+        items = spec.get("items", {})
+        return "checkboxes" if "enum" in items or items.get("x-options") in CATALOGS else "lines"
+    if kind in ("number", "integer"):
+        return "number"
+    if kind == "boolean":
+        return "boolean"
+    if "enum" in spec:
+        return "radio" if len(spec["enum"]) <= RADIO_MAX_OPTIONS else "select"
+    if spec.get("format") == "date":
+        return "date"
+    return "textarea" if spec.get("maxLength", 0) > LONG_TEXT else "text"
+
+
+def option_labels(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(value, label) pairs of an enum: department names for department codes, else x-enum-labels."""
+    catalog = CATALOGS.get(spec.get("x-options", ""))
+    if catalog is not None:
+        return [(code, str(entry.get("name") or entry.get("zh") or code)) for code, entry in catalog().items()]
+    values = [str(v) for v in spec.get("enum", [])]
+    departments = reference.departments()
+    if values and all(v in departments for v in values):
+        return [(v, str(departments[v]["zh"])) for v in values]
+    labels: Mapping[str, str] = spec.get("x-enum-labels", {})
+    return [(v, str(labels.get(v, v))) for v in values]
+
+
+def _choice_spec(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    return spec.get("items", {}) if _types(spec)[0] == "array" else spec
+
+
+def _properties(schema: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(name, spec) for name, spec in schema.get("properties", {}).items() if isinstance(spec, Mapping)]
+
+
+def build_fields(schema: Mapping[str, Any], values: Values | None = None,
+                 errors: Mapping[str, list[str]] | None = None) -> list[Field]:
+    """Field descriptors of a form, filled with `values` and each field's `errors`."""
+    values, errors = values or {}, errors or {}
+    required = set(schema.get("required", []))
+    fields = []
+    for name, spec in _properties(schema):
+        widget = widget_of(spec)
+        empty: str | list[str] = [] if widget == "checkboxes" else ""
+        fields.append(Field(
+            name=name, label=str(spec.get("title", name)), description=str(spec.get("description", "")),
+            widget=widget, required=name in required,
+            options=option_labels(_choice_spec(spec)) if widget in ("radio", "select", "checkboxes") else [],
+            maxlength=spec.get("maxLength"),
+            step=("1" if _types(spec)[0] == "integer" else "0.01") if widget == "number" else None,
+            value=values.get(name, empty), errors=list(errors.get(name, []))))
+    return fields
+
+
+def _display_number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def values_from_data(schema: Mapping[str, Any], data: Mapping[str, Any]) -> Values:
+    """The form's input values for stored data (to show a completed task, or prefill)."""
+    values: Values = {}
+    for name, spec in _properties(schema):
+        if name not in data or data[name] is None:
+            continue
+        value, widget = data[name], widget_of(spec)
+        if widget == "checkboxes":
+            values[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        elif widget == "lines":
+            values[name] = "\n".join(map(str, value)) if isinstance(value, list) else str(value)
+        elif widget == "boolean":
+            values[name] = "true" if value else ""
+        elif widget == "number":
+            values[name] = _display_number(value)
+        else:
+            values[name] = str(value)
+    return values
+
+
+def values_from_form(schema: Mapping[str, Any], form: MultiDict[str, str]) -> Values:
+    """Exactly what the user typed, per field, to redraw the form after an error."""
+    values: Values = {}
+    for name, spec in _properties(schema):
+        if widget_of(spec) == "checkboxes":
+            values[name] = form.getlist(name)
+        elif name in form:
+            values[name] = form.get(name, "")
+    return values
+
+
+def _number(raw: str, integer: bool) -> tuple[int | float | None, str | None]:
+    try:
+        number = float(raw)
+    except ValueError:
+        return None, _("请输入数字")
+    if not math.isfinite(number):
+        return None, _("请输入数字")
+    if integer:
+        return (int(number), None) if number.is_integer() else (None, _("请输入整数"))
+    return (int(number) if number.is_integer() and "." not in raw else number), None
+
+
+def parse(schema: Mapping[str, Any], form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Submitted form → (JSON data by schema type, errors of values that are not even of their type).
+
+    Empty inputs are left out of the data, so the schema's `required` and defaults decide.
+    """
+    data: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, spec in _properties(schema):
+        widget = widget_of(spec)
+        if widget == "checkboxes":
+            chosen = [v for v in form.getlist(name) if v]
+            if chosen:
+                data[name] = chosen
+            continue
+        if widget == "boolean":
+            data[name] = form.get(name) == "true"
+            continue
+        raw = form.get(name, "").strip()
+        if not raw:
+            continue
+        if widget == "lines":
+            items = [line.strip() for line in raw.splitlines() if line.strip()]
+            if items:
+                data[name] = items
+        elif widget == "number":
+            number, error = _number(raw, _types(spec)[0] == "integer")
+            if error:
+                errors[name] = [error]
+            else:
+                data[name] = number
+        else:
+            data[name] = raw
+    return data, errors
+
+
+def display(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) pairs of stored form data for reading: enum labels, lists joined, blanks left out."""
+    rows = []
+    for name, spec in _properties(schema):
+        value = data.get(name)
+        if value is None or value == "" or value == []:
+            continue
+        labels = dict(option_labels(_choice_spec(spec)))
+        if isinstance(value, list):
+            text = "、".join(labels.get(str(v), str(v)) for v in value)
+        elif isinstance(value, bool):
+            text = _("是") if value else _("否")
+        elif isinstance(value, int | float):
+            text = _display_number(value)
+        else:
+            text = labels.get(str(value), str(value))
+        rows.append((str(spec.get("title", name)), text))
+    return rows
