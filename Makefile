@@ -44,7 +44,7 @@ test: setup
 	$(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check engine tests bench
+	$(BIN)/ruff check engine web tests bench scripts
 	$(BIN)/mypy engine
 
 bench: setup

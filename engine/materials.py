@@ -14,7 +14,6 @@ import tempfile
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,11 @@ class Material:
     size: int
     sha256: str
     content: bytes
+
+    def record(self) -> dict[str, Any]:
+        """The attachment fields to record with the case (everything but the bytes)."""
+        return {"filename": self.filename, "content_type": self.content_type, "size": self.size,
+                "sha256": self.sha256}
 
 
 def clean_filename(name: str) -> str:
@@ -123,16 +127,6 @@ def save_files(directory: Path, materials: Sequence[Material]) -> None:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-
-
-def attach(session: Session, case_no: str, materials: Sequence[Material], uploaded_by: str,
-           at: datetime) -> list[Attachment]:
-    """Record stored materials as attachments of a case (in the caller's transaction)."""
-    rows = [Attachment(case_no=case_no, filename=m.filename, content_type=m.content_type, size=m.size,
-                       sha256=m.sha256, uploaded_by=uploaded_by, uploaded_at=at) for m in materials]
-    session.add_all(rows)
-    session.flush()
-    return rows
 
 
 def attachments_of(session: Session, case_no: str) -> list[dict[str, Any]]:

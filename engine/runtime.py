@@ -9,7 +9,7 @@ applicant notices together, and commits — or rolls everything back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -26,11 +26,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine import clock, db, forms, reference, scoping, store
-from engine.accounts import Principal
+from engine.accounts import Principal, principal_of
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
 from engine.errors import Forbidden, InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
 from engine.intake import LOCAL_TZ, Registered, register
-from engine.models import ProcessDefinition
+from engine.models import ProcessDefinition, User
 from engine.notices import hotline_result, notice_text
 from engine.sandbox import SandboxScriptEngine
 from engine.serializer import StateSerializer
@@ -110,10 +110,13 @@ class CaseEngine:
     def start_case(self, applicant: dict[str, Any], channel: str, level: str,
                    green_channel: bool = False, actor: str = "system", org: str | None = None,
                    query_code: str | None = None, hotline_order: dict[str, Any] | None = None,
-                   allow_missing_id: bool = False) -> tuple[str, int]:
+                   allow_missing_id: bool = False,
+                   attachments: Sequence[Mapping[str, Any]] = ()) -> tuple[str, int]:
         """Register an application and start its linkage process; return (case_no, instance id).
 
-        `allow_missing_id` accepts an applicant without an ID number (12345 work orders).
+        `allow_missing_id` accepts an applicant without an ID number (12345 work orders);
+        `attachments` (filename, content_type, size, sha256 of files already stored) are recorded
+        in the same transaction as the case.
         """
         now = clock.now()
         with self._transaction() as session:
@@ -127,6 +130,8 @@ class CaseEngine:
             if hotline_order is not None:
                 store.insert_rows(conn, store.HOTLINE, [{**hotline_order, "case_no": application.case_no,
                                                         "received_at": now}])
+            store.insert_rows(conn, store.ATTACHMENT, [
+                {**a, "case_no": application.case_no, "uploaded_by": actor, "uploaded_at": now} for a in attachments])
             loaded = self.specs.get_by_id(session, definition_id)
             workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
             workflow.data.update(self._initial_data(application, green_channel))
@@ -159,16 +164,7 @@ class CaseEngine:
         """
         now = clock.now()
         with self._transaction() as session:
-            conn = session.connection()
-            instance_id = store.task_instance_id(conn, task_id)
-            if instance_id is None:
-                raise NotFound(f"任务 {task_id} 不存在")
-            instance = self._lock_instance(session, instance_id)
-            row = store.get_task(conn, task_id)  # read after the lock: the current state
-            assert row is not None
-            _check_scope(principal, row, scoping.may_work_task)
-            if row["state"] != READY:
-                raise TaskConflict(self._closed_message(row))
+            instance, row = self._open_task(session, task_id, principal, scoping.may_work_task)
             errors = forms.validate_form(row["form_key"], data) or _catalog_errors(data)
             if errors:
                 raise InvalidData("表单填写有误，请按提示修改", errors)
@@ -205,17 +201,11 @@ class CaseEngine:
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
-            row = store.get_task(conn, task_id)
-            if row is None:
-                raise NotFound(f"任务 {task_id} 不存在")
-            self._lock_instance(session, row["instance_id"])
-            row = store.get_task(conn, task_id)
-            assert row is not None
-            _check_scope(principal, row, allowed)
-            if row["state"] != READY:
-                raise TaskConflict(self._closed_message(row))
+            _instance, row = self._open_task(session, task_id, principal, allowed)
             if expect_free and row["assignee"] not in (None, assignee):
                 raise TaskConflict(f"该任务已由 {row['assignee']} 认领")
+            if event == "task_assigned" and not _is_candidate(session, str(assignee), row):
+                raise InvalidData("无法指派", {"assignee": [f"{assignee} 不是该任务候选组中的在岗人员"]})
             store.set_assignee(conn, task_id, assignee)
             record(session, row["case_no"], event, actor or str(assignee), now, task_id, row["name"],
                    {"assignee": assignee, "previous": row["assignee"]})
@@ -250,6 +240,21 @@ class CaseEngine:
             return events
 
     # -- internals -----------------------------------------------------------------------
+
+    def _open_task(self, session: Session, task_id: str, principal: Principal | None,
+                   allowed: Any) -> tuple[InstanceState, Mapping[str, Any]]:
+        """Lock the task's instance, then read the task as it is now: in scope, allowed, still open."""
+        conn = session.connection()
+        instance_id = store.task_instance_id(conn, task_id)
+        if instance_id is None:
+            raise NotFound(f"任务 {task_id} 不存在")
+        instance = self._lock_instance(session, instance_id)
+        row = store.get_task(conn, task_id)
+        assert row is not None
+        _check_scope(principal, row, allowed)
+        if row["state"] != READY:
+            raise TaskConflict(self._closed_message(row))
+        return instance, row
 
     def _lock_instance(self, session: Session, instance_id: int) -> InstanceState:
         instance = store.load_instance(session.connection(), instance_id, lock=True)
@@ -394,6 +399,11 @@ class CaseEngine:
 
 def _holds_or_supervises(principal: Principal, task: Mapping[str, Any]) -> bool:
     return task["assignee"] == principal.username or scoping.may_assign_task(principal, task)
+
+
+def _is_candidate(session: Session, username: str, task: Mapping[str, Any]) -> bool:
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    return user is not None and bool(principal_of(session, user).groups.intersection(task["candidate_groups"]))
 
 
 def _check_scope(principal: Principal | None, task: Mapping[str, Any], allowed: Any) -> None:

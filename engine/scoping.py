@@ -6,7 +6,8 @@ filters through these predicates; a case or task outside them is reported as not
 - field staff see the cases of their township (with its villages) or their village;
 - a department sees the cases dispatched to it; the joint-conference office the cases it handled;
 - the 12345 integration account sees the cases that came from 12345;
-- tasks are visible to their candidate groups and their assignee (and to center/admin).
+- tasks are visible to their candidate groups and their assignee (and to center/admin), and whoever
+  sees a task also sees its case.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def case_filter(principal: Principal) -> ColumnElement[bool]:
         clauses.append(_handled_by("joint_office"))
     if principal.has("integration"):
         clauses.append(exists(select(HOTLINE.c.order_no).where(HOTLINE.c.case_no == APPLICATION.c.case_no)))
-    return or_(*clauses) if clauses else false()
+    # Whoever may see one of a case's tasks (e.g. its assignee) may see the case it belongs to.
+    clauses.append(exists(select(TASK.c.id).where(TASK.c.case_no == APPLICATION.c.case_no, task_filter(principal))))
+    return or_(*clauses)
 
 
 def may_see_task(principal: Principal, task: Mapping[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 
 from engine.errors import TaskConflict
 from engine.models import (
+    Attachment,
     CaseEvent,
     HotlineOrder,
     HumanTask,
@@ -33,6 +34,7 @@ EVENT = cast(Table, CaseEvent.__table__)
 NOTICE = cast(Table, Notification.__table__)
 DEFINITION = cast(Table, ProcessDefinition.__table__)
 HOTLINE = cast(Table, HotlineOrder.__table__)
+ATTACHMENT = cast(Table, Attachment.__table__)
 
 READY, COMPLETED, CANCELLED = "READY", "COMPLETED", "CANCELLED"
 TASK_COLUMNS = (TASK.c.id, TASK.c.instance_id, TASK.c.case_no, TASK.c.task_spec, TASK.c.name, TASK.c.form_key,

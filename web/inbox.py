@@ -11,7 +11,7 @@ from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from engine import clock
+from engine import clock, reference
 from engine.inbox import SORTS, TaskQuery, search_tasks
 from engine.intake import CHANNELS, LOCAL_TZ
 from engine.models import Organisation, SavedFilter
@@ -33,6 +33,10 @@ def _date(args: MultiDict[str, str], key: str, errors: dict[str, str]) -> date |
         return None
 
 
+def _flag(args: MultiDict[str, str], key: str) -> bool:
+    return args.get(key, "").lower() in ("1", "true", "on")
+
+
 def parse_query(args: MultiDict[str, str]) -> TaskQuery:
     """Build a TaskQuery from request args; bad values are dropped and reported, never fatal."""
     errors: dict[str, str] = {}
@@ -40,8 +44,8 @@ def parse_query(args: MultiDict[str, str]) -> TaskQuery:
         scope=args.get("scope") if args.get("scope") in ("mine", "groups") else "groups",
         name=args.get("name", "").strip()[:50], matter=args.get("matter", "").strip()[:50],
         channel=args.get("channel") if args.get("channel") in CHANNELS else "",
-        township=args.get("township", "").strip()[:60], overdue=args.get("overdue") == "1",
-        green_channel=args.get("green_channel") == "1", case_no=args.get("case_no", "").strip()[:40],
+        township=args.get("township", "").strip()[:60], overdue=_flag(args, "overdue"),
+        green_channel=_flag(args, "green_channel"), case_no=args.get("case_no", "").strip()[:40],
         sort=args.get("sort") if args.get("sort") in SORTS else "priority", per_page=PER_PAGE)
     query.due_from, query.due_to = _date(args, "due_from", errors), _date(args, "due_to", errors)
     try:
@@ -78,14 +82,16 @@ def index() -> Any:
         saved = session.scalars(select(SavedFilter).where(SavedFilter.user_id == who.user_id)
                                 .order_by(SavedFilter.name)).all()
         saved_filters = [{"id": f.id, "name": f.name, "params": f.params} for f in saved]
-        townships = session.scalars(select(Organisation).where(Organisation.kind == "township")
-                                    .order_by(Organisation.code)).all()
-        township_options = [(t.code, t.name) for t in townships]
+        organisations = session.scalars(select(Organisation).order_by(Organisation.code)).all()
+        township_options = [(o.code, o.name) for o in organisations if o.kind == "township"]
+        names = {o.code: o.name for o in organisations}
+    names.update({code: str(role["zh"]) for code, role in reference.roles().items() if code not in names})
     for row in rows:
         row["due_label"], row["due_class"] = due_label(row["due_at"], now)
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
     return render_template("inbox/index.html", rows=rows, total=total, query=query, pages=pages,
-                           saved_filters=saved_filters, townships=township_options,
+                           saved_filters=saved_filters, townships=township_options, names=names,
+                           matters=[(code, m["name"]) for code, m in reference.matters().items()],
                            channels=CHANNEL_LABELS, params=query.as_params())
 
 

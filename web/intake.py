@@ -85,10 +85,7 @@ def submit_application(values: dict[str, Any], uploads: list[materials.Upload], 
     materials.save_files(Path(current_app.config["UPLOAD_DIR"]), checked)
     case_no, _instance = case_engine().start_case(
         applicant_of(values), channel=channel, level=level, green_channel=values["green_channel"],
-        actor=actor, org=org, query_code=query_code)
-    if checked:
-        with transaction() as session:
-            materials.attach(session, case_no, checked, actor, clock.now())
+        actor=actor, org=org, query_code=query_code, attachments=[m.record() for m in checked])
     return case_no
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from engine import clock
+from engine import clock, db
+from engine.accounts import create_user, upsert_organisation
 from engine.errors import InvalidData, NotFound, TaskConflict
 
 ACCEPT = {"materials": ["身份证", "户口簿"], "location": "县社会救助中心3号窗口", "field_work": "none"}
@@ -246,8 +247,14 @@ def test_unknown_matter_code_is_refused(start_case: Any) -> None:
     assert case.events("decision")[0]["data"]["departments"] == ["minzheng"]
 
 
-def test_claim_release_and_assign_are_logged(start_case: Any, case_engine: Any) -> None:
+def test_claim_release_and_assign_are_logged(start_case: Any, case_engine: Any, clean_db: str) -> None:
     """Claiming, releasing and assigning a task change its assignee and each leaves an event."""
+    with db.transaction(clean_db) as session:
+        upsert_organisation(session, "center", "县社会救助中心", "center", None)
+        upsert_organisation(session, "minzheng", "民政局", "department", "center")
+        for name in ("center1", "center2", "center3"):
+            create_user(session, name, "Passw0rd!", "center", ["center"], clock.now())
+        create_user(session, "mz9", "Passw0rd!", "minzheng", ["department"], clock.now())
     case = start_case()
     [triage] = case.open_tasks()
     assert case_engine.claim_task(triage["id"], "center1")["assignee"] == "center1"
@@ -256,6 +263,9 @@ def test_claim_release_and_assign_are_logged(start_case: Any, case_engine: Any) 
     assert "center1" in taken.value.message
     assert case_engine.release_task(triage["id"], "center1")["assignee"] is None
     assert case_engine.claim_task(triage["id"], "center2")["assignee"] == "center2"
+    with pytest.raises(InvalidData) as not_candidate:
+        case_engine.assign_task(triage["id"], "mz9", by="chief")
+    assert "mz9" in not_candidate.value.errors["assignee"][0]
     assert case_engine.assign_task(triage["id"], "center3", by="chief")["assignee"] == "center3"
     assert [e["type"] for e in case.show()["history"] if e["type"].startswith("task_")][-4:] == [
         "task_claimed", "task_released", "task_claimed", "task_assigned"]

@@ -1,0 +1,173 @@
+"""Take the README screenshots (docs/screenshots/*.png, 1366×900) with Debian's headless Chromium.
+
+Starts the app on a scratch SQLite database with the demo county, registers a case at the window,
+opens and completes its triage task, lets the remaining steps run through the engine, and shows
+the closed case. Run from the project root: `.venv/bin/python scripts/screenshots.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import secrets
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, even where the editable install predates web/
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT: ViewportSize = {"width": 1366, "height": 900}
+PASSWORD = "Demo@2026"
+WINDOW_APPLICATION = {"kind": "application", "name": "张三", "id_number": "34052419800101001X",
+                      "phone": "13800138000", "township": "T01", "village": "T01V01",
+                      "request": "因病致贫，申请医疗救助和临时救助", "green_channel": "1"}
+# A few more cases so the inbox looks like a working day (registered through the engine).
+BACKGROUND_CASES = [
+    ({"name": "李四", "id_number": "320281199003070026", "phone": "13900139000",
+      "region": {"township": "T02", "village": "T02V01"}, "request": "房屋受损，申请住房救助"}, "hotline", False),
+    ({"name": "王五", "id_number": "320281198505120017", "phone": "13700137000",
+      "region": {"township": "T01", "village": "T01V02"}, "request": "失业后生活困难，申请临时救助"}, "online", False),
+]
+# How the steps after triage are completed (through the engine, by form key and department).
+LATER_STEPS: dict[str, Any] = {
+    "joint_plan": ("joint1", {"departments": ["minzheng", "yibao"], "plan": "民政局负责临时救助，医保局负责医疗救助"}),
+    "dept_accept": {"minzheng": ("mz1", {"materials": ["身份证", "户口簿"], "location": "城东街道便民服务中心",
+                                          "field_work": "township"}),
+                    "yibao": ("yb1", {"materials": ["医疗费用发票"], "location": "县医保局服务大厅",
+                                      "field_work": "none"})},
+    "field_report": ("town1", {"result": "已入户核查，情况属实"}),
+    "dept_result": {"minzheng": ("mz1", {"outcome": "approved", "content": "批准临时救助", "amount": 1200}),
+                    "yibao": ("yb1", {"outcome": "approved", "content": "批准医疗救助", "amount": 3500.5})},
+    "summary": ("center1", {"summary": "民政局批准临时救助1200元，医保局批准医疗救助3500.50元"}),
+}
+
+
+def prepare_database(directory: Path) -> str:
+    """A scratch SQLite database with the schema, the demo county and the deployed process."""
+    from engine import clock, db, schema
+    from engine.accounts import load_demo_data
+    from engine.runtime import CaseEngine
+
+    url = f"sqlite:///{directory / 'relief.db'}"
+    schema.upgrade(url)
+    with db.transaction(url) as session:
+        load_demo_data(session, clock.now())
+    bpmn = ROOT / "processes" / "relief_linkage.bpmn"
+    engine = CaseEngine(url)
+    engine.deploy(bpmn.read_bytes(), bpmn.name, "screenshots")
+    for applicant, channel, green in BACKGROUND_CASES:
+        engine.start_case(applicant, channel, "county", green_channel=green)
+    return url
+
+
+@contextmanager
+def serve(url: str, directory: Path) -> Iterator[str]:
+    """Serve the app (CSRF on) on a free local port until the block ends; yield its base URL."""
+    from web import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16),
+                      "UPLOAD_DIR": str(directory / "uploads"), "RATELIMIT_ENABLED": False})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def signed_in(browser: Browser, base_url: str, username: str) -> Page:
+    """A page of a fresh Chinese browser profile, signed in through the login form."""
+    context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai", viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto("/login")
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base_url}/")
+    return page
+
+
+def set_field(page: Page, name: str, value: str) -> None:
+    """Fill a form field whatever its widget."""
+    field = page.locator(f"[name='{name}']").first
+    tag, kind = field.evaluate("e => [e.tagName.toLowerCase(), (e.type || '').toLowerCase()]")
+    if tag == "select":
+        field.select_option(value)
+    elif kind in ("radio", "checkbox"):
+        page.locator(f"input[name='{name}'][value='{value}']").check()
+    else:
+        field.fill(value)
+
+
+def finish_through_engine(url: str, case_no: str) -> None:
+    """Complete the steps after triage as their demo users would."""
+    from engine.runtime import CaseEngine
+
+    engine = CaseEngine(url)
+    while tasks := engine.list_tasks(case_no=case_no):
+        task = tasks[0]
+        step = LATER_STEPS[task["form_key"]]
+        if isinstance(step, dict):  # per department: the task's candidate group names it
+            step = next(step[group] for group in task["candidate_groups"] if group in step)
+        user, data = step
+        engine.complete_task(task["id"], user, data)
+
+
+def take_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> None:
+    """Drive one case through the pages and save receipt, inbox, task and case screenshots."""
+    clerk = signed_in(browser, base_url, "clerk_v")
+    clerk.goto("/intake/new")
+    for name, value in WINDOW_APPLICATION.items():
+        set_field(clerk, name, value)
+    clerk.get_by_role("button", name="提交登记").click()
+    expect(clerk.locator("#case-no")).to_have_text(re.compile(r"^\s*SJ\d{12}\s*$"))
+    case_no = clerk.locator("#case-no").inner_text().strip()
+    clerk.screenshot(path=out / "receipt.png")
+
+    center = signed_in(browser, base_url, "center1")
+    center.screenshot(path=out / "inbox.png")
+    row = center.locator("table#tasks tr[data-task-id]").filter(has_text=case_no)
+    row.get_by_role("link", name="一门受理·初步研判").click()
+    form = center.locator("#task-form")
+    set_field(center, "decision", "eligible")
+    for department in ("minzheng", "yibao"):
+        form.locator(f"input[name=departments][value={department}]").check()
+    form.evaluate("f => f.closest('section').scrollIntoView()")  # the form, not the case summary above it
+    center.screenshot(path=out / "task.png")
+    with center.expect_navigation():
+        form.get_by_role("button", name="提交办理").click()
+
+    finish_through_engine(url, case_no)
+    center.goto(f"/cases/{case_no}")
+    expect(center.locator("#case-status")).to_contain_text("办结")
+    center.screenshot(path=out / "case.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="relief-screenshots-") as scratch:
+        url = prepare_database(Path(scratch))
+        with serve(url, Path(scratch)) as base_url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            take_screenshots(browser, base_url, url, args.out)
+            browser.close()
+    print(f"screenshots in {args.out}: " + ", ".join(sorted(p.name for p in args.out.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main()
