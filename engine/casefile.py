@@ -29,24 +29,30 @@ RESULT_FORMS = ("field_report", "dept_result")
 MAX_REASON_LENGTH = 500
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
-STATUS_LABELS = {"open": "办理中", "closed_completed": "办结", "closed_declined": "不予受理"}
-TASK_STATE_LABELS = {READY: "待办", COMPLETED: "已办结", CANCELLED: "已取消"}
-# The same wording as the inbox's channel column (web.inbox.CHANNEL_LABELS).
-CHANNEL_LABELS = {"window": "窗口", "online": "网上申请", "terminal": "自助终端", "hotline": "12345热线"}
-LEVEL_LABELS = {"county": "县级", "township": "乡镇(街道)", "village": "村(社区)"}
+
+def _l(text: str) -> str:
+    """Mark a label for translation; pages translate it when they render (the engine has no locale)."""
+    return text
+
+
+STATUS_LABELS = {"open": _l("办理中"), "closed_completed": _l("办结"), "closed_declined": _l("不予受理")}
+TASK_STATE_LABELS = {READY: _l("待办"), COMPLETED: _l("已办结"), CANCELLED: _l("已取消")}
+CHANNEL_LABELS = {"window": _l("窗口"), "online": _l("网上申请"), "terminal": _l("自助终端"),
+                  "hotline": _l("12345热线")}
+LEVEL_LABELS = {"county": _l("县级"), "township": _l("乡镇(街道)"), "village": _l("村(社区)")}
 EVENT_LABELS = {
-    "case_started": "登记受理",
-    "task_created": "生成待办",
-    "task_claimed": "认领",
-    "task_released": "退回组内",
-    "task_assigned": "指派",
-    "task_completed": "办理完成",
-    "task_cancelled": "任务取消",
-    "decision": "作出决定",
-    "notice": "告知申请人",
-    "timer_fired": "超期督办",
-    "case_closed": "案件结束",
-    "hotline_result_queued": "12345回单",
+    "case_started": _l("登记受理"),
+    "task_created": _l("生成待办"),
+    "task_claimed": _l("认领"),
+    "task_released": _l("退回组内"),
+    "task_assigned": _l("指派"),
+    "task_completed": _l("办理完成"),
+    "task_cancelled": _l("任务取消"),
+    "decision": _l("作出决定"),
+    "notice": _l("告知申请人"),
+    "timer_fired": _l("超期督办"),
+    "case_closed": _l("案件结束"),
+    "hotline_result_queued": _l("12345回单"),
 }
 _SYSTEM_ACTORS = {"system": "系统", "scheduler": "系统定时任务"}
 

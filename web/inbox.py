@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from engine import clock, reference
+from engine.casefile import CHANNEL_LABELS
 from engine.inbox import SORTS, TaskQuery, search_tasks
 from engine.intake import CHANNELS, LOCAL_TZ
 from engine.models import Organisation, SavedFilter
@@ -19,7 +20,6 @@ from web.services import case_engine, principal, transaction
 
 bp = Blueprint("inbox", __name__)
 PER_PAGE = 20
-CHANNEL_LABELS = {"window": "窗口", "online": "网上申请", "terminal": "自助终端", "hotline": "12345热线"}
 
 
 def _date(args: MultiDict[str, str], key: str, errors: dict[str, str]) -> date | None:

@@ -1,0 +1,84 @@
+"""Administration from the command line: demo data, organisations, users, API tokens."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import db
+from engine.models import ApiToken, User
+from tests.engine.test_cli import RELIEF, relief
+
+
+def relief_stdin(*args: str, database_url: str, stdin: str, expect: int = 0) -> Any:
+    """Run `relief --json ...` with text on standard input."""
+    env = {**os.environ, "RELIEF_DATABASE_URL": database_url}
+    done = subprocess.run([str(RELIEF), *args, "--json"], input=stdin, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == expect, done.stderr + done.stdout
+    import json
+
+    return json.loads(done.stdout)
+
+
+def test_demo_data_builds_the_county_and_is_idempotent(clean_db: str) -> None:
+    """demo-data loads the center, all departments, two townships with two villages each, and users once."""
+    first = relief("demo-data", database_url=clean_db)
+    assert first["users_created"] == 12
+    assert relief("demo-data", database_url=clean_db)["users_created"] == 0
+    orgs = relief("org", "list", database_url=clean_db)
+    assert all(set(o) == {"code", "name", "kind", "parent"} for o in orgs)
+    kinds = {o["code"]: o["kind"] for o in orgs}
+    assert kinds["center"] == "center" and kinds["joint_office"] == "joint_office"
+    departments = {"minzheng", "yibao", "jiaoyu", "canlian", "zhujian", "renshe", "hongshizihui", "zonggonghui",
+                   "sifa", "yingji"}
+    assert {c for c, k in kinds.items() if k == "department"} == departments
+    townships = [o for o in orgs if o["kind"] == "township"]
+    assert len(townships) >= 2
+    for township in townships:
+        assert len([o for o in orgs if o["kind"] == "village" and o["parent"] == township["code"]]) >= 2
+
+
+def test_demo_data_is_refused_in_production(clean_db: str) -> None:
+    """With RELIEF_ENV=production the demo county is never loaded."""
+    env = {**os.environ, "RELIEF_DATABASE_URL": clean_db, "RELIEF_ENV": "production"}
+    done = subprocess.run([str(RELIEF), "demo-data", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and "生产环境" in done.stdout
+    assert relief("org", "list", database_url=clean_db) == []
+
+
+def test_user_create_reads_the_password_from_stdin(clean_db: str) -> None:
+    """user create stores a hashed password read from stdin, with the given organisation and roles."""
+    relief("demo-data", database_url=clean_db)
+    created = relief_stdin("user", "create", "zj2", "--org", "zhujian", "--role", "department", "--role", "analyst",
+                           database_url=clean_db, stdin="Secret123x\n")
+    assert created == {"username": "zj2", "org": "zhujian", "roles": ["department", "analyst"]}
+    with db.transaction(clean_db) as session:
+        user = session.scalars(select(User).where(User.username == "zj2")).one()
+        assert "Secret123x" not in user.password_hash and sorted(r.role for r in user.roles) == [
+            "analyst", "department"]
+
+
+def test_user_create_refuses_unknown_org_role_and_weak_password(clean_db: str) -> None:
+    """Unknown organisation, unknown role and a weak password are refused with field errors."""
+    relief("demo-data", database_url=clean_db)
+    refused = relief_stdin("user", "create", "x1", "--org", "nowhere", "--role", "wizard", database_url=clean_db,
+                           stdin="short\n", expect=1)
+    assert set(refused["errors"]) == {"org", "role", "password"}
+    duplicate = relief_stdin("user", "create", "center1", "--org", "center", "--role", "center",
+                             database_url=clean_db, stdin="Secret123x\n", expect=1)
+    assert "username" in duplicate["errors"]
+
+
+def test_token_create_stores_only_a_hash_and_can_be_revoked(clean_db: str) -> None:
+    """token create prints a token once; the database keeps its SHA-256; revoke disables it."""
+    relief("demo-data", database_url=clean_db)
+    token = relief("token", "create", "hotline12345", database_url=clean_db)["token"]
+    with db.transaction(clean_db) as session:
+        rows = session.scalars(select(ApiToken)).all()
+        assert len(rows) == 1 and rows[0].token_hash != token and token not in rows[0].token_hash
+    assert relief("token", "revoke", "hotline12345", database_url=clean_db) == {"revoked": 1}
+    assert relief("token", "create", "nobody", database_url=clean_db, expect=1)["error"] == "not_found"
