@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from engine import forms, personal_data, reference, scoping, store
 from engine.accounts import Principal, audit, principal_of
 from engine.errors import Forbidden, InvalidData, NotFound
+from engine.i18n import _l
 from engine.intake import LOCAL_TZ
 from engine.models import Application, Attachment, Organisation, User, UserRole
 from engine.notices import notice_text
@@ -28,11 +29,6 @@ APPLICATION = scoping.APPLICATION
 RESULT_FORMS = ("field_report", "dept_result")
 MAX_REASON_LENGTH = 500
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _l(text: str) -> str:
-    """Mark a label for translation; pages translate it when they render (the engine has no locale)."""
-    return text
 
 
 STATUS_LABELS = {"open": _l("办理中"), "closed_completed": _l("办结"), "closed_declined": _l("不予受理")}

@@ -57,7 +57,24 @@ def applicant_errors(applicant: dict[str, Any], channel: str, level: str,
     unknown = [str(m) for m in matters if m not in reference.matters()] if isinstance(matters, list) else ["?"]
     if unknown:
         errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
+    _length_errors(applicant, errors)
     return errors
+
+
+# Column sizes of the application table: longer input is refused, never cut or left to the database.
+MAX_LENGTHS = {"name": 100, "phone": 30, "address": 300, "request": 4000}
+MAX_REGION_LENGTH = 60
+
+
+def _length_errors(applicant: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    for key, limit in MAX_LENGTHS.items():
+        if len(_text(applicant, key)) > limit:
+            errors.setdefault(key, []).append(f"不能超过 {limit} 个字")
+    region = applicant.get("region")
+    if isinstance(region, dict):
+        for key in ("township", "village"):
+            if len(str(region.get(key) or "")) > MAX_REGION_LENGTH:
+                errors.setdefault(f"region.{key}", []).append(f"不能超过 {MAX_REGION_LENGTH} 个字")
 
 
 _UPSERTS: dict[str, Any] = {}

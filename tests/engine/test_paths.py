@@ -282,3 +282,11 @@ def test_applicant_matters_come_from_the_catalog(case_engine: Any, applicant: di
     assert "bogus" in refused.value.errors["matters"][0]
     case_no, _ = case_engine.start_case({**applicant, "matters": ["linshi"]}, "window", "village")
     assert case_engine.restore_workflow(case_no).data["matters"] == ["linshi"]
+
+
+def test_overlong_applicant_fields_are_refused(case_engine: Any, applicant: dict[str, Any]) -> None:
+    """Fields longer than their columns are refused with a message, on SQLite as on PostgreSQL."""
+    long = {**applicant, "name": "张" * 101, "request": "x" * 4001, "region": {"township": "T" * 61}}
+    with pytest.raises(InvalidData) as refused:
+        case_engine.start_case(long, "window", "county")
+    assert {"name", "request", "region.township"} <= set(refused.value.errors)
