@@ -21,16 +21,15 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine import clock, db, forms, reference, scoping, store
-from engine.accounts import Principal, principal_of
+from engine.accounts import Principal
+from engine.case_queries import CaseQueries
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
-from engine.errors import Forbidden, InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
+from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
 from engine.intake import LOCAL_TZ, Registered, register
-from engine.models import ProcessDefinition, User
 from engine.notices import hotline_result, notice_text
 from engine.sandbox import SandboxScriptEngine
 from engine.serializer import StateSerializer
@@ -58,7 +57,7 @@ def notify_applicant(kind: str, **details: Any) -> None:
         effects.notices.append((str(kind), dict(details)))
 
 
-class CaseEngine:
+class CaseEngine(CaseQueries):
     """The engine's service API; one instance per process (it caches parsed specs)."""
 
     def __init__(self, database_url: str | None = None, calendar: WorkCalendar | None = None,
@@ -187,7 +186,7 @@ class CaseEngine:
     def release_task(self, task_id: str, user: str, principal: Principal | None = None) -> dict[str, Any]:
         """Give a claimed task back to its candidate groups (退回组内)."""
         return self._assign(task_id, None, "task_released", actor=user, principal=principal,
-                            allowed=_holds_or_supervises)
+                            allowed=scoping.holds_or_supervises)
 
     def assign_task(self, task_id: str, assignee: str, by: str,
                     principal: Principal | None = None) -> dict[str, Any]:
@@ -204,7 +203,7 @@ class CaseEngine:
             _instance, row = self._open_task(session, task_id, principal, allowed)
             if expect_free and row["assignee"] not in (None, assignee):
                 raise TaskConflict(f"该任务已由 {row['assignee']} 认领")
-            if event == "task_assigned" and not _is_candidate(session, str(assignee), row):
+            if event == "task_assigned" and not scoping.is_candidate(session, str(assignee), row):
                 raise InvalidData("无法指派", {"assignee": [f"{assignee} 不是该任务候选组中的在岗人员"]})
             store.set_assignee(conn, task_id, assignee)
             record(session, row["case_no"], event, actor or str(assignee), now, task_id, row["name"],
@@ -251,7 +250,7 @@ class CaseEngine:
         instance = self._lock_instance(session, instance_id)
         row = store.get_task(conn, task_id)
         assert row is not None
-        _check_scope(principal, row, allowed)
+        scoping.check_task_access(principal, row, allowed)
         if row["state"] != READY:
             raise TaskConflict(self._closed_message(row))
         return instance, row
@@ -347,72 +346,6 @@ class CaseEngine:
             "case_no": instance.case_no, "recipient": "hotline", "kind": "result", "status": "pending",
             "content": result, "details": {"order_no": order_no, "status": instance.status}, "created_at": now}])
         record(session, instance.case_no, "hotline_result_queued", "system", now, data={"order_no": order_no})
-
-    # -- queries -------------------------------------------------------------------------
-
-    @staticmethod
-    def _open_tasks(session: Session, case_no: str, now: datetime) -> list[dict[str, Any]]:
-        return [task_summary(r, now) for r in store.open_tasks(session.connection(), case_no=case_no)]
-
-    def list_tasks(self, group: str | None = None, case_no: str | None = None) -> list[dict[str, Any]]:
-        """List open user tasks, optionally of one candidate group and/or one case."""
-        now = clock.now()
-        with self._transaction() as session:
-            rows = store.open_tasks(session.connection(), case_no=case_no, group=group)
-            return [task_summary(r, now) for r in rows]
-
-    def show_case(self, case_no: str, principal: Principal | None = None) -> dict[str, Any]:
-        """Return a case's status, definition version, open tasks and full history."""
-        now = clock.now()
-        with self._transaction() as session:
-            conn = session.connection()
-            instance = store.find_instance(conn, case_no)
-            visible = principal is None or conn.execute(scoping.case_visible_clause(principal, case_no)).first()
-            if instance is None or not visible:
-                raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
-            return {
-                "case_no": case_no, "status": instance.status,
-                "definition_version": store.definition_version(conn, instance.definition_id),
-                "open_tasks": self._open_tasks(session, case_no, now),
-                "history": [{"type": e.type, "task": e.task_name, "task_id": e.task_id, "actor": e.actor,
-                             "at": e.at.isoformat(), "data": e.data} for e in store.events_of_case(conn, case_no)],
-            }
-
-    def restore_workflow(self, case_no: str) -> BpmnWorkflow:
-        """Deserialize a case's workflow from the database (never from the reuse cache)."""
-        with self._transaction() as session:
-            instance = store.find_instance(session.connection(), case_no)
-            if instance is None:
-                raise NotFound(f"案件 {case_no} 不存在")
-            loaded = self.specs.get_by_id(session, instance.definition_id)
-            workflow = self.serializer.load(instance.state, instance.serializer_version,
-                                            loaded.spec, loaded.subprocess_specs)
-            workflow.script_engine = self.script_engine
-            return workflow
-
-    def definitions(self) -> list[ProcessDefinition]:
-        """Return every deployed definition, newest first."""
-        with self._transaction() as session:
-            return list(session.scalars(select(ProcessDefinition).order_by(
-                ProcessDefinition.key, ProcessDefinition.version.desc())))
-
-
-def _holds_or_supervises(principal: Principal, task: Mapping[str, Any]) -> bool:
-    return task["assignee"] == principal.username or scoping.may_assign_task(principal, task)
-
-
-def _is_candidate(session: Session, username: str, task: Mapping[str, Any]) -> bool:
-    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    return user is not None and bool(principal_of(session, user).groups.intersection(task["candidate_groups"]))
-
-
-def _check_scope(principal: Principal | None, task: Mapping[str, Any], allowed: Any) -> None:
-    if principal is None:
-        return
-    if not scoping.may_see_task(principal, task):
-        raise NotFound("任务不存在或不在您的权限范围内")
-    if allowed is not None and not allowed(principal, task):
-        raise Forbidden("您无权办理此任务（可能已由他人认领）")
 
 
 def _catalog_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -16,9 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session
 
-from engine.accounts import Principal
-from engine.models import Application, HotlineOrder
+from engine.accounts import Principal, principal_of
+from engine.errors import Forbidden, NotFound
+from engine.models import Application, HotlineOrder, User
 from engine.store import TASK, TASK_GROUP
 
 APPLICATION = Application.__table__
@@ -98,3 +100,24 @@ def may_assign_task(principal: Principal, task: Mapping[str, Any]) -> bool:
 def case_visible_clause(principal: Principal, case_no: str) -> Any:
     """A select of the case's application row if this user may see it (for existence checks)."""
     return select(APPLICATION.c.case_no).where(and_(APPLICATION.c.case_no == case_no, case_filter(principal)))
+
+
+def holds_or_supervises(principal: Principal, task: Mapping[str, Any]) -> bool:
+    """May release a task: whoever holds it, or a supervisor who may assign it."""
+    return task["assignee"] == principal.username or may_assign_task(principal, task)
+
+
+def is_candidate(session: Session, username: str, task: Mapping[str, Any]) -> bool:
+    """True when `username` is an active user in one of the task's candidate groups."""
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    return user is not None and bool(principal_of(session, user).groups.intersection(task["candidate_groups"]))
+
+
+def check_task_access(principal: Principal | None, task: Mapping[str, Any], allowed: Any) -> None:
+    """Raise NotFound outside the principal's scope, Forbidden when `allowed` says no (None: operator)."""
+    if principal is None:
+        return
+    if not may_see_task(principal, task):
+        raise NotFound("任务不存在或不在您的权限范围内")
+    if allowed is not None and not allowed(principal, task):
+        raise Forbidden("您无权办理此任务（可能已由他人认领）")
