@@ -25,6 +25,7 @@ from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ApiToken, AuditLog, Organisation, User, UserRole
 
 ORG_KINDS = ("center", "department", "joint_office", "township", "village")
+GROUP_ORG_KINDS = ("department", "township", "village")
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
@@ -47,8 +48,10 @@ class Principal:
 
     @property
     def groups(self) -> frozenset[str]:
-        """Candidate groups this user belongs to: their roles and their organisation."""
-        return self.roles | {self.org_code}
+        """Candidate groups this user belongs to: their roles, and their organisation when it is one
+        that BPMN names as a group (a department, township or village). The center's and the joint
+        office's work is addressed to roles, so their clerks are not candidates for it."""
+        return self.roles | ({self.org_code} if self.org_kind in GROUP_ORG_KINDS else set())
 
     def has(self, *roles: str) -> bool:
         """True when the user holds any of `roles`."""

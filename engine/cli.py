@@ -257,3 +257,30 @@ def token_revoke(username: str, as_json: bool) -> None:
 
     count = _session_run(lambda s: revoke_tokens(s, username, clock.now()))
     _emit(as_json, {"revoked": count}, lambda r: f"已吊销 {r['revoked']} 个令牌")
+
+
+@main.group()
+def scheduler() -> None:
+    """Deadlines: BPMN timers, overdue flags, reminders (cron-style deployments call `tick`)."""
+
+
+@scheduler.command("tick")
+@click.option("--now", "now_text", default=None, help="ISO-8601 时间（默认当前时间）")
+@pass_json
+@handles_refusals
+def scheduler_tick(now_text: str | None, as_json: bool) -> None:
+    """Run every deadline job once with the given clock and print what it did."""
+    from datetime import datetime
+
+    from engine import clock
+    from engine.deadlines import tick
+
+    try:
+        now = clock.aware(datetime.fromisoformat(now_text)) if now_text else clock.now()
+    except ValueError:
+        _fail(as_json, {"error": "invalid", "message": f"--now 不是 ISO-8601 时间：{now_text}"},
+              "错误：--now 格式不正确")
+        return
+    report = tick(_engine(), now)
+    _emit(as_json, report, lambda r: f"定时器触发 {len(r['timers_fired'])} 个，标记超期 {len(r['tasks_flagged'])} 个，"
+                                      f"临期提醒 {len(r['reminders'])} 个，新通知 {r['notices_queued']} 条")

@@ -118,6 +118,8 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[dict[str, Any] | None]
+    overdue_since: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
 
     # Group rows exist for indexed inbox queries; the JSON column above is what gets displayed.
     groups: Mapped[list[HumanTaskGroup]] = relationship(cascade="all, delete-orphan", lazy="select")
@@ -149,9 +151,10 @@ class CaseEvent(Base):
 
 
 class Notification(Base):
-    """A notice to the applicant raised by the flow (delivery comes with the outbox)."""
+    """An outbox entry: a notice to an applicant (SMS), a member of staff (in-app) or 12345 (回单)."""
 
     __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_notification_dedup_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_no: Mapped[str] = mapped_column(String(40), index=True)
@@ -161,6 +164,15 @@ class Notification(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[datetime]
+    # Outbox delivery (issue 4): channel in_app / sms / hotline; a key makes each notice unique.
+    channel: Mapped[str] = mapped_column(String(20), default="sms", server_default="sms")
+    username: Mapped[str | None] = mapped_column(String(100), index=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    sent_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseSequence(Base):

@@ -305,8 +305,8 @@ class CaseEngine(CaseQueries):
             _effects.reset(token)
         conn = session.connection()
         store.insert_rows(conn, store.NOTICE, [
-            {"case_no": instance.case_no, "recipient": "applicant", "kind": kind, "status": "pending",
-             "content": notice_text(kind, details), "details": details, "created_at": now}
+            {"case_no": instance.case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
+             "status": "pending", "content": notice_text(kind, details), "details": details, "created_at": now}
             for kind, details in effects.notices])
         for kind, details in effects.notices:
             record(session, instance.case_no, "notice", "system", now, data={"kind": kind, **details})
@@ -343,7 +343,8 @@ class CaseEngine(CaseQueries):
             return
         result = hotline_result(instance.status, workflow.data)
         store.insert_rows(conn, store.NOTICE, [{
-            "case_no": instance.case_no, "recipient": "hotline", "kind": "result", "status": "pending",
+            "case_no": instance.case_no, "recipient": "hotline", "channel": "hotline", "kind": "result",
+            "status": "pending",
             "content": result, "details": {"order_no": order_no, "status": instance.status}, "created_at": now}])
         record(session, instance.case_no, "hotline_result_queued", "system", now, data={"order_no": order_no})
 

@@ -73,3 +73,12 @@ def test_bad_filter_values_do_not_break_the_page(login: Any) -> None:
     """Malformed filter values are reported next to the field; the page still renders."""
     response = login("center1").get("/?due_from=2026-13-99&page=abc&sort=evil")
     assert response.status_code == 200 and "日期格式应为" in response.data.decode()
+
+
+def test_center_clerk_is_not_a_triage_candidate(engine: Any, login: Any) -> None:
+    """A window clerk working at the center is not in the `center` group: triage is for center officers."""
+    case_no = start(engine)
+    [triage] = engine.list_tasks(case_no=case_no)
+    clerk = login("clerk_c")
+    assert case_no not in clerk.get("/").data.decode()
+    assert clerk.post(f"/tasks/{triage['id']}/complete", data={"decision": "unclear"}).status_code == 404
