@@ -1,0 +1,7 @@
+"""Placeholder blueprint; filled in by its feature work."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("calendar_admin", __name__)
