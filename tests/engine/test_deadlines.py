@@ -88,3 +88,14 @@ def test_tick_from_the_command_line(county: Any, start_case: Any, clean_db: str)
     assert len(report["tasks_flagged"]) == 1 and report["notices_queued"] >= 1
     assert report["now"] == "2026-03-10T01:00:00+00:00"
     assert relief("scheduler", "tick", "--now", "yesterday", database_url=clean_db, expect=1)["error"] == "invalid"
+
+
+def test_spring_festival_and_make_up_days_move_the_deadline(county: Any, start_case: Any) -> None:
+    """Triage registered Friday 2026-02-13 (2 working days): Sat 02-14 is a make-up workday, 02-15–02-23 are
+    the Spring Festival holiday, so it is due at the end of Tue 02-24 — not overdue on 02-20, overdue on 02-25."""
+    with clock.frozen_at(datetime(2026, 2, 13, 2, 0, tzinfo=UTC)):
+        case = start_case()
+    [triage] = case.open_tasks()
+    assert triage["due_at"] == "2026-02-24T15:59:59+00:00"
+    assert tick(county, datetime(2026, 2, 20, 2, 0, tzinfo=UTC))["tasks_flagged"] == []
+    assert len(tick(county, datetime(2026, 2, 25, 2, 0, tzinfo=UTC))["tasks_flagged"]) == 1
