@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+RELIEF_SCHEDULER ?= on
 
 PO     := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
@@ -38,7 +39,7 @@ db: setup
 run: db
 	@echo
 	@echo "社会救助联动平台: http://$(HOST):$(PORT)/  (demo users in README.md, password Demo@2026)"
-	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
+	RELIEF_SCHEDULER=$(RELIEF_SCHEDULER) $(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/pytest -q

@@ -284,3 +284,26 @@ def scheduler_tick(now_text: str | None, as_json: bool) -> None:
     report = tick(_engine(), now)
     _emit(as_json, report, lambda r: f"定时器触发 {len(r['timers_fired'])} 个，标记超期 {len(r['tasks_flagged'])} 个，"
                                       f"临期提醒 {len(r['reminders'])} 个，新通知 {r['notices_queued']} 条")
+
+
+@scheduler.command("run")
+@click.option("--interval", default=60, show_default=True, type=click.IntRange(min=1),
+              help="两次检查之间的秒数 (seconds between runs)")
+@click.option("--ttl", default=180, show_default=True, type=click.IntRange(min=2),
+              help="租约有效秒数，须大于 --interval (lease TTL in seconds)")
+@pass_json
+@handles_refusals
+def scheduler_run(interval: int, ttl: int, as_json: bool) -> None:
+    """Run the deadline jobs every --interval seconds until SIGTERM/SIGINT; one process at a time holds the lease."""
+    import logging
+
+    from engine.db import default_database_url
+    from engine.scheduler import run_forever
+
+    if ttl <= interval:
+        _fail(as_json, {"error": "invalid", "message": "--ttl 必须大于 --interval"}, "错误：--ttl 必须大于 --interval")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    report = run_forever(default_database_url(), interval, ttl)
+    _emit(as_json, report, lambda r: f"调度器已停止（{r['stopped_by']}），本进程共检查 {r['ticks']} 次")

@@ -9,13 +9,13 @@ however many schedulers race. Notices carry a unique key as a second guard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import db, store
+from engine import db, outbox, store
 from engine.accounts import GROUP_ORG_KINDS
 from engine.intake import LOCAL_TZ
 from engine.models import Organisation, User, UserRole
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 USERS = cast(Table, User.__table__)
 ROLES = cast(Table, UserRole.__table__)
 ORGS = cast(Table, Organisation.__table__)
-# Tasks due further ahead than this cannot be within one working day of their due time.
-REMINDER_HORIZON = timedelta(days=15)
 
 
 def _open_tasks_where(conn: Connection, *conditions: Any) -> list[Mapping[str, Any]]:
@@ -39,11 +37,15 @@ def _open_tasks_where(conn: Connection, *conditions: Any) -> list[Mapping[str, A
 
 def _mark(conn: Connection, column: str, task_ids: Sequence[str], at: datetime) -> list[str]:
     """Set `column` on the tasks where it is still empty; return the ids this call marked."""
-    if not task_ids:
-        return []
-    statement = (update(TASK).where(TASK.c.id.in_(task_ids), TASK.c[column].is_(None), TASK.c.state == READY)
-                 .values({column: at}).returning(TASK.c.id))
-    return list(conn.execute(statement).scalars())
+    # One id at a time: with an IN list SQLite's planner (no statistics) falls back to the state
+    # index and scans every open task.
+    marked = []
+    for task_id in task_ids:
+        result = conn.execute(update(TASK).where(TASK.c.id == task_id, TASK.c[column].is_(None),
+                                                 TASK.c.state == READY).values({column: at}))
+        if result.rowcount == 1:
+            marked.append(task_id)
+    return marked
 
 
 def recipients(conn: Connection, task: Mapping[str, Any], supervisors: bool) -> list[str]:
@@ -66,8 +68,10 @@ def recipients(conn: Connection, task: Mapping[str, Any], supervisors: bool) -> 
 def queue_in_app(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert in-app notices, skipping any whose dedup_key exists; return how many were new."""
     module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = module.insert(store.NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"])
-    return sum(conn.execute(statement, dict(row)).rowcount or 0 for row in rows)
+    statement = (module.insert(store.NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"])
+                 .returning(store.NOTICE.c.id))
+    # Count returned ids: PostgreSQL reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
+    return sum(conn.execute(statement, dict(row)).scalar() is not None for row in rows)
 
 
 def _notice(task: Mapping[str, Any], kind: str, username: str, text: str, at: datetime) -> dict[str, Any]:
@@ -91,13 +95,22 @@ def flag_overdue(conn: Connection, now: datetime) -> tuple[list[dict[str, Any]],
     return events, notices
 
 
+def _reminder_bound(now: datetime, calendar: WorkCalendar) -> datetime:
+    """Local midnight starting the second working day after today: tasks due before it have at most
+    one working day left (the same rule as `workdays_between(today, due) <= 1`)."""
+    day = now.astimezone(LOCAL_TZ).date()
+    found = 0
+    while found < 2:
+        day += timedelta(days=1)
+        found += calendar.is_workday(day)
+    return datetime.combine(day, time.min, LOCAL_TZ)
+
+
 def remind_due_soon(conn: Connection, now: datetime,
                     calendar: WorkCalendar) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Remind (once) about READY tasks due within one working day; return (events, notices)."""
-    soon = _open_tasks_where(conn, TASK.c.due_at >= now, TASK.c.due_at < now + REMINDER_HORIZON,
-                             TASK.c.reminded_at.is_(None))
-    today = now.astimezone(LOCAL_TZ).date()
-    within = [r for r in soon if calendar.workdays_between(today, r["due_at"].astimezone(LOCAL_TZ).date()) <= 1]
+    within = _open_tasks_where(conn, TASK.c.overdue_since.is_(None), TASK.c.due_at >= now,
+                               TASK.c.due_at < _reminder_bound(now, calendar), TASK.c.reminded_at.is_(None))
     marked = set(_mark(conn, "reminded_at", [r["id"] for r in within], now))
     events, notices = [], []
     for task in (r for r in within if r["id"] in marked):
@@ -119,11 +132,12 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         soon_events, soon_notices = remind_due_soon(conn, now, engine.calendar)
         queued = queue_in_app(conn, [*overdue_notices, *soon_notices])
         store.insert_rows(conn, store.EVENT, [*overdue_events, *soon_events])
+    deliveries = outbox.deliver_pending(engine.database_url, now)
     return {
         "now": now.isoformat(), "timers_fired": timers,
         "tasks_flagged": [{"task_id": e["task_id"], "case_no": e["case_no"], "task": e["task_name"]}
                           for e in overdue_events],
         "reminders": [{"task_id": e["task_id"], "case_no": e["case_no"], "task": e["task_name"]}
                       for e in soon_events],
-        "notices_queued": queued,
+        "notices_queued": queued, "deliveries": deliveries,
     }

@@ -95,13 +95,15 @@ class ProcessInstance(Base):
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}
+    __table_args__ = (Index("ix_process_instance_status_timer", "status", "next_timer_at"),)
 
 
 class HumanTask(Base):
     """A user task mirrored out of the workflow so inboxes never deserialize workflows."""
 
     __tablename__ = "human_task"
-    __table_args__ = (Index("ix_human_task_instance_state", "instance_id", "state"),)
+    __table_args__ = (Index("ix_human_task_instance_state", "instance_id", "state"),
+                      Index("ix_human_task_state_overdue_due", "state", "overdue_since", "due_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
@@ -154,7 +156,8 @@ class Notification(Base):
     """An outbox entry: a notice to an applicant (SMS), a member of staff (in-app) or 12345 (回单)."""
 
     __tablename__ = "notification"
-    __table_args__ = (UniqueConstraint("dedup_key", name="uq_notification_dedup_key"),)
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_notification_dedup_key"),
+                      Index("ix_notification_status_next_attempt", "status", "next_attempt_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_no: Mapped[str] = mapped_column(String(40), index=True)
@@ -305,3 +308,14 @@ class Consultation(Base):
     registered_by: Mapped[str] = mapped_column(String(100))
     registered_org: Mapped[str] = mapped_column(String(60), index=True)
     created_at: Mapped[datetime]
+
+
+class SchedulerLease(Base):
+    """A named lease: the one scheduler process allowed to run the jobs until `expires_at`."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

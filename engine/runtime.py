@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from engine import clock, db, forms, reference, scoping, store
 from engine.accounts import Principal
 from engine.case_queries import CaseQueries
+from engine.deadline_policy import DueTimePolicy
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
 from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
 from engine.intake import LOCAL_TZ, Registered, register
@@ -67,6 +68,7 @@ class CaseEngine(CaseQueries):
         # next step; the lock_version check makes a stale object unusable.
         self.reuse_workflows = reuse_workflows
         self.calendar = calendar or WorkCalendar.load()
+        DueTimePolicy.from_env()  # a bad RELIEF_GREEN_CHANNEL_FACTOR fails here, not at the first intake
         self.specs = SpecCache()
         self.serializer = StateSerializer()
         self.script_engine = SandboxScriptEngine({

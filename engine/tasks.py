@@ -12,6 +12,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine import store
+from engine.deadline_policy import DueTimePolicy
 from engine.definitions import LoadedDefinition
 from engine.loader import group_expression
 from engine.store import READY, InstanceState
@@ -59,8 +60,9 @@ class TaskMirror:
     """Writes the READY user tasks of one instance into `human_task` and cancels vanished ones."""
 
     def __init__(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
-                 calendar: WorkCalendar):
+                 calendar: WorkCalendar, policy: DueTimePolicy | None = None):
         self.session, self.instance, self.loaded, self.calendar = session, instance, loaded, calendar
+        self.policy = policy or DueTimePolicy.from_env()
 
     def sync(self, workflow: BpmnWorkflow, actor: str, at: datetime) -> list[Mapping[str, Any]]:
         """Insert newly READY user tasks, cancel rows whose task went away; return the open rows."""
@@ -89,9 +91,14 @@ class TaskMirror:
             "candidate_groups": resolve_groups(workflow, task, meta.candidate_groups) if meta else [],
             "context": {k: task.data[k] for k in CONTEXT_KEYS if k in task.data},
             "assignee": None, "state": READY, "created_at": at,
-            "due_at": self.calendar.add_workdays(at, meta.due_workdays) if meta else None,
+            "due_at": self._due_at(task, meta.due_workdays, at) if meta else None,
             "completed_at": None, "completed_by": None, "data": None,
         }
+
+    def _due_at(self, task: Task, due_workdays: int, at: datetime) -> datetime:
+        """The due moment of a new task; green-channel cases (绿色通道, R-6.3.5) get less time."""
+        workdays = self.policy.due_workdays(due_workdays, bool(task.data.get("green_channel")))
+        return self.calendar.add_workdays(at, workdays)
 
 
 def _iso(value: datetime | None) -> str | None:

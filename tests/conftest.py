@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from engine.models import Base
 ROOT = Path(__file__).resolve().parent.parent
 # Tests create many users; a cheap hash keeps that fast (production uses scrypt).
 os.environ.setdefault("RELIEF_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
+# The default SMS / 12345 adapters write log files; keep the tests' out of the work tree.
+os.environ.setdefault("RELIEF_INSTANCE_DIR", tempfile.mkdtemp(prefix="relief-test-instance-"))
 BPMN_PATH = ROOT / "processes" / "relief_linkage.bpmn"
 APPLICANT = {
     "name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",

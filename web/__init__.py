@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI="memory://",
         PORTAL_RATE_LIMIT="10 per minute;100 per day",
         WTF_CSRF_TIME_LIMIT=None,
+        SCHEDULER="off",  # "on": run the deadline jobs in this process (RELIEF_SCHEDULER; `make run` sets it)
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -45,7 +46,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_pages(app)
+    if _scheduler_wanted(app):
+        from engine.scheduler import start_in_background
+
+        start_in_background(app.config["DATABASE_URL"])
     return app
+
+
+def _scheduler_wanted(app: Flask) -> bool:
+    """Say whether this process should run the scheduler: switched on, and not the reloader's watcher."""
+    setting = app.config["SCHEDULER"]
+    # from_prefixed_env reads RELIEF_SCHEDULER=true as JSON, so booleans mean the same as on/off.
+    if setting not in ("on", "off", True, False):
+        raise ValueError(f"RELIEF_SCHEDULER must be 'on' or 'off', not {setting!r}")
+    if setting not in ("on", True):
+        return False
+    # In debug mode `flask run` reloads: the parent only watches files and respawns the child
+    # (WERKZEUG_RUN_MAIN=true), which serves; the child runs the scheduler, the parent must not.
+    return not app.debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
 
 
 def _finish_config(app: Flask) -> None:

@@ -52,7 +52,7 @@ def listed(client: Any, query: str = "") -> set[str]:
 def unmask_rows(app: Flask) -> list[AuditLog]:
     """The audit log's unmask entries."""
     with db.transaction(app.config["DATABASE_URL"]) as session:
-        return list(session.scalars(select(AuditLog).where(AuditLog.action == "unmask")))
+        return list(session.scalars(select(AuditLog).where(AuditLog.action == "unmask").order_by(AuditLog.id)))
 
 
 def test_department_lists_only_cases_dispatched_to_it(engine: Any, login: Any) -> None:
