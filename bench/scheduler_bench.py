@@ -43,10 +43,11 @@ from sqlalchemy import Table, event, func, insert, inspect, make_url, select, te
 
 from engine import clock, db, schema, store  # noqa: E402
 from engine.accounts import load_demo_data  # noqa: E402
-from engine.deadlines import REMINDER_HORIZON, tick  # noqa: E402
+from engine.deadlines import reminder_bound, tick  # noqa: E402
 from engine.intake import LOCAL_TZ  # noqa: E402
 from engine.models import Application, Base  # noqa: E402
 from engine.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
+from engine.workcal import WorkCalendar  # noqa: E402
 
 BPMN = ROOT / "processes" / "relief_linkage.bpmn"
 APPLICATION = cast(Table, Application.__table__)
@@ -198,11 +199,12 @@ def query_plans(url: str, statements: dict[str, Any]) -> list[tuple[str, list[st
 
 
 def due_within_horizon(url: str) -> int:
-    """Open tasks due within deadlines.REMINDER_HORIZON of TICK_AT: what a coarse reminder query reads."""
+    """Open tasks the reminder query reads at TICK_AT (due before the one-working-day bound)."""
     task = store.TASK
     with db.get_engine(url).connect() as conn:
         return int(conn.execute(select(func.count()).select_from(task).where(
-            task.c.state == store.READY, task.c.due_at >= TICK_AT, task.c.due_at < TICK_AT + REMINDER_HORIZON,
+            task.c.state == store.READY, task.c.due_at >= TICK_AT,
+            task.c.due_at < reminder_bound(TICK_AT, WorkCalendar.load()),
             task.c.reminded_at.is_(None))).scalar_one())
 
 
@@ -270,7 +272,7 @@ def measure(database_url: str | None, tmp: Path, open_tasks: int, due: int,
 def print_table(results: Sequence[Result], due: int) -> None:
     """Print one row per size and the ratio of the largest size to the smallest."""
     print(f"\n{'open tasks':>11}{'overdue':>9}{'timers':>8}{'reminders':>10}{'tick s':>9}{'spread s':>10}"
-          f"{'ms/due task':>13}{'idle tick s':>13}{'due in 15 days':>16}{'build s':>9}")
+          f"{'ms/due task':>13}{'idle tick s':>13}{'reminder reads':>16}{'build s':>9}")
     for r in results:
         print(f"{r.open_tasks:>11,}{r.overdue:>9}{r.timers:>8}{r.reminders:>10}{r.tick_seconds:>9.3f}"
               f"{r.tick_spread:>10.3f}{1000 * r.tick_seconds / due:>13.2f}{r.idle_seconds:>13.4f}"

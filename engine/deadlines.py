@@ -95,7 +95,7 @@ def flag_overdue(conn: Connection, now: datetime) -> tuple[list[dict[str, Any]],
     return events, notices
 
 
-def _reminder_bound(now: datetime, calendar: WorkCalendar) -> datetime:
+def reminder_bound(now: datetime, calendar: WorkCalendar) -> datetime:
     """Local midnight starting the second working day after today: tasks due before it have at most
     one working day left (the same rule as `workdays_between(today, due) <= 1`)."""
     day = now.astimezone(LOCAL_TZ).date()
@@ -110,7 +110,7 @@ def remind_due_soon(conn: Connection, now: datetime,
                     calendar: WorkCalendar) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Remind (once) about READY tasks due within one working day; return (events, notices)."""
     within = _open_tasks_where(conn, TASK.c.overdue_since.is_(None), TASK.c.due_at >= now,
-                               TASK.c.due_at < _reminder_bound(now, calendar), TASK.c.reminded_at.is_(None))
+                               TASK.c.due_at < reminder_bound(now, calendar), TASK.c.reminded_at.is_(None))
     marked = set(_mark(conn, "reminded_at", [r["id"] for r in within], now))
     events, notices = [], []
     for task in (r for r in within if r["id"] in marked):
