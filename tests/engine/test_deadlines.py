@@ -99,3 +99,16 @@ def test_spring_festival_and_make_up_days_move_the_deadline(county: Any, start_c
     assert triage["due_at"] == "2026-02-24T15:59:59+00:00"
     assert tick(county, datetime(2026, 2, 20, 2, 0, tzinfo=UTC))["tasks_flagged"] == []
     assert len(tick(county, datetime(2026, 2, 25, 2, 0, tzinfo=UTC))["tasks_flagged"]) == 1
+
+
+def test_supervision_once_across_scheduler_restarts(county: Any, start_case: Any, clean_db: str) -> None:
+    """Each tick from a fresh engine (a restarted scheduler: no caches) still raises 督办 exactly once."""
+    from engine.runtime import CaseEngine
+
+    with clock.frozen_at(MONDAY):
+        case = start_case()
+        case.complete("triage", {"decision": "eligible", "departments": ["zhujian"]})
+    overrun = MONDAY + timedelta(days=40)
+    fired = sum(len(tick(CaseEngine(clean_db), overrun + timedelta(hours=h))["timers_fired"]) for h in range(20))
+    assert fired == 1
+    assert len(case.open_tasks("supervision")) == 1 and len(case.events("timer_fired")) == 1
