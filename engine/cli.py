@@ -259,9 +259,12 @@ def token_revoke(username: str, as_json: bool) -> None:
     _emit(as_json, {"revoked": count}, lambda r: f"已吊销 {r['revoked']} 个令牌")
 
 
-@main.group()
-def scheduler() -> None:
-    """Deadlines: BPMN timers, overdue flags, reminders (cron-style deployments call `tick`)."""
+@main.group(invoke_without_command=True)
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Deadlines: BPMN timers, overdue flags, reminders, notifications. Without a subcommand: `run`."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(scheduler_run)
 
 
 @scheduler.command("tick")
