@@ -80,19 +80,26 @@ def _notice(task: Mapping[str, Any], kind: str, username: str, text: str, at: da
             "status": "pending", "created_at": at, "dedup_key": f"{kind}:{task['id']}:{username}"}
 
 
+def _announce(conn: Connection, tasks: Sequence[Mapping[str, Any]], kind: str, event: str, now: datetime,
+              escalate: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Events and notices for tasks this run marked: one event each, one notice per recipient."""
+    events, notices = [], []
+    for task in tasks:
+        local_due = task["due_at"].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        text = (f"【超期】{task['case_no']}「{task['name']}」已超过办理时限（{local_due}），请尽快办理" if escalate
+                else f"【临期提醒】{task['case_no']}「{task['name']}」将于 {local_due} 到期")
+        notices += [_notice(task, kind, name, text, now) for name in recipients(conn, task, supervisors=escalate)]
+        events.append({"case_no": task["case_no"], "type": event, "actor": "scheduler", "at": now,
+                       "task_id": task["id"], "task_name": task["name"],
+                       "data": {"due_at": task["due_at"].isoformat()}})
+    return events, notices
+
+
 def flag_overdue(conn: Connection, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Flag READY tasks past their due time (once) and escalate; return (events, notices)."""
     due = _open_tasks_where(conn, TASK.c.due_at < now, TASK.c.overdue_since.is_(None))
     marked = set(_mark(conn, "overdue_since", [r["id"] for r in due], now))
-    events, notices = [], []
-    for task in (r for r in due if r["id"] in marked):
-        local_due = task["due_at"].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-        text = f"【超期】{task['case_no']}「{task['name']}」已超过办理时限（{local_due}），请尽快办理"
-        notices += [_notice(task, "overdue", name, text, now) for name in recipients(conn, task, supervisors=True)]
-        events.append({"case_no": task["case_no"], "type": "task_overdue", "actor": "scheduler", "at": now,
-                       "task_id": task["id"], "task_name": task["name"],
-                       "data": {"due_at": task["due_at"].isoformat()}})
-    return events, notices
+    return _announce(conn, [r for r in due if r["id"] in marked], "overdue", "task_overdue", now, escalate=True)
 
 
 def reminder_bound(now: datetime, calendar: WorkCalendar) -> datetime:
@@ -112,15 +119,8 @@ def remind_due_soon(conn: Connection, now: datetime,
     within = _open_tasks_where(conn, TASK.c.overdue_since.is_(None), TASK.c.due_at >= now,
                                TASK.c.due_at < reminder_bound(now, calendar), TASK.c.reminded_at.is_(None))
     marked = set(_mark(conn, "reminded_at", [r["id"] for r in within], now))
-    events, notices = [], []
-    for task in (r for r in within if r["id"] in marked):
-        local_due = task["due_at"].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-        text = f"【临期提醒】{task['case_no']}「{task['name']}」将于 {local_due} 到期"
-        notices += [_notice(task, "due_soon", name, text, now) for name in recipients(conn, task, supervisors=False)]
-        events.append({"case_no": task["case_no"], "type": "task_due_soon", "actor": "scheduler", "at": now,
-                       "task_id": task["id"], "task_name": task["name"],
-                       "data": {"due_at": task["due_at"].isoformat()}})
-    return events, notices
+    return _announce(conn, [r for r in within if r["id"] in marked], "due_soon", "task_due_soon", now,
+                     escalate=False)
 
 
 def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import clock, db
-from engine.accounts import load_demo_data
+from engine.accounts import create_token, load_demo_data
 from tests.conftest import BPMN_PATH
 
 DEMO_PASSWORD = "Demo@2026"
@@ -68,3 +68,14 @@ def login(app: Flask) -> Callable[[str], FlaskClient]:
 def engine(app: Flask) -> Any:
     """The app's CaseEngine (same database)."""
     return app.extensions["relief_engine"]
+
+
+@pytest.fixture
+def bearer(demo_db: str) -> Callable[[str], dict[str, str]]:
+    """Return a function giving the Authorization header of a fresh token of a demo user."""
+
+    def headers(username: str) -> dict[str, str]:
+        with db.transaction(demo_db) as session:
+            return {"Authorization": f"Bearer {create_token(session, username, clock.now())}"}
+
+    return headers

@@ -27,16 +27,6 @@ WORK_ORDER = {"order_no": "GD202611280001", "caller": "李四", "phone": "139000
 ERROR_KEYS = {"error", "message", "errors"}
 
 
-@pytest.fixture
-def bearer(demo_db: str) -> Callable[[str], dict[str, str]]:
-    """Return a function giving the Authorization header of a fresh token of a demo user."""
-
-    def headers(username: str) -> dict[str, str]:
-        with db.transaction(demo_db) as session:
-            return {"Authorization": f"Bearer {create_token(session, username, clock.now())}"}
-
-    return headers
-
 
 def start(engine: Any, **changes: Any) -> str:
     """Start a window case at the 东湖社区 window; return its number."""

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from engine import clock, db
-from engine.accounts import create_token
+from engine import db
 from engine.hotline import receive_work_order
 from engine.models import Application, CaseEvent, HotlineOrder, Notification
 from engine.runtime import CaseEngine
@@ -21,16 +19,6 @@ ORDER = {"order_no": "GD202611280001", "caller": "李四", "phone": "13900001111
          "content": "家中失火，生活困难，请求帮助", "type": "求助", "region": "青阳镇河口村",
          "time": "2026-01-05T09:00:00+08:00"}
 
-
-@pytest.fixture
-def bearer(demo_db: str) -> Callable[[str], dict[str, str]]:
-    """Return a function giving the Authorization header of a fresh token of a demo user."""
-
-    def headers(username: str) -> dict[str, str]:
-        with db.transaction(demo_db) as session:
-            return {"Authorization": f"Bearer {create_token(session, username, clock.now())}"}
-
-    return headers
 
 
 @pytest.fixture
