@@ -31,7 +31,8 @@ MAX_REASON_LENGTH = 500
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-STATUS_LABELS = {"open": _l("办理中"), "closed_completed": _l("办结"), "closed_declined": _l("不予受理")}
+STATUS_LABELS = {"open": _l("办理中"), "closed_completed": _l("办结"), "closed_declined": _l("不予受理"),
+                 "suspended": _l("已挂起"), "terminated": _l("已终止")}
 TASK_STATE_LABELS = {READY: _l("待办"), COMPLETED: _l("已办结"), CANCELLED: _l("已取消")}
 CHANNEL_LABELS = {"window": _l("窗口"), "online": _l("网上申请"), "terminal": _l("自助终端"),
                   "hotline": _l("12345热线")}

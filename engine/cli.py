@@ -92,7 +92,7 @@ def deploy(file: Path, deployed_by: str, comment: str | None, as_json: bool) -> 
 
 @main.group()
 def case() -> None:
-    """Cases (案件): start and show."""
+    """Cases (案件): start, show, suspend, resume, terminate, migrate."""
 
 
 @case.command("start")
@@ -123,6 +123,63 @@ def case_start(channel: str, level: str, applicant_file: Any, green_channel: boo
 def case_show(case_no: str, as_json: bool) -> None:
     """Show a case's status, open tasks and history."""
     _emit(as_json, _engine().show_case(case_no))
+
+
+reason_option = click.option("--reason", required=True, help="操作原因（记入案件日志）")
+actor_option = click.option("--by", "actor", default="cli", help="操作人")
+
+
+def _status_line(payload: dict[str, Any]) -> str:
+    from engine.admin_ops import STATUS_NAMES
+
+    return f"案件 {payload['case_no']} 现为“{STATUS_NAMES.get(payload['status'], payload['status'])}”"
+
+
+@case.command("suspend")
+@click.argument("case_no")
+@reason_option
+@actor_option
+@pass_json
+@handles_refusals
+def case_suspend(case_no: str, reason: str, actor: str, as_json: bool) -> None:
+    """Suspend an open case (挂起): its tasks cannot be worked and its timers wait."""
+    _emit(as_json, _engine().suspend_case(case_no, actor, reason), _status_line)
+
+
+@case.command("resume")
+@click.argument("case_no")
+@reason_option
+@actor_option
+@pass_json
+@handles_refusals
+def case_resume(case_no: str, reason: str, actor: str, as_json: bool) -> None:
+    """Resume a suspended case (恢复); timers that fell due meanwhile fire on the next tick."""
+    _emit(as_json, _engine().resume_case(case_no, actor, reason), _status_line)
+
+
+@case.command("terminate")
+@click.argument("case_no")
+@reason_option
+@actor_option
+@pass_json
+@handles_refusals
+def case_terminate(case_no: str, reason: str, actor: str, as_json: bool) -> None:
+    """Terminate an open or suspended case (终止): cancel its workflow and open tasks. Final."""
+    _emit(as_json, _engine().terminate_case(case_no, actor, reason),
+          lambda p: f"{_status_line(p)}，取消待办 {len(p['cancelled_tasks'])} 个")
+
+
+@case.command("migrate")
+@click.argument("case_no")
+@click.option("--to-version", "to_version", type=click.IntRange(min=1), required=True, help="目标流程版本")
+@click.option("--reason", default=None, help="操作原因（默认“迁移至版本 N”）")
+@actor_option
+@pass_json
+@handles_refusals
+def case_migrate(case_no: str, to_version: int, reason: str | None, actor: str, as_json: bool) -> None:
+    """Move a running case to another deployed version when its active tasks all exist there."""
+    result = _engine().migrate_case(case_no, to_version, actor, reason or f"迁移至版本 {to_version}")
+    _emit(as_json, result, lambda p: f"案件 {p['case_no']} 已从版本 {p['from_version']} 迁移至版本 {p['to_version']}")
 
 
 @main.group()

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, or_, select, update
+from sqlalchemy import Connection, Table, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import db, outbox, store
@@ -31,7 +31,10 @@ ORGS = cast(Table, Organisation.__table__)
 
 
 def _open_tasks_where(conn: Connection, *conditions: Any) -> list[Mapping[str, Any]]:
-    rows = conn.execute(select(*store.TASK_COLUMNS).where(TASK.c.state == READY, *conditions))
+    # Tasks of suspended cases wait with their case: no flags, reminders or escalation meanwhile.
+    case_open = exists(select(store.INSTANCE.c.id).where(store.INSTANCE.c.id == TASK.c.instance_id,
+                                                        store.INSTANCE.c.status == "open"))
+    rows = conn.execute(select(*store.TASK_COLUMNS).where(TASK.c.state == READY, case_open, *conditions))
     return [cast(Mapping[str, Any], row._mapping) for row in rows]
 
 

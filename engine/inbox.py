@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, cast, func, or_, select
+from sqlalchemy import Connection, String, and_, case, cast, exists, func, or_, select
 
 from engine import personal_data, scoping, store
 from engine.accounts import Principal
@@ -61,8 +61,14 @@ def _local_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, LOCAL_TZ)
 
 
+def _case_is_open() -> Any:
+    # Tasks of a suspended case cannot be worked until an administrator resumes it.
+    return exists(select(store.INSTANCE.c.id).where(store.INSTANCE.c.id == TASK.c.instance_id,
+                                                   store.INSTANCE.c.status == "open"))
+
+
 def _filters(query: TaskQuery, principal: Principal, now: datetime) -> list[Any]:
-    clauses: list[Any] = [TASK.c.state == READY, scoping.task_filter(principal)]
+    clauses: list[Any] = [TASK.c.state == READY, scoping.task_filter(principal), _case_is_open()]
     if query.scope == "mine":
         clauses.append(TASK.c.assignee == principal.username)
     if query.name:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, db, forms, reference, scoping, store
 from engine.accounts import Principal
+from engine.admin_ops import OPEN, InstanceAdmin, halted_message
 from engine.case_queries import CaseQueries
 from engine.deadline_policy import DueTimePolicy
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
@@ -39,7 +40,6 @@ from engine.tasks import TaskMirror, record, task_summary, write_events
 from engine.workcal import WorkCalendar
 
 PROCESS_KEY = "relief_linkage"
-OPEN = "open"
 DECISION_FIELDS = ("decision", "resolution", "outcome")
 
 
@@ -58,7 +58,7 @@ def notify_applicant(kind: str, **details: Any) -> None:
         effects.notices.append((str(kind), dict(details)))
 
 
-class CaseEngine(CaseQueries):
+class CaseEngine(CaseQueries, InstanceAdmin):
     """The engine's service API; one instance per process (it caches parsed specs)."""
 
     def __init__(self, database_url: str | None = None, calendar: WorkCalendar | None = None,
@@ -253,6 +253,9 @@ class CaseEngine(CaseQueries):
         row = store.get_task(conn, task_id)
         assert row is not None
         scoping.check_task_access(principal, row, allowed)
+        halted = halted_message(instance.status)
+        if halted is not None:
+            raise TaskConflict(halted)
         if row["state"] != READY:
             raise TaskConflict(self._closed_message(row))
         return instance, row

@@ -13,6 +13,8 @@ from engine.intake import CHANNELS
 from web.api.base import bp
 from web.api.cases import APPLICATION_CHANNELS
 
+CASE_STATUSES = ["open", "closed_completed", "closed_declined", "suspended", "terminated"]
+
 STRING_LIST = {"type": "array", "items": {"type": "string"}}
 TIME = {"type": "string", "format": "date-time"}
 
@@ -101,7 +103,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["case_no", "status", "definition_version", "open_tasks", "history", "applicant"],
         "properties": {
             "case_no": {"type": "string"},
-            "status": {"type": "string", "enum": ["open", "closed_completed", "closed_declined"]},
+            "status": {"type": "string", "enum": CASE_STATUSES},
             "definition_version": {"type": "integer"},
             "open_tasks": {"type": "array", "items": _ref("Task")},
             "history": {"type": "array", "items": {"type": "object", "properties": {
@@ -127,7 +129,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": list(STATUS_LABELS)},
             "status_label": {"type": "string", "enum": list(STATUS_LABELS.values())},
             "closed": {"type": "boolean"},
-            "case_status": {"type": "string", "enum": ["open", "closed_completed", "closed_declined"]},
+            "case_status": {"type": "string", "enum": CASE_STATUSES},
             "result": {"type": ["string", "null"], "description": "回单内容（办结后）"},
             "received_at": TIME, "updated_at": TIME,
         },
