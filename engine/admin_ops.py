@@ -68,6 +68,9 @@ class InstanceAdmin:
     def _load(self, instance: store.InstanceState, loaded: LoadedDefinition) -> BpmnWorkflow:
         raise NotImplementedError
 
+    def _store_workflow(self, session: Session, instance: store.InstanceState, workflow: BpmnWorkflow) -> None:
+        raise NotImplementedError
+
     # -- suspend, resume, terminate -----------------------------------------------------
 
     def suspend_case(self, case_no: str, actor: str, reason: str) -> dict[str, Any]:
@@ -108,9 +111,7 @@ class InstanceAdmin:
             # With no READY task left the mirror cancels every open row and logs task_cancelled.
             TaskMirror(session, instance, loaded, self.calendar).sync(workflow, actor, now)
             instance.status, instance.ended_at, instance.next_timer_at = TERMINATED, now, None
-            instance.state = self.serializer.dump(workflow)
-            instance.serializer_version = self.serializer.version
-            store.save_instance(conn, instance)
+            self._store_workflow(session, instance, workflow)
             return {"case_no": case_no, "status": TERMINATED, "cancelled_tasks": cancelled}
 
     # -- migration ------------------------------------------------------------------------

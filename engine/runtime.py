@@ -317,11 +317,15 @@ class CaseEngine(CaseQueries, InstanceAdmin):
             record(session, instance.case_no, "notice", "system", now, data={"kind": kind, **details})
         open_rows = TaskMirror(session, instance, loaded, self.calendar).sync(workflow, actor, now)
         self._update_status(session, instance, loaded, workflow, now)
+        self._store_workflow(session, instance, workflow)
+        return open_rows
+
+    def _store_workflow(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow) -> None:
+        """Write the workflow state (optimistic lock); keep the object for reuse once committed."""
         instance.state = self.serializer.dump(workflow)
         instance.serializer_version = self.serializer.version
-        store.save_instance(conn, instance)
+        store.save_instance(session.connection(), instance)
         session.info.setdefault("cache", []).append((instance.id, instance.lock_version, workflow))
-        return open_rows
 
     def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
                        workflow: BpmnWorkflow, now: datetime) -> None:
