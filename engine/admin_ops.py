@@ -35,15 +35,16 @@ from engine.serializer import StateSerializer
 from engine.tasks import TaskMirror, record, resolve_groups
 from engine.workcal import WorkCalendar
 
-OPEN, SUSPENDED, TERMINATED = "open", "suspended", "terminated"
-STATUS_NAMES = {OPEN: "办理中", SUSPENDED: "已挂起", TERMINATED: "已终止",
+OPEN, SUSPENDED, TERMINATED, ERROR = "open", "suspended", "terminated", "error"
+STATUS_NAMES = {OPEN: "办理中", SUSPENDED: "已挂起", TERMINATED: "已终止", ERROR: "流程出错",
                 "closed_completed": "办结", "closed_declined": "不予受理"}
 MAX_REASON = 500
 
-ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 PREDICTED = TaskState.FUTURE | TaskState.PREDICTED_MASK
 _HALTED = {SUSPENDED: "案件已挂起，暂停办理，请待管理员恢复后再办理",
-           TERMINATED: "案件已终止，任务已取消，无需办理"}
+           TERMINATED: "案件已终止，任务已取消，无需办理",
+           ERROR: "案件流程执行出错，已转管理员处理，请待修复后再办理"}
 
 
 def halted_message(status: str) -> str | None:
@@ -69,6 +70,10 @@ class InstanceAdmin:
         raise NotImplementedError
 
     def _store_workflow(self, session: Session, instance: store.InstanceState, workflow: BpmnWorkflow) -> None:
+        raise NotImplementedError
+
+    def _advance(self, session: Session, instance: store.InstanceState, loaded: LoadedDefinition,
+                 workflow: BpmnWorkflow, actor: str, now: Any, run: Any = None) -> list[Mapping[str, Any]]:
         raise NotImplementedError
 
     # -- suspend, resume, terminate -----------------------------------------------------
@@ -101,7 +106,7 @@ class InstanceAdmin:
         with self._transaction() as session:
             conn = session.connection()
             instance = self._lock_case(session, case_no)
-            _require(instance, (OPEN, SUSPENDED), "终止")
+            _require(instance, (OPEN, SUSPENDED, ERROR), "终止")
             loaded = self.specs.get_by_id(session, instance.definition_id)
             workflow = self._load(instance, loaded)
             record(session, case_no, "case_terminated", actor, now,
@@ -113,6 +118,42 @@ class InstanceAdmin:
             instance.status, instance.ended_at, instance.next_timer_at = TERMINATED, now, None
             self._store_workflow(session, instance, workflow)
             return {"case_no": case_no, "status": TERMINATED, "cancelled_tasks": cancelled}
+
+    # -- errored steps --------------------------------------------------------------------
+
+    def retry_task(self, case_no: str, task_id: str, data: Mapping[str, Any] | None, actor: str,
+                   reason: str) -> dict[str, Any]:
+        """Run an errored step again (重试), after merging `data` (corrected values) into its data.
+
+        A step errs when its script or a gateway condition fails at run time; the case then
+        stops in status `error` (see `CaseEngine._advance`). If the retry fails again the case
+        stays in error with a new `task_error` event; otherwise it reopens and runs on.
+        """
+        reason = _checked_reason(actor, reason)
+        patch = _checked_patch(data)
+        now = clock.now()
+        with self._transaction() as session:
+            instance = self._lock_case(session, case_no)
+            _require(instance, (ERROR,), "重试")
+            loaded = self.specs.get_by_id(session, instance.definition_id)
+            workflow = self._load(instance, loaded)
+            task = _errored_task(workflow, task_id)
+            record(session, case_no, "task_retried", actor, now, task_id, task.task_spec.bpmn_name or _label(task),
+                   {"reason": reason, "element": _label(task), "changed": sorted(patch)})
+            workflow.reset_from_task_id(task.id, {**task.data, **patch})
+            instance.status = OPEN
+            self._advance(session, instance, loaded, workflow, actor, now)
+            return {"case_no": case_no, "status": instance.status}
+
+    def errored_tasks(self, case_no: str) -> list[dict[str, Any]]:
+        """The steps of a case in ERROR state: id, element, name and their data (for repair)."""
+        with self._transaction() as session:
+            instance = self._find_case(session, case_no)
+            loaded = self.specs.get_by_id(session, instance.definition_id)
+            workflow = self.serializer.load(instance.state, instance.serializer_version,
+                                            loaded.spec, loaded.subprocess_specs)
+            return [{"id": str(t.id), "element": _label(t), "name": t.task_spec.bpmn_name or _label(t),
+                     "data": t.data} for p in _processes(workflow) for t in p.get_tasks(state=TaskState.ERROR)]
 
     # -- migration ------------------------------------------------------------------------
 
@@ -132,13 +173,16 @@ class InstanceAdmin:
             return compatibility(workflow, target)
 
     def migrate_case(self, case_no: str, to_version: int, actor: str, reason: str) -> dict[str, Any]:
-        """Move an open (or suspended) case onto another deployed version when the check allows it."""
+        """Move an open, suspended or errored case onto another deployed version when the check allows it.
+
+        An errored case can be moved onto a version whose corrected expression is then retried.
+        """
         reason = _checked_reason(actor, reason)
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
             instance = self._lock_case(session, case_no)
-            _require(instance, (OPEN, SUSPENDED), "迁移")
+            _require(instance, (OPEN, SUSPENDED, ERROR), "迁移")
             source = self.specs.get_by_id(session, instance.definition_id)
             target = self._version(session, source.key, to_version)
             if target.id == source.id:
@@ -211,6 +255,28 @@ def _checked_reason(actor: str, reason: str | None) -> str:
     if errors:
         raise InvalidData("操作人和原因必须填写", errors)
     return text
+
+
+def _checked_patch(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping) or not all(isinstance(k, str) and k.isidentifier() for k in data):
+        raise InvalidData("修正数据格式有误", {"data": ["请填写 JSON 对象，键为字段名（字母、数字、下划线）"]})
+    try:
+        json.dumps(dict(data))
+    except (TypeError, ValueError) as err:
+        raise InvalidData("修正数据格式有误", {"data": [f"无法保存为 JSON：{err}"]}) from err
+    return dict(data)
+
+
+def _errored_task(workflow: BpmnWorkflow, task_id: str) -> Task:
+    try:
+        task: Task | None = workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, SpiffWorkflowException):
+        task = None
+    if task is None or task.state != TaskState.ERROR:
+        raise TaskConflict("该环节不是出错状态，无需重试，请刷新页面")
+    return task
 
 
 def _require(instance: store.InstanceState, allowed: tuple[str, ...], verb: str) -> None:

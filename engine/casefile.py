@@ -32,7 +32,7 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 STATUS_LABELS = {"open": _l("办理中"), "closed_completed": _l("办结"), "closed_declined": _l("不予受理"),
-                 "suspended": _l("已挂起"), "terminated": _l("已终止")}
+                 "suspended": _l("已挂起"), "terminated": _l("已终止"), "error": _l("流程出错")}
 TASK_STATE_LABELS = {READY: _l("待办"), COMPLETED: _l("已办结"), CANCELLED: _l("已取消")}
 CHANNEL_LABELS = {"window": _l("窗口"), "online": _l("网上申请"), "terminal": _l("自助终端"),
                   "hotline": _l("12345热线")}
@@ -50,6 +50,12 @@ EVENT_LABELS = {
     "timer_fired": _l("超期督办"),
     "case_closed": _l("案件结束"),
     "hotline_result_queued": _l("12345回单"),
+    "case_suspended": _l("挂起"),
+    "case_resumed": _l("恢复"),
+    "case_terminated": _l("终止"),
+    "case_migrated": _l("迁移流程版本"),
+    "task_error": _l("环节出错"),
+    "task_retried": _l("重试出错环节"),
 }
 _SYSTEM_ACTORS = {"system": "系统", "scheduler": "系统定时任务"}
 
@@ -232,6 +238,12 @@ def _event_detail(event: Any, form_keys: Mapping[str, str], groups: Mapping[str,
         return STATUS_LABELS.get(str(data.get("status")), str(data.get("status")))
     if kind == "hotline_result_queued":
         return f"工单 {data.get('order_no')}"
+    if kind == "task_error":
+        return str(data.get("message") or "")
+    if kind == "case_migrated":
+        return f"v{data.get('from')} → v{data.get('to')}；原因：{data.get('reason') or ''}"
+    if kind in ("case_suspended", "case_resumed", "case_terminated", "task_retried"):
+        return f"原因：{data.get('reason') or ''}"
     return ""
 
 

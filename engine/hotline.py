@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock, db, store
-from engine.admin_ops import SUSPENDED
+from engine.admin_ops import ERROR, SUSPENDED
 from engine.errors import InvalidData
 from engine.intake import LOCAL_TZ
 from engine.models import Application, Organisation
@@ -365,7 +365,7 @@ def work_order_state(cases: CaseEngine, order_no: str) -> WorkOrderState | None:
         worked = conn.execute(select(task.c.id).where(
             task.c.case_no == row.case_no, task.c.state == store.COMPLETED).limit(1)).first() is not None
         updated = conn.execute(select(func.max(event.c.at)).where(event.c.case_no == row.case_no)).scalar()
-    closed = row.status not in (OPEN, SUSPENDED)
+    closed = row.status not in (OPEN, SUSPENDED, ERROR)
     status = "closed" if closed else ("handling" if worked else "received")
     updated_at = clock.aware(updated) if isinstance(updated, datetime) else row.received_at
     return WorkOrderState(

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, db, forms, reference, scoping, store
 from engine.accounts import Principal
-from engine.admin_ops import OPEN, InstanceAdmin, halted_message
+from engine.admin_ops import ERROR, OPEN, InstanceAdmin, halted_message
 from engine.case_queries import CaseQueries
 from engine.deadline_policy import DueTimePolicy
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
@@ -299,15 +299,18 @@ class CaseEngine(CaseQueries, InstanceAdmin):
                  workflow: BpmnWorkflow, actor: str, now: datetime, run: Any = None) -> list[Mapping[str, Any]]:
         effects = _Effects()
         token = _effects.set(effects)
+        failure: SpiffWorkflowException | None = None
         try:
             with clock.frozen_at(now):
                 if run is not None:
                     run.run()
                 workflow.do_engine_steps()
         except SpiffWorkflowException as err:
-            raise WorkflowFailure(f"流程执行出错：{err}") from err
+            failure = err
         finally:
             _effects.reset(token)
+        if failure is not None:
+            self._record_failure(session, instance, workflow, failure, now)
         conn = session.connection()
         store.insert_rows(conn, store.NOTICE, [
             {"case_no": instance.case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
@@ -319,6 +322,25 @@ class CaseEngine(CaseQueries, InstanceAdmin):
         self._update_status(session, instance, loaded, workflow, now)
         self._store_workflow(session, instance, workflow)
         return open_rows
+
+    @staticmethod
+    def _record_failure(session: Session, instance: InstanceState, workflow: BpmnWorkflow,
+                        err: SpiffWorkflowException, now: datetime) -> None:
+        """A script or condition failed at run time: keep what was done, stop the case in `error`.
+
+        The step that failed stays in ERROR state; an administrator repairs its data (or
+        migrates the case to a corrected version) and retries it (`retry_task`). What users
+        completed before the failure is not lost.
+        """
+        failed = [t for p in (workflow, *workflow.subprocesses.values()) for t in p.get_tasks(state=TaskState.ERROR)]
+        if not failed:
+            raise WorkflowFailure(f"流程执行出错：{err}") from err
+        instance.status = ERROR
+        for task in failed:
+            element = task.task_spec.bpmn_id or task.task_spec.name
+            record(session, instance.case_no, "task_error", "system", now, str(task.id),
+                   task.task_spec.bpmn_name or element,
+                   {"element": element, "message": f"「{task.task_spec.bpmn_name or element}」执行出错：{err}"})
 
     def _store_workflow(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow) -> None:
         """Write the workflow state (optimistic lock); keep the object for reuse once committed."""

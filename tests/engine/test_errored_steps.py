@@ -1,0 +1,110 @@
+"""Steps that fail at run time: the case stops in `error`, nothing done is lost, and an administrator retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.errors import InvalidData, TaskConflict
+from tests.conftest import BPMN_PATH
+from tests.engine.test_admin_ops import deploy, instance_of
+
+INELIGIBLE = 'decision == "ineligible"</bpmn:conditionExpression>'
+
+
+def with_broken_condition(xml: bytes) -> bytes:
+    """A version whose 不予受理 condition names a variable the case data lacks (fails at run time only)."""
+    text = xml.decode()
+    assert INELIGIBLE in text
+    return text.replace(INELIGIBLE, 'priority &gt; 0 and decision == "ineligible"</bpmn:conditionExpression>').encode()
+
+
+@pytest.fixture
+def broken(case_engine: Any) -> int:
+    """Deploy the broken version; new cases start on it."""
+    return deploy(case_engine, with_broken_condition(BPMN_PATH.read_bytes()))
+
+
+def test_failing_condition_stops_the_case_in_error_and_keeps_the_completed_task(
+        broken: int, start_case: Any, case_engine: Any, clean_db: str) -> None:
+    """R-5.2: the triage decision is kept; the gateway is in ERROR; the case is in error with a task_error event."""
+    case = start_case()
+    assert case.show()["definition_version"] == broken
+    case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
+    shown = case.show()
+    assert shown["status"] == "error"
+    assert shown["open_tasks"] == []
+    [error] = case.events("task_error")
+    assert error["data"]["element"] == "gw_triage"
+    assert "priority" in error["data"]["message"]
+    assert [e["task"] for e in case.events("task_completed")] == ["一门受理·初步研判"]
+    [errored] = case_engine.errored_tasks(case.case_no)
+    assert errored["element"] == "gw_triage"
+    assert errored["data"]["decision"] == "eligible"
+    assert instance_of(clean_db, case.case_no).status == "error"
+
+
+def test_retry_after_fixing_the_data_runs_on(broken: int, start_case: Any, case_engine: Any) -> None:
+    """Retry merges the corrected data, reruns the errored step and reopens the case."""
+    case = start_case()
+    case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
+    [errored] = case_engine.errored_tasks(case.case_no)
+    result = case_engine.retry_task(case.case_no, errored["id"], {"priority": 1}, "admin1", "补充优先级数据")
+    assert result == {"case_no": case.case_no, "status": "open"}
+    assert [t["form_key"] for t in case.open_tasks()] == ["dept_accept"]
+    [retried] = case.events("task_retried")
+    assert (retried["actor"], retried["data"]["reason"], retried["data"]["changed"]) == (
+        "admin1", "补充优先级数据", ["priority"])
+    case.check_store()
+
+
+def test_retry_that_fails_again_stays_in_error(broken: int, start_case: Any, case_engine: Any) -> None:
+    """Without the missing value the retry fails the same way: a second task_error, still error."""
+    case = start_case()
+    case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
+    [errored] = case_engine.errored_tasks(case.case_no)
+    case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", "重试")
+    assert case.show()["status"] == "error"
+    assert len(case.events("task_error")) == 2
+
+
+def test_errored_case_refuses_task_work_and_wrong_retries(broken: int, start_case: Any, case_engine: Any) -> None:
+    """Tasks of an errored case cannot be worked; retry needs a reason, a JSON object and an errored step."""
+    case = start_case()
+    to_two = {"decision": "eligible", "departments": ["minzheng", "yibao"]}
+    case.complete("triage", to_two)
+    [errored] = case_engine.errored_tasks(case.case_no)
+    with pytest.raises(InvalidData):
+        case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", " ")
+    with pytest.raises(InvalidData):
+        case_engine.retry_task(case.case_no, errored["id"], {"not valid": 1}, "admin1", "修正")
+    with pytest.raises(TaskConflict, match="不是出错状态"):
+        case_engine.retry_task(case.case_no, "00000000-0000-0000-0000-000000000000", {}, "admin1", "修正")
+    case_engine.retry_task(case.case_no, errored["id"], {"priority": 2}, "admin1", "修正")
+    [plan] = case.open_tasks()
+    assert plan["form_key"] == "joint_plan"
+    with pytest.raises(TaskConflict, match="不能重试"):
+        case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", "再试")
+
+
+def test_errored_case_can_move_to_a_corrected_version_and_retry(
+        broken: int, start_case: Any, case_engine: Any) -> None:
+    """Deploy the corrected flow as a new version, migrate the errored case to it, retry: the new condition runs."""
+    case = start_case()
+    case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
+    fixed = deploy(case_engine, BPMN_PATH.read_bytes().replace(b"</bpmn:definitions>", b"</bpmn:definitions>\n"))
+    assert case_engine.migration_check(case.case_no, fixed)["safe"]
+    case_engine.migrate_case(case.case_no, fixed, "admin1", "修正条件表达式")
+    [errored] = case_engine.errored_tasks(case.case_no)
+    case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", "新版本条件已修正")
+    assert case.show()["status"] == "open"
+    assert [t["form_key"] for t in case.open_tasks()] == ["dept_accept"]
+
+
+def test_terminating_an_errored_case(broken: int, start_case: Any, case_engine: Any) -> None:
+    """An errored case may be terminated."""
+    case = start_case()
+    case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
+    case_engine.terminate_case(case.case_no, "admin1", "重复申请")
+    assert case.show()["status"] == "terminated"
