@@ -11,9 +11,12 @@ RELIEF_SCHEDULER ?= on
 PO     := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
+# The BPMN modeler/viewer bundles (frontend/, bpmn-js + esbuild) are build output in web/static/dist.
+FRONTEND := web/static/dist/.built
+
 .PHONY: setup db run test lint bench clean translations
 
-setup: $(STAMP) $(MO)
+setup: $(STAMP) $(MO) $(FRONTEND)
 
 # Compiled catalogs are build output (not committed); the .po files are the source.
 web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(STAMP)
@@ -23,6 +26,10 @@ web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messa
 translations: setup
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot .
 	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations -l en
+
+$(FRONTEND): frontend/package.json frontend/package-lock.json frontend/build.mjs $(wildcard frontend/src/*)
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+	touch $@
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -52,4 +59,4 @@ bench: setup
 	$(BIN)/python bench/engine_bench.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache frontend/node_modules web/static/dist
