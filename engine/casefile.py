@@ -224,7 +224,7 @@ def _event_detail(event: Any, form_keys: Mapping[str, str], groups: Mapping[str,
         names = "、".join(groups.get(g, g) for g in data.get("candidate_groups", []))
         return f"候选：{names}" + (f"；办理时限 {due}" if due else "")
     if kind == "task_assigned":
-        return f"指派给 {data.get('assignee')}"
+        return f"指派给 {data.get('assignee')}" + (f"；原因：{data['reason']}" if data.get("reason") else "")
     if kind == "task_released" and data.get("previous"):
         return f"原办理人 {data.get('previous')}"
     if kind == "decision":

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from engine import forms, reference
 from engine.errors import NotDeployed
-from engine.loader import ProcessModel, inspect_process, load_process, parse_safely
-from engine.models import ProcessDefinition
+from engine.loader import BpmnRejected, ProcessModel, inspect_process, load_process, parse_safely
+from engine.models import AuditLog, ProcessDefinition
 from engine.parser import build_specs
 
 
@@ -45,7 +45,16 @@ def validate(xml: bytes, filename: str) -> ProcessModel:
 
 def deploy(session: Session, xml: bytes, filename: str, deployed_by: str, at: datetime,
            comment: str | None = None) -> DeployResult:
-    """Store `xml` as the next version of its process unless it equals the latest one."""
+    """Store `xml` as the next version of its process unless it equals the latest one.
+
+    Deploy refuses what the modeler's 校验 refuses: the load checks plus reachability (every
+    element reachable from a start event and able to reach an end event).
+    """
+    from engine.design.checks import check_draft  # the designer's checks build on this module
+
+    problems = check_draft(xml, filename)
+    if problems:
+        raise BpmnRejected(problems)
     model = validate(xml, filename)
     digest = checksum(xml)
     latest = latest_definition(session, model.key, required=False)
@@ -55,6 +64,9 @@ def deploy(session: Session, xml: bytes, filename: str, deployed_by: str, at: da
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         xml=xml.decode("utf-8"), checksum=digest, deployed_by=deployed_by, deployed_at=at, comment=comment)
     session.add(definition)
+    # Every deployment, from the modeler, an upload or the CLI, is in the security audit log.
+    session.add(AuditLog(actor=deployed_by, action="deploy_definition", target=f"{model.key}@v{definition.version}",
+                         details={"comment": comment, "checksum": digest, "filename": filename}, at=at))
     session.flush()
     return DeployResult(model.key, definition.version, True, definition.id)
 

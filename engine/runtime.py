@@ -191,14 +191,14 @@ class CaseEngine(CaseQueries, InstanceAdmin):
                             allowed=scoping.holds_or_supervises)
 
     def assign_task(self, task_id: str, assignee: str, by: str,
-                    principal: Principal | None = None) -> dict[str, Any]:
-        """Assign an open task to a colleague (by a supervisor), whoever holds it now."""
+                    principal: Principal | None = None, reason: str | None = None) -> dict[str, Any]:
+        """Assign an open task to a colleague (by a supervisor, or an administrator with a reason)."""
         return self._assign(task_id, assignee, "task_assigned", actor=by, principal=principal,
-                            allowed=scoping.may_assign_task)
+                            allowed=scoping.may_assign_task, reason=reason)
 
     def _assign(self, task_id: str, assignee: str | None, event: str, actor: str | None = None,
                 expect_free: bool = False, principal: Principal | None = None,
-                allowed: Any = None) -> dict[str, Any]:
+                allowed: Any = None, reason: str | None = None) -> dict[str, Any]:
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
@@ -208,8 +208,10 @@ class CaseEngine(CaseQueries, InstanceAdmin):
             if event == "task_assigned" and not scoping.is_candidate(session, str(assignee), row):
                 raise InvalidData("无法指派", {"assignee": [f"{assignee} 不是该任务候选组中的在岗人员"]})
             store.set_assignee(conn, task_id, assignee)
-            record(session, row["case_no"], event, actor or str(assignee), now, task_id, row["name"],
-                   {"assignee": assignee, "previous": row["assignee"]})
+            details: dict[str, Any] = {"assignee": assignee, "previous": row["assignee"]}
+            if reason:
+                details["reason"] = reason
+            record(session, row["case_no"], event, actor or str(assignee), now, task_id, row["name"], details)
             return task_summary({**row, "assignee": assignee}, now)
 
     def fire_timers(self, now: datetime | None = None) -> list[dict[str, Any]]:

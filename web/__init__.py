@@ -98,10 +98,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import auth, calendar_admin, cases, inbox, intake, notifications, portal, tasks
+    from web import auth, calendar_admin, cases, design, inbox, instances, intake, notifications, portal, tasks
     from web.api import bp as api_bp
 
-    for module in (auth, inbox, tasks, cases, intake, portal, notifications, calendar_admin):
+    for module in (auth, inbox, tasks, cases, intake, portal, notifications, calendar_admin, design, instances):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

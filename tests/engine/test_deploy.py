@@ -135,3 +135,13 @@ def test_redeploying_identical_xml_is_a_no_op(case_engine: Any) -> None:
     assert (changed.version, changed.changed) == (2, True)
     assert [d.version for d in case_engine.definitions()] == [2, 1]
     assert case_engine.definitions()[0].comment == "rename"
+
+
+def test_deploy_refuses_a_flow_that_strands_cases(case_engine: Any) -> None:
+    """Deploy applies the modeler's reachability check: a task that cannot reach an end is refused, nothing stored."""
+    from tests.engine.test_design import without_flow
+
+    with pytest.raises(BpmnRejected) as refused:
+        case_engine.deploy(without_flow("Flow_summary_completed"), "relief_linkage.bpmn", "designer1", "断开")
+    assert any("结束事件" in p.message for p in refused.value.problems)
+    assert [d.version for d in case_engine.definitions()] == [1]

@@ -1,0 +1,150 @@
+"""Process design pages: role gate, validate, try samples, deploy with comment (audited), versions, diff, upload."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engine import db
+from engine.models import AuditLog
+from tests.conftest import BPMN_PATH
+
+SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
+TRIAGE_NAME = 'name="一门受理·初步研判"'
+
+
+def renamed(xml: str = SHIPPED) -> str:
+    """The shipped process with the triage task renamed and its due property changed (2 → 3)."""
+    text = xml.replace(TRIAGE_NAME, 'name="一门受理·初步研判（改）"', 1)
+    start = text.index('id="triage"')
+    due = text.index('name="dueWorkdays" value="2"', start)
+    return text[:due] + 'name="dueWorkdays" value="3"' + text[due + len('name="dueWorkdays" value="2"'):]
+
+
+def escaping(xml: str = SHIPPED) -> str:
+    """A draft whose 不予受理 condition tries to escape the sandbox."""
+    return xml.replace('decision == "ineligible"</bpmn:conditionExpression>',
+                       '().__class__.__bases__[0].__subclasses__()</bpmn:conditionExpression>', 1)
+
+
+@pytest.mark.parametrize("username", ["center1", "mz1", "clerk_v", "analyst1"])
+def test_only_designers_and_admins_reach_the_design_pages(login: Any, username: str) -> None:
+    """Role gate: every design endpoint answers 403 to anyone but designers and administrators."""
+    client = login(username)
+    assert client.get("/design/relief_linkage").status_code == 403
+    assert client.get("/design/relief_linkage/modeler").status_code == 403
+    assert client.get("/design/relief_linkage/v1.bpmn").status_code == 403
+    assert client.post("/design/relief_linkage/validate", json={"xml": SHIPPED}).status_code == 403
+    assert client.post("/design/relief_linkage/deploy", json={"xml": renamed(), "comment": "x"}).status_code == 403
+
+
+@pytest.mark.parametrize("username", ["designer1", "admin1"])
+def test_designers_and_admins_open_the_modeler(login: Any, username: str) -> None:
+    """The modeler page embeds the deployed XML and loads the bundled modeler."""
+    page = login(username).get("/design/relief_linkage/modeler")
+    assert page.status_code == 200
+    html = page.data.decode()
+    assert 'id="modeler-canvas"' in html and "dist/modeler.js" in html and 'id="draft-xml"' in html
+    assert "camunda:formKey" in html
+
+
+def test_validate_reports_problems_with_element_ids(login: Any) -> None:
+    """The shipped process validates; an escaping condition and a missing form are reported by element."""
+    client = login("designer1")
+    ok = client.post("/design/relief_linkage/validate", json={"xml": SHIPPED}).get_json()
+    assert ok == {"ok": True, "problems": []}
+    broken = escaping().replace('camunda:formKey="summary"', 'camunda:formKey="no_such_form"', 1)
+    answer = client.post("/design/relief_linkage/validate", json={"xml": broken}).get_json()
+    assert answer["ok"] is False
+    elements = {p["element_id"] for p in answer["problems"]}
+    assert {"Flow_ineligible", "summary"} <= elements
+    assert all(p["message"] for p in answer["problems"])
+
+
+def test_validate_refuses_doctype_and_empty_bodies(login: Any) -> None:
+    """A DOCTYPE (XXE) is a problem, not parsed; a body without XML is a 400 with a Chinese message."""
+    client = login("designer1")
+    xxe = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + SHIPPED.split("?>", 1)[1]
+    answer = client.post("/design/relief_linkage/validate", json={"xml": xxe}).get_json()
+    assert answer["ok"] is False and "root:" not in str(answer)
+    empty = client.post("/design/relief_linkage/validate", json={})
+    assert empty.status_code == 400 and "XML" in empty.get_json()["message"]
+
+
+def test_try_runs_the_samples_against_the_draft_without_cases(login: Any, engine: Any) -> None:
+    """Every shipped sample passes on the shipped process; no case is created."""
+    client = login("designer1")
+    answer = client.post("/design/relief_linkage/try", json={"xml": SHIPPED}).get_json()
+    assert answer["ok"] is True
+    assert len(answer["results"]) >= 6
+    assert all(r["status"] == "passed" and r["end"] for r in answer["results"])
+    assert engine.list_tasks() == []
+
+
+def test_deploy_needs_a_comment_then_makes_the_next_version_and_audits(login: Any, engine: Any, demo_db: str) -> None:
+    """Deploy: comment required; a valid draft becomes v2 (audited); the same draft again changes nothing."""
+    client = login("designer1")
+    refused = client.post("/design/relief_linkage/deploy", json={"xml": renamed(), "comment": " "})
+    assert refused.status_code == 422 and "部署说明" in refused.get_json()["message"]
+    comment = "研判环节改名，时限改为3个工作日"
+    done = client.post("/design/relief_linkage/deploy", json={"xml": renamed(), "comment": comment})
+    assert done.status_code == 201, done.get_json()
+    assert done.get_json()["version"] == 2
+    again = client.post("/design/relief_linkage/deploy", json={"xml": renamed(), "comment": "重复"})
+    assert again.status_code == 200 and again.get_json()["changed"] is False
+    with db.transaction(demo_db) as session:
+        entries = session.scalars(select(AuditLog).where(AuditLog.action == "deploy_definition")).all()
+        assert [(e.actor, e.target, e.details["comment"]) for e in entries][-1] == (
+            "designer1", "relief_linkage@v2", "研判环节改名，时限改为3个工作日")
+    versions = client.get("/design/relief_linkage").data.decode()
+    assert "研判环节改名" in versions and 'data-version="2"' in versions
+
+
+def test_deploy_refuses_a_broken_draft_with_its_problems(login: Any) -> None:
+    """A broken draft is not deployed; the answer names the element."""
+    client = login("designer1")
+    refused = client.post("/design/relief_linkage/deploy", json={"xml": escaping(), "comment": "坏草稿"})
+    assert refused.status_code == 422
+    assert "Flow_ineligible" in {p["element_id"] for p in refused.get_json()["problems"]}
+    assert 'data-version="2"' not in client.get("/design/relief_linkage").data.decode()
+
+
+def test_deploy_refuses_another_process_key(login: Any) -> None:
+    """The modeler of relief_linkage does not deploy a different process."""
+    other = SHIPPED.replace('<bpmn:process id="relief_linkage"', '<bpmn:process id="other_process"', 1)
+    answer = login("designer1").post("/design/relief_linkage/deploy", json={"xml": other, "comment": "x"})
+    assert answer.status_code == 422
+    assert any("流程标识" in p["message"] for p in answer.get_json()["problems"])
+
+
+def test_download_and_diff_between_versions(login: Any) -> None:
+    """Each version downloads exactly as deployed; the diff shows the renamed task and the changed due property."""
+    client = login("designer1")
+    client.post("/design/relief_linkage/deploy", json={"xml": renamed(), "comment": "改名"})
+    v1 = client.get("/design/relief_linkage/v1.bpmn")
+    assert v1.status_code == 200 and "attachment" in v1.headers["Content-Disposition"]
+    assert v1.data.decode() == SHIPPED
+    assert client.get("/design/relief_linkage/v9.bpmn").status_code == 404
+    page = client.get("/design/relief_linkage/diff?from=1&to=2").data.decode()
+    assert "triage" in page and "一门受理·初步研判（改）" in page
+    assert "dueWorkdays" in page and "修改 1 项" in page
+
+
+def test_upload_from_the_desktop_modeler_validates_then_deploys(login: Any) -> None:
+    """An uploaded file gets the same checks; a broken one is listed with element ids, a good one deploys."""
+    client = login("designer1")
+    bad = client.post("/design/relief_linkage/upload", data={
+        "file": (io.BytesIO(escaping().encode()), "camunda.bpmn"), "comment": "上传", "action": "deploy"},
+        content_type="multipart/form-data")
+    assert bad.status_code == 422 and "Flow_ineligible" in bad.data.decode()
+    missing = client.post("/design/relief_linkage/upload", data={"comment": "x", "action": "validate"},
+                          content_type="multipart/form-data")
+    assert missing.status_code == 422 and "请选择" in missing.data.decode()
+    good = client.post("/design/relief_linkage/upload", data={
+        "file": (io.BytesIO(renamed().encode()), "camunda.bpmn"), "comment": "桌面建模器修改", "action": "deploy"},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert good.status_code == 200 and "桌面建模器修改" in good.data.decode()
+    assert 'data-version="2"' in good.data.decode()
