@@ -153,7 +153,7 @@ class InstanceAdmin:
             workflow = self.serializer.load(instance.state, instance.serializer_version,
                                             loaded.spec, loaded.subprocess_specs)
             return [{"id": str(t.id), "element": _label(t), "name": t.task_spec.bpmn_name or _label(t),
-                     "data": t.data} for p in _processes(workflow) for t in p.get_tasks(state=TaskState.ERROR)]
+                     "data": t.data} for t in workflow_tasks(workflow, TaskState.ERROR)]
 
     # -- migration ------------------------------------------------------------------------
 
@@ -292,6 +292,19 @@ def _require(instance: store.InstanceState, allowed: tuple[str, ...], verb: str)
 
 def _processes(workflow: BpmnWorkflow) -> list[BpmnWorkflow]:
     return [workflow, *workflow.subprocesses.values()]
+
+
+def workflow_tasks(workflow: BpmnWorkflow, state: int = TaskState.ANY_MASK) -> list[Task]:
+    """Every task of the workflow and all its subprocesses in `state`, each once.
+
+    SpiffWorkflow's iterator descends into subprocesses only along some states, so each
+    (sub)process is asked separately and the results are merged by task id.
+    """
+    found: dict[UUID, Task] = {}
+    for process in _processes(workflow):
+        for task in process.get_tasks(state=state):
+            found.setdefault(task.id, task)
+    return list(found.values())
 
 
 def _label(task: Task) -> str:

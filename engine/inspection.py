@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from engine import personal_data, scoping
 from engine.accounts import Principal
-from engine.admin_ops import STATUS_NAMES
+from engine.admin_ops import STATUS_NAMES, workflow_tasks
 from engine.definitions import LoadedDefinition
 from engine.store import COMPLETED, DEFINITION, INSTANCE, READY, TASK
 
@@ -140,17 +140,16 @@ def _open_tasks_of(conn: Connection, instance_ids: Sequence[int]) -> dict[int, l
 
 def _tasks_by_element(workflow: BpmnWorkflow, elements: set[str]) -> dict[str, Counter[str]]:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for process in (workflow, *workflow.subprocesses.values()):
-        for task in process.get_tasks():
-            element = task.task_spec.bpmn_id
-            if element not in elements:
-                continue
-            if task.has_state(TaskState.ERROR):
-                counts[element]["error"] += 1
-            elif task.has_state(TaskState.COMPLETED):
-                counts[element]["done"] += 1
-            elif task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-                counts[element]["active"] += 1
+    for task in workflow_tasks(workflow):
+        element = task.task_spec.bpmn_id
+        if element not in elements:
+            continue
+        if task.has_state(TaskState.ERROR):
+            counts[element]["error"] += 1
+        elif task.has_state(TaskState.COMPLETED):
+            counts[element]["done"] += 1
+        elif task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            counts[element]["active"] += 1
     return counts
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, db, forms, reference, scoping, store
 from engine.accounts import Principal
-from engine.admin_ops import ERROR, OPEN, InstanceAdmin, halted_message
+from engine.admin_ops import ERROR, OPEN, InstanceAdmin, halted_message, workflow_tasks
 from engine.case_queries import CaseQueries
 from engine.deadline_policy import DueTimePolicy
 from engine.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
@@ -334,7 +334,7 @@ class CaseEngine(CaseQueries, InstanceAdmin):
         migrates the case to a corrected version) and retries it (`retry_task`). What users
         completed before the failure is not lost.
         """
-        failed = [t for p in (workflow, *workflow.subprocesses.values()) for t in p.get_tasks(state=TaskState.ERROR)]
+        failed = workflow_tasks(workflow, TaskState.ERROR)
         if not failed:
             raise WorkflowFailure(f"流程执行出错：{err}") from err
         instance.status = ERROR

@@ -153,6 +153,35 @@ def take_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> No
     center.goto(f"/cases/{case_no}")
     expect(center.locator("#case-status")).to_contain_text("办结")
     center.screenshot(path=out / "case.png")
+    take_design_screenshots(browser, base_url, url, out)
+
+
+def take_design_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> None:
+    """The modeler with the triage task's properties, an instance on its diagram, and the heat view."""
+    from engine.runtime import CaseEngine
+
+    designer = signed_in(browser, base_url, "designer1")
+    designer.goto("/design/relief_linkage/modeler")
+    expect(designer.locator("body")).to_have_attribute("data-modeler-ready", "1")
+    designer.evaluate("ReliefModeler.select('triage')")
+    designer.locator("#btn-validate").click()
+    expect(designer.locator("#designer-status")).to_have_class("success")
+    designer.screenshot(path=out / "modeler.png")
+
+    engine = CaseEngine(url)
+    case_no, _ = engine.start_case(BACKGROUND_CASES[1][0], "window", "village", actor="clerk_v")
+    tasks = engine.list_tasks(case_no=case_no)
+    engine.complete_task(tasks[0]["id"], "center1", {"decision": "eligible", "departments": ["minzheng", "yibao"]})
+    engine.complete_task(engine.list_tasks(case_no=case_no)[0]["id"], "joint1", LATER_STEPS["joint_plan"][1])
+    [accept] = [t for t in engine.list_tasks(case_no=case_no) if "minzheng" in t["candidate_groups"]]
+    engine.complete_task(accept["id"], "mz1", {**LATER_STEPS["dept_accept"]["minzheng"][1], "field_work": "none"})
+    admin = signed_in(browser, base_url, "admin1")
+    admin.goto(f"/admin/instances/{case_no}")
+    expect(admin.locator("body")).to_have_attribute("data-viewer-ready", "1")
+    admin.screenshot(path=out / "instance.png")
+    admin.goto("/admin/heat")
+    expect(admin.locator("body")).to_have_attribute("data-viewer-ready", "1")
+    admin.screenshot(path=out / "heat.png")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import pytest
 from engine.errors import InvalidData, TaskConflict
 from tests.conftest import BPMN_PATH
 from tests.engine.test_admin_ops import deploy, instance_of
+from tests.engine.test_paths import accept
 
 INELIGIBLE = 'decision == "ineligible"</bpmn:conditionExpression>'
 
@@ -108,3 +109,25 @@ def test_terminating_an_errored_case(broken: int, start_case: Any, case_engine: 
     case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
     case_engine.terminate_case(case.case_no, "admin1", "重复申请")
     assert case.show()["status"] == "terminated"
+
+
+def test_a_step_failing_inside_a_department_subprocess_is_recorded_once_and_retried(
+        case_engine: Any, start_case: Any) -> None:
+    """Inside the multi-instance: one task_error for the failing gateway of that department; retry runs on there."""
+    text = BPMN_PATH.read_bytes().decode()
+    for condition in ('field_work != "none"<', 'field_work == "none"<'):
+        assert condition in text
+        text = text.replace(condition, f"priority &gt; 0 and {condition}")
+    deploy(case_engine, text.encode())
+    case = start_case()
+    case.complete("triage", {"decision": "eligible", "departments": ["minzheng", "yibao"]})
+    case.complete("joint_plan", {"departments": ["minzheng", "yibao"], "plan": "联动"})
+    [first, _second] = case.open_tasks("dept_accept")
+    case.complete_id(first["id"], accept())
+    assert case.show()["status"] == "error"
+    [error] = case.events("task_error")
+    assert error["data"]["element"] == "gw_field"
+    [errored] = case_engine.errored_tasks(case.case_no)
+    case_engine.retry_task(case.case_no, errored["id"], {"priority": 1}, "admin1", "补充数据")
+    assert case.show()["status"] == "open"
+    assert sorted(t["form_key"] for t in case.open_tasks()) == ["dept_accept", "dept_result"]

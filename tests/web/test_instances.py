@@ -163,3 +163,19 @@ def test_heat_view_shows_average_and_p90_per_user_task(login: Any, engine: Any) 
     row = re.search(r'<tr data-element-id="triage">(.*?)</tr>', page, re.S).group(1)
     assert "<td>3</td>" in row and "4.33" in row and "8.4" in row
     assert login("clerk_v").get("/admin/heat").status_code == 403
+
+
+def test_department_steps_are_counted_per_department(login: Any, engine: Any) -> None:
+    """Two departments, one accepted: 受理告知 shows one active and one done (not the subprocess copies)."""
+    case_no = start(engine)
+    engine.complete_task(open_task(engine, case_no, "triage"), "center1",
+                         {"decision": "eligible", "departments": ["minzheng", "yibao"]})
+    engine.complete_task(open_task(engine, case_no, "joint_plan"), "joint1",
+                         {"departments": ["minzheng", "yibao"], "plan": "联动"})
+    [minzheng] = [t for t in engine.list_tasks(case_no=case_no) if "minzheng" in t["candidate_groups"]]
+    engine.complete_task(minzheng["id"], "mz1", {"materials": ["身份证"], "location": "民政局", "field_work": "none"})
+    page = html_of(login("admin1").get(f"/admin/instances/{case_no}"))
+    overlays = json.loads(re.search(r'id="viewer-data">(.*?)</script>', page, re.S).group(1))["overlays"]
+    labels = {o["id"]: (o["kind"], o["label"]) for o in overlays}
+    assert labels["dept_accept"] == ("active", "办理中 · 已完成 1")
+    assert labels["triage"] == ("done", "✓")
