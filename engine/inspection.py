@@ -140,9 +140,13 @@ def _open_tasks_of(conn: Connection, instance_ids: Sequence[int]) -> dict[int, l
 
 def _tasks_by_element(workflow: BpmnWorkflow, elements: set[str]) -> dict[str, Counter[str]]:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for task in workflow_tasks(workflow):
+    tasks = [t for t in workflow_tasks(workflow) if t.task_spec.bpmn_id in elements]
+    # A multi-instance activity runs one child per department beside its own parent task;
+    # where children exist only they are counted (the parent would be one token too many).
+    with_children = {t.task_spec.bpmn_id for t in tasks if t.task_spec.name != t.task_spec.bpmn_id}
+    for task in tasks:
         element = task.task_spec.bpmn_id
-        if element not in elements:
+        if element in with_children and task.task_spec.name == element:
             continue
         if task.has_state(TaskState.ERROR):
             counts[element]["error"] += 1

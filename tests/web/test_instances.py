@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from engine import clock
+from engine.intake import LOCAL_TZ
 from tests.conftest import APPLICANT, BPMN_PATH
 from tests.engine.test_errored_steps import with_broken_condition
 from tests.web.test_cases import complete_case, dispatch, open_task, start
@@ -50,6 +51,11 @@ def test_list_filters_and_masks(login: Any, engine: Any) -> None:
         assert running in html_of(client.get("/admin/instances?overdue=yes"))
     assert html_of(client.get("/admin/instances?version=1")).count("data-case-no=") == 2
     assert "没有符合条件" in html_of(client.get("/admin/instances?version=7"))
+    tomorrow = (clock.now().astimezone(LOCAL_TZ).date() + timedelta(days=1)).isoformat()
+    assert "没有符合条件" in html_of(client.get(f"/admin/instances?started_from={tomorrow}"))
+    assert html_of(client.get(f"/admin/instances?started_to={tomorrow}")).count("data-case-no=") == 2
+    ended = html_of(client.get(f"/admin/instances?ended_to={tomorrow}"))
+    assert ended.count("data-case-no=") == 1 and closed in ended
 
 
 def test_list_is_paginated(login: Any, engine: Any) -> None:
@@ -179,3 +185,4 @@ def test_department_steps_are_counted_per_department(login: Any, engine: Any) ->
     labels = {o["id"]: (o["kind"], o["label"]) for o in overlays}
     assert labels["dept_accept"] == ("active", "办理中 · 已完成 1")
     assert labels["triage"] == ("done", "✓")
+    assert labels["dept_handling"] == ("active", "办理中 2")
