@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from engine import schema
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidData, TaskConflict
 from engine.loader import BpmnRejected
 
 pass_json = click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档 (print one JSON document)")
@@ -180,6 +180,30 @@ def case_migrate(case_no: str, to_version: int, reason: str | None, actor: str, 
     """Move a running case to another deployed version when its active tasks all exist there."""
     result = _engine().migrate_case(case_no, to_version, actor, reason or f"迁移至版本 {to_version}")
     _emit(as_json, result, lambda p: f"案件 {p['case_no']} 已从版本 {p['from_version']} 迁移至版本 {p['to_version']}")
+
+
+@case.command("retry")
+@click.argument("case_no")
+@click.option("--task", "task_id", default=None, help="出错环节的任务 ID（只有一个出错环节时可省略）")
+@click.option("--data", "data", default=None, help="修正数据，JSON 对象，合并到该环节数据")
+@reason_option
+@actor_option
+@pass_json
+@handles_refusals
+def case_retry(case_no: str, task_id: str | None, data: str | None, reason: str, actor: str, as_json: bool) -> None:
+    """Retry an errored step (重试) after merging corrected data into it."""
+    engine = _engine()
+    if task_id is None:
+        errored = engine.errored_tasks(case_no)
+        if len(errored) != 1:
+            raise TaskConflict(f"案件 {case_no} 有 {len(errored)} 个出错环节，请用 --task 指定" if errored
+                               else f"案件 {case_no} 没有出错环节，无需重试")
+        task_id = str(errored[0]["id"])
+    try:
+        patch = json.loads(data) if data else None
+    except ValueError as err:
+        raise InvalidData("修正数据格式有误", {"data": [f"不是合法的 JSON：{err}"]}) from err
+    _emit(as_json, engine.retry_task(case_no, task_id, patch, actor, reason), _status_line)
 
 
 @main.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from engine.errors import InvalidData, TaskConflict
 from tests.conftest import BPMN_PATH
 from tests.engine.test_admin_ops import deploy, instance_of
+from tests.engine.test_cli import relief
 from tests.engine.test_paths import accept
 
 INELIGIBLE = 'decision == "ineligible"</bpmn:conditionExpression>'
@@ -131,3 +133,22 @@ def test_a_step_failing_inside_a_department_subprocess_is_recorded_once_and_retr
     case_engine.retry_task(case.case_no, errored["id"], {"priority": 1}, "admin1", "补充数据")
     assert case.show()["status"] == "open"
     assert sorted(t["form_key"] for t in case.open_tasks()) == ["dept_accept", "dept_result"]
+
+
+def test_retry_from_the_command_line(clean_db: str, applicant_file: Path, tmp_path: Path) -> None:
+    """`relief case retry CASE_NO --data JSON --reason` finds the one errored step; refusals exit 1 with the reason."""
+    broken = tmp_path / "broken.bpmn"
+    broken.write_bytes(with_broken_condition(BPMN_PATH.read_bytes()))
+    relief("deploy", str(broken), database_url=clean_db)
+    case_no = relief("case", "start", "--channel", "window", "--level", "village", "--applicant",
+                     str(applicant_file), database_url=clean_db)["case_no"]
+    none = relief("case", "retry", case_no, "--reason", "试", database_url=clean_db, expect=1)
+    assert none["error"] == "conflict" and "没有出错环节" in none["message"]
+    [triage] = relief("task", "list", "--case", case_no, database_url=clean_db)
+    relief("task", "complete", triage["id"], "--user", "center1", "--data",
+           '{"decision": "eligible", "departments": ["minzheng"]}', database_url=clean_db)
+    assert relief("case", "show", case_no, database_url=clean_db)["status"] == "error"
+    bad = relief("case", "retry", case_no, "--data", "{oops", "--reason", "补数据", database_url=clean_db, expect=1)
+    assert bad["error"] == "invalid" and "data" in bad["errors"]
+    assert relief("case", "retry", case_no, "--data", '{"priority": 1}', "--reason", "补数据", "--by", "admin1",
+                  database_url=clean_db) == {"case_no": case_no, "status": "open"}
