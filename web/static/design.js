@@ -68,6 +68,7 @@
   }
 
   function withDraft(action) {
+    delete statusEl.dataset.version;
     setStatus(msg('msgWorking'));
     return modeler.saveXML().then(action).catch(function (err) {
       setStatus(msg('msgFailed') + (err && err.message ? '：' + err.message : ''), 'error');
@@ -146,5 +147,7 @@
   modeler.init({canvas: '#modeler-canvas', properties: '#modeler-properties', xml: xml}).then(function (warnings) {
     if (warnings && warnings.length) { setStatus(warnings.length + ' import warnings', 'error'); }
     dirty = false;
+  }).catch(function (err) {
+    setStatus(msg('msgFailed') + (err && err.message ? '：' + err.message : ''), 'error');
   });
 })();
