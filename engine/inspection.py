@@ -9,6 +9,7 @@ masked (R-8 / DOMAIN personal-data masking) — the instance page never shows it
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ from engine import personal_data, scoping
 from engine.accounts import Principal
 from engine.admin_ops import STATUS_NAMES, workflow_tasks
 from engine.definitions import LoadedDefinition
+from engine.intake import CASE_PREFIX
 from engine.store import COMPLETED, DEFINITION, INSTANCE, READY, TASK
 
 APPLICATION = scoping.APPLICATION
@@ -40,6 +42,7 @@ _MASKERS = {
     "applicant_name": personal_data.mask_name, "name_of_applicant": personal_data.mask_name,
 }
 MAX_TEXT = 100
+FULL_CASE_NO = re.compile(rf"{CASE_PREFIX}\d{{12}}")
 
 
 @dataclass
@@ -76,7 +79,9 @@ def _overdue_clause(now: datetime) -> Any:
 
 def _where(principal: Principal, query: InstanceQuery, now: datetime) -> list[Any]:
     clauses: list[Any] = [scoping.case_filter(principal)]
-    if query.case_no:
+    if FULL_CASE_NO.fullmatch(query.case_no):
+        clauses.append(INSTANCE.c.case_no == query.case_no)  # a whole number: the unique index
+    elif query.case_no:
         clauses.append(INSTANCE.c.case_no.contains(query.case_no[:MAX_TEXT]))
     if query.status in STATUS_FILTERS:
         clauses.append(INSTANCE.c.status.in_(STATUS_FILTERS[query.status]))
@@ -206,9 +211,12 @@ def human_tasks(conn: Connection, case_no: str) -> list[dict[str, Any]]:
 # -- the definition-level heat view ---------------------------------------------------------------
 
 
-def _hours(rows: Sequence[Any]) -> list[float]:
-    return [(r.completed_at - r.created_at).total_seconds() / 3600 for r in rows
-            if r.completed_at is not None and r.created_at is not None]
+def _hours_taken(dialect: str) -> Any:
+    """SQL for a task's hours from creation to completion, as a number (no datetime per row)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", TASK.c.completed_at - TASK.c.created_at) / 3600.0
+    # SQLite keeps naive UTC text; julianday() reads it as days.
+    return (func.julianday(TASK.c.completed_at) - func.julianday(TASK.c.created_at)) * 24.0
 
 
 def p90(values: Sequence[float]) -> float:
@@ -232,16 +240,17 @@ def definition_heat(conn: Connection, loaded: LoadedDefinition, since: datetime,
     else:
         of_definition = INSTANCE.c.definition_id == loaded.id
     joined = TASK.join(INSTANCE, INSTANCE.c.id == TASK.c.instance_id)
-    done = conn.execute(select(TASK.c.task_spec, TASK.c.created_at, TASK.c.completed_at).select_from(joined).where(
+    done = conn.execute(select(TASK.c.task_spec, _hours_taken(conn.dialect.name)).select_from(joined).where(
         of_definition, TASK.c.state == COMPLETED, TASK.c.completed_at >= since, TASK.c.completed_at < until)).all()
     active: dict[str, int] = dict(conn.execute(select(TASK.c.task_spec, func.count()).select_from(joined).where(
         of_definition, TASK.c.state == READY, INSTANCE.c.status == "open").group_by(TASK.c.task_spec)).all())
-    by_element: dict[str, list[Any]] = defaultdict(list)
-    for row in done:
-        by_element[row.task_spec].append(row)
+    by_element: dict[str, list[float]] = defaultdict(list)
+    for task_spec, hours_taken in done:
+        if hours_taken is not None:
+            by_element[task_spec].append(float(hours_taken))
     result = []
     for element, meta in loaded.model.user_tasks.items():
-        hours = _hours(by_element.get(element, []))
+        hours = by_element.get(element, [])
         result.append({"id": element, "name": meta.name, "completed": len(hours),
                        "avg_hours": round(statistics.fmean(hours), 2) if hours else None,
                        "p90_hours": round(p90(hours), 2) if hours else None,

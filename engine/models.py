@@ -95,7 +95,12 @@ class ProcessInstance(Base):
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}
-    __table_args__ = (Index("ix_process_instance_status_timer", "status", "next_timer_at"),)
+    # The instance list (流程实例监控) pages newest first, overall and per status, and counts per
+    # definition; SQLite keeps the large `state` in the row, so these are read index-only.
+    __table_args__ = (Index("ix_process_instance_status_timer", "status", "next_timer_at"),
+                      Index("ix_process_instance_started", "started_at", "id"),
+                      Index("ix_process_instance_status_started", "status", "started_at", "id"),
+                      Index("ix_process_instance_definition_case", "definition_id", "case_no"))
 
 
 class HumanTask(Base):
@@ -103,7 +108,10 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (Index("ix_human_task_instance_state", "instance_id", "state"),
-                      Index("ix_human_task_state_overdue_due", "state", "overdue_since", "due_at"))
+                      Index("ix_human_task_state_overdue_due", "state", "overdue_since", "due_at"),
+                      # the heat view: tasks completed in a period, and open tasks per step
+                      Index("ix_human_task_state_completed", "state", "completed_at"),
+                      Index("ix_human_task_state_instance_spec", "state", "instance_id", "task_spec"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
