@@ -49,7 +49,8 @@ def _day(value: str | None, end: bool = False) -> datetime | None:
 def _query(args: Any) -> inspection.InstanceQuery:
     page, per_page = page_args(args, PER_PAGE)
     return inspection.InstanceQuery(
-        case_no=args.get("case_no", "").strip(), status=args.get("status", ""),
+        case_no=args.get("case_no", "").strip(), applicant=args.get("applicant", "").strip(),
+        status=args.get("status", ""),
         version=args.get("version", type=int), task=args.get("task", "").strip(),
         overdue=args.get("overdue", "") if args.get("overdue") in ("yes", "no") else "",
         started_from=_day(args.get("started_from")), started_to=_day(args.get("started_to"), end=True),

@@ -46,14 +46,19 @@ def test_list_filters_and_masks(login: Any, engine: Any) -> None:
     running_only = html_of(client.get("/admin/instances?status=running&task=研判"))
     assert running in running_only and closed not in running_only
     assert html_of(client.get(f"/admin/instances?case_no={closed}")).count("data-case-no=") == 1
+    assert html_of(client.get(f"/admin/instances?case_no={closed[:-1]}")).count("data-case-no=") == 2
+    other = start(engine, name="李四", id_number="320281199003070026")
+    assert html_of(client.get("/admin/instances?applicant=李")).count("data-case-no=") == 1
+    by_name = html_of(client.get("/admin/instances?applicant=李四"))
+    assert other in by_name and by_name.count("data-case-no=") == 1 and "李*" in by_name
     assert running not in html_of(client.get("/admin/instances?overdue=yes"))
     with clock.frozen_at(clock.now() + timedelta(days=30)):
         assert running in html_of(client.get("/admin/instances?overdue=yes"))
-    assert html_of(client.get("/admin/instances?version=1")).count("data-case-no=") == 2
+    assert html_of(client.get("/admin/instances?version=1")).count("data-case-no=") == 3
     assert "没有符合条件" in html_of(client.get("/admin/instances?version=7"))
     tomorrow = (clock.now().astimezone(LOCAL_TZ).date() + timedelta(days=1)).isoformat()
     assert "没有符合条件" in html_of(client.get(f"/admin/instances?started_from={tomorrow}"))
-    assert html_of(client.get(f"/admin/instances?started_to={tomorrow}")).count("data-case-no=") == 2
+    assert html_of(client.get(f"/admin/instances?started_to={tomorrow}")).count("data-case-no=") == 3
     ended = html_of(client.get(f"/admin/instances?ended_to={tomorrow}"))
     assert ended.count("data-case-no=") == 1 and closed in ended
 
@@ -183,6 +188,7 @@ def test_department_steps_are_counted_per_department(login: Any, engine: Any) ->
     page = html_of(login("admin1").get(f"/admin/instances/{case_no}"))
     overlays = json.loads(re.search(r'id="viewer-data">(.*?)</script>', page, re.S).group(1))["overlays"]
     labels = {o["id"]: (o["kind"], o["label"]) for o in overlays}
-    assert labels["dept_accept"] == ("active", "办理中 · 已完成 1")
+    kind, label = labels["dept_accept"]
+    assert kind == "active" and label.startswith("待认领 · 时限 ") and label.endswith(" · 已完成 1")
     assert labels["triage"] == ("done", "✓")
     assert labels["dept_handling"] == ("active", "办理中 2")
