@@ -105,10 +105,7 @@ class InstanceAdmin:
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
-            instance = self._lock_case(session, case_no)
-            _require(instance, (OPEN, SUSPENDED, ERROR), "终止")
-            loaded = self.specs.get_by_id(session, instance.definition_id)
-            workflow = self._load(instance, loaded)
+            instance, loaded, workflow = self._locked_workflow(session, case_no, (OPEN, SUSPENDED, ERROR), "终止")
             record(session, case_no, "case_terminated", actor, now,
                    data={"reason": reason, "previous": instance.status})
             workflow.cancel()
@@ -133,10 +130,7 @@ class InstanceAdmin:
         patch = _checked_patch(data)
         now = clock.now()
         with self._transaction() as session:
-            instance = self._lock_case(session, case_no)
-            _require(instance, (ERROR,), "重试")
-            loaded = self.specs.get_by_id(session, instance.definition_id)
-            workflow = self._load(instance, loaded)
+            instance, loaded, workflow = self._locked_workflow(session, case_no, (ERROR,), "重试")
             task = _errored_task(workflow, task_id)
             record(session, case_no, "task_retried", actor, now, task_id, task.task_spec.bpmn_name or _label(task),
                    {"reason": reason, "element": _label(task), "changed": sorted(patch)})
@@ -152,8 +146,7 @@ class InstanceAdmin:
             loaded = self.specs.get_by_id(session, instance.definition_id)
             workflow = self.serializer.load(instance.state, instance.serializer_version,
                                             loaded.spec, loaded.subprocess_specs)
-            return [{"id": str(t.id), "element": _label(t), "name": t.task_spec.bpmn_name or _label(t),
-                     "data": t.data} for t in workflow_tasks(workflow, TaskState.ERROR)]
+            return errored_steps(workflow)
 
     # -- migration ------------------------------------------------------------------------
 
@@ -181,13 +174,10 @@ class InstanceAdmin:
         now = clock.now()
         with self._transaction() as session:
             conn = session.connection()
-            instance = self._lock_case(session, case_no)
-            _require(instance, (OPEN, SUSPENDED, ERROR), "迁移")
-            source = self.specs.get_by_id(session, instance.definition_id)
+            instance, source, workflow = self._locked_workflow(session, case_no, (OPEN, SUSPENDED, ERROR), "迁移")
             target = self._version(session, source.key, to_version)
             if target.id == source.id:
                 raise TaskConflict(f"案件 {case_no} 已在版本 {target.version} 上运行，无需迁移")
-            workflow = self._load(instance, source)
             check = compatibility(workflow, target)
             if not check["safe"]:
                 raise TaskConflict(_unsafe_message(check, target.version))
@@ -235,6 +225,14 @@ class InstanceAdmin:
     def _lock_case(self, session: Session, case_no: str) -> store.InstanceState:
         return self._lock_instance(session, self._find_case(session, case_no).id)
 
+    def _locked_workflow(self, session: Session, case_no: str, allowed: tuple[str, ...],
+                         verb: str) -> tuple[store.InstanceState, LoadedDefinition, BpmnWorkflow]:
+        """Lock a case that is in one of the `allowed` statuses (else refuse) and load its workflow."""
+        instance = self._lock_case(session, case_no)
+        _require(instance, allowed, verb)
+        loaded = self.specs.get_by_id(session, instance.definition_id)
+        return instance, loaded, self._load(instance, loaded)
+
     def _version(self, session: Session, key: str, version: int) -> LoadedDefinition:
         definition = session.scalars(select(ProcessDefinition).where(
             ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
@@ -267,6 +265,12 @@ def _checked_patch(data: Mapping[str, Any] | None) -> dict[str, Any]:
     except (TypeError, ValueError) as err:
         raise InvalidData("修正数据格式有误", {"data": [f"无法保存为 JSON：{err}"]}) from err
     return dict(data)
+
+
+def errored_steps(workflow: BpmnWorkflow) -> list[dict[str, Any]]:
+    """The steps of a workflow in ERROR state: id, element, name and their data (for repair)."""
+    return [{"id": str(t.id), "element": _label(t), "name": t.task_spec.bpmn_name or _label(t), "data": t.data}
+            for t in workflow_tasks(workflow, TaskState.ERROR)]
 
 
 def _errored_task(workflow: BpmnWorkflow, task_id: str) -> Task:

@@ -121,6 +121,11 @@ def masked_applicant(application: Application) -> dict[str, str]:
     }
 
 
+def masked_applicant_of(session: Session, case_no: str) -> dict[str, str]:
+    """The masked applicant of a case (NotFound when there is none)."""
+    return masked_applicant(_application(session, case_no))
+
+
 def _attachments(session: Session, case_no: str) -> list[dict[str, Any]]:
     rows = session.scalars(select(Attachment).where(Attachment.case_no == case_no)
                            .order_by(Attachment.uploaded_at, Attachment.id))

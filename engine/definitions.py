@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine import forms, reference
 from engine.errors import NotDeployed
-from engine.loader import BpmnRejected, ProcessModel, inspect_process, load_process, parse_safely
+from engine.loader import BpmnRejected, Problem, ProcessModel, inspect_process, load_process, parse_safely
 from engine.models import AuditLog, ProcessDefinition
 from engine.parser import build_specs
 
@@ -40,7 +40,12 @@ class DeployResult:
 
 def validate(xml: bytes, filename: str) -> ProcessModel:
     """Run every deploy-time check on `xml`; raise `BpmnRejected` with the problems."""
-    return load_process(xml, filename, forms.known_form_keys(), known_groups())
+    try:
+        return load_process(xml, filename, forms.known_form_keys(), known_groups())
+    except BpmnRejected:
+        raise
+    except Exception as err:  # noqa: BLE001 - SpiffWorkflow's parser can trip anywhere on a malformed draft
+        raise BpmnRejected([Problem(filename, None, None, f"流程引擎无法解析：{err}")]) from err
 
 
 def deploy(session: Session, xml: bytes, filename: str, deployed_by: str, at: datetime,
@@ -50,12 +55,12 @@ def deploy(session: Session, xml: bytes, filename: str, deployed_by: str, at: da
     Deploy refuses what the modeler's 校验 refuses: the load checks plus reachability (every
     element reachable from a start event and able to reach an end event).
     """
-    from engine.design.checks import check_draft  # the designer's checks build on this module
+    from engine.design.checks import reachability_problems  # the designer's checks build on this module
 
-    problems = check_draft(xml, filename)
+    model = validate(xml, filename)
+    problems = reachability_problems(model.tree, filename)
     if problems:
         raise BpmnRejected(problems)
-    model = validate(xml, filename)
     digest = checksum(xml)
     latest = latest_definition(session, model.key, required=False)
     if latest is not None and latest.checksum == digest:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from engine import personal_data, scoping
 from engine.accounts import Principal
 from engine.admin_ops import STATUS_NAMES, workflow_tasks
+from engine.casefile import local_time
 from engine.definitions import LoadedDefinition
 from engine.intake import CASE_PREFIX, LOCAL_TZ
 from engine.store import COMPLETED, DEFINITION, INSTANCE, READY, TASK
@@ -209,7 +210,6 @@ def _short(moment: datetime | None) -> str:
 
 
 def _local(moment: datetime | None) -> str:
-    from engine.casefile import local_time
     return local_time(moment) or "无"
 
 

@@ -19,7 +19,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from engine import casefile, clock, inspection, store
-from engine.admin_ops import ERROR, OPEN, STATUS_NAMES, SUSPENDED
+from engine.admin_ops import ERROR, OPEN, STATUS_NAMES, SUSPENDED, errored_steps
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.i18n import _l
 from engine.intake import LOCAL_TZ
@@ -91,7 +91,7 @@ def _instance_page(case_no: str, errors: dict[str, list[str]] | None = None, sta
         open_rows = store.open_tasks(conn, case_no=case_no)
         tasks = inspection.human_tasks(conn, case_no)
         history = casefile.history(session, case_no)
-        applicant = casefile.masked_applicant(casefile._application(session, case_no))
+        applicant = casefile.masked_applicant_of(session, case_no)
         newer = [v for (v,) in conn.execute(select(ProcessDefinition.version).where(
             ProcessDefinition.key == loaded.key, ProcessDefinition.version != loaded.version)
             .order_by(ProcessDefinition.version.desc()))]
@@ -99,7 +99,7 @@ def _instance_page(case_no: str, errors: dict[str, list[str]] | None = None, sta
     workflow = engine.restore_workflow(case_no)
     overlays = inspection.diagram_overlays(workflow, loaded, open_rows, now)
     errored = [{**t, "data_json": json.dumps(inspection.mask_data(t["data"]), ensure_ascii=False, indent=2)}
-               for t in engine.errored_tasks(case_no)]
+               for t in errored_steps(workflow)]
     checks = {}
     if instance.status in (OPEN, SUSPENDED, ERROR):
         for version in newer:
@@ -145,25 +145,16 @@ def _act(case_no: str, action: str, run: Any) -> Any:
     return redirect(url_for("instances.show", case_no=case_no))
 
 
-@bp.route("/instances/<case_no>/suspend", methods=["POST"])
+# Status changes that need nothing but the case and a reason: the engine method of each.
+STATUS_ACTIONS = {"suspend": "suspend_case", "resume": "resume_case", "terminate": "terminate_case"}
+
+
+@bp.route("/instances/<case_no>/<any(suspend, resume, terminate):action>", methods=["POST"])
 @login_required
-def suspend(case_no: str) -> Any:
-    """Suspend (挂起) with a reason."""
-    return _act(case_no, "suspend", lambda who, reason: case_engine().suspend_case(case_no, who, reason))
-
-
-@bp.route("/instances/<case_no>/resume", methods=["POST"])
-@login_required
-def resume(case_no: str) -> Any:
-    """Resume (恢复) with a reason."""
-    return _act(case_no, "resume", lambda who, reason: case_engine().resume_case(case_no, who, reason))
-
-
-@bp.route("/instances/<case_no>/terminate", methods=["POST"])
-@login_required
-def terminate(case_no: str) -> Any:
-    """Terminate (终止) with a reason; final."""
-    return _act(case_no, "terminate", lambda who, reason: case_engine().terminate_case(case_no, who, reason))
+def change_status(case_no: str, action: str) -> Any:
+    """Suspend (挂起), resume (恢复) or terminate (终止, final) with a reason."""
+    method = getattr(case_engine(), STATUS_ACTIONS[action])
+    return _act(case_no, action, lambda who, reason: method(case_no, who, reason))
 
 
 @bp.route("/instances/<case_no>/migrate", methods=["POST"])

@@ -26,11 +26,13 @@ def check_draft(xml: bytes, filename: str) -> list[Problem]:
         tree = parse_safely(xml, filename)
     except BpmnRejected as err:
         return err.problems
-    problems = _deploy_problems(xml, filename)
-    for process in executable_processes(tree):
-        for scope in scopes(process):
-            problems.extend(_ScopeCheck(scope, filename).problems())
-    return _unique(problems)
+    return _unique([*_deploy_problems(xml, filename), *reachability_problems(tree, filename)])
+
+
+def reachability_problems(tree: etree._ElementTree, filename: str) -> list[Problem]:
+    """Elements a start event cannot reach, or that cannot reach an end event, in every scope."""
+    return [problem for process in executable_processes(tree) for scope in scopes(process)
+            for problem in _ScopeCheck(scope, filename).problems()]
 
 
 def _deploy_problems(xml: bytes, filename: str) -> list[Problem]:
@@ -38,8 +40,6 @@ def _deploy_problems(xml: bytes, filename: str) -> list[Problem]:
         validate(xml, filename)
     except BpmnRejected as err:
         return err.problems
-    except Exception as err:  # noqa: BLE001 - a malformed draft may trip the engine's parser anywhere
-        return [Problem(filename, None, None, f"流程引擎无法解析：{err}")]
     return []
 
 
