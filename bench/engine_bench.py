@@ -28,9 +28,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from engine import schema  # noqa: E402
-from engine.loader import parse_safely  # noqa: E402
-from engine.parser import build_specs  # noqa: E402
-from engine.runtime import CaseEngine  # noqa: E402
+from engine.bpmn.loader import parse_safely  # noqa: E402
+from engine.bpmn.parser import build_specs  # noqa: E402
+from engine.cases.runtime import CaseEngine  # noqa: E402
 
 BPMN = ROOT / "processes" / "relief_linkage.bpmn"
 APPLICANT = {"name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",

@@ -67,14 +67,15 @@ from bench.scheduler_bench import (  # noqa: E402
     plan_warning,
     short_sql,
 )
-from engine import db, store  # noqa: E402
-from engine.accounts import Principal, load_demo_data, principal_of  # noqa: E402
-from engine.definitions import LoadedDefinition  # noqa: E402
-from engine.inbox import search_cases  # noqa: E402
-from engine.inspection import InstanceQuery, definition_heat, list_instances  # noqa: E402
-from engine.intake import LOCAL_TZ  # noqa: E402
+from engine import db  # noqa: E402
+from engine.access.accounts import Principal, load_demo_data, principal_of  # noqa: E402
+from engine.bpmn.definitions import LoadedDefinition  # noqa: E402
+from engine.cases import store  # noqa: E402
+from engine.cases.inbox import search_cases  # noqa: E402
+from engine.cases.inspection import InstanceQuery, definition_heat, list_instances  # noqa: E402
+from engine.cases.intake import LOCAL_TZ  # noqa: E402
+from engine.cases.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
 from engine.models import User  # noqa: E402
-from engine.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ)
 PER_PAGE = 20

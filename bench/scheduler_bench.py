@@ -41,13 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Table, event, func, insert, inspect, make_url, select, text  # noqa: E402
 
-from engine import clock, db, schema, store  # noqa: E402
-from engine.accounts import load_demo_data  # noqa: E402
-from engine.deadlines import reminder_bound, tick  # noqa: E402
-from engine.intake import LOCAL_TZ  # noqa: E402
+from engine import clock, db, schema  # noqa: E402
+from engine.access.accounts import load_demo_data  # noqa: E402
+from engine.cases import store  # noqa: E402
+from engine.cases.intake import LOCAL_TZ  # noqa: E402
+from engine.cases.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
+from engine.deadlines.jobs import reminder_bound, tick  # noqa: E402
+from engine.deadlines.workcal import WorkCalendar  # noqa: E402
 from engine.models import Application, Base  # noqa: E402
-from engine.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
-from engine.workcal import WorkCalendar  # noqa: E402
 
 BPMN = ROOT / "processes" / "relief_linkage.bpmn"
 APPLICATION = cast(Table, Application.__table__)

@@ -16,14 +16,14 @@ from typing import Any
 import click
 
 from engine import schema
+from engine.bpmn.loader import BpmnRejected
 from engine.errors import EngineError, InvalidData, TaskConflict
-from engine.loader import BpmnRejected
 
 pass_json = click.option("--json", "as_json", is_flag=True, help="输出一个 JSON 文档 (print one JSON document)")
 
 
 def _engine() -> Any:
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     return CaseEngine()
 
@@ -130,7 +130,7 @@ actor_option = click.option("--by", "actor", default="cli", help="操作人")
 
 
 def _status_line(payload: dict[str, Any]) -> str:
-    from engine.admin_ops import STATUS_NAMES
+    from engine.cases.admin import STATUS_NAMES
 
     return f"案件 {payload['case_no']} 现为“{STATUS_NAMES.get(payload['status'], payload['status'])}”"
 
@@ -259,7 +259,7 @@ def _session_run(work: Callable[[Any], Any]) -> Any:
 def demo_data(as_json: bool) -> None:
     """Load the demo county: the center, every department, two townships with two villages each, demo users."""
     from engine import clock
-    from engine.accounts import load_demo_data
+    from engine.access.accounts import load_demo_data
 
     result = _session_run(lambda s: load_demo_data(s, clock.now()))
     _emit(as_json, result, lambda r: f"演示数据已加载：{r['organisations']} 个机构，新建 {r['users_created']} 个用户")
@@ -275,7 +275,7 @@ def org() -> None:
 @handles_refusals
 def org_list(as_json: bool) -> None:
     """List organisations: code, name, kind, parent."""
-    from engine.accounts import list_organisations
+    from engine.access.accounts import list_organisations
 
     rows = _session_run(list_organisations)
     _emit(as_json, rows, lambda rs: "\n".join(f"{r['code']:<14}{r['kind']:<13}{r['parent'] or '':<10}{r['name']}"
@@ -300,7 +300,7 @@ def user_create(username: str, org_code: str, roles: tuple[str, ...], display_na
                 supervisor: bool, can_unmask: bool, as_json: bool) -> None:
     """Create a user; the password is read from standard input."""
     from engine import clock
-    from engine.accounts import create_user
+    from engine.access.accounts import create_user
 
     password = sys.stdin.readline().rstrip("\n")
     created = _session_run(lambda s: create_user(s, username, password, org_code, list(roles), clock.now(),
@@ -321,7 +321,7 @@ def token() -> None:
 def token_create(username: str, as_json: bool) -> None:
     """Issue an API token (shown once; only its hash is stored)."""
     from engine import clock
-    from engine.accounts import create_token
+    from engine.access.accounts import create_token
 
     issued = _session_run(lambda s: create_token(s, username, clock.now()))
     _emit(as_json, {"token": issued}, lambda r: r["token"])
@@ -334,7 +334,7 @@ def token_create(username: str, as_json: bool) -> None:
 def token_revoke(username: str, as_json: bool) -> None:
     """Revoke every API token of a user."""
     from engine import clock
-    from engine.accounts import revoke_tokens
+    from engine.access.accounts import revoke_tokens
 
     count = _session_run(lambda s: revoke_tokens(s, username, clock.now()))
     _emit(as_json, {"revoked": count}, lambda r: f"已吊销 {r['revoked']} 个令牌")
@@ -357,7 +357,7 @@ def scheduler_tick(now_text: str | None, as_json: bool) -> None:
     from datetime import datetime
 
     from engine import clock
-    from engine.deadlines import tick
+    from engine.deadlines.jobs import tick
 
     try:
         now = clock.aware(datetime.fromisoformat(now_text)) if now_text else clock.now()
@@ -382,7 +382,7 @@ def scheduler_run(interval: int, ttl: int, as_json: bool) -> None:
     import logging
 
     from engine.db import default_database_url
-    from engine.scheduler import run_forever
+    from engine.deadlines.scheduler import run_forever
 
     if ttl <= interval:
         _fail(as_json, {"error": "invalid", "message": "--ttl 必须大于 --interval"}, "错误：--ttl 必须大于 --interval")

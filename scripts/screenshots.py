@@ -55,8 +55,8 @@ LATER_STEPS: dict[str, Any] = {
 def prepare_database(directory: Path) -> str:
     """A scratch SQLite database with the schema, the demo county and the deployed process."""
     from engine import clock, db, schema
-    from engine.accounts import load_demo_data
-    from engine.runtime import CaseEngine
+    from engine.access.accounts import load_demo_data
+    from engine.cases.runtime import CaseEngine
 
     url = f"sqlite:///{directory / 'relief.db'}"
     schema.upgrade(url)
@@ -113,7 +113,7 @@ def set_field(page: Page, name: str, value: str) -> None:
 
 def finish_through_engine(url: str, case_no: str) -> None:
     """Complete the steps after triage as their demo users would."""
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     engine = CaseEngine(url)
     while tasks := engine.list_tasks(case_no=case_no):
@@ -158,7 +158,7 @@ def take_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> No
 
 def take_design_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> None:
     """The modeler with the triage task's properties, an instance on its diagram, and the heat view."""
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     designer = signed_in(browser, base_url, "designer1")
     designer.goto("/design/relief_linkage/modeler")

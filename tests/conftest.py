@@ -67,7 +67,7 @@ def clean_db(database_url: str) -> str:
 @pytest.fixture
 def case_engine(clean_db: str) -> Any:
     """A CaseEngine on the clean test database with the linkage process deployed."""
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     engine = CaseEngine(clean_db)
     engine.deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")

@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_error_pages(app)
     if _scheduler_wanted(app):
-        from engine.scheduler import start_in_background
+        from engine.deadlines.scheduler import start_in_background
 
         start_in_background(app.config["DATABASE_URL"])
     return app
@@ -81,7 +81,7 @@ def _finish_config(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
     from web.extensions import babel, csrf, limiter, login_manager, select_locale
 
     login_manager.init_app(app)

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
 from engine import clock
-from engine.accounts import Principal, authenticate, principal_of, user_for_token
+from engine.access.accounts import Principal, authenticate, principal_of, user_for_token
 from engine.models import User
 from web.extensions import LANGUAGES, login_manager
 from web.services import transaction

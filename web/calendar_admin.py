@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine import clock
+from engine.cases.intake import LOCAL_TZ
+from engine.deadlines.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, CalendarDay, CalendarError, WorkCalendar
 from engine.i18n import _l
-from engine.intake import LOCAL_TZ
-from engine.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, CalendarDay, CalendarError, WorkCalendar
 from web.services import case_engine, require_role
 
 bp = Blueprint("calendar_admin", __name__, url_prefix="/admin")

@@ -8,9 +8,11 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 from flask_login import login_required
 
-from engine import casefile, clock, forms
+from engine import clock
+from engine.bpmn import forms
+from engine.cases import casefile
+from engine.cases.inbox import search_cases
 from engine.errors import Forbidden, InvalidData, NotFound
-from engine.inbox import search_cases
 from web.form_render import display
 from web.inbox import due_label
 from web.services import page_args, principal, transaction

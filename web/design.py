@@ -17,14 +17,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine import design
-from engine.design import check_draft, diff_definitions, load_samples, run_samples, summarise_diff
-from engine.design.bpmn import executable_processes
+from engine.bpmn import design
+from engine.bpmn.design import check_draft, diff_definitions, load_samples, run_samples, summarise_diff
+from engine.bpmn.elements import executable_processes
+from engine.bpmn.loader import BpmnRejected, Problem, parse_safely
+from engine.cases.runtime import PROCESS_KEY
 from engine.errors import EngineError
 from engine.i18n import _l
-from engine.loader import BpmnRejected, Problem, parse_safely
 from engine.models import ProcessDefinition
-from engine.runtime import PROCESS_KEY
 from web.services import case_engine, require_role, transaction
 
 bp = Blueprint("design", __name__, url_prefix="/design")

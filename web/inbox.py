@@ -12,9 +12,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from engine import clock, reference
-from engine.casefile import CHANNEL_LABELS
-from engine.inbox import SORTS, TaskQuery, search_tasks
-from engine.intake import CHANNELS, LOCAL_TZ
+from engine.cases.casefile import CHANNEL_LABELS
+from engine.cases.inbox import SORTS, TaskQuery, search_tasks
+from engine.cases.intake import CHANNELS, LOCAL_TZ
 from engine.models import Organisation, SavedFilter
 from web.services import case_engine, principal, transaction
 

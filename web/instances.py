@@ -18,13 +18,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine import casefile, clock, inspection, store
-from engine.admin_ops import ERROR, OPEN, STATUS_NAMES, SUSPENDED, errored_steps
+from engine import clock
+from engine.cases import casefile, inspection, store
+from engine.cases.admin import ERROR, OPEN, STATUS_NAMES, SUSPENDED, errored_steps
+from engine.cases.intake import LOCAL_TZ
+from engine.cases.runtime import PROCESS_KEY
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.i18n import _l
-from engine.intake import LOCAL_TZ
 from engine.models import ProcessDefinition
-from engine.runtime import PROCESS_KEY
 from web.services import case_engine, page_args, require_role, transaction
 
 bp = Blueprint("instances", __name__, url_prefix="/admin")

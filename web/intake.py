@@ -16,12 +16,14 @@ from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from engine import clock, materials, personal_data, reference
-from engine.accounts import Principal
-from engine.consultations import region_errors, register_consultation
+from engine import clock, reference
+from engine.access import personal_data
+from engine.access.accounts import Principal
+from engine.cases import materials
+from engine.cases.consultations import region_errors, register_consultation
+from engine.cases.inbox import visible_case
+from engine.cases.intake import LOCAL_TZ, applicant_errors
 from engine.errors import InvalidData, NotDeployed
-from engine.inbox import visible_case
-from engine.intake import LOCAL_TZ, applicant_errors
 from engine.models import Application, Organisation, User
 from web.services import case_engine, principal, require_role, transaction
 

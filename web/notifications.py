@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import clock, outbox
+from engine import clock
+from engine.notify import outbox
 from web.services import page_args, principal, require_role, transaction
 
 bp = Blueprint("notifications", __name__)

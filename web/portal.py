@@ -13,8 +13,8 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from engine.cases.progress import applicant_progress, new_query_code, normalize_query_code
 from engine.errors import InvalidData, NotDeployed
-from engine.progress import applicant_progress, new_query_code, normalize_query_code
 from web.extensions import limiter
 from web.intake import form_choices, read_form, read_uploads, submit_application
 from web.services import transaction

@@ -11,8 +11,8 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from engine import db
-from engine.accounts import Principal
-from engine.runtime import CaseEngine
+from engine.access.accounts import Principal
+from engine.cases.runtime import CaseEngine
 
 
 def case_engine() -> CaseEngine:

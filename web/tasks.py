@@ -9,10 +9,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine import casefile, clock, forms
-from engine.accounts import Principal
+from engine import clock
+from engine.access.accounts import Principal
+from engine.bpmn import forms
+from engine.cases import casefile
+from engine.cases.store import READY
 from engine.errors import Forbidden, InvalidData, NotFound, TaskConflict, WorkflowFailure
-from engine.store import READY
 from web.cases import private, unmask_or_abort, with_result_rows
 from web.form_render import Values, build_fields, display, parse, values_from_data, values_from_form
 from web.inbox import due_label

@@ -19,8 +19,9 @@ from lxml import etree
 from playwright.sync_api import Dialog, Locator, Page, expect
 from sqlalchemy import func, select
 
-from engine import clock, db, definitions
-from engine.design import check_draft, load_samples
+from engine import clock, db
+from engine.bpmn import definitions
+from engine.bpmn.design import check_draft, load_samples
 from engine.models import ProcessDefinition, ProcessInstance
 from tests.browser.conftest import LiveServer, Step, visit
 from tests.conftest import APPLICANT, BPMN_PATH

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine.definitions import SpecCache
+from engine.bpmn.definitions import SpecCache
 from tests.conftest import BPMN_PATH
 
 
@@ -59,7 +59,7 @@ class CaseWalker:
 @pytest.fixture
 def case_engine(clean_db: str) -> Any:
     """An engine that deserializes from the database at every step (no workflow reuse)."""
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     engine = CaseEngine(clean_db, reuse_workflows=False)
     engine.deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, db, store
+from engine import clock, db
+from engine.cases import store
+from engine.cases.store import InstanceState
 from engine.errors import InvalidData, NotFound, TaskConflict
-from engine.store import InstanceState
 from tests.conftest import BPMN_PATH
 from tests.engine.test_cli import relief
 from tests.engine.test_paths import accept
@@ -387,7 +388,7 @@ def test_migrate_to_an_unknown_or_the_same_version_is_refused(start_case: Any, c
 
 def test_migration_works_with_workflow_reuse(clean_db: str, applicant: dict[str, Any]) -> None:
     """With the in-memory workflow reuse on, the step after a migration runs on the new version's specs."""
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     engine = CaseEngine(clean_db)
     engine.deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")

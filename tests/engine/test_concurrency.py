@@ -7,8 +7,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+from engine.cases.runtime import CaseEngine
 from engine.errors import TaskConflict
-from engine.runtime import CaseEngine
 
 THREADS = 8
 

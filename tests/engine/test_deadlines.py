@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import clock, db
-from engine.accounts import load_demo_data
-from engine.deadlines import tick
+from engine.access.accounts import load_demo_data
+from engine.deadlines.jobs import tick
 from engine.models import HumanTask, Notification
 from tests.engine.test_cli import relief
 
@@ -103,7 +103,7 @@ def test_spring_festival_and_make_up_days_move_the_deadline(county: Any, start_c
 
 def test_supervision_once_across_scheduler_restarts(county: Any, start_case: Any, clean_db: str) -> None:
     """Each tick from a fresh engine (a restarted scheduler: no caches) still raises 督办 exactly once."""
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     with clock.frozen_at(MONDAY):
         case = start_case()

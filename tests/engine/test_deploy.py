@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from engine.definitions import validate
-from engine.loader import BpmnRejected
+from engine.bpmn.definitions import validate
+from engine.bpmn.loader import BpmnRejected
 from tests.conftest import BPMN_PATH
 
 GOOD = BPMN_PATH.read_bytes()

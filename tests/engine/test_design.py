@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import Engine, event, text
 
 from engine import db
-from engine.design import (
+from engine.bpmn.design import (
     SampleFileError,
     check_draft,
     diff_definitions,
@@ -20,8 +20,8 @@ from engine.design import (
     run_samples,
     summarise_diff,
 )
-from engine.design.draft import load_draft
-from engine.design.trial import MAX_STEPS, SampleRun
+from engine.bpmn.design.draft import load_draft
+from engine.bpmn.design.trial import MAX_STEPS, SampleRun
 from tests.conftest import BPMN_PATH
 
 SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
@@ -325,7 +325,7 @@ def test_endless_loop_stops_at_the_step_limit() -> None:
 
 def test_trial_scripts_see_the_runtime_helpers() -> None:
     """Scripts in a trial run get exactly the globals the running engine gives them."""
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     trial = SampleRun(load_draft(BPMN_PATH.read_bytes()), sample("不符合救助条件·不予受理"))
     assert set(trial.workflow.script_engine.environment.globals) == set(CaseEngine().script_engine.environment.globals)

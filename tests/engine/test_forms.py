@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from engine import forms
-from engine.forms import FormSchemaError, UnknownFormError
+from engine.bpmn import forms
+from engine.bpmn.forms import FormSchemaError, UnknownFormError
 
 FORM_KEYS = {
     "triage",

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from engine import clock
-from engine.deadline_policy import FACTOR_ENV_VAR, DueTimePolicy, PolicyError
-from engine.intake import LOCAL_TZ
+from engine.cases.intake import LOCAL_TZ
+from engine.deadlines.policy import FACTOR_ENV_VAR, DueTimePolicy, PolicyError
 
 ONE_DEPARTMENT = {"decision": "eligible", "departments": ["minzheng"]}
 ACCEPT = {"materials": ["身份证"], "location": "窗口", "field_work": "none"}

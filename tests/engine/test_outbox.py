@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import clock, db, outbox
-from engine.gateways import (
+from engine import clock, db
+from engine.models import Notification
+from engine.notify import outbox
+from engine.notify.gateways import (
     GatewayConfigError,
     GatewayError,
     HttpHotlineGateway,
@@ -24,8 +26,7 @@ from engine.gateways import (
     default_gateways,
     load_gateway,
 )
-from engine.models import Notification
-from engine.outbox import BACKOFF, LEASE, MAX_ATTEMPTS, deliver_pending
+from engine.notify.outbox import BACKOFF, LEASE, MAX_ATTEMPTS, deliver_pending
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from engine import clock, db
-from engine.accounts import create_user, upsert_organisation
+from engine.access.accounts import create_user, upsert_organisation
 from engine.errors import InvalidData, NotFound, TaskConflict
 
 ACCEPT = {"materials": ["身份证", "户口簿"], "location": "县社会救助中心3号窗口", "field_work": "none"}

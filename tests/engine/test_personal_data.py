@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from engine.personal_data import (
+from engine.access.personal_data import (
     id_check_char,
     mask_address,
     mask_id_number,

@@ -1,4 +1,4 @@
-"""Tests for engine.sandbox: an escape corpus, what scripts may still do, and SpiffWorkflow end to end.
+"""Tests for engine.bpmn.sandbox: an escape corpus, what scripts may still do, and SpiffWorkflow end to end.
 
 Every escape attempt is written so that its success is observable: it evaluates to (or appends to
 `box`) a module, function, frame, class, internal dict or the sentinel file's secret, or it writes,
@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.sandbox import (
+from engine.bpmn.sandbox import (
     SAFE_BUILTINS,
     SAFE_HELPERS,
     RestrictedEnvironment,

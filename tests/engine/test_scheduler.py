@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from engine import clock, lease
-from engine.scheduler import (
+from engine import clock
+from engine.deadlines import lease
+from engine.deadlines.scheduler import (
     DEADLINE_JOB_ID,
     LEASE_NAME,
     build_scheduler,
@@ -39,7 +40,7 @@ SECOND = timedelta(seconds=1)
 LEASE_LOOP = """
 import json, sys, time
 from datetime import UTC, datetime, timedelta
-from engine import lease
+from engine.deadlines import lease
 url, name, ttl = sys.argv[1], sys.argv[2], timedelta(milliseconds=int(sys.argv[3]))
 print("ready", flush=True)
 sys.stdin.readline()

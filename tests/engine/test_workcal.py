@@ -1,4 +1,4 @@
-"""Tests for engine.workcal: CN working days, 调休, override file precedence and deadline maths."""
+"""Tests for engine.deadlines.workcal: CN working days, 调休, override file precedence and deadline maths."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import workcal
-from engine.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, CalendarError, WorkCalendar
+from engine.deadlines import workcal
+from engine.deadlines.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, CalendarError, WorkCalendar
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -163,7 +163,7 @@ def test_default_path_is_shipped_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without argument or env var the repo's data/calendar/cn_overrides.yaml is loaded."""
     monkeypatch.delenv(ENV_VAR, raising=False)
     cal = WorkCalendar.load()
-    assert cal.overrides.source == Path(workcal.__file__).resolve().parent.parent / "data" / "calendar" / (
+    assert cal.overrides.source == Path(workcal.__file__).resolve().parents[2] / "data" / "calendar" / (
         "cn_overrides.yaml"
     )
     assert {2025, 2026} <= cal.overrides.years

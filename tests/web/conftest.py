@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import clock, db
-from engine.accounts import create_token, load_demo_data
+from engine.access.accounts import create_token, load_demo_data
 from tests.conftest import BPMN_PATH
 
 DEMO_PASSWORD = "Demo@2026"
@@ -33,7 +33,7 @@ def demo_db(clean_db: str) -> str:
     """The clean database with the demo county, its users and the deployed process."""
     with db.transaction(clean_db) as session:
         load_demo_data(session, clock.now())
-    from engine.runtime import CaseEngine
+    from engine.cases.runtime import CaseEngine
 
     CaseEngine(clean_db).deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")
     return clean_db

@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from engine import clock, db
-from engine.accounts import create_token, revoke_tokens
-from engine.hotline import receive_work_order
+from engine.access.accounts import create_token, revoke_tokens
+from engine.cases.hotline import receive_work_order
 from engine.models import Application
 from tests.conftest import APPLICANT
 from tests.web.conftest import DEMO_PASSWORD, make_app

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from engine import clock
-from engine.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, WorkCalendar
+from engine.deadlines.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, WorkCalendar
 from tests.web.conftest import DEMO_PASSWORD, make_app
 
 SPRING_FESTIVAL = [date(2026, 2, d).isoformat() for d in range(15, 24)]

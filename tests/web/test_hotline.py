@@ -10,9 +10,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from engine import db
-from engine.hotline import receive_work_order
+from engine.cases.hotline import receive_work_order
+from engine.cases.runtime import CaseEngine
 from engine.models import Application, CaseEvent, HotlineOrder, Notification
-from engine.runtime import CaseEngine
 
 URL = "/api/v1/hotline/work-orders"
 ORDER = {"order_no": "GD202611280001", "caller": "李四", "phone": "13900001111",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine import clock
-from engine.intake import LOCAL_TZ
+from engine.cases.intake import LOCAL_TZ
 from tests.conftest import APPLICANT, BPMN_PATH
 from tests.engine.test_errored_steps import with_broken_condition
 from tests.web.test_cases import complete_case, dispatch, open_task, start

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from engine import clock, db
-from engine.accounts import create_user
+from engine.access.accounts import create_user
 from engine.models import Application, Attachment, Consultation, ProcessInstance
 from tests.web.conftest import DEMO_PASSWORD
 

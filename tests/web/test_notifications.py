@@ -11,10 +11,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine import clock, db
-from engine.deadlines import tick
-from engine.gateways import GatewayError
+from engine.deadlines.jobs import tick
 from engine.models import Notification
-from engine.outbox import deliver_pending
+from engine.notify.gateways import GatewayError
+from engine.notify.outbox import deliver_pending
 from tests.conftest import APPLICANT
 from tests.web.conftest import DEMO_PASSWORD, make_app
 

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from engine import db
-from engine.intake import query_code_hash
+from engine.cases.intake import query_code_hash
 from engine.models import Application
 from tests.web.conftest import make_app
 

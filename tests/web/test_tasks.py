@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine import clock, db
-from engine.accounts import create_user
+from engine.access.accounts import create_user
 from engine.models import Attachment
 from tests.conftest import APPLICANT
 

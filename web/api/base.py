@@ -16,7 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import ValidationError, validate_csrf
 from werkzeug.exceptions import HTTPException
 
-from engine.accounts import Principal
+from engine.access.accounts import Principal
 from engine.errors import EngineError, Forbidden, InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
 from web.auth import authenticate_bearer
 from web.extensions import csrf, limiter

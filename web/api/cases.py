@@ -7,10 +7,11 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from sqlalchemy import select
 
-from engine import personal_data, store
+from engine.access import personal_data
+from engine.cases import store
+from engine.cases.hotline import resolve_region
+from engine.cases.intake import applicant_errors
 from engine.errors import InvalidData
-from engine.hotline import resolve_region
-from engine.intake import applicant_errors
 from engine.models import Application
 from web.api.base import bp, json_body, refuse
 from web.services import case_engine, principal, transaction

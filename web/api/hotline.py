@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request, url_for
 
-from engine.hotline import receive_work_order, work_order_state
+from engine.cases.hotline import receive_work_order, work_order_state
 from web.api.base import bp, refuse
 from web.services import case_engine, principal
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from engine.hotline import STATUS_LABELS, WORK_ORDER_SCHEMA
-from engine.inbox import MAX_PER_PAGE, SORTS
-from engine.intake import CHANNELS
+from engine.cases.hotline import STATUS_LABELS, WORK_ORDER_SCHEMA
+from engine.cases.inbox import MAX_PER_PAGE, SORTS
+from engine.cases.intake import CHANNELS
 from web.api.base import bp
 from web.api.cases import APPLICATION_CHANNELS
 

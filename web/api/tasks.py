@@ -8,10 +8,11 @@ from typing import Any
 from flask import Response, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from engine import clock, scoping
+from engine import clock
+from engine.access import scoping
+from engine.cases.inbox import MAX_PER_PAGE, SORTS, TaskQuery, search_tasks
+from engine.cases.intake import CHANNELS
 from engine.errors import InvalidData
-from engine.inbox import MAX_PER_PAGE, SORTS, TaskQuery, search_tasks
-from engine.intake import CHANNELS
 from web.api.base import bp, json_body, staff
 from web.services import case_engine, transaction
 

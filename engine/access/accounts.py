@@ -1,0 +1,218 @@
+"""Organisations, users, roles, API tokens and sign-in checks (R-6.1.4, R-6.4.3).
+
+Passwords are hashed with werkzeug's scrypt; API tokens are random and stored as SHA-256;
+repeated sign-in failures lock the account for a while. Every sign-in outcome, token and
+demo-data load is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine import reference
+from engine.errors import EngineError, InvalidData, NotFound
+from engine.models import ApiToken, AuditLog, Organisation, User, UserRole
+
+ORG_KINDS = ("center", "department", "joint_office", "township", "village")
+GROUP_ORG_KINDS = ("department", "township", "village")
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 8
+DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_county.yaml"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: the user, their organisation and roles — what scoping is decided on."""
+
+    user_id: int
+    username: str
+    display_name: str
+    org_code: str
+    org_kind: str
+    org_parent: str | None
+    roles: frozenset[str]
+    can_unmask: bool = False
+    is_supervisor: bool = False
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """Candidate groups this user belongs to: their roles, and their organisation when it is one
+        that BPMN names as a group (a department, township or village). The center's and the joint
+        office's work is addressed to roles, so their clerks are not candidates for it."""
+        return self.roles | ({self.org_code} if self.org_kind in GROUP_ORG_KINDS else set())
+
+    def has(self, *roles: str) -> bool:
+        """True when the user holds any of `roles`."""
+        return bool(self.roles.intersection(roles))
+
+
+def audit(session: Session, actor: str, action: str, at: datetime, target: str | None = None,
+          **details: Any) -> None:
+    """Append an entry to the security audit log."""
+    session.add(AuditLog(actor=actor, action=action, target=target, details=details, at=at))
+
+
+def principal_of(session: Session, user: User) -> Principal:
+    """Build the Principal of a user row."""
+    org = session.get_one(Organisation, user.org_code)
+    return Principal(user.id, user.username, user.display_name, org.code, org.kind, org.parent_code,
+                     frozenset(r.role for r in user.roles), user.can_unmask, user.is_supervisor)
+
+
+def list_organisations(session: Session) -> list[dict[str, Any]]:
+    """Return every organisation as {code, name, kind, parent}, parents first."""
+    order = {kind: i for i, kind in enumerate(ORG_KINDS)}
+    rows = session.scalars(select(Organisation)).all()
+    return [{"code": o.code, "name": o.name, "kind": o.kind, "parent": o.parent_code}
+            for o in sorted(rows, key=lambda o: (order.get(o.kind, 9), o.code))]
+
+
+def upsert_organisation(session: Session, code: str, name: str, kind: str, parent: str | None) -> Organisation:
+    """Create or update an organisation."""
+    if kind not in ORG_KINDS:
+        raise InvalidData("机构类型无效", {"kind": [f"应为 {'、'.join(ORG_KINDS)} 之一"]})
+    if parent and session.get(Organisation, parent) is None:
+        raise InvalidData("上级机构不存在", {"parent": [f"未知机构代码：{parent}"]})
+    org = session.get(Organisation, code) or Organisation(code=code)
+    org.name, org.kind, org.parent_code = name, kind, parent
+    session.add(org)
+    session.flush()
+    return org
+
+
+def _hash_method() -> str:
+    # scrypt by default; the test suite sets a cheaper method so it can create many users quickly.
+    return os.environ.get("RELIEF_PASSWORD_HASH_METHOD", "scrypt")
+
+
+def _password_errors(password: str) -> list[str]:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+    if password.isdigit() or password.isalpha():
+        problems.append("密码须同时包含字母和数字")
+    return problems
+
+
+def create_user(session: Session, username: str, password: str, org_code: str, roles: list[str], at: datetime,
+                display_name: str | None = None, can_unmask: bool = False, is_supervisor: bool = False) -> User:
+    """Create a user with hashed password; refuse unknown organisations and roles."""
+    errors: dict[str, list[str]] = {}
+    if not username or not username.replace("_", "").replace(".", "").isalnum():
+        errors["username"] = ["用户名只能包含字母、数字、下划线和点"]
+    elif session.scalar(select(User).where(User.username == username)) is not None:
+        errors["username"] = [f"用户名 {username} 已存在"]
+    if session.get(Organisation, org_code) is None:
+        errors["org"] = [f"未知机构代码：{org_code}"]
+    unknown = [r for r in roles if r not in reference.roles()]
+    if not roles or unknown:
+        errors["role"] = [f"未知角色：{'、'.join(unknown)}" if unknown else "至少指定一个角色"]
+    if _password_errors(password):
+        errors["password"] = _password_errors(password)
+    if errors:
+        raise InvalidData("无法创建用户", errors)
+    user = User(username=username, display_name=display_name or username, org_code=org_code,
+                password_hash=generate_password_hash(password, method=_hash_method()), can_unmask=can_unmask,
+                is_supervisor=is_supervisor, created_at=at, failed_logins=0, active=True,
+                roles=[UserRole(role=r) for r in dict.fromkeys(roles)])
+    session.add(user)
+    session.flush()
+    audit(session, "system", "user_created", at, username, org=org_code, roles=roles)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str, at: datetime) -> tuple[User | None, str | None]:
+    """Check a username and password; return (user, None) or (None, reason).
+
+    Failures are counted (and the account locked after MAX_FAILED_LOGINS) in the caller's
+    transaction, so the caller must commit even when sign-in is refused.
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        audit(session, username or "?", "login_failed", at, reason="unknown_or_disabled")
+        return None, "用户名或密码错误"
+    if user.locked_until is not None and user.locked_until > at:
+        audit(session, username, "login_refused_locked", at)
+        minutes = max(1, int((user.locked_until - at).total_seconds() // 60) + 1)
+        return None, f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试"
+    if not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until, user.failed_logins = at + LOCKOUT, 0
+            audit(session, username, "account_locked", at)
+            return None, f"登录失败次数过多，账户已锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟"
+        audit(session, username, "login_failed", at, reason="password")
+        return None, "用户名或密码错误"
+    user.failed_logins, user.locked_until = 0, None
+    audit(session, username, "login", at)
+    return user, None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, username: str, at: datetime) -> str:
+    """Issue an API token for a user; only its hash is kept."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户 {username} 不存在")
+    token = "rlf_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=at))
+    audit(session, username, "token_created", at)
+    return token
+
+
+def revoke_tokens(session: Session, username: str, at: datetime) -> int:
+    """Revoke every live token of a user; return how many."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户 {username} 不存在")
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+    count = 0
+    for token in tokens:
+        token.revoked_at, count = at, count + 1
+    audit(session, username, "tokens_revoked", at, count=count)
+    return count
+
+
+def user_for_token(session: Session, token: str, at: datetime) -> User | None:
+    """Return the active user owning a live token, or None."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
+                                                ApiToken.revoked_at.is_(None)))
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    row.last_used_at = at
+    return user
+
+
+def load_demo_data(session: Session, at: datetime, path: Path = DEMO_FILE) -> dict[str, int]:
+    """Load the demo county's organisations and users (idempotent); refused in production."""
+    if os.environ.get("RELIEF_ENV", "development") == "production":
+        raise EngineError("生产环境（RELIEF_ENV=production）不允许加载演示数据")
+    demo = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for org in demo["organisations"]:
+        upsert_organisation(session, org["code"], org["name"], org["kind"], org.get("parent"))
+    created = 0
+    for entry in demo["users"]:
+        if session.scalar(select(User).where(User.username == entry["username"])) is None:
+            create_user(session, entry["username"], demo["password"], entry["org"], entry["roles"], at,
+                        entry["name"], entry.get("unmask", False), entry.get("supervisor", False))
+            created += 1
+    audit(session, "system", "demo_data_loaded", at, users=created)
+    return {"organisations": len(demo["organisations"]), "users_created": created}

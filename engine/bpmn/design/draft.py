@@ -1,0 +1,67 @@
+"""A draft BPMN parsed for trial runs (试运行): specs built as the engine builds them, plus element facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+
+from engine.bpmn.elements import executable_processes, flow_elements, label
+from engine.bpmn.loader import BPMN_NS, BpmnRejected, Problem, ProcessModel, inspect_process, parse_safely
+from engine.bpmn.parser import build_specs
+from engine.deadlines.workcal import WorkCalendar
+
+
+@dataclass(frozen=True)
+class ElementInfo:
+    """What a trial run needs to know of one flow node or sequence flow of the draft."""
+
+    label: str
+    source: str | None = None
+    target: str | None = None
+    condition: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A draft parsed for trial runs: its specs, metadata and the elements of its XML."""
+
+    model: ProcessModel
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    elements: dict[str, ElementInfo]
+    calendar: WorkCalendar
+
+    def label(self, element_id: str | None) -> str:
+        """Return the element's name (or id) for messages; flags ids the draft does not have."""
+        if element_id is None:
+            return "（未知环节）"
+        if element_id not in self.elements:
+            return f"{element_id}（流程中没有该元素）"
+        return self.elements[element_id].label
+
+    def conditional_flows(self, gateway_id: str) -> list[tuple[str, str]]:
+        """Return (flow id, condition) of the gateway's outgoing flows that have a condition."""
+        return [(i, e.condition) for i, e in self.elements.items() if e.source == gateway_id and e.condition]
+
+
+def load_draft(xml: bytes, filename: str = "draft.bpmn") -> Draft:
+    """Parse `xml` into specs the way the engine does; raise BpmnRejected if it cannot run."""
+    tree = parse_safely(xml, filename)
+    # Only the metadata is wanted here; check_draft reports lint problems.
+    model, _problems = inspect_process(tree, filename, set(), set())
+    try:
+        spec, subprocess_specs = build_specs(tree, model.key, filename)
+    except ValidationException as err:
+        raise BpmnRejected([Problem(filename, getattr(err, "line_number", None) or None,
+                                    getattr(err, "id", None), f"流程引擎无法解析：{err}")]) from err
+    elements = {e.get("id"): _info(e) for process in executable_processes(tree) for e in flow_elements(process)}
+    return Draft(model, spec, subprocess_specs, elements, WorkCalendar.load())
+
+
+def _info(element: etree._Element) -> ElementInfo:
+    condition = element.find(f"{{{BPMN_NS}}}conditionExpression")
+    return ElementInfo(label(element), element.get("sourceRef"), element.get("targetRef"),
+                       (condition.text or "").strip() if condition is not None else None)

@@ -1,0 +1,175 @@
+"""User-task forms: JSON Schema files in `forms/`, validated with Chinese error messages."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError, ValidationError
+
+FORMS_DIR = Path(__file__).resolve().parents[2] / "forms"
+FORMS_DIR_ENV = "RELIEF_FORMS_DIR"
+FORM_ERROR_KEY = "_form"
+
+# Form keys come from BPMN and URLs; restricting them keeps a key from naming a path outside FORMS_DIR.
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_NOT_BLANK = r"\S"
+
+_TYPE_NAMES = {
+    "string": "文本",
+    "number": "数字",
+    "integer": "整数",
+    "boolean": "是/否",
+    "array": "列表",
+    "object": "对象",
+    "null": "空值",
+}
+
+_FORMAT_MESSAGES = {
+    "date": "日期格式不正确，应为 YYYY-MM-DD",
+    "date-time": "日期时间格式不正确",
+    "time": "时间格式不正确",
+    "email": "电子邮箱格式不正确",
+}
+
+
+class UnknownFormError(LookupError):
+    """No form schema exists for the requested key."""
+
+
+class FormSchemaError(ValueError):
+    """A form schema file is not valid JSON or not a valid JSON Schema."""
+
+
+def forms_dir() -> Path:
+    """Return the forms directory, honouring RELIEF_FORMS_DIR."""
+    override = os.environ.get(FORMS_DIR_ENV)
+    return Path(override) if override else FORMS_DIR
+
+
+def known_form_keys() -> set[str]:
+    """Return the keys of all form schemas present in the forms directory."""
+    return {path.stem for path in forms_dir().glob("*.json") if _KEY_RE.match(path.stem)}
+
+
+@lru_cache(maxsize=32)
+def _validator(path: Path) -> Draft202012Validator:
+    """Read, check against the metaschema and compile one schema file."""
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FormSchemaError(f"{path}: JSON 格式错误：{exc}") from exc
+    # `true`/`false` are valid JSON Schemas but describe no fields, so they cannot be a form.
+    if not isinstance(schema, dict):
+        raise FormSchemaError(f"{path}: 表单 schema 顶层应为 JSON 对象")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise FormSchemaError(f"{path}: 不是有效的 JSON Schema：{exc.message}") from exc
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def _schema_validator(key: str) -> Draft202012Validator:
+    path = forms_dir() / f"{key}.json"
+    if not _KEY_RE.match(key) or not path.is_file():
+        raise UnknownFormError(f"未知的表单：{key!r}（{forms_dir()} 中没有 {key}.json）")
+    return _validator(path)
+
+
+def load_schema(key: str) -> dict[str, Any]:
+    """Return a copy of the JSON Schema for form `key`."""
+    return copy.deepcopy(dict(_schema_validator(key).schema))
+
+
+def _enum_labels(schema: Mapping[str, Any], values: list[Any]) -> str:
+    labels: Mapping[str, str] = schema.get("x-enum-labels", {})
+    return "、".join(labels.get(value, value) if isinstance(value, str) else str(value) for value in values)
+
+
+def _type_message(expected: str | list[str]) -> str:
+    kinds = expected if isinstance(expected, list) else [expected]
+    return "类型不正确，应为" + "或".join(_TYPE_NAMES.get(kind, kind) for kind in kinds)
+
+
+def _message(error: ValidationError) -> str:
+    """Translate one jsonschema error (other than required/additionalProperties) into Chinese."""
+    kind, value, schema = error.validator, error.validator_value, error.schema
+    assert isinstance(schema, Mapping)  # boolean schemas never produce keyword errors
+    if kind == "enum":
+        return "取值无效，应为：" + _enum_labels(schema, value)
+    if kind == "const":
+        return "取值无效，应为：" + _enum_labels(schema, [value])
+    if kind == "type":
+        return _type_message(value)
+    if (kind == "minLength" and value == 1) or (kind == "pattern" and value == _NOT_BLANK):
+        return "不能为空"
+    messages = {
+        "minItems": f"至少选择 {value} 项",
+        "maxItems": f"最多选择 {value} 项",
+        "uniqueItems": "不能重复选择",
+        "minLength": f"长度不能少于 {value} 个字符",
+        "maxLength": f"长度不能超过 {value} 个字符",
+        "minimum": f"不能小于 {value}",
+        "maximum": f"不能大于 {value}",
+        "exclusiveMinimum": f"必须大于 {value}",
+        "exclusiveMaximum": f"必须小于 {value}",
+        "pattern": "格式不正确",
+        "format": _FORMAT_MESSAGES.get(str(value), "格式不正确"),
+    }
+    return messages.get(str(kind), "填写内容不符合要求")
+
+
+def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
+    # One message per field is enough: "" fails both minLength and pattern with the same text.
+    messages = errors.setdefault(field, [])
+    if message not in messages:
+        messages.append(message)
+
+
+def _collect(errors: dict[str, list[str]], error: ValidationError) -> None:
+    """File one validation error under the top-level field it concerns."""
+    path = list(error.absolute_path)
+    instance, schema = error.instance, error.schema
+    if path:
+        # Errors inside a field (an array item, say) are shown next to that field.
+        field = str(path[0])
+    elif error.validator == "required" and isinstance(instance, Mapping):
+        # The error sits on the parent object; a form shows it beside the missing input.
+        for name in error.validator_value:
+            if name not in instance:
+                _add(errors, name, "此项为必填项")
+        return
+    elif error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        allowed = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+        for name in instance:
+            if name not in allowed:
+                _add(errors, str(name), f"不允许的字段：{name}")
+        return
+    else:
+        field = FORM_ERROR_KEY
+    _add(errors, field, _message(error))
+
+
+def validate_form(key: str, data: Any) -> dict[str, list[str]]:
+    """Validate submitted form data; return field -> Chinese messages, empty when valid."""
+    errors: dict[str, list[str]] = {}
+    for error in _schema_validator(key).iter_errors(data):
+        _collect(errors, error)
+    return errors
+
+
+def apply_defaults(key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of `data` with the schema's top-level defaults filled in for absent fields."""
+    filled = copy.deepcopy(dict(data))
+    properties = _schema_validator(key).schema.get("properties", {})
+    for name, spec in properties.items():
+        if name not in filled and isinstance(spec, Mapping) and "default" in spec:
+            filled[name] = copy.deepcopy(spec["default"])
+    return filled

@@ -1,0 +1,78 @@
+"""What an online applicant may see of their case (进度查询, R-6.2.1), and their query code."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from engine import reference
+from engine.cases import store
+from engine.cases.intake import LOCAL_TZ, query_code_hash
+from engine.i18n import _l
+from engine.models import Application
+
+APPLICATION = Application.__table__
+
+# No 0/O, 1/I/L: the code is read off a screen or paper and typed back in.
+QUERY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+QUERY_CODE_LENGTH = 8
+
+
+def new_query_code() -> str:
+    """A random query code of 8 unambiguous characters."""
+    return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _i in range(QUERY_CODE_LENGTH))
+
+
+def normalize_query_code(code: str) -> str:
+    """The code as typed, without spaces or hyphens, in upper case."""
+    return re.sub(r"[\s\-]", "", code).upper()[:32]
+
+
+def _code_matches(conn: Connection, case_no: str, code: str) -> bool:
+    stored = conn.execute(select(APPLICATION.c.query_code_hash)
+                          .where(APPLICATION.c.case_no == case_no)).scalar_one_or_none()
+    given = query_code_hash(case_no, code)
+    # Compare even when the case is unknown, so both failures cost the same.
+    return hmac.compare_digest(stored or "", given) and bool(stored and code)
+
+
+def _status_label(status: str, started: bool) -> str:
+    if status == "closed_completed":
+        return _l("办结")
+    if status == "closed_declined":
+        return _l("不予受理")
+    return _l("办理中") if started else _l("受理中")
+
+
+def _step_names(conn: Connection, case_no: str) -> list[str]:
+    departments = reference.departments()
+    names: list[str] = []
+    for row in store.open_tasks(conn, case_no=case_no):
+        department = (row["context"] or {}).get("department")
+        label = departments.get(str(department), {}).get("zh") if department else None
+        names.append(f"{row['name']}（{label}）" if label else row["name"])
+    return list(dict.fromkeys(names))
+
+
+def applicant_progress(conn: Connection, case_no: str, code: str) -> dict[str, Any] | None:
+    """What an applicant may see of their case with the right query code, else None."""
+    if not _code_matches(conn, case_no, code):
+        return None
+    instance = store.find_instance(conn, case_no)
+    if instance is None:
+        return None
+    done = conn.execute(select(func.count()).select_from(store.TASK).where(
+        store.TASK.c.case_no == case_no, store.TASK.c.state == store.COMPLETED)).scalar_one()
+    notices = conn.execute(select(store.NOTICE.c.content, store.NOTICE.c.created_at).where(
+        store.NOTICE.c.case_no == case_no, store.NOTICE.c.recipient == "applicant")
+        .order_by(store.NOTICE.c.created_at, store.NOTICE.c.id))
+    return {
+        "case_no": case_no, "status": _status_label(instance.status, done > 0),
+        "steps": _step_names(conn, case_no) if instance.status == "open" else [],
+        "notices": [{"text": n.content, "at": n.created_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")}
+                    for n in notices],
+    }

@@ -1,0 +1,116 @@
+"""The human-task mirror and the case event log, kept in step with the workflow state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from engine.bpmn.definitions import LoadedDefinition
+from engine.bpmn.loader import group_expression
+from engine.cases import store
+from engine.cases.store import READY, InstanceState
+from engine.deadlines.policy import DueTimePolicy
+from engine.deadlines.workcal import WorkCalendar
+
+# Task data worth copying onto the mirror row: it decides who may see the task (scoping).
+CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel")
+
+
+def record(session: Session, case_no: str, type_: str, actor: str, at: datetime,
+           task_id: str | None = None, task_name: str | None = None, data: dict[str, Any] | None = None) -> None:
+    """Queue one entry for the case's event log; `write_events` inserts the queue in order."""
+    session.info.setdefault("events", []).append({
+        "case_no": case_no, "type": type_, "actor": actor, "at": at, "data": data or {},
+        "task_id": task_id, "task_name": task_name})
+
+
+def write_events(session: Session) -> None:
+    """Insert the queued events in one statement (called just before commit)."""
+    store.insert_rows(session.connection(), store.EVENT, session.info.pop("events", []))
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    """Return the READY manual tasks of a workflow and its subprocesses, in tree order."""
+    # Plain dict scans: SpiffWorkflow's depth-tracking task iterator costs more than the step itself.
+    workflows = [workflow, *workflow.subprocesses.values()]
+    return [t for wf in workflows for t in wf.tasks.values() if t.state == TaskState.READY and t.task_spec.manual]
+
+
+def resolve_groups(workflow: BpmnWorkflow, task: Task, groups: Iterable[str]) -> list[str]:
+    """Turn candidate groups, `${expr}` ones evaluated in the sandbox, into group codes."""
+    resolved: list[str] = []
+    for group in groups:
+        expression = group_expression(group)
+        if expression is None:
+            resolved.append(group)
+            continue
+        value = workflow.script_engine.evaluate(task, expression)
+        values = value if isinstance(value, list | tuple | set) else [value]
+        resolved.extend(str(v) for v in values if v not in (None, ""))
+    return list(dict.fromkeys(resolved))
+
+
+class TaskMirror:
+    """Writes the READY user tasks of one instance into `human_task` and cancels vanished ones."""
+
+    def __init__(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
+                 calendar: WorkCalendar, policy: DueTimePolicy | None = None):
+        self.session, self.instance, self.loaded, self.calendar = session, instance, loaded, calendar
+        self.policy = policy or DueTimePolicy.from_env()
+
+    def sync(self, workflow: BpmnWorkflow, actor: str, at: datetime) -> list[Mapping[str, Any]]:
+        """Insert newly READY user tasks, cancel rows whose task went away; return the open rows."""
+        conn = self.session.connection()
+        ready = {str(t.id): t for t in ready_user_tasks(workflow)}
+        existing = store.open_tasks_of_instance(conn, self.instance.id)
+        gone = [task_id for task_id in existing if task_id not in ready]
+        store.cancel_tasks(conn, gone, at)
+        for task_id in gone:
+            record(self.session, self.instance.case_no, "task_cancelled", actor, at, task_id,
+                   existing[task_id]["name"])
+        created = [self._row(workflow, task, at) for task_id, task in ready.items() if task_id not in existing]
+        store.insert_tasks(conn, created)
+        for row in created:
+            record(self.session, self.instance.case_no, "task_created", "system", at, row["id"], row["name"],
+                   {"candidate_groups": row["candidate_groups"], "due_at": _iso(row["due_at"])})
+        still_open = [row for task_id, row in existing.items() if task_id in ready]
+        return sorted([*still_open, *created], key=store.open_order)
+
+    def _row(self, workflow: BpmnWorkflow, task: Task, at: datetime) -> dict[str, Any]:
+        meta = self.loaded.model.user_tasks.get(task.task_spec.bpmn_id)
+        name = meta.name if meta else (task.task_spec.bpmn_name or task.task_spec.name)
+        return {
+            "id": str(task.id), "instance_id": self.instance.id, "case_no": self.instance.case_no,
+            "task_spec": task.task_spec.bpmn_id, "name": name, "form_key": meta.form_key if meta else "",
+            "candidate_groups": resolve_groups(workflow, task, meta.candidate_groups) if meta else [],
+            "context": {k: task.data[k] for k in CONTEXT_KEYS if k in task.data},
+            "assignee": None, "state": READY, "created_at": at,
+            "due_at": self._due_at(task, meta.due_workdays, at) if meta else None,
+            "completed_at": None, "completed_by": None, "data": None,
+        }
+
+    def _due_at(self, task: Task, due_workdays: int, at: datetime) -> datetime:
+        """The due moment of a new task; green-channel cases (绿色通道, R-6.3.5) get less time."""
+        workdays = self.policy.due_workdays(due_workdays, bool(task.data.get("green_channel")))
+        return self.calendar.add_workdays(at, workdays)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def task_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Return the fields the task list shows (CLI, API, inbox)."""
+    due = row["due_at"]
+    return {
+        "id": row["id"], "case_no": row["case_no"], "name": row["name"], "form_key": row["form_key"],
+        "candidate_groups": list(row["candidate_groups"]), "assignee": row["assignee"],
+        "created_at": _iso(row["created_at"]), "due_at": _iso(due),
+        "overdue": bool(row["state"] == READY and due is not None and due < now),
+    }

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, its delivery gateways (SMS, 12345) and the wording of notices."""
