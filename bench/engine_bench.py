@@ -110,7 +110,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         schema.upgrade(url)
-        engines = {"engine": CaseEngine(url), "engine, no workflow reuse": CaseEngine(url, reuse_workflows=False)}
+        engines = {"engine": CaseEngine.for_url(url),
+                   "engine, no workflow reuse": CaseEngine.for_url(url, reuse_workflows=False)}
         engines["engine"].deploy(BPMN.read_bytes(), BPMN.name, "bench")
         bare = bare_runner()
         print(f"database: {url.split('://')[0]}, cases per scenario: {args.cases}")

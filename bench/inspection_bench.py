@@ -254,7 +254,7 @@ def build(url: str, size: int, state_bytes: int) -> tuple[Population, Principal,
     """Fill a fresh database with `size` instances; return what it holds, admin1 and the parsed definition."""
     with db.transaction(url) as session:
         load_demo_data(session, NOW)
-    engine = CaseEngine(url)
+    engine = CaseEngine.for_url(url)
     engine.deploy(BPMN.read_bytes(), BPMN.name, "bench")
     with db.transaction(url) as session:
         definition = store.latest_definition_id(session.connection(), PROCESS_KEY)

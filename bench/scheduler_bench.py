@@ -213,7 +213,7 @@ def build(url: str, open_tasks: int, due: int) -> float:
     """Fill a fresh database with `open_tasks` open tasks, `due` of them real and due; return seconds taken."""
     with db.transaction(url) as session:
         load_demo_data(session, STARTED)
-    builder = CaseEngine(url)
+    builder = CaseEngine.for_url(url)
     builder.deploy(BPMN.read_bytes(), BPMN.name, "bench")
     started = time.perf_counter()
     start_real_cases(builder, due)
@@ -224,7 +224,7 @@ def build(url: str, open_tasks: int, due: int) -> float:
 def time_ticks(url: str) -> tuple[dict[str, Any], float, float, dict[str, Any]]:
     """Run the tick at TICK_AT and an idle one a minute later: (report, seconds, idle seconds, statements)."""
     # The scheduler is its own process: no cached workflows, but a parsed spec and a warm calendar.
-    scheduler = CaseEngine(url, reuse_workflows=False)
+    scheduler = CaseEngine.for_url(url, reuse_workflows=False)
     with db.transaction(url) as session:
         definition = store.latest_definition_id(session.connection(), PROCESS_KEY)
         assert definition is not None

@@ -6,7 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+# The county's time zone: local days, working days and every time shown to people.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 _frozen: ContextVar[datetime | None] = ContextVar("relief_frozen_now", default=None)
 
 
@@ -32,3 +35,11 @@ def frozen_at(moment: datetime | None) -> Iterator[datetime]:
         yield aware(moment)
     finally:
         _frozen.reset(token)
+
+
+def local_text(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment (datetime or ISO text) as local time, 'YYYY-MM-DD HH:MM' by default; '' for None."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return aware(moment).astimezone(LOCAL_TZ).strftime(fmt)

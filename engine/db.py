@@ -1,71 +1,83 @@
-"""Database connection: engine and session factory for SQLite (embedded) and PostgreSQL."""
+"""Database connection: engine options for SQLite (embedded) and PostgreSQL, sessions, transactions.
+
+The engine opens every transaction itself (`transaction`), on a session factory its caller gives
+it: the web app passes Flask-SQLAlchemy's request-scoped session, the CLI and the scheduler the
+factory of `session_factory(url)`. Both sit on engines configured by `engine_options` and
+`configure_engine`, so SQLite behaves the same under either.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SessionFactory = Callable[[], Session]
 
 
-def default_database_url() -> str:
-    """Return RELIEF_DATABASE_URL, or an SQLite file under instance/."""
-    url = os.environ.get("RELIEF_DATABASE_URL")
-    if url:
-        return url
-    instance = Path(os.environ.get("RELIEF_INSTANCE_DIR", PROJECT_ROOT / "instance"))
-    instance.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{instance / 'relief.db'}"
+def engine_options(url: str) -> dict[str, Any]:
+    """Keyword arguments for `create_engine` (and Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS)."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def configure_engine(engine: Engine) -> Engine:
+    """Prepare an engine for the case engine's transactions (idempotent); return it."""
     # pysqlite's own transaction handling would defer locking until the first write; the engine
     # reads a workflow and then writes it back, so take the write lock up front (BEGIN IMMEDIATE)
     # to serialize writers instead of failing one of them half-way.
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_connect):
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
-@lru_cache(maxsize=8)
-def get_engine(url: str | None = None) -> Engine:
-    """Return a (cached) SQLAlchemy engine for `url` or the default database."""
-    url = url or default_database_url()
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-        _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the directory of an SQLite database file if it does not exist yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 @lru_cache(maxsize=8)
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    """Return the session factory bound to the engine for `url`."""
+def get_engine(url: str) -> Engine:
+    """Return the (cached) SQLAlchemy engine of `url`, configured for the case engine."""
+    ensure_sqlite_directory(url)
+    return configure_engine(create_engine(url, **engine_options(url)))
+
+
+@lru_cache(maxsize=8)
+def session_factory(url: str) -> sessionmaker[Session]:
+    """Return the engine's own session factory for `url` (the CLI, the scheduler, tests)."""
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
 @contextmanager
-def transaction(url: str | None = None) -> Iterator[Session]:
-    """Open a session in one transaction: commit on success, roll back on error."""
-    session = session_factory(url)()
+def transaction(sessions: SessionFactory) -> Iterator[Session]:
+    """Open a session in one transaction: commit on success, roll back on error, then close it."""
+    session = sessions()
     try:
         with session.begin():
             yield session
     finally:
         session.close()
+

@@ -1,8 +1,7 @@
-"""Reference data (部门、角色、事项清单 R-6.1.3.1) loaded from editable YAML files in `data/`."""
+"""Reference data (部门、角色、事项清单 R-6.1.3.1) loaded from editable YAML files in the data directory."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -10,9 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-DATA_DIR_ENV = "RELIEF_DATA_DIR"
 
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -52,12 +48,6 @@ _MATTER: _Checks = {
     "basis": (_is_text, "非空文本"),
     "due_workdays": (_is_workdays, "非负整数或 null"),
 }
-
-
-def data_dir() -> Path:
-    """Return the reference data directory, honouring RELIEF_DATA_DIR."""
-    override = os.environ.get(DATA_DIR_ENV)
-    return Path(override) if override else DATA_DIR
 
 
 @lru_cache(maxsize=32)
@@ -105,27 +95,56 @@ def _load_records(path: Path, kind: str) -> dict[str, dict[str, Any]]:
     return records
 
 
-def departments() -> dict[str, dict[str, Any]]:
-    """Return the departments (实施部门) keyed by code; treat the result as read-only."""
-    return _load_records(data_dir() / "departments.yaml", "named")
+class ReferenceData:
+    """The reference files of one data directory (`Settings.data_dir`); each file is parsed once."""
 
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
 
-def roles() -> dict[str, dict[str, Any]]:
-    """Return the user roles keyed by code; treat the result as read-only."""
-    return _load_records(data_dir() / "roles.yaml", "named")
+    def departments(self) -> dict[str, dict[str, Any]]:
+        """Return the departments (实施部门) keyed by code; treat the result as read-only."""
+        return _load_records(self.data_dir / "departments.yaml", "named")
 
+    def roles(self) -> dict[str, dict[str, Any]]:
+        """Return the user roles keyed by code; treat the result as read-only."""
+        return _load_records(self.data_dir / "roles.yaml", "named")
 
-def matters() -> dict[str, dict[str, Any]]:
-    """Return the matter catalog (事项清单) keyed by code; treat the result as read-only."""
-    path = data_dir() / "matters.yaml"
-    records = _load_records(path, "matter")
-    known = departments()
-    # A matter pointing at a department that does not exist could never be dispatched.
-    for code, matter in records.items():
-        department = matter["department"]
-        if department not in known:
-            raise ReferenceDataError(f"{path}: 事项 {code} 的 department 不是已知部门代码：{department}")
-    return records
+    def matters(self) -> dict[str, dict[str, Any]]:
+        """Return the matter catalog (事项清单) keyed by code; treat the result as read-only."""
+        path = self.data_dir / "matters.yaml"
+        records = _load_records(path, "matter")
+        known = self.departments()
+        # A matter pointing at a department that does not exist could never be dispatched.
+        for code, matter in records.items():
+            department = matter["department"]
+            if department not in known:
+                raise ReferenceDataError(f"{path}: 事项 {code} 的 department 不是已知部门代码：{department}")
+        return records
+
+    def department_name(self, code: str | None) -> str:
+        """The Chinese name of a department code (the code itself when unknown; '' for none)."""
+        if not code:
+            return ""
+        return str(self.departments().get(code, {}).get("zh", code))
+
+    def department_names(self, codes: Any) -> str:
+        """Department names joined with 、 (codes that are unknown stay as they are)."""
+        return "、".join(self.department_name(str(c)) for c in (codes or []))
+
+    def role_name(self, code: str) -> str:
+        """The Chinese name of a role code (the code itself when unknown)."""
+        return str(self.roles().get(code, {}).get("zh", code))
+
+    def matter_name(self, code: str) -> str:
+        """The name of a matter of the catalog (the code itself when unknown)."""
+        return str(self.matters().get(code, {}).get("name", code))
+
+    def unknown_matters(self, matters: Any) -> list[str]:
+        """Codes of `matters` that the catalog lacks (a non-list counts as one unknown entry)."""
+        if not isinstance(matters, list):
+            return ["?"]
+        known = self.matters()
+        return [str(m) for m in matters if m not in known]
 
 
 def clear_cache() -> None:

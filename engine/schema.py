@@ -7,19 +7,20 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from engine.db import default_database_url
+from engine.db import ensure_sqlite_directory
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config(url: str) -> Config:
     """Return an Alembic config pointing at the engine's migrations and `url`."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", (url or default_database_url()).replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade(url: str | None = None) -> None:
-    """Bring the schema at `url` to the newest revision."""
+def upgrade(url: str) -> None:
+    """Bring the schema at `url` (`Settings.database_url`) to the newest revision."""
+    ensure_sqlite_directory(url)
     command.upgrade(alembic_config(url), "head")

@@ -63,7 +63,7 @@ def prepare_database(directory: Path) -> str:
     with db.transaction(url) as session:
         load_demo_data(session, clock.now())
     bpmn = ROOT / "processes" / "relief_linkage.bpmn"
-    engine = CaseEngine(url)
+    engine = CaseEngine.for_url(url)
     engine.deploy(bpmn.read_bytes(), bpmn.name, "screenshots")
     for applicant, channel, green in BACKGROUND_CASES:
         engine.start_case(applicant, channel, "county", green_channel=green)
@@ -115,7 +115,7 @@ def finish_through_engine(url: str, case_no: str) -> None:
     """Complete the steps after triage as their demo users would."""
     from engine.cases.runtime import CaseEngine
 
-    engine = CaseEngine(url)
+    engine = CaseEngine.for_url(url)
     while tasks := engine.list_tasks(case_no=case_no):
         task = tasks[0]
         step = LATER_STEPS[task["form_key"]]
@@ -168,7 +168,7 @@ def take_design_screenshots(browser: Browser, base_url: str, url: str, out: Path
     expect(designer.locator("#designer-status")).to_have_class("success")
     designer.screenshot(path=out / "modeler.png")
 
-    engine = CaseEngine(url)
+    engine = CaseEngine.for_url(url)
     case_no, _ = engine.start_case(BACKGROUND_CASES[1][0], "window", "village", actor="clerk_v")
     tasks = engine.list_tasks(case_no=case_no)
     engine.complete_task(tasks[0]["id"], "center1", {"decision": "eligible", "departments": ["minzheng", "yibao"]})

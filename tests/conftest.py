@@ -15,16 +15,13 @@ from sqlalchemy import inspect, make_url, text
 from engine import db, schema
 from engine.models import Base
 
-ROOT = Path(__file__).resolve().parent.parent
 # Tests create many users; a cheap hash keeps that fast (production uses scrypt).
 os.environ.setdefault("RELIEF_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 # The default SMS / 12345 adapters write log files; keep the tests' out of the work tree.
 os.environ.setdefault("RELIEF_INSTANCE_DIR", tempfile.mkdtemp(prefix="relief-test-instance-"))
-BPMN_PATH = ROOT / "processes" / "relief_linkage.bpmn"
-APPLICANT = {
-    "name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
-    "region": {"township": "T01", "village": "T01V01"}, "request": "因病致贫，申请医疗救助和临时救助",
-}
+
+from tests.support.cases import APPLICANT  # noqa: E402 - after the environment above
+from tests.support.db import engine_for  # noqa: E402
 
 
 def _guard_url(url: str) -> None:
@@ -65,13 +62,23 @@ def clean_db(database_url: str) -> str:
 
 
 @pytest.fixture
+def county_db(clean_db: str) -> str:
+    """The clean database with the demo county's organisations and users (applications name its places)."""
+    engine_for(clean_db, county=True)
+    return clean_db
+
+
+@pytest.fixture
+def demo_db(clean_db: str) -> str:
+    """The clean database with the demo county, its users and the deployed process."""
+    engine_for(clean_db, deploy=True, county=True)
+    return clean_db
+
+
+@pytest.fixture
 def case_engine(clean_db: str) -> Any:
     """A CaseEngine on the clean test database with the linkage process deployed."""
-    from engine.cases.runtime import CaseEngine
-
-    engine = CaseEngine(clean_db)
-    engine.deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")
-    return engine
+    return engine_for(clean_db, deploy=True, county=True)
 
 
 @pytest.fixture

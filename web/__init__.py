@@ -9,21 +9,25 @@ from typing import Any
 
 from flask import Flask, render_template
 
-from engine import db
+from engine import db as engine_db
+from engine.settings import Settings
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Create and configure the app: defaults, instance config.py, RELIEF_* env, then `test_config`."""
+    """Create and configure the app: defaults, instance config.py, RELIEF_* env, then `test_config`.
+
+    The engine's settings (`engine.settings.Settings`) are read from the same config: DATABASE_URL,
+    INSTANCE_DIR, DATA_DIR, FORMS_DIR, CALENDAR_FILE, UPLOAD_DIR, ENV, … without the RELIEF_ prefix.
+    """
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
         SECRET_KEY=None,
-        DATABASE_URL=None,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=2),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=110 * 1024 * 1024,  # up to 10 materials of 10 MB each, plus the form
         PROXY_FIX=0,
-        UPLOAD_DIR=None,
+        INSTANCE_DIR=app.instance_path,
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         RATELIMIT_STORAGE_URI="memory://",
@@ -36,20 +40,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_prefixed_env("RELIEF")
     else:
         app.config.from_mapping(test_config)
-    _finish_config(app)
+    settings = Settings.from_mapping(app.config)
+    _finish_config(app, settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in JSON
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         # Behind a reverse proxy the client address (rate limits, audit) comes from X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_FIX"]), x_proto=1)  # type: ignore[method-assign]
-    _init_extensions(app)
+    _init_extensions(app, settings)
     _register_blueprints(app)
     _register_error_pages(app)
     if _scheduler_wanted(app):
         from engine.deadlines.scheduler import start_in_background
 
-        start_in_background(app.config["DATABASE_URL"])
+        start_in_background(settings)
     return app
 
 
@@ -66,24 +71,31 @@ def _scheduler_wanted(app: Flask) -> bool:
     return not app.debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
 
 
-def _finish_config(app: Flask) -> None:
-    app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or db.default_database_url()
+def _finish_config(app: Flask, settings: Settings) -> None:
     if not app.config["SECRET_KEY"]:
         # A per-instance random key: stable across restarts, never committed.
-        key_file = Path(app.instance_path) / "secret_key"
+        key_file = settings.instance_dir / "secret_key"
         key_file.parent.mkdir(parents=True, exist_ok=True)
         if not key_file.exists():
             key_file.write_text(os.urandom(32).hex())
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
-    if not app.config["UPLOAD_DIR"]:
-        app.config["UPLOAD_DIR"] = str(Path(app.instance_path) / "uploads")
+    app.config["DATABASE_URL"] = settings.database_url
+    app.config["UPLOAD_DIR"] = str(settings.upload_dir)
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings.database_url
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_db.engine_options(settings.database_url))
+    engine_db.ensure_sqlite_directory(settings.database_url)
 
 
-def _init_extensions(app: Flask) -> None:
+def _init_extensions(app: Flask, settings: Settings) -> None:
     from engine.cases.runtime import CaseEngine
-    from web.extensions import babel, csrf, limiter, login_manager, select_locale
+    from web import presenters
+    from web.extensions import babel, csrf, db, limiter, login_manager, select_locale
 
+    db.init_app(app)
+    with app.app_context():
+        # SQLite: WAL, foreign keys, BEGIN IMMEDIATE, as everywhere.
+        bind = engine_db.configure_engine(db.engine)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
@@ -91,10 +103,25 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    from flask_babel import get_locale
+    presenters.init_app(app)
+    app.extensions["relief_settings"] = settings
+    app.extensions["relief_engine"] = CaseEngine(settings, sessions=_sessions(bind))
 
-    app.jinja_env.globals["get_locale"] = get_locale
-    app.extensions["relief_engine"] = CaseEngine(app.config["DATABASE_URL"])
+
+def _sessions(bind: Any) -> engine_db.SessionFactory:
+    """The case engine's sessions: Flask-SQLAlchemy's request-scoped one inside an app context; outside
+    one (a script or test holding the app's engine) a plain session on the same engine and pool."""
+    from flask import has_app_context
+    from sqlalchemy.orm import sessionmaker
+
+    from web.extensions import db
+
+    outside = sessionmaker(bind=bind, expire_on_commit=False)
+
+    def sessions() -> Any:
+        return db.session() if has_app_context() else outside()
+
+    return sessions
 
 
 def _register_blueprints(app: Flask) -> None:

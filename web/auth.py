@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from engine import clock
-from engine.access.accounts import Principal, authenticate, principal_of, user_for_token
-from engine.models import User
+from engine.access.accounts import Principal
 from web.extensions import LANGUAGES, login_manager
-from web.services import transaction
+from web.services import engine
 
 bp = Blueprint("auth", __name__)
 
@@ -33,22 +31,8 @@ def load_user(user_id: str) -> SignedInUser | None:
     """Reload the signed-in user; a disabled account is signed out at once."""
     if not user_id.isdigit():
         return None
-    with transaction() as db_session:
-        user = db_session.get(User, int(user_id))
-        if user is None or not user.active:
-            return None
-        return SignedInUser(principal_of(db_session, user))
-
-
-def authenticate_bearer() -> None:
-    """Resolve an `Authorization: Bearer` token into g.api_principal (or leave it unset)."""
-    header = request.headers.get("Authorization", "")
-    if not header.lower().startswith("bearer "):
-        return
-    with transaction() as db_session:
-        user = user_for_token(db_session, header[7:].strip(), clock.now())
-        g.api_principal = principal_of(db_session, user) if user else None
-        g.bearer_failed = user is None
+    found = engine().accounts.principal(int(user_id))
+    return SignedInUser(found) if found is not None else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -65,13 +49,11 @@ def login() -> Any:
     error = None
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        with transaction() as db_session:  # commits the failure count too
-            user, error = authenticate(db_session, username, request.form.get("password", ""), clock.now())
-            signed_in = SignedInUser(principal_of(db_session, user)) if user else None
+        signed_in, error = engine().accounts.sign_in(username, request.form.get("password", ""))
         if signed_in is not None:
             session.clear()
             session.permanent = True
-            login_user(signed_in)
+            login_user(SignedInUser(signed_in))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error, username=username), (401 if error else 200)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar as month_calendar
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -17,10 +16,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine import clock
-from engine.cases.intake import LOCAL_TZ
-from engine.deadlines.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, CalendarDay, CalendarError, WorkCalendar
+from engine.deadlines.workcal import ENV_VAR, CalendarDay, WorkCalendar, check_file
 from engine.i18n import _l
-from web.services import case_engine, require_role
+from web.services import engine, require, settings
 
 bp = Blueprint("calendar_admin", __name__, url_prefix="/admin")
 # Years the page lays out; anything else in ?year= is almost surely a typo.
@@ -79,34 +77,19 @@ def parse_year(raw: str | None, default: int) -> tuple[int, str | None]:
     return year, None
 
 
-def override_path(in_use: WorkCalendar) -> Path:
-    """The override file the running engine was loaded from (as WorkCalendar.load resolves it)."""
-    return in_use.overrides.source or DEFAULT_OVERRIDE_PATH
-
-
-def _same_schedule(a: WorkCalendar, b: WorkCalendar) -> bool:
-    ours, theirs = a.overrides, b.overrides
-    return (ours.holidays, ours.workdays, ours.years) == (theirs.holidays, theirs.workdays, theirs.years)
-
-
 @bp.route("/calendar")
 @login_required
 def calendar() -> Any:
     """Month grids of a year and the next, from the override file as it is on disk now."""
-    require_role("admin")
-    today = clock.now().astimezone(LOCAL_TZ).date()
+    require("calendar")
+    today = clock.now().astimezone(clock.LOCAL_TZ).date()
     year, year_message = parse_year(request.args.get("year"), today.year)
-    in_use = case_engine().calendar
-    path = override_path(in_use)
-    try:
-        on_disk: WorkCalendar | None = WorkCalendar.load(path, in_use.tz.key)
-        file_error = None
-    except CalendarError as err:
-        on_disk, file_error = None, str(err)
+    in_use = engine().calendar
+    check = check_file(in_use, settings().calendar_file)
     # With a broken file the deadlines still count with what the engine loaded at start.
-    shown = on_disk or in_use
+    shown = check.on_disk or in_use
     return render_template(
         "calendar_admin/calendar.html", years=[year_view(shown, y) for y in (year, year + 1)],
-        year=year, today=today, year_message=year_message, path=path, env_var=ENV_VAR,
-        file_error=file_error, pending_restart=on_disk is not None and not _same_schedule(on_disk, in_use),
+        year=year, today=today, year_message=year_message, path=check.path, env_var=ENV_VAR,
+        file_error=check.error, pending_restart=check.pending_restart,
         kind_labels=KIND_LABELS, weekdays=WEEKDAY_HEADINGS, min_year=MIN_YEAR, max_year=MAX_YEAR)

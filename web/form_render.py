@@ -3,7 +3,8 @@
 Widgets by schema type: string enum → radio buttons (≤ 4 options) or a select; array of enum →
 checkboxes; array of strings → textarea, one item per line; long string (maxLength > 200) →
 textarea; number → number input (empty → absent, so schema defaults apply); format date → date
-input. Business rules, conditional requirements included, stay in `engine.forms.validate_form`.
+input. Business rules, conditional requirements included, stay in `engine.bpmn.forms.FormLibrary.validate`;
+reading submitted data back (`CaseFiles.rows`) is the engine's too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from engine import reference
+from engine.reference import ReferenceData
 
 RADIO_MAX_OPTIONS = 4
 LONG_TEXT = 200
@@ -45,7 +46,7 @@ class Field:
 
 
 # Option lists a schema may name with "x-options" instead of a fixed enum: editable reference data.
-CATALOGS: dict[str, Any] = {"matters": reference.matters, "departments": reference.departments}
+CATALOGS = ("matters", "departments")
 
 
 def _types(spec: Mapping[str, Any]) -> list[str]:
@@ -71,11 +72,12 @@ def widget_of(spec: Mapping[str, Any]) -> str:
     return "textarea" if spec.get("maxLength", 0) > LONG_TEXT else "text"
 
 
-def option_labels(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+def option_labels(spec: Mapping[str, Any], reference: ReferenceData) -> list[tuple[str, str]]:
     """(value, label) pairs of an enum: department names for department codes, else x-enum-labels."""
-    catalog = CATALOGS.get(spec.get("x-options", ""))
-    if catalog is not None:
-        return [(code, str(entry.get("name") or entry.get("zh") or code)) for code, entry in catalog().items()]
+    catalog = spec.get("x-options", "")
+    if catalog in CATALOGS:
+        entries = reference.matters() if catalog == "matters" else reference.departments()
+        return [(code, str(entry.get("name") or entry.get("zh") or code)) for code, entry in entries.items()]
     values = [str(v) for v in spec.get("enum", [])]
     departments = reference.departments()
     if values and all(v in departments for v in values):
@@ -92,7 +94,7 @@ def _properties(schema: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]
     return [(name, spec) for name, spec in schema.get("properties", {}).items() if isinstance(spec, Mapping)]
 
 
-def build_fields(schema: Mapping[str, Any], values: Values | None = None,
+def build_fields(schema: Mapping[str, Any], reference: ReferenceData, values: Values | None = None,
                  errors: Mapping[str, list[str]] | None = None) -> list[Field]:
     """Field descriptors of a form, filled with `values` and each field's `errors`."""
     values, errors = values or {}, errors or {}
@@ -104,7 +106,7 @@ def build_fields(schema: Mapping[str, Any], values: Values | None = None,
         fields.append(Field(
             name=name, label=str(spec.get("title", name)), description=str(spec.get("description", "")),
             widget=widget, required=name in required,
-            options=option_labels(_choice_spec(spec)) if widget in ("radio", "select", "checkboxes") else [],
+            options=option_labels(_choice_spec(spec), reference) if widget in ("radio", "select", "checkboxes") else [],
             maxlength=spec.get("maxLength"),
             step=("1" if _types(spec)[0] == "integer" else "0.01") if widget == "number" else None,
             value=values.get(name, empty), errors=list(errors.get(name, []))))
@@ -193,23 +195,3 @@ def parse(schema: Mapping[str, Any], form: MultiDict[str, str]) -> tuple[dict[st
         else:
             data[name] = raw
     return data, errors
-
-
-def display(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, text) pairs of stored form data for reading: enum labels, lists joined, blanks left out."""
-    rows = []
-    for name, spec in _properties(schema):
-        value = data.get(name)
-        if value is None or value == "" or value == []:
-            continue
-        labels = dict(option_labels(_choice_spec(spec)))
-        if isinstance(value, list):
-            text = "、".join(labels.get(str(v), str(v)) for v in value)
-        elif isinstance(value, bool):
-            text = _("是") if value else _("否")
-        elif isinstance(value, int | float):
-            text = _display_number(value)
-        else:
-            text = labels.get(str(value), str(value))
-        rows.append((str(spec.get("title", name)), text))
-    return rows

@@ -9,9 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import clock
-from engine.notify import outbox
-from web.services import page_args, principal, require_role, transaction
+from web.services import engine, page_number, principal, require
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 20
@@ -25,8 +23,7 @@ def bell() -> dict[str, Any]:
         if not current_user.is_authenticated:
             return None
         try:
-            with transaction() as session:
-                return outbox.unread_count(session.connection(), current_user.principal.username)
+            return engine().outbox.unread(current_user.principal.username)
         except SQLAlchemyError:
             # The header must not break the page around it (error pages included).
             current_app.logger.exception("unread notification count failed")
@@ -46,29 +43,19 @@ def _link(notice: dict[str, Any]) -> str | None:
 @login_required
 def index() -> Any:
     """The signed-in user's in-app notices, newest first."""
-    who = principal()
-    page, per_page = page_args(request.args, PER_PAGE)
-    with transaction() as session:
-        conn = session.connection()
-        rows, total = outbox.list_for_user(conn, who.username, page, per_page)
-        unread = outbox.unread_count(conn, who.username)
-    for row in rows:
+    found = engine().outbox.notices(principal().username, page_number(request.args), PER_PAGE)
+    for row in found.items:
         row["link"] = _link(row)
-        row["kind_label"] = outbox.KIND_LABELS.get(row["kind"], row["kind"])
-    pages = max(1, (total + per_page - 1) // per_page)
-    return render_template("notifications/index.html", rows=rows, total=total, unread=unread, page=page,
-                           pages=pages, is_admin=who.has("admin"))
+    return render_template("notifications/index.html", notices=found, unread=found.extra["unread"])
 
 
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
 def read() -> Any:
     """Mark one notice (`id`) or all of them (`all`) read."""
-    who = principal()
-    ids = "all" if request.form.get("all") else request.form.getlist("id", type=int)
-    with transaction() as session:
-        outbox.mark_read(session.connection(), who.username, ids, clock.now())
-    if ids == "all":
+    everything = bool(request.form.get("all"))
+    engine().outbox.mark_read(principal().username, "all" if everything else request.form.getlist("id", type=int))
+    if everything:
         flash(_("已全部标为已读"), "success")
     return redirect(url_for("notifications.index", page=request.form.get("page", type=int)))
 
@@ -77,26 +64,15 @@ def read() -> Any:
 @login_required
 def failed() -> Any:
     """SMS and 12345 deliveries that failed or wait for a retry (administrators)."""
-    require_role("admin")
-    page, per_page = page_args(request.args, PER_PAGE)
-    with transaction() as session:
-        rows, total = outbox.failed_deliveries(session.connection(), page, per_page)
-    for row in rows:
-        row["channel_label"] = outbox.CHANNEL_LABELS.get(row["channel"], row["channel"])
-        row["status_label"] = outbox.STATUS_LABELS.get(row["status"], row["status"])
-        row["kind_label"] = outbox.KIND_LABELS.get(row["kind"], row["kind"])
-    pages = max(1, (total + per_page - 1) // per_page)
-    return render_template("notifications/failed.html", rows=rows, total=total, page=page, pages=pages)
+    found = engine().outbox.failed(require("deliveries"), page_number(request.args), PER_PAGE)
+    return render_template("notifications/failed.html", deliveries=found)
 
 
 @bp.route("/notifications/failed/<int:notification_id>/retry", methods=["POST"])
 @login_required
 def retry(notification_id: int) -> Any:
     """Send a failed notice again (attempts start over) at the sender's next run."""
-    require_role("admin")
-    with transaction() as session:
-        requeued = outbox.retry_failed(session.connection(), notification_id, clock.now())
-    if requeued:
+    if engine().outbox.retry(require("deliveries"), notification_id):
         flash(_("已重新排入发送队列，将在下次发送时重试"), "success")
     else:
         flash(_("该通知已发送或不存在，无需重新发送"), "error")

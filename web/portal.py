@@ -13,11 +13,12 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from engine.cases.progress import applicant_progress, new_query_code, normalize_query_code
+from engine.cases.progress import new_query_code, normalize_query_code
 from engine.errors import InvalidData, NotDeployed
+from web.application_form import applicant_of, form_choices, read_form, read_uploads
 from web.extensions import limiter
-from web.intake import form_choices, read_form, read_uploads, submit_application
-from web.services import transaction
+from web.presenters import form_errors, private
+from web.services import engine
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -31,7 +32,7 @@ def _portal_rate_limit() -> str:
 
 def _render_apply(values: dict[str, Any], errors: dict[str, list[str]] | None = None, status: int = 200,
                   consent: bool = False, files_lost: bool = False) -> Any:
-    return render_template("portal/apply.html", values=values, errors=errors or {}, consent=consent,
+    return render_template("portal/apply.html", values=values, errors=form_errors(errors or {}), consent=consent,
                            files_lost=files_lost, honeypot=HONEYPOT_FIELD, **form_choices()), status
 
 
@@ -48,20 +49,18 @@ def apply() -> Any:
     if request.form.get(HONEYPOT_FIELD):
         # Filled in by a bot (people never see the field): nothing is registered.
         return _render_apply(values, {"form": [_("提交未被受理，请刷新页面后重新填写")]}, 400, consent)
-    refusals = {} if consent else {"consent": [_("请阅读并同意个人信息处理说明后再提交")]}
     code = new_query_code()
     try:
-        case_no = submit_application(values, uploads, channel="online", level="county", actor=ONLINE_ACTOR,
-                                     query_code=code, extra_errors=refusals)
+        case_no, _instance = engine().start_case(applicant_of(values), "online", "county", values["green_channel"],
+                                                 ONLINE_ACTOR, query_code=code, uploads=uploads, consent=consent)
     except InvalidData as refused:
         return _render_apply(values, refused.errors, 422, consent, files_lost=bool(uploads))
     except NotDeployed:
         return _render_apply(values, {"form": [_("系统暂时无法受理网上申请，请稍后再试或前往受理窗口")]}, 503,
                              consent, files_lost=bool(uploads))
-    response = current_app.make_response(render_template("portal/applied.html", case_no=case_no,
-                                                         query_code=code))
-    response.headers["Cache-Control"] = "no-store"  # the code is shown once; keep it out of caches
-    return response
+    # The code is shown once; keep it out of caches.
+    return private(current_app.make_response(render_template("portal/applied.html", case_no=case_no,
+                                                             query_code=code)))
 
 
 @bp.route("/query", methods=["GET", "POST"])
@@ -72,12 +71,9 @@ def query() -> Any:
         return render_template("portal/query.html", case_no="", error=None, progress=None)
     case_no = request.form.get("case_no", "").strip().upper()[:40]
     code = normalize_query_code(request.form.get("query_code", ""))
-    with transaction() as session:
-        progress = applicant_progress(session.connection(), case_no, code)
+    progress = engine().files.progress(case_no, code)
     if progress is None:
         return render_template("portal/query.html", case_no=case_no, progress=None,
                                error=_("案件编号或查询码不正确")), 404
-    response = current_app.make_response(render_template("portal/query.html", case_no=case_no, error=None,
-                                                         progress=progress))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private(current_app.make_response(render_template("portal/query.html", case_no=case_no, error=None,
+                                                             progress=progress)))

@@ -9,35 +9,29 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine import clock
 from engine.access.accounts import Principal
-from engine.bpmn import forms
-from engine.cases import casefile
-from engine.cases.store import READY
 from engine.errors import Forbidden, InvalidData, NotFound, TaskConflict, WorkflowFailure
-from web.cases import private, unmask_or_abort, with_result_rows
-from web.form_render import Values, build_fields, display, parse, values_from_data, values_from_form
-from web.inbox import due_label
-from web.services import case_engine, principal, transaction
+from engine.status import READY
+from web.form_render import Values, build_fields, parse, values_from_data, values_from_form
+from web.presenters import private
+from web.services import engine, principal, settings, unmask_for_view
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 def _file(task_id: str) -> dict[str, Any]:
     """The task page's data; 404 for an unknown task and for one outside the user's scope alike."""
-    with transaction() as session:
-        try:
-            return casefile.task_file(session, principal(), task_id)
-        except NotFound:
-            abort(404)
+    try:
+        return engine().files.task_file(principal(), task_id)
+    except NotFound:
+        abort(404)
 
 
 def _schema(form_key: str) -> dict[str, Any] | None:
-    try:
-        return forms.load_schema(form_key)
-    except (forms.UnknownFormError, forms.FormSchemaError):
-        current_app.logger.exception("task form %r cannot be loaded", form_key)
-        return None
+    schema = settings().forms.schema_or_none(form_key)
+    if schema is None:
+        current_app.logger.error("task form %r cannot be loaded", form_key)
+    return schema
 
 
 def _render(file: dict[str, Any], values: Values | None = None, errors: dict[str, list[str]] | None = None,
@@ -46,31 +40,36 @@ def _render(file: dict[str, Any], values: Values | None = None, errors: dict[str
     """Draw the task page; `values` are what the user typed (kept on every error), `entered` marks them unsaved."""
     task, errors = file["task"], errors or {}
     schema = _schema(task["form_key"])
-    fields, closed_rows = [], []
+    fields = []
     if schema is not None:
         if values is None:
-            stored = task["data"] if task["state"] != READY else forms.apply_defaults(task["form_key"], {})
-            values = values_from_data(schema, stored)
-        if task["state"] != READY:
-            closed_rows = display(schema, task["data"])
-        fields = build_fields(schema, values, errors)
+            # An open task starts from the form's defaults and what the flow prefills (x-prefill).
+            start = task["data"] if task["state"] != READY else settings().forms.apply_defaults(
+                task["form_key"], task["prefill"])
+            values = values_from_data(schema, start)
+        fields = build_fields(schema, settings().reference, values, errors)
     names = {f.name for f in fields}
     form_errors = [m for key, messages in errors.items() if key not in names for m in messages]
-    with_result_rows(file["results"])
     html = render_template(
-        "tasks/show.html", **file, fields=fields, form_errors=form_errors, closed_rows=closed_rows,
-        entered=entered, due=due_label(task["due_at"], clock.now()),
+        "tasks/show.html", **file, fields=fields, form_errors=form_errors, entered=entered,
         form_title=(schema or {}).get("title"), form_description=(schema or {}).get("description"),
         form_missing=None if schema is not None else _("表单 %(key)s 无法加载，请联系系统管理员", key=task["form_key"]),
-        unmasked=unmasked, unmask_errors=unmask_errors,
-        unmask_url=url_for("tasks.unmask", task_id=task["id"]))
+        unmasked=unmasked, unmask_errors=unmask_errors, unmask_url=url_for("tasks.unmask", task_id=task["id"]))
     return html, status
+
+
+def _typed(file: dict[str, Any]) -> Values | None:
+    """What the user had typed into the task's form, when this request carries it (else None)."""
+    schema = _schema(file["task"]["form_key"])
+    if schema is None or not any(name in request.form for name in schema.get("properties", {})):
+        return None
+    return values_from_form(schema, request.form)
 
 
 @bp.route("/<task_id>")
 @login_required
 def show(task_id: str) -> Any:
-    """The task page: the case at a glance, earlier results, the form (read-only once closed), history."""
+    """The task page: the case at a glance, plans and results so far, the form (read-only once closed), history."""
     return _render(_file(task_id))
 
 
@@ -86,10 +85,10 @@ def complete(task_id: str) -> Any:
     data, type_errors = parse(schema, request.form)
     if type_errors:
         flash(_("表单填写有误，请按提示修改"), "error")
-        errors = {**forms.validate_form(file["task"]["form_key"], data), **type_errors}
+        errors = {**settings().forms.validate(file["task"]["form_key"], data), **type_errors}
         return _render(file, values, errors, status=422)
     try:
-        case_engine().complete_task(task_id, who.username, data, principal=who)
+        engine().complete_task(task_id, who.username, data, principal=who)
     except NotFound:
         abort(404)
     except InvalidData as err:
@@ -107,7 +106,7 @@ def complete(task_id: str) -> Any:
 
 
 def _act(task_id: str, action: Callable[[Principal], Any], done: str) -> Any:
-    """Run a claim/release/assign; back to the task with a message, 403 page when not allowed."""
+    """Run a claim/release/assign; back to the task with a message (and what was typed), 403 when not allowed."""
     try:
         action(principal())
     except NotFound:
@@ -119,6 +118,11 @@ def _act(task_id: str, action: Callable[[Principal], Any], done: str) -> Any:
         flash(err.message, "error")
     else:
         flash(done, "success")
+    file = _file(task_id)
+    typed = _typed(file)
+    if typed is not None:
+        # The button was pressed in the middle of filling in the form: keep every value on the page.
+        return _render(file, typed)
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -126,16 +130,14 @@ def _act(task_id: str, action: Callable[[Principal], Any], done: str) -> Any:
 @login_required
 def claim(task_id: str) -> Any:
     """Take the task as one's own (认领)."""
-    return _act(task_id, lambda who: case_engine().claim_task(task_id, who.username, principal=who),
-                _("已认领该任务"))
+    return _act(task_id, lambda who: engine().claim_task(task_id, who.username, principal=who), _("已认领该任务"))
 
 
 @bp.route("/<task_id>/release", methods=["POST"])
 @login_required
 def release(task_id: str) -> Any:
     """Give the task back to its candidate groups (退回组内)."""
-    return _act(task_id, lambda who: case_engine().release_task(task_id, who.username, principal=who),
-                _("已退回组内"))
+    return _act(task_id, lambda who: engine().release_task(task_id, who.username, principal=who), _("已退回组内"))
 
 
 @bp.route("/<task_id>/assign", methods=["POST"])
@@ -148,7 +150,7 @@ def assign(task_id: str) -> Any:
     if file["actions"]["assign"] and assignee not in offered:
         flash(_("请选择可以办理该任务的同事"), "error")
         return redirect(url_for("tasks.show", task_id=task_id))
-    return _act(task_id, lambda who: case_engine().assign_task(task_id, assignee, who.username, principal=who),
+    return _act(task_id, lambda who: engine().assign_task(task_id, assignee, who.username, principal=who),
                 _("已指派给 %(who)s", who=assignee))
 
 
@@ -157,6 +159,6 @@ def assign(task_id: str) -> Any:
 def unmask(task_id: str) -> Any:
     """The task page with the applicant's full ID, phone and address, for this view only (logged)."""
     file = _file(task_id)
-    unmasked, errors = unmask_or_abort(file["task"]["case_no"])
+    unmasked, errors = unmask_for_view(file["task"]["case_no"], request.form.get("reason", ""))
     html, status = _render(file, unmasked=unmasked, unmask_errors=errors, status=422 if errors else 200)
     return private(current_app.make_response((html, status)))

@@ -8,7 +8,6 @@ demo-data load is written to the audit log.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine import reference
+from engine import clock, db
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ApiToken, AuditLog, Organisation, User, UserRole
+from engine.settings import Settings
 
 ORG_KINDS = ("center", "department", "joint_office", "township", "village")
 GROUP_ORG_KINDS = ("department", "township", "village")
@@ -45,13 +45,16 @@ class Principal:
     roles: frozenset[str]
     can_unmask: bool = False
     is_supervisor: bool = False
+    covers: frozenset[str] = frozenset()  # a township's villages: their field work is the township's too
+    org_name: str = ""
 
     @property
     def groups(self) -> frozenset[str]:
-        """Candidate groups this user belongs to: their roles, and their organisation when it is one
-        that BPMN names as a group (a department, township or village). The center's and the joint
-        office's work is addressed to roles, so their clerks are not candidates for it."""
-        return self.roles | ({self.org_code} if self.org_kind in GROUP_ORG_KINDS else set())
+        """Candidate groups this user belongs to: their roles, their organisation when it is one that
+        BPMN names as a group (a department, township or village), and a township's villages. The
+        center's and the joint office's work is addressed to roles, so their clerks are not candidates."""
+        own = {self.org_code} if self.org_kind in GROUP_ORG_KINDS else set()
+        return self.roles | own | self.covers
 
     def has(self, *roles: str) -> bool:
         """True when the user holds any of `roles`."""
@@ -64,11 +67,20 @@ def audit(session: Session, actor: str, action: str, at: datetime, target: str |
     session.add(AuditLog(actor=actor, action=action, target=target, details=details, at=at))
 
 
+def covered_orgs(session: Session, org: Organisation) -> frozenset[str]:
+    """The organisations whose group work a member of `org` also covers: a township's villages."""
+    if org.kind != "township":
+        return frozenset()
+    return frozenset(session.scalars(select(Organisation.code).where(
+        Organisation.parent_code == org.code, Organisation.kind == "village")))
+
+
 def principal_of(session: Session, user: User) -> Principal:
     """Build the Principal of a user row."""
     org = session.get_one(Organisation, user.org_code)
     return Principal(user.id, user.username, user.display_name, org.code, org.kind, org.parent_code,
-                     frozenset(r.role for r in user.roles), user.can_unmask, user.is_supervisor)
+                     frozenset(r.role for r in user.roles), user.can_unmask, user.is_supervisor,
+                     covered_orgs(session, org), org.name)
 
 
 def list_organisations(session: Session) -> list[dict[str, Any]]:
@@ -92,11 +104,6 @@ def upsert_organisation(session: Session, code: str, name: str, kind: str, paren
     return org
 
 
-def _hash_method() -> str:
-    # scrypt by default; the test suite sets a cheaper method so it can create many users quickly.
-    return os.environ.get("RELIEF_PASSWORD_HASH_METHOD", "scrypt")
-
-
 def _password_errors(password: str) -> list[str]:
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -106,9 +113,11 @@ def _password_errors(password: str) -> list[str]:
     return problems
 
 
-def create_user(session: Session, username: str, password: str, org_code: str, roles: list[str], at: datetime,
-                display_name: str | None = None, can_unmask: bool = False, is_supervisor: bool = False) -> User:
-    """Create a user with hashed password; refuse unknown organisations and roles."""
+def create_user(session: Session, settings: Settings, username: str, password: str, org_code: str,
+                roles: list[str], at: datetime, display_name: str | None = None, can_unmask: bool = False,
+                is_supervisor: bool = False) -> User:
+    """Create a user with hashed password (`Settings.password_hash_method`); refuse unknown organisations
+    and roles."""
     errors: dict[str, list[str]] = {}
     if not username or not username.replace("_", "").replace(".", "").isalnum():
         errors["username"] = ["用户名只能包含字母、数字、下划线和点"]
@@ -116,7 +125,7 @@ def create_user(session: Session, username: str, password: str, org_code: str, r
         errors["username"] = [f"用户名 {username} 已存在"]
     if session.get(Organisation, org_code) is None:
         errors["org"] = [f"未知机构代码：{org_code}"]
-    unknown = [r for r in roles if r not in reference.roles()]
+    unknown = [r for r in roles if r not in settings.reference.roles()]
     if not roles or unknown:
         errors["role"] = [f"未知角色：{'、'.join(unknown)}" if unknown else "至少指定一个角色"]
     if _password_errors(password):
@@ -124,8 +133,8 @@ def create_user(session: Session, username: str, password: str, org_code: str, r
     if errors:
         raise InvalidData("无法创建用户", errors)
     user = User(username=username, display_name=display_name or username, org_code=org_code,
-                password_hash=generate_password_hash(password, method=_hash_method()), can_unmask=can_unmask,
-                is_supervisor=is_supervisor, created_at=at, failed_logins=0, active=True,
+                password_hash=generate_password_hash(password, method=settings.password_hash_method),
+                can_unmask=can_unmask, is_supervisor=is_supervisor, created_at=at, failed_logins=0, active=True,
                 roles=[UserRole(role=r) for r in dict.fromkeys(roles)])
     session.add(user)
     session.flush()
@@ -201,9 +210,9 @@ def user_for_token(session: Session, token: str, at: datetime) -> User | None:
     return user
 
 
-def load_demo_data(session: Session, at: datetime, path: Path = DEMO_FILE) -> dict[str, int]:
+def load_demo_data(session: Session, settings: Settings, at: datetime, path: Path = DEMO_FILE) -> dict[str, int]:
     """Load the demo county's organisations and users (idempotent); refused in production."""
-    if os.environ.get("RELIEF_ENV", "development") == "production":
+    if settings.production:
         raise EngineError("生产环境（RELIEF_ENV=production）不允许加载演示数据")
     demo = yaml.safe_load(path.read_text(encoding="utf-8"))
     for org in demo["organisations"]:
@@ -211,8 +220,66 @@ def load_demo_data(session: Session, at: datetime, path: Path = DEMO_FILE) -> di
     created = 0
     for entry in demo["users"]:
         if session.scalar(select(User).where(User.username == entry["username"])) is None:
-            create_user(session, entry["username"], demo["password"], entry["org"], entry["roles"], at,
+            create_user(session, settings, entry["username"], demo["password"], entry["org"], entry["roles"], at,
                         entry["name"], entry.get("unmask", False), entry.get("supervisor", False))
             created += 1
     audit(session, "system", "demo_data_loaded", at, users=created)
     return {"organisations": len(demo["organisations"]), "users_created": created}
+
+
+class Accounts:
+    """Sign-in, principals, users, tokens and demo data (`CaseEngine.accounts`); each call one transaction."""
+
+    def __init__(self, settings: Settings, sessions: db.SessionFactory):
+        self.settings, self.sessions = settings, sessions
+
+    def sign_in(self, username: str, password: str) -> tuple[Principal | None, str | None]:
+        """Check a username and password: (principal, None) or (None, the reason); failures are counted."""
+        with db.transaction(self.sessions) as session:  # commits the failure count too
+            user, error = authenticate(session, username, password, clock.now())
+            return (principal_of(session, user) if user else None), error
+
+    def principal(self, user_id: int) -> Principal | None:
+        """The principal of an active user by id (a disabled account is signed out at once)."""
+        with db.transaction(self.sessions) as session:
+            user = session.get(User, user_id)
+            return principal_of(session, user) if user is not None and user.active else None
+
+    def principal_named(self, username: str) -> Principal | None:
+        """The principal of an active user by username (operator tools, tests)."""
+        with db.transaction(self.sessions) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            return principal_of(session, user) if user is not None and user.active else None
+
+    def principal_for_token(self, token: str) -> Principal | None:
+        """The principal owning a live API token, or None."""
+        with db.transaction(self.sessions) as session:
+            user = user_for_token(session, token, clock.now())
+            return principal_of(session, user) if user else None
+
+    def create_user(self, username: str, password: str, org_code: str, roles: list[str],
+                    display_name: str | None = None, can_unmask: bool = False, is_supervisor: bool = False) -> str:
+        """Create a user (see `create_user`); return the username."""
+        with db.transaction(self.sessions) as session:
+            return create_user(session, self.settings, username, password, org_code, roles, clock.now(),
+                               display_name, can_unmask, is_supervisor).username
+
+    def create_token(self, username: str) -> str:
+        """Issue an API token for a user (shown once; only its hash is kept)."""
+        with db.transaction(self.sessions) as session:
+            return create_token(session, username, clock.now())
+
+    def revoke_tokens(self, username: str) -> int:
+        """Revoke every live token of a user; return how many."""
+        with db.transaction(self.sessions) as session:
+            return revoke_tokens(session, username, clock.now())
+
+    def load_demo_data(self) -> dict[str, int]:
+        """Load the demo county (refused in production)."""
+        with db.transaction(self.sessions) as session:
+            return load_demo_data(session, self.settings, clock.now())
+
+    def organisations(self) -> list[dict[str, Any]]:
+        """Every organisation as {code, name, kind, parent}, parents first."""
+        with db.transaction(self.sessions) as session:
+            return list_organisations(session)

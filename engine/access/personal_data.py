@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 # GB 11643-1999 check character: weights for the first 17 digits, and sum mod 11 -> character.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -147,3 +149,31 @@ def validate_phone(s: str) -> str | None:
     if number.lstrip("+").startswith(("1", "861", "00861")):
         return "手机号码格式不正确，应为以13–19开头的11位数字"
     return "联系电话格式不正确，应为11位手机号码或带区号的固定电话（如 025-83001234）"
+
+
+def masked_applicant(name: str, id_number: str | None, phone: str | None,
+                     address: str | None) -> dict[str, str | None]:
+    """The applicant's personal data masked for every view, export and API (R-6.4.3): one shape."""
+    return {
+        "name": mask_name(name or ""),
+        "id_number": mask_id_number(id_number or "") if id_number else "",
+        "phone": mask_phone(phone or "") if phone else "",
+        "address": mask_address(address) if address else None,
+    }
+
+
+# Keys whose values are personal data wherever they appear in workflow or task data.
+_MASKERS = {
+    "id_number": mask_id_number, "phone": mask_phone, "mobile": mask_phone, "address": mask_address,
+    "applicant_name": mask_name, "name_of_applicant": mask_name,
+}
+
+
+def mask_data(value: Any) -> Any:
+    """A copy of workflow/task data with personal data masked wherever its key names it."""
+    if isinstance(value, Mapping):
+        return {k: (_MASKERS[k](str(v)) if k in _MASKERS and isinstance(v, str) else mask_data(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_data(v) for v in value]
+    return value

@@ -1,32 +1,84 @@
-"""Who may see and act on what (R-6.4.3 least privilege). Every list, page, API call and export
-filters through these predicates; a case or task outside them is reported as not found.
+"""Who may see and do what (R-6.4.3 least privilege): the one place every list, page, API call, export
+and action asks. A case or task outside a user's scope is reported as not found.
 
+Seeing:
 - center officers, administrators and analysts see the whole county;
 - window clerks see the cases of their own area (a county-level clerk sees the county);
 - field staff see the cases of their township (with its villages) or their village;
 - a department sees the cases dispatched to it; the joint-conference office the cases it handled;
 - the 12345 integration account sees the cases that came from 12345;
 - tasks are visible to their candidate groups and their assignee (and to center/admin), and whoever
-  sees a task also sees its case.
+  sees a task also sees its case. A township's members are candidates for its villages' tasks too
+  (`Principal.groups`), so township field staff see and work the field tasks of their villages.
+
+Doing: `may(principal, action)` / `require(principal, action)` for the actions of `ACTIONS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from engine.access.accounts import Principal, principal_of
-from engine.cases.store import TASK, TASK_GROUP
+from engine.access.accounts import GROUP_ORG_KINDS, Principal, principal_of
 from engine.errors import Forbidden, NotFound
-from engine.models import Application, HotlineOrder, User
+from engine.i18n import _l
+from engine.models import Application, HotlineOrder, HumanTask, HumanTaskGroup, Organisation, User, UserRole
 
-APPLICATION = Application.__table__
-HOTLINE = HotlineOrder.__table__
+APPLICATION = cast(Table, Application.__table__)
+HOTLINE = cast(Table, HotlineOrder.__table__)
+TASK = cast(Table, HumanTask.__table__)
+TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
+USERS = cast(Table, User.__table__)
+ROLES = cast(Table, UserRole.__table__)
+ORGS = cast(Table, Organisation.__table__)
 COUNTY_WIDE = ("center", "admin", "analyst")
+STAFF_ROLES = ("clerk", "center", "joint_office", "department", "field", "designer", "admin", "analyst")
+# Organisations whose clerks register applications at their own window level (R-6.1.4).
+WINDOW_LEVELS = {"center": "county", "township": "township", "village": "village"}
 
+
+# -- actions -----------------------------------------------------------------------------------
+
+def _roles(*roles: str) -> Callable[[Principal], bool]:
+    return lambda who: who.has(*roles)
+
+
+# Action → (who may, the refusal). Pages and API endpoints ask for one of these, never for roles.
+ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
+    "work_tasks": (_roles(*STAFF_ROLES), _l("接口账号无权访问工作人员的待办任务")),
+    "register": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS, _l("仅窗口工作人员可以登记")),
+    "design": (_roles("designer", "admin"), _l("仅流程设计人员和系统管理员可以设计和部署流程")),
+    "inspect": (_roles("admin"), _l("仅系统管理员可以查看和管理流程实例")),
+    "heat": (_roles("admin", "designer", "analyst"), _l("无权查看办理热力图")),
+    "calendar": (_roles("admin"), _l("仅系统管理员可以查看工作日历")),
+    "deliveries": (_roles("admin"), _l("仅系统管理员可以查看和重发失败的通知")),
+    "unmask": (lambda who: who.can_unmask, _l("您没有查看完整个人信息的权限")),
+    "hotline_push": (_roles("integration"), _l("仅 12345 平台接口账号可以推送工单")),
+    "hotline_read": (_roles("integration", "admin"), _l("仅 12345 平台接口账号和系统管理员可以查询工单")),
+}
+
+
+def may(principal: Principal, action: str) -> bool:
+    """True when `principal` may do `action` (a key of ACTIONS)."""
+    return ACTIONS[action][0](principal)
+
+
+def require(principal: Principal, action: str) -> None:
+    """Raise Forbidden (with the Chinese reason) unless `principal` may do `action`."""
+    if not may(principal, action):
+        raise Forbidden(ACTIONS[action][1])
+
+
+def window_level(principal: Principal) -> str:
+    """The level (county/township/village) at which this clerk registers; Forbidden for anyone else."""
+    require(principal, "register")
+    return WINDOW_LEVELS[principal.org_kind]
+
+
+# -- seeing tasks and cases ---------------------------------------------------------------------
 
 def _task_groups_match(groups: frozenset[str]) -> ColumnElement[bool]:
     return exists(select(TASK_GROUP.c.task_id).where(
@@ -73,6 +125,20 @@ def case_filter(principal: Principal) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def may_see_case(conn: Connection, principal: Principal | None, case_no: str) -> bool:
+    """True when the case exists and this user may see it (None: an operator tool, sees all that exists)."""
+    where = APPLICATION.c.case_no == case_no
+    if principal is not None:
+        where = and_(where, case_filter(principal))
+    return conn.execute(select(APPLICATION.c.case_no).where(where)).first() is not None
+
+
+def check_case(conn: Connection, principal: Principal | None, case_no: str) -> None:
+    """Raise NotFound unless the case exists and is in the user's scope."""
+    if not may_see_case(conn, principal, case_no):
+        raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
+
+
 def may_see_task(principal: Principal, task: Mapping[str, Any]) -> bool:
     """The in-memory twin of `task_filter` for one task row."""
     if principal.has("center", "admin"):
@@ -97,20 +163,18 @@ def may_assign_task(principal: Principal, task: Mapping[str, Any]) -> bool:
     return principal.is_supervisor and principal.org_code in task["candidate_groups"]
 
 
-def case_visible_clause(principal: Principal, case_no: str) -> Any:
-    """A select of the case's application row if this user may see it (for existence checks)."""
-    return select(APPLICATION.c.case_no).where(and_(APPLICATION.c.case_no == case_no, case_filter(principal)))
-
-
 def holds_or_supervises(principal: Principal, task: Mapping[str, Any]) -> bool:
     """May release a task: whoever holds it, or a supervisor who may assign it."""
     return task["assignee"] == principal.username or may_assign_task(principal, task)
 
 
-def is_candidate(session: Session, username: str, task: Mapping[str, Any]) -> bool:
-    """True when `username` is an active user in one of the task's candidate groups."""
-    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    return user is not None and bool(principal_of(session, user).groups.intersection(task["candidate_groups"]))
+def task_actions(principal: Principal, task: Mapping[str, Any], is_open: bool) -> dict[str, bool]:
+    """What this user may do with a task now: claim, release, assign, complete."""
+    may_work = is_open and may_work_task(principal, task)
+    may_assign = is_open and may_assign_task(principal, task)
+    held = task["assignee"] is not None
+    return {"claim": may_work and not held, "release": is_open and held and holds_or_supervises(principal, task),
+            "assign": may_assign, "complete": may_work}
 
 
 def check_task_access(principal: Principal | None, task: Mapping[str, Any], allowed: Any) -> None:
@@ -121,3 +185,33 @@ def check_task_access(principal: Principal | None, task: Mapping[str, Any], allo
         raise NotFound("任务不存在或不在您的权限范围内")
     if allowed is not None and not allowed(principal, task):
         raise Forbidden("您无权办理此任务（可能已由他人认领）")
+
+
+# -- who belongs to a group ---------------------------------------------------------------------
+
+def members_clause(groups: Iterable[str]) -> ColumnElement[bool]:
+    """SQL on app_user: active users who are candidates of any of `groups`, as `Principal.groups` says."""
+    codes = sorted(set(groups))
+    group_orgs = select(ORGS.c.code).where(ORGS.c.code.in_(codes), ORGS.c.kind.in_(GROUP_ORG_KINDS))
+    covering = select(ORGS.c.parent_code).where(ORGS.c.code.in_(codes), ORGS.c.kind == "village")
+    return and_(USERS.c.active.is_(True), or_(
+        USERS.c.org_code.in_(group_orgs), USERS.c.org_code.in_(covering),
+        USERS.c.id.in_(select(ROLES.c.user_id).where(ROLES.c.role.in_(codes)))))
+
+
+def candidates(session: Session, task: Mapping[str, Any]) -> list[Principal]:
+    """Active users who may work the task if it were unclaimed (指派候选), by username."""
+    groups = list(task["candidate_groups"])
+    if not groups:
+        return []
+    users = session.scalars(select(User).where(User.id.in_(select(USERS.c.id).where(members_clause(groups))))
+                            .order_by(User.username))
+    unclaimed = {**task, "assignee": None}
+    found = [principal_of(session, user) for user in users]
+    return [who for who in found if may_see_task(who, unclaimed) and may_work_task(who, unclaimed)]
+
+
+def is_candidate(session: Session, username: str, task: Mapping[str, Any]) -> bool:
+    """True when `username` is an active user in one of the task's candidate groups."""
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    return user is not None and bool(principal_of(session, user).groups.intersection(task["candidate_groups"]))

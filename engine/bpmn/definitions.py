@@ -11,18 +11,17 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import reference
-from engine.bpmn import forms
 from engine.bpmn.loader import BpmnRejected, Problem, ProcessModel, inspect_process, load_process, parse_safely
 from engine.bpmn.parser import build_specs
 from engine.bpmn.reachability import reachability_problems
 from engine.errors import NotDeployed
 from engine.models import AuditLog, ProcessDefinition
+from engine.settings import Settings
 
 
-def known_groups() -> set[str]:
-    """Return the candidate-group codes a BPMN may name: roles and organisation codes."""
-    return set(reference.roles()) | set(reference.departments())
+def known_groups(settings: Settings) -> set[str]:
+    """Return the candidate-group codes a BPMN may name: roles and department codes."""
+    return set(settings.reference.roles()) | set(settings.reference.departments())
 
 
 def checksum(xml: bytes) -> str:
@@ -40,24 +39,24 @@ class DeployResult:
     definition_id: int
 
 
-def validate(xml: bytes, filename: str) -> ProcessModel:
+def validate(xml: bytes, filename: str, settings: Settings) -> ProcessModel:
     """Run every deploy-time check on `xml`; raise `BpmnRejected` with the problems."""
     try:
-        return load_process(xml, filename, forms.known_form_keys(), known_groups())
+        return load_process(xml, filename, settings.forms.known_keys(), known_groups(settings))
     except BpmnRejected:
         raise
     except Exception as err:  # noqa: BLE001 - SpiffWorkflow's parser can trip anywhere on a malformed draft
         raise BpmnRejected([Problem(filename, None, None, f"流程引擎无法解析：{err}")]) from err
 
 
-def deploy(session: Session, xml: bytes, filename: str, deployed_by: str, at: datetime,
+def deploy(session: Session, settings: Settings, xml: bytes, filename: str, deployed_by: str, at: datetime,
            comment: str | None = None) -> DeployResult:
     """Store `xml` as the next version of its process unless it equals the latest one.
 
     Deploy refuses what the modeler's 校验 refuses: the load checks plus reachability (every
     element reachable from a start event and able to reach an end event).
     """
-    model = validate(xml, filename)
+    model = validate(xml, filename, settings)
     problems = reachability_problems(model.tree, filename)
     if problems:
         raise BpmnRejected(problems)

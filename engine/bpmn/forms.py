@@ -1,10 +1,10 @@
-"""User-task forms: JSON Schema files in `forms/`, validated with Chinese error messages."""
+"""User-task forms: JSON Schema files in the forms directory (`Settings.forms_dir`), validated with
+Chinese error messages. A user task's `camunda:formKey` names the file."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -14,8 +14,6 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
-FORMS_DIR = Path(__file__).resolve().parents[2] / "forms"
-FORMS_DIR_ENV = "RELIEF_FORMS_DIR"
 FORM_ERROR_KEY = "_form"
 
 # Form keys come from BPMN and URLs; restricting them keeps a key from naming a path outside FORMS_DIR.
@@ -48,17 +46,6 @@ class FormSchemaError(ValueError):
     """A form schema file is not valid JSON or not a valid JSON Schema."""
 
 
-def forms_dir() -> Path:
-    """Return the forms directory, honouring RELIEF_FORMS_DIR."""
-    override = os.environ.get(FORMS_DIR_ENV)
-    return Path(override) if override else FORMS_DIR
-
-
-def known_form_keys() -> set[str]:
-    """Return the keys of all form schemas present in the forms directory."""
-    return {path.stem for path in forms_dir().glob("*.json") if _KEY_RE.match(path.stem)}
-
-
 @lru_cache(maxsize=32)
 def _validator(path: Path) -> Draft202012Validator:
     """Read, check against the metaschema and compile one schema file."""
@@ -74,18 +61,6 @@ def _validator(path: Path) -> Draft202012Validator:
     except SchemaError as exc:
         raise FormSchemaError(f"{path}: 不是有效的 JSON Schema：{exc.message}") from exc
     return Draft202012Validator(schema, format_checker=FormatChecker())
-
-
-def _schema_validator(key: str) -> Draft202012Validator:
-    path = forms_dir() / f"{key}.json"
-    if not _KEY_RE.match(key) or not path.is_file():
-        raise UnknownFormError(f"未知的表单：{key!r}（{forms_dir()} 中没有 {key}.json）")
-    return _validator(path)
-
-
-def load_schema(key: str) -> dict[str, Any]:
-    """Return a copy of the JSON Schema for form `key`."""
-    return copy.deepcopy(dict(_schema_validator(key).schema))
 
 
 def _enum_labels(schema: Mapping[str, Any], values: list[Any]) -> str:
@@ -157,19 +132,66 @@ def _collect(errors: dict[str, list[str]], error: ValidationError) -> None:
     _add(errors, field, _message(error))
 
 
-def validate_form(key: str, data: Any) -> dict[str, list[str]]:
-    """Validate submitted form data; return field -> Chinese messages, empty when valid."""
-    errors: dict[str, list[str]] = {}
-    for error in _schema_validator(key).iter_errors(data):
-        _collect(errors, error)
-    return errors
+class FormLibrary:
+    """The form schemas of one directory; each file is read and compiled once."""
 
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
 
-def apply_defaults(key: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of `data` with the schema's top-level defaults filled in for absent fields."""
-    filled = copy.deepcopy(dict(data))
-    properties = _schema_validator(key).schema.get("properties", {})
-    for name, spec in properties.items():
-        if name not in filled and isinstance(spec, Mapping) and "default" in spec:
-            filled[name] = copy.deepcopy(spec["default"])
-    return filled
+    def known_keys(self) -> set[str]:
+        """Return the keys of all form schemas present in the directory."""
+        return {path.stem for path in self.directory.glob("*.json") if _KEY_RE.match(path.stem)}
+
+    def _validator(self, key: str) -> Draft202012Validator:
+        path = self.directory / f"{key}.json"
+        if not _KEY_RE.match(key) or not path.is_file():
+            raise UnknownFormError(f"未知的表单：{key!r}（{self.directory} 中没有 {key}.json）")
+        return _validator(path)
+
+    def load_schema(self, key: str) -> dict[str, Any]:
+        """Return a copy of the JSON Schema for form `key`."""
+        return copy.deepcopy(dict(self._validator(key).schema))
+
+    def schema_or_none(self, key: str) -> dict[str, Any] | None:
+        """The schema of `key`, or None when it is missing or broken (callers say so to the user)."""
+        try:
+            return self.load_schema(key)
+        except (UnknownFormError, FormSchemaError):
+            return None
+
+    def validate(self, key: str, data: Any) -> dict[str, list[str]]:
+        """Validate submitted form data; return field -> Chinese messages, empty when valid."""
+        errors: dict[str, list[str]] = {}
+        for error in self._validator(key).iter_errors(data):
+            _collect(errors, error)
+        return errors
+
+    def apply_defaults(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a copy of `data` with the schema's top-level defaults filled in for absent fields."""
+        filled = copy.deepcopy(dict(data))
+        properties = self._validator(key).schema.get("properties", {})
+        for name, spec in properties.items():
+            if name not in filled and isinstance(spec, Mapping) and "default" in spec:
+                filled[name] = copy.deepcopy(spec["default"])
+        return filled
+
+    def field_spec(self, key: str, field: str) -> dict[str, Any]:
+        """The schema of one field of form `key` ({} when the form or field is unknown)."""
+        spec = (self.schema_or_none(key) or {}).get("properties", {}).get(field, {})
+        return dict(spec) if isinstance(spec, Mapping) else {}
+
+    def field_title(self, key: str, field: str) -> str:
+        """The title of a field of form `key` (the field name when unknown)."""
+        return str(self.field_spec(key, field).get("title", field))
+
+    def enum_label(self, key: str, field: str, value: Any) -> str:
+        """The label of one enum value of a field (`x-enum-labels`, of its items for a list), else the value."""
+        spec = self.field_spec(key, field)
+        labels = spec.get("x-enum-labels") or spec.get("items", {}).get("x-enum-labels", {})
+        return str(labels.get(value, value)) if isinstance(value, str) else str(value)
+
+    def catalog_of(self, key: str, field: str) -> str | None:
+        """The reference list a field's values come from (`x-options`: departments, matters), if any."""
+        spec = self.field_spec(key, field)
+        found = spec.get("x-options") or spec.get("items", {}).get("x-options")
+        return str(found) if found else None

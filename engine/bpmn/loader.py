@@ -20,12 +20,12 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from engine.bpmn.sandbox import expression_errors, script_errors
+from engine.status import CLOSED_COMPLETED, END_STATUSES
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 XSD_PATH = Path(SpiffWorkflow.__file__).parent / "bpmn" / "parser" / "schema" / "BPMN20.xsd"
-CASE_STATUSES = ("closed_completed", "closed_declined")
 MAX_DUE_WORKDAYS = 365
 _GROUP_EXPRESSION = re.compile(r"^\$\{(.+)\}$", re.S)
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
@@ -216,9 +216,9 @@ class _Linter:
         return int(raw)
 
     def end_event(self, end: etree._Element) -> None:
-        status = _properties(end).get("caseStatus", "closed_completed")
-        if status not in CASE_STATUSES:
-            self.add(end, f"caseStatus 应为 {' 或 '.join(CASE_STATUSES)}，实际为 {status!r}")
+        status = _properties(end).get("caseStatus", CLOSED_COMPLETED)
+        if status not in END_STATUSES:
+            self.add(end, f"caseStatus 应为 {' 或 '.join(END_STATUSES)}，实际为 {status!r}")
         self.model.end_statuses[end.get("id")] = status
 
 

@@ -1,8 +1,8 @@
 """Instance administration (实例管理): suspend, resume, terminate and migrate a running case.
 
-`InstanceAdmin` is a mixin of `CaseEngine`, like `CaseQueries`: every action runs in the
-engine's transaction, locks the instance row, refuses with a Chinese message when the case is
-not in a state that allows it, and writes one event with the actor and the reason.
+`InstanceAdmin` is `CaseEngine.admin`: every action runs in one transaction of the engine's
+`Workflows`, locks the instance row, refuses with a Chinese message when the case's status does not
+allow it (`engine.status`), and writes one event with the actor and the reason.
 
 Migration moves a case onto another deployed version of its process. The stored state names
 task specs by name, so the state is loaded onto the target version's specs; it is allowed only
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
@@ -27,73 +26,49 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from engine import clock
-from engine.bpmn.definitions import LoadedDefinition, SpecCache
-from engine.bpmn.serializer import StateSerializer
+from engine import clock, status
+from engine.bpmn.definitions import LoadedDefinition
 from engine.cases import store
-from engine.cases.tasks import TaskMirror, record, resolve_groups
-from engine.deadlines.workcal import WorkCalendar
+from engine.cases.tasks import record, resolve_groups
+from engine.cases.workflows import Workflows, require, workflow_tasks
 from engine.errors import InvalidData, NotFound, TaskConflict, WorkflowFailure
 from engine.models import ProcessDefinition
 
-OPEN, SUSPENDED, TERMINATED, ERROR = "open", "suspended", "terminated", "error"
-STATUS_NAMES = {OPEN: "办理中", SUSPENDED: "已挂起", TERMINATED: "已终止", ERROR: "流程出错",
-                "closed_completed": "办结", "closed_declined": "不予受理"}
 MAX_REASON = 500
-
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 PREDICTED = TaskState.FUTURE | TaskState.PREDICTED_MASK
-_HALTED = {SUSPENDED: "案件已挂起，暂停办理，请待管理员恢复后再办理",
-           TERMINATED: "案件已终止，任务已取消，无需办理",
-           ERROR: "案件流程执行出错，已转管理员处理，请待修复后再办理"}
-
-
-def halted_message(status: str) -> str | None:
-    """Why tasks of a case with this status may not be worked, or None when they may."""
-    return _HALTED.get(status)
 
 
 class InstanceAdmin:
-    """Administrative actions of `CaseEngine` (a mixin: it uses the engine's transaction and loaders)."""
+    """Administrative actions on running cases (`CaseEngine.admin`); each one transaction."""
 
-    specs: SpecCache
-    serializer: StateSerializer
-    script_engine: Any
-    calendar: WorkCalendar
-
-    def _transaction(self) -> AbstractContextManager[Session]:
-        raise NotImplementedError
-
-    def _lock_instance(self, session: Session, instance_id: int) -> store.InstanceState:
-        raise NotImplementedError
-
-    def _load(self, instance: store.InstanceState, loaded: LoadedDefinition) -> BpmnWorkflow:
-        raise NotImplementedError
-
-    def _store_workflow(self, session: Session, instance: store.InstanceState, workflow: BpmnWorkflow) -> None:
-        raise NotImplementedError
-
-    def _advance(self, session: Session, instance: store.InstanceState, loaded: LoadedDefinition,
-                 workflow: BpmnWorkflow, actor: str, now: Any, run: Any = None) -> list[Mapping[str, Any]]:
-        raise NotImplementedError
+    def __init__(self, workflows: Workflows):
+        self.workflows = workflows
 
     # -- suspend, resume, terminate -----------------------------------------------------
 
     def suspend_case(self, case_no: str, actor: str, reason: str) -> dict[str, Any]:
         """Suspend an open case (挂起): its tasks cannot be worked and its timers wait."""
-        return self._change_status(case_no, actor, reason, "挂起", OPEN, SUSPENDED, "case_suspended")
+        return self._change_status(case_no, actor, reason, "suspend", status.SUSPENDED, "case_suspended")
 
     def resume_case(self, case_no: str, actor: str, reason: str) -> dict[str, Any]:
         """Resume a suspended case (恢复); timers that fell due meanwhile fire on the next tick."""
-        return self._change_status(case_no, actor, reason, "恢复", SUSPENDED, OPEN, "case_resumed")
+        return self._change_status(case_no, actor, reason, "resume", status.OPEN, "case_resumed")
 
-    def _change_status(self, case_no: str, actor: str, reason: str, verb: str, before: str, after: str,
+    def change_status(self, case_no: str, action: str, actor: str, reason: str) -> dict[str, Any]:
+        """Suspend, resume or terminate by the action's name (the instance page's buttons)."""
+        actions = {"suspend": self.suspend_case, "resume": self.resume_case, "terminate": self.terminate_case}
+        if action not in actions:
+            raise NotFound(f"未知的操作：{action}")
+        return actions[action](case_no, actor, reason)
+
+    def _change_status(self, case_no: str, actor: str, reason: str, action: str, after: str,
                        event: str) -> dict[str, Any]:
         reason = _checked_reason(actor, reason)
         now = clock.now()
-        with self._transaction() as session:
-            instance = self._lock_case(session, case_no)
-            _require(instance, (before,), verb)
+        with self.workflows.transaction() as session:
+            instance = self.workflows.lock_instance(session, self.workflows.find_case(session, case_no).id)
+            require(instance, action)
             # next_timer_at stays: the timer index only selects open cases, so resuming restores it.
             instance.status = after
             store.save_instance(session.connection(), instance)
@@ -101,21 +76,21 @@ class InstanceAdmin:
             return {"case_no": case_no, "status": after}
 
     def terminate_case(self, case_no: str, actor: str, reason: str) -> dict[str, Any]:
-        """Terminate an open or suspended case (终止): cancel its workflow and open tasks; final."""
+        """Terminate an open, suspended or errored case (终止): cancel its workflow and open tasks; final."""
         reason = _checked_reason(actor, reason)
         now = clock.now()
-        with self._transaction() as session:
+        with self.workflows.transaction() as session:
             conn = session.connection()
-            instance, loaded, workflow = self._locked_workflow(session, case_no, (OPEN, SUSPENDED, ERROR), "终止")
+            instance, loaded, workflow = self.workflows.locked_workflow(session, case_no, "terminate")
             record(session, case_no, "case_terminated", actor, now,
                    data={"reason": reason, "previous": instance.status})
             workflow.cancel()
             cancelled = list(store.open_tasks_of_instance(conn, instance.id))
             # With no READY task left the mirror cancels every open row and logs task_cancelled.
-            TaskMirror(session, instance, loaded, self.calendar).sync(workflow, actor, now)
-            instance.status, instance.ended_at, instance.next_timer_at = TERMINATED, now, None
-            self._store_workflow(session, instance, workflow)
-            return {"case_no": case_no, "status": TERMINATED, "cancelled_tasks": cancelled}
+            self.workflows.mirror(session, instance, loaded).sync(workflow, actor, now)
+            instance.status, instance.ended_at, instance.next_timer_at = status.TERMINATED, now, None
+            self.workflows.store_workflow(session, instance, workflow)
+            return {"case_no": case_no, "status": status.TERMINATED, "cancelled_tasks": cancelled}
 
     # -- errored steps --------------------------------------------------------------------
 
@@ -124,30 +99,28 @@ class InstanceAdmin:
         """Run an errored step again (重试), after merging `data` (corrected values) into its data.
 
         A step errs when its script or a gateway condition fails at run time; the case then
-        stops in status `error` (see `CaseEngine._advance`). If the retry fails again the case
-        stays in error with a new `task_error` event; otherwise it reopens and runs on.
+        stops in status `error`. If the retry fails again the case stays in error with a new
+        `task_error` event; otherwise it reopens and runs on.
         """
         reason = _checked_reason(actor, reason)
         patch = _checked_patch(data)
         now = clock.now()
-        with self._transaction() as session:
-            instance, loaded, workflow = self._locked_workflow(session, case_no, (ERROR,), "重试")
+        with self.workflows.transaction() as session:
+            instance, loaded, workflow = self.workflows.locked_workflow(session, case_no, "retry")
             task = _errored_task(workflow, task_id)
             record(session, case_no, "task_retried", actor, now, task_id, task.task_spec.bpmn_name or _label(task),
                    {"reason": reason, "element": _label(task), "changed": sorted(patch)})
             workflow.reset_from_task_id(task.id, {**task.data, **patch})
-            instance.status = OPEN
-            self._advance(session, instance, loaded, workflow, actor, now)
+            instance.status = status.OPEN
+            self.workflows.advance(session, instance, loaded, workflow, actor, now)
             return {"case_no": case_no, "status": instance.status}
 
     def errored_tasks(self, case_no: str) -> list[dict[str, Any]]:
         """The steps of a case in ERROR state: id, element, name and their data (for repair)."""
-        with self._transaction() as session:
-            instance = self._find_case(session, case_no)
-            loaded = self.specs.get_by_id(session, instance.definition_id)
-            workflow = self.serializer.load(instance.state, instance.serializer_version,
-                                            loaded.spec, loaded.subprocess_specs)
-            return errored_steps(workflow)
+        with self.workflows.transaction() as session:
+            instance = self.workflows.find_case(session, case_no)
+            loaded = self.workflows.specs.get_by_id(session, instance.definition_id)
+            return errored_steps(self.workflows.restore(instance, loaded))
 
     # -- migration ------------------------------------------------------------------------
 
@@ -158,13 +131,24 @@ class InstanceAdmin:
         `missing_completed` the ids of finished (completed or cancelled) steps the target no
         longer has, without which the stored state cannot be expressed on it.
         """
-        with self._transaction() as session:
-            instance = self._find_case(session, case_no)
-            source = self.specs.get_by_id(session, instance.definition_id)
+        with self.workflows.transaction() as session:
+            instance = self.workflows.find_case(session, case_no)
+            source = self.workflows.specs.get_by_id(session, instance.definition_id)
             target = self._version(session, source.key, to_version)
-            workflow = self.serializer.load(instance.state, instance.serializer_version,
-                                            source.spec, source.subprocess_specs)
-            return compatibility(workflow, target)
+            return compatibility(self.workflows.restore(instance, source), target)
+
+    def migration_checks(self, case_no: str) -> dict[int, dict[str, Any]]:
+        """The migration verdict of every other deployed version of the case's process (newest first)."""
+        with self.workflows.transaction() as session:
+            instance = self.workflows.find_case(session, case_no)
+            if status.is_final(instance.status):
+                return {}
+            source = self.workflows.specs.get_by_id(session, instance.definition_id)
+            workflow = self.workflows.restore(instance, source)
+            others = list(session.scalars(select(ProcessDefinition).where(
+                ProcessDefinition.key == source.key, ProcessDefinition.version != source.version)
+                .order_by(ProcessDefinition.version.desc())))
+            return {d.version: compatibility(workflow, self.workflows.specs.get(d)) for d in others}
 
     def migrate_case(self, case_no: str, to_version: int, actor: str, reason: str) -> dict[str, Any]:
         """Move an open, suspended or errored case onto another deployed version when the check allows it.
@@ -173,9 +157,9 @@ class InstanceAdmin:
         """
         reason = _checked_reason(actor, reason)
         now = clock.now()
-        with self._transaction() as session:
+        with self.workflows.transaction() as session:
             conn = session.connection()
-            instance, source, workflow = self._locked_workflow(session, case_no, (OPEN, SUSPENDED, ERROR), "迁移")
+            instance, source, workflow = self.workflows.locked_workflow(session, case_no, "migrate")
             target = self._version(session, source.key, to_version)
             if target.id == source.id:
                 raise TaskConflict(f"案件 {case_no} 已在版本 {target.version} 上运行，无需迁移")
@@ -186,8 +170,9 @@ class InstanceAdmin:
                 moved = self._move(workflow, source, target)
             except SpiffWorkflowException as err:
                 raise WorkflowFailure(f"迁移到版本 {target.version} 失败：{err}") from err
-            instance.state = self.serializer.dump(moved)
-            instance.serializer_version = self.serializer.version
+            serializer = self.workflows.serializer
+            instance.state = serializer.dump(moved)
+            instance.serializer_version = serializer.version
             store.save_instance(conn, instance)
             conn.execute(update(store.INSTANCE).where(store.INSTANCE.c.id == instance.id)
                          .values(definition_id=target.id))
@@ -199,13 +184,13 @@ class InstanceAdmin:
 
     def _move(self, workflow: BpmnWorkflow, source: LoadedDefinition, target: LoadedDefinition) -> BpmnWorkflow:
         """Load the workflow's state onto the target specs, then re-predict where the flow changed."""
-        state = json.loads(self.serializer.dump(workflow))
+        serializer = self.workflows.serializer
+        state = json.loads(serializer.dump(workflow))
         _prune(state, target.spec)
         for sub in state["subprocesses"].values():
             _prune(sub, target.subprocess_specs[sub["spec"]])
-        moved = self.serializer.load(json.dumps(state), self.serializer.version,
-                                     target.spec, target.subprocess_specs)
-        moved.script_engine = self.script_engine
+        moved = serializer.load(json.dumps(state), serializer.version, target.spec, target.subprocess_specs)
+        moved.script_engine = self.workflows.script_engine
         for process in (moved, *moved.subprocesses.values()):
             name = process.spec.name
             before = source.spec if process is moved else source.subprocess_specs[name]
@@ -214,32 +199,12 @@ class InstanceAdmin:
                 _repredict(process.task_tree, changed)
         return moved
 
-    # -- lookups ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _find_case(session: Session, case_no: str) -> store.InstanceState:
-        instance = store.find_instance(session.connection(), case_no)
-        if instance is None:
-            raise NotFound(f"案件 {case_no} 不存在")
-        return instance
-
-    def _lock_case(self, session: Session, case_no: str) -> store.InstanceState:
-        return self._lock_instance(session, self._find_case(session, case_no).id)
-
-    def _locked_workflow(self, session: Session, case_no: str, allowed: tuple[str, ...],
-                         verb: str) -> tuple[store.InstanceState, LoadedDefinition, BpmnWorkflow]:
-        """Lock a case that is in one of the `allowed` statuses (else refuse) and load its workflow."""
-        instance = self._lock_case(session, case_no)
-        _require(instance, allowed, verb)
-        loaded = self.specs.get_by_id(session, instance.definition_id)
-        return instance, loaded, self._load(instance, loaded)
-
     def _version(self, session: Session, key: str, version: int) -> LoadedDefinition:
         definition = session.scalars(select(ProcessDefinition).where(
             ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
         if definition is None:
             raise NotFound(f"流程 {key} 没有版本 {version}")
-        return self.specs.get(definition)
+        return self.workflows.specs.get(definition)
 
 
 def _checked_reason(actor: str, reason: str | None) -> str:
@@ -284,32 +249,8 @@ def _errored_task(workflow: BpmnWorkflow, task_id: str) -> Task:
     return task
 
 
-def _require(instance: store.InstanceState, allowed: tuple[str, ...], verb: str) -> None:
-    status = instance.status
-    if status in allowed:
-        return
-    if status == SUSPENDED and verb == "挂起":
-        raise TaskConflict(f"案件 {instance.case_no} 已挂起，无需重复挂起")
-    if status == OPEN and verb == "恢复":
-        raise TaskConflict(f"案件 {instance.case_no} 未挂起，无需恢复")
-    raise TaskConflict(f"案件 {instance.case_no} 当前状态为“{STATUS_NAMES.get(status, status)}”，不能{verb}")
-
-
 def _processes(workflow: BpmnWorkflow) -> list[BpmnWorkflow]:
     return [workflow, *workflow.subprocesses.values()]
-
-
-def workflow_tasks(workflow: BpmnWorkflow, state: int = TaskState.ANY_MASK) -> list[Task]:
-    """Every task of the workflow and all its subprocesses in `state`, each once.
-
-    SpiffWorkflow's iterator descends into subprocesses only along some states, so each
-    (sub)process is asked separately and the results are merged by task id.
-    """
-    found: dict[UUID, Task] = {}
-    for process in _processes(workflow):
-        for task in process.get_tasks(state=state):
-            found.setdefault(task.id, task)
-    return list(found.values())
 
 
 def _label(task: Task) -> str:

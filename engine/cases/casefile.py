@@ -1,110 +1,46 @@
 """The case file (案卷) for pages and the API: one case or task at a glance, read-only and scoped.
 
-Assembles what a staff member needs to work a task: the applicant (masked, R-6.4.3), the request,
-channel and matters, uploaded materials, the history, earlier departments' results and the open
-tasks. Nothing here writes except `unmask_applicant` and `attachment_for_download`, which only
-append to the audit log. Callers pass the session; its transaction is theirs.
+`CaseFiles` (`CaseEngine.files`) assembles what a staff member needs to work a task: the applicant
+(masked, R-6.4.3), the request, channel and matters, uploaded materials, the history, the plans and
+results recorded so far, and the open tasks; also the case list, the receipt (回执), downloads of
+materials and unmasking, which append to the audit log. Each call is one transaction.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine import reference
+from engine import clock, status
 from engine.access import personal_data, scoping
-from engine.access.accounts import Principal, audit, principal_of
-from engine.bpmn import forms
-from engine.cases import store
-from engine.cases.intake import LOCAL_TZ
-from engine.cases.store import CANCELLED, COMPLETED, READY, TASK
-from engine.errors import Forbidden, InvalidData, NotFound
-from engine.i18n import _l
-from engine.models import Application, Attachment, Organisation, User, UserRole
-from engine.notify.notices import notice_text
+from engine.access.accounts import Principal, audit
+from engine.cases import labels, store
+from engine.cases.history import CaseHistory
+from engine.cases.progress import applicant_progress
+from engine.cases.workflows import Workflows
+from engine.deadlines.due import due_state
+from engine.errors import InvalidData, NotFound
+from engine.models import Application, Attachment
+from engine.paging import Page, paginate
+from engine.status import COMPLETED, READY
 
 APPLICATION = scoping.APPLICATION
-RESULT_FORMS = ("field_report", "dept_result")
+TASK = store.TASK
 MAX_REASON_LENGTH = 500
+MAX_SEARCH = 100
+# A form whose schema says "x-case-file": true has its submitted data shown on the case file to
+# everyone who may see the case (联动方案, 处理上报, 办结反馈, 办结汇总 …): a form file decides, not code.
+CASE_FILE_KEY = "x-case-file"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-STATUS_LABELS = {"open": _l("办理中"), "closed_completed": _l("办结"), "closed_declined": _l("不予受理"),
-                 "suspended": _l("已挂起"), "terminated": _l("已终止"), "error": _l("流程出错")}
-TASK_STATE_LABELS = {READY: _l("待办"), COMPLETED: _l("已办结"), CANCELLED: _l("已取消")}
-CHANNEL_LABELS = {"window": _l("窗口"), "online": _l("网上申请"), "terminal": _l("自助终端"),
-                  "hotline": _l("12345热线")}
-LEVEL_LABELS = {"county": _l("县级"), "township": _l("乡镇(街道)"), "village": _l("村(社区)")}
-EVENT_LABELS = {
-    "case_started": _l("登记受理"),
-    "task_created": _l("生成待办"),
-    "task_claimed": _l("认领"),
-    "task_released": _l("退回组内"),
-    "task_assigned": _l("指派"),
-    "task_completed": _l("办理完成"),
-    "task_cancelled": _l("任务取消"),
-    "decision": _l("作出决定"),
-    "notice": _l("告知申请人"),
-    "timer_fired": _l("超期督办"),
-    "case_closed": _l("案件结束"),
-    "hotline_result_queued": _l("12345回单"),
-    "case_suspended": _l("挂起"),
-    "case_resumed": _l("恢复"),
-    "case_terminated": _l("终止"),
-    "case_migrated": _l("迁移流程版本"),
-    "task_error": _l("环节出错"),
-    "task_retried": _l("重试出错环节"),
-}
-_SYSTEM_ACTORS = {"system": "系统", "scheduler": "系统定时任务"}
 
 
 def _row(row: Any) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], row._mapping)
-
-
-def local_time(value: datetime | str | None) -> str:
-    """Format a moment as local (Asia/Shanghai) 'YYYY-MM-DD HH:MM'; '' for None."""
-    if value is None or value == "":
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def department_name(code: str | None) -> str:
-    """The Chinese name of a department code (the code itself when unknown)."""
-    if not code:
-        return ""
-    return str(reference.departments().get(code, {}).get("zh", code))
-
-
-# -- scope ----------------------------------------------------------------------------------
-
-
-def may_see_case(session: Session, principal: Principal, case_no: str) -> bool:
-    """True when the case exists and is in scope, or one of its tasks is visible to this user."""
-    return session.connection().execute(scoping.case_visible_clause(principal, case_no)).first() is not None
-
-
-def task_actions(principal: Principal, task: Mapping[str, Any]) -> dict[str, bool]:
-    """What this user may do with a task now: claim, release, assign, complete."""
-    is_open = task["state"] == READY
-    may_work = is_open and scoping.may_work_task(principal, task)
-    may_assign = is_open and scoping.may_assign_task(principal, task)
-    held = task["assignee"] is not None
-    return {
-        "claim": may_work and not held,
-        "release": is_open and held and (task["assignee"] == principal.username or may_assign),
-        "assign": may_assign,
-        "complete": may_work,
-    }
-
-
-# -- the case at a glance ------------------------------------------------------------------
 
 
 def _application(session: Session, case_no: str) -> Application:
@@ -114,284 +50,257 @@ def _application(session: Session, case_no: str) -> Application:
     return application
 
 
-def masked_applicant(application: Application) -> dict[str, str]:
-    """The applicant's personal data masked for display (DOMAIN: first 6/last 4, 138****8000)."""
-    return {
-        "name": personal_data.mask_name(application.applicant_name),
-        "id_number": personal_data.mask_id_number(application.id_number),
-        "phone": personal_data.mask_phone(application.phone),
-        "address": personal_data.mask_address(application.address or ""),
-    }
+def masked_applicant(application: Application) -> dict[str, str | None]:
+    """The applicant of an application row, masked (the one shape of `personal_data.masked_applicant`)."""
+    return personal_data.masked_applicant(application.applicant_name, application.id_number, application.phone,
+                                          application.address)
 
 
-def masked_applicant_of(session: Session, case_no: str) -> dict[str, str]:
-    """The masked applicant of a case (NotFound when there is none)."""
-    return masked_applicant(_application(session, case_no))
-
-
-def _attachments(session: Session, case_no: str) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Attachment).where(Attachment.case_no == case_no)
-                           .order_by(Attachment.uploaded_at, Attachment.id))
-    return [{"id": a.id, "filename": a.filename, "size": a.size, "content_type": a.content_type,
-             "uploaded_at": a.uploaded_at, "uploaded_by": a.uploaded_by} for a in rows]
-
-
-def glance(session: Session, case_no: str) -> dict[str, Any]:
-    """The case at a glance, applicant masked: request, channel, region, matters, materials."""
-    application = _application(session, case_no)
-    catalog = reference.matters()
-    return {
-        "case_no": case_no,
-        "applicant": masked_applicant(application),
-        "channel": application.channel,
-        "channel_label": CHANNEL_LABELS.get(application.channel, application.channel),
-        "level_label": LEVEL_LABELS.get(application.level, application.level),
-        "green_channel": bool(application.green_channel),
-        "township": application.township,
-        "village": application.village,
-        "region_names": _org_names(session, [c for c in (application.township, application.village) if c]),
-        "request": application.request,
-        "matters": [{"code": m, "name": str(catalog.get(m, {}).get("name", m))} for m in application.matters or []],
-        "registered_at": application.created_at,
-        "registered_by": application.registered_by,
-        "attachments": _attachments(session, case_no),
-    }
-
-
-def _org_names(session: Session, codes: Sequence[str]) -> dict[str, str]:
-    if not codes:
-        return {}
-    rows = session.execute(select(Organisation.code, Organisation.name).where(Organisation.code.in_(codes)))
-    return {code: name for code, name in rows}
-
-
-def group_labels(session: Session, groups: Sequence[str]) -> dict[str, str]:
-    """Names of candidate groups: organisation names, else role names, else the code."""
-    names = _org_names(session, list(groups))
-    roles = reference.roles()
-    return {g: names.get(g) or str(roles.get(g, {}).get("zh", g)) for g in groups}
-
-
-# -- history and results --------------------------------------------------------------------
-
-
-def _tasks_of_case(session: Session, case_no: str) -> list[Mapping[str, Any]]:
+def tasks_of_case(session: Session, case_no: str) -> list[Mapping[str, Any]]:
     rows = session.connection().execute(select(*store.TASK_COLUMNS, TASK.c.data).where(TASK.c.case_no == case_no)
                                         .order_by(TASK.c.created_at, TASK.c.id))
     return [_row(r) for r in rows]
 
 
-def _actor_names(session: Session, usernames: set[str]) -> dict[str, str]:
-    names = dict(_SYSTEM_ACTORS)
-    people = usernames - names.keys()
-    if people:
-        rows = session.execute(select(User.username, User.display_name).where(User.username.in_(sorted(people))))
-        names.update({username: f"{display}（{username}）" for username, display in rows})
-    return names
+class CaseFiles:
+    """Read-mostly views of one case for staff and applicants."""
 
+    def __init__(self, workflows: Workflows):
+        self.workflows = workflows
+        self.settings = workflows.settings
+        self.reference, self.forms = self.settings.reference, self.settings.forms
+        self.history = CaseHistory(self.reference, self.forms)
 
-def _enum_label(form_key: str, field: str, value: Any) -> str:
-    if field == "departments" or field == "department":
-        return department_name(str(value))
-    try:
-        spec = forms.load_schema(form_key).get("properties", {}).get(field, {})
-    except (forms.UnknownFormError, forms.FormSchemaError):
-        return str(value)
-    return str(spec.get("x-enum-labels", {}).get(value, value))
+    # -- pieces ---------------------------------------------------------------------------
 
+    def glance(self, session: Session, case_no: str) -> dict[str, Any]:
+        """The case at a glance, applicant masked: request, channel, region, matters, materials."""
+        application = _application(session, case_no)
+        names = labels.org_names(session, (application.township, application.village, application.registered_org))
+        people = labels.actor_names(session, [application.registered_by])
+        return {
+            "case_no": case_no,
+            "applicant": masked_applicant(application),
+            "channel": application.channel, "channel_label": labels.channel_label(application.channel),
+            "level": application.level, "level_label": labels.level_label(application.level),
+            "green_channel": bool(application.green_channel),
+            "township": application.township, "village": application.village,
+            "region": {"township": application.township, "village": application.village},
+            "region_names": names, "place": labels.place(names, application.township, application.village),
+            "request": application.request,
+            "matters": [{"code": m, "name": self.reference.matter_name(m)} for m in application.matters or []],
+            "registered_at": application.created_at, "registered_by": application.registered_by,
+            "registered_by_name": people.get(application.registered_by or "", application.registered_by),
+            "clerk_name": labels.display_names(session, [application.registered_by]).get(
+                application.registered_by or "", application.registered_by or ""),
+            "window": names.get(application.registered_org or "", application.registered_org or ""),
+            "attachments": self._attachments(session, case_no),
+        }
 
-def _field_title(form_key: str, field: str) -> str:
-    try:
-        spec = forms.load_schema(form_key).get("properties", {}).get(field, {})
-    except (forms.UnknownFormError, forms.FormSchemaError):
-        return field
-    return str(spec.get("title", field))
+    @staticmethod
+    def _attachments(session: Session, case_no: str) -> list[dict[str, Any]]:
+        rows = list(session.scalars(select(Attachment).where(Attachment.case_no == case_no)
+                                    .order_by(Attachment.uploaded_at, Attachment.id)))
+        people = labels.actor_names(session, [a.uploaded_by for a in rows])
+        return [{"id": a.id, "filename": a.filename, "size": a.size, "content_type": a.content_type,
+                 "uploaded_at": a.uploaded_at, "uploaded_by": a.uploaded_by,
+                 "uploaded_by_name": people.get(a.uploaded_by, a.uploaded_by)} for a in rows]
 
+    def _status(self, conn: Connection, case_no: str) -> dict[str, Any]:
+        instance = store.find_instance(conn, case_no)
+        if instance is None:
+            return {"status": "", "status_label": "", "definition_version": None}
+        return {"status": instance.status, "status_label": status.label(instance.status),
+                "definition_version": store.definition_version(conn, instance.definition_id),
+                "started_at": instance.started_at, "ended_at": instance.ended_at}
 
-def _decision_detail(form_key: str, data: Mapping[str, Any]) -> str:
-    parts = []
-    for field, value in data.items():
-        if isinstance(value, list):
-            text = "、".join(_enum_label(form_key, field, v) for v in value)
-        else:
-            text = _enum_label(form_key, field, value)
-        parts.append(f"{_field_title(form_key, field)}：{text}")
-    return "；".join(parts)
+    def results(self, session: Session, tasks: Sequence[Mapping[str, Any]],
+                exclude: str | None = None) -> list[dict[str, Any]]:
+        """Completed tasks whose form is shown on the case file (`x-case-file`), oldest first, with
+        (label, text) rows: the joint plan, each department's report and result, the summary."""
+        shown = {t["form_key"] for t in tasks if (self.forms.schema_or_none(t["form_key"]) or {}).get(CASE_FILE_KEY)}
+        done = [t for t in tasks if t["form_key"] in shown and t["state"] == COMPLETED and t["id"] != exclude]
+        done.sort(key=lambda t: (t["completed_at"], t["id"]))
+        people = labels.actor_names(session, [t["completed_by"] for t in done])
+        return [{"task_id": t["id"], "name": t["name"], "form_key": t["form_key"],
+                 "department": (t["context"] or {}).get("department"),
+                 "department_name": self.reference.department_name((t["context"] or {}).get("department")),
+                 "completed_by": t["completed_by"], "completed_by_name": people.get(t["completed_by"] or ""),
+                 "completed_at": t["completed_at"], "data": dict(t["data"] or {}),
+                 "rows": self.rows(t["form_key"], t["data"] or {})} for t in done]
 
+    def rows(self, form_key: str, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Submitted data as (field title, text) in the form's order; unknown fields last."""
+        schema = self.forms.schema_or_none(form_key) or {}
+        order = list(schema.get("properties", {})) + [k for k in data if k not in schema.get("properties", {})]
+        return [(self.forms.field_title(form_key, k), self.history.value_text(form_key, k, data[k]))
+                for k in order if k in data and data[k] not in (None, "", [])]
 
-def _event_detail(event: Any, form_keys: Mapping[str, str], groups: Mapping[str, str]) -> str:
-    data: Mapping[str, Any] = event.data or {}
-    kind = event.type
-    if kind == "case_started":
-        channel, level = str(data.get("channel")), str(data.get("level"))
-        text = f"{CHANNEL_LABELS.get(channel, channel)}·{LEVEL_LABELS.get(level, level)}，" \
-               f"流程版本 v{data.get('definition_version')}"
-        return text + ("，绿色通道" if data.get("green_channel") else "")
-    if kind == "task_created":
-        due = local_time(data.get("due_at"))
-        names = "、".join(groups.get(g, g) for g in data.get("candidate_groups", []))
-        return f"候选：{names}" + (f"；办理时限 {due}" if due else "")
-    if kind == "task_assigned":
-        return f"指派给 {data.get('assignee')}" + (f"；原因：{data['reason']}" if data.get("reason") else "")
-    if kind == "task_released" and data.get("previous"):
-        return f"原办理人 {data.get('previous')}"
-    if kind == "decision":
-        return _decision_detail(form_keys.get(event.task_id or "", ""), data)
-    if kind == "notice":
-        return notice_text(str(data.get("kind")), {k: v for k, v in data.items() if k != "kind"})
-    if kind == "timer_fired":
-        department = department_name(data.get("department"))
-        return f"{data.get('name') or ''}{'：' + department if department else ''}"
-    if kind == "case_closed":
-        return STATUS_LABELS.get(str(data.get("status")), str(data.get("status")))
-    if kind == "hotline_result_queued":
-        return f"工单 {data.get('order_no')}"
-    if kind == "task_error":
-        return str(data.get("message") or "")
-    if kind == "case_migrated":
-        return f"v{data.get('from')} → v{data.get('to')}；原因：{data.get('reason') or ''}"
-    if kind in ("case_suspended", "case_resumed", "case_terminated", "task_retried"):
-        return f"原因：{data.get('reason') or ''}"
-    return ""
+    def _task_view(self, session: Session, row: Mapping[str, Any], now: Any) -> dict[str, Any]:
+        context = dict(row["context"] or {})
+        groups = labels.group_labels(session, self.reference, row["candidate_groups"])
+        people = labels.actor_names(session, [row["assignee"], row["completed_by"]])
+        return {
+            "id": row["id"], "case_no": row["case_no"], "name": row["name"], "form_key": row["form_key"],
+            "state": row["state"], "state_label": status.task_state_label(row["state"]),
+            "candidate_groups": list(row["candidate_groups"]), "group_names": [groups[g] for g in groups],
+            "assignee": row["assignee"], "assignee_name": people.get(row["assignee"] or ""),
+            "created_at": row["created_at"], "due_at": row["due_at"].isoformat() if row["due_at"] else None,
+            "due": due_state(row["due_at"], now, self.workflows.calendar, row.get("overdue_since"))
+            if row["state"] == READY else None,
+            "completed_at": row["completed_at"], "completed_by": row["completed_by"],
+            "completed_by_name": people.get(row["completed_by"] or ""),
+            "data": dict(row["data"] or {}) if "data" in row else {}, "context": context,
+            "prefill": dict(context.get("prefill") or {}),
+            "department": context.get("department"),
+            "department_name": self.reference.department_name(context.get("department")),
+        }
 
+    # -- pages ----------------------------------------------------------------------------
 
-def history(session: Session, case_no: str, tasks: Sequence[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The case's event log in order, with Chinese labels, actor names and a one-line detail."""
-    tasks = _tasks_of_case(session, case_no) if tasks is None else tasks
-    form_keys = {t["id"]: t["form_key"] for t in tasks}
-    events = store.events_of_case(session.connection(), case_no)
-    all_groups = {g for e in events for g in (e.data or {}).get("candidate_groups", [])}
-    groups = group_labels(session, sorted(all_groups))
-    actors = _actor_names(session, {e.actor for e in events})
-    return [{"type": e.type, "label": EVENT_LABELS.get(e.type, e.type), "at": e.at, "task_name": e.task_name,
-             "task_id": e.task_id, "actor": e.actor, "actor_name": actors.get(e.actor, e.actor),
-             "detail": _event_detail(e, form_keys, groups)} for e in events]
+    def task_file(self, principal: Principal, task_id: str) -> dict[str, Any]:
+        """Everything the task page shows; NotFound when the task is unknown or out of scope."""
+        now = clock.now()
+        with self.workflows.transaction() as session:
+            row = session.connection().execute(
+                select(*store.TASK_COLUMNS, TASK.c.data).where(TASK.c.id == task_id)).first()
+            task = _row(row) if row is not None else None
+            if task is None or not scoping.may_see_task(principal, task):
+                raise NotFound("任务不存在或不在您的权限范围内")
+            case_no = task["case_no"]
+            tasks = tasks_of_case(session, case_no)
+            actions = scoping.task_actions(principal, task, task["state"] == READY)
+            view = self._task_view(session, task, now)
+            return {
+                "task": view, "actions": actions,
+                "closed_rows": self.rows(task["form_key"], view["data"]) if task["state"] != READY else [],
+                "assignees": self._assignees(session, task) if actions["assign"] else [],
+                "case": self.glance(session, case_no), "status": self._status(session.connection(), case_no),
+                "history": self.history.entries(session, case_no, tasks),
+                "results": self.results(session, tasks, exclude=task_id),
+            }
 
+    def case_file(self, principal: Principal, case_no: str) -> dict[str, Any]:
+        """Everything the case page shows; NotFound when the case is unknown or out of scope."""
+        now = clock.now()
+        with self.workflows.transaction() as session:
+            scoping.check_case(session.connection(), principal, case_no)
+            tasks = tasks_of_case(session, case_no)
+            open_rows = sorted((t for t in tasks if t["state"] == READY), key=store.open_order)
+            return {
+                "case": self.glance(session, case_no), "status": self._status(session.connection(), case_no),
+                "open_tasks": [{**self._task_view(session, t, now), "visible": scoping.may_see_task(principal, t)}
+                               for t in open_rows],
+                "history": self.history.entries(session, case_no, tasks),
+                "results": self.results(session, tasks),
+            }
 
-def earlier_results(tasks: Sequence[Mapping[str, Any]], exclude: str | None = None) -> list[dict[str, Any]]:
-    """Completed 处理上报/办结反馈 tasks of the case, oldest first: who reported what for which department."""
-    done = [t for t in tasks if t["form_key"] in RESULT_FORMS and t["state"] == COMPLETED and t["id"] != exclude]
-    done.sort(key=lambda t: (t["completed_at"], t["id"]))
-    return [{"task_id": t["id"], "name": t["name"], "form_key": t["form_key"],
-             "department": (t["context"] or {}).get("department"),
-             "department_name": department_name((t["context"] or {}).get("department")),
-             "completed_by": t["completed_by"], "completed_at": t["completed_at"], "data": dict(t["data"] or {})}
-            for t in done]
+    def search(self, principal: Principal, text: str = "", page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
+        """Cases this user may see, newest first, optionally matching a case number or request text."""
+        instance = store.INSTANCE
+        text = text.strip()[:MAX_SEARCH]
+        joined = APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)
+        where = scoping.case_filter(principal)
+        if text:
+            where = and_(where, or_(APPLICATION.c.case_no.contains(text), APPLICATION.c.request.contains(text)))
+        query = (select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
+                        APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
+                        APPLICATION.c.created_at, instance.c.status)
+                 .select_from(joined).where(where)
+                 .order_by(APPLICATION.c.created_at.desc(), APPLICATION.c.case_no.desc()))
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            found = paginate(conn, query, page, per_page, lambda r: dict(r._mapping))
+            names = labels.org_names(session, {c for r in found.items for c in (r["township"], r["village"])})
+        for row in found.items:
+            row.update(applicant=personal_data.mask_name(row.pop("applicant_name")),
+                       status_label=status.label(row["status"]), channel_label=labels.channel_label(row["channel"]),
+                       place=labels.place(names, row["township"], row["village"]))
+        return found
 
+    def receipt(self, principal: Principal, case_no: str) -> dict[str, Any]:
+        """The printable receipt (回执) of a registered application, masked; NotFound outside scope."""
+        now = clock.now()
+        with self.workflows.transaction() as session:
+            scoping.check_case(session.connection(), principal, case_no)
+            case = self.glance(session, case_no)
+            triage = [t for t in store.open_tasks(session.connection(), case_no=case_no) if t["form_key"] == "triage"]
+        registered = case["registered_at"]
+        due = None
+        if triage and triage[0]["due_at"]:
+            # Counted from registration, as the applicant was told at the window.
+            state = due_state(triage[0]["due_at"], registered, self.workflows.calendar)
+            due = {"workdays": state.workdays_left, "date": clock.local_text(triage[0]["due_at"], "%Y-%m-%d"),
+                   "state": due_state(triage[0]["due_at"], now, self.workflows.calendar)}
+        return {**case, "triage": due}
 
-def _task_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    context = dict(row["context"] or {})
-    return {
-        "id": row["id"], "case_no": row["case_no"], "name": row["name"], "form_key": row["form_key"],
-        "state": row["state"], "state_label": TASK_STATE_LABELS.get(row["state"], row["state"]),
-        "candidate_groups": list(row["candidate_groups"]), "assignee": row["assignee"],
-        "created_at": row["created_at"], "due_at": row["due_at"].isoformat() if row["due_at"] else None,
-        "completed_at": row["completed_at"], "completed_by": row["completed_by"],
-        "data": dict(row["data"] or {}) if "data" in row else {}, "context": context,
-        "department": context.get("department"), "department_name": department_name(context.get("department")),
-    }
+    def applicant(self, principal: Principal, case_no: str) -> dict[str, Any]:
+        """The case's applicant for the API: masked personal data with region, request and channel."""
+        with self.workflows.transaction() as session:
+            scoping.check_case(session.connection(), principal, case_no)
+            row = _application(session, case_no)
+        return {**masked_applicant(row), "region": {"township": row.township, "village": row.village},
+                "request": row.request, "channel": row.channel, "level": row.level,
+                "green_channel": row.green_channel, "matters": list(row.matters or []),
+                "registered_at": row.created_at.isoformat()}
 
+    def progress(self, case_no: str, code: str) -> dict[str, Any] | None:
+        """What an applicant may see of their case with the right query code (进度查询), else None."""
+        with self.workflows.transaction() as session:
+            return applicant_progress(session.connection(), self.reference, case_no, code)
 
-# -- pages ----------------------------------------------------------------------------------
+    # -- acting on personal data ----------------------------------------------------------
 
+    def unmask(self, principal: Principal, case_no: str, reason: str) -> dict[str, str]:
+        """Return the applicant's full personal data for one view, and log it (查看完整信息, R-6.4.3)."""
+        scoping.require(principal, "unmask")
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidData("请填写查看原因", {"reason": ["请填写查看完整信息的原因"]})
+        if len(reason) > MAX_REASON_LENGTH:
+            raise InvalidData("查看原因过长", {"reason": [f"长度不能超过 {MAX_REASON_LENGTH} 个字符"]})
+        with self.workflows.transaction() as session:
+            scoping.check_case(session.connection(), principal, case_no)
+            application = _application(session, case_no)
+            audit(session, principal.username, "unmask", clock.now(), target=case_no, reason=reason)
+            return {"name": application.applicant_name, "id_number": application.id_number,
+                    "phone": application.phone, "address": application.address or ""}
 
-def task_file(session: Session, principal: Principal, task_id: str) -> dict[str, Any]:
-    """Everything the task page shows; NotFound when the task is unknown or out of scope."""
-    row = session.connection().execute(select(*store.TASK_COLUMNS, TASK.c.data).where(TASK.c.id == task_id)).first()
-    task = _row(row) if row is not None else None
-    if task is None or not scoping.may_see_task(principal, task):
-        raise NotFound("任务不存在或不在您的权限范围内")
-    tasks = _tasks_of_case(session, task["case_no"])
-    actions = task_actions(principal, task)
-    return {
-        "task": _task_view(task),
-        "actions": actions,
-        "groups": group_labels(session, list(task["candidate_groups"])),
-        "assignees": assignable_users(session, task) if actions["assign"] else [],
-        "case": glance(session, task["case_no"]),
-        "status": _status(session, task["case_no"]),
-        "history": history(session, task["case_no"], tasks),
-        "results": earlier_results(tasks, exclude=task_id),
-    }
+    def attachment(self, principal: Principal, case_no: str, attachment_id: int) -> dict[str, Any]:
+        """An uploaded material of a visible case: name, type and where it is stored; the download is logged."""
+        with self.workflows.transaction() as session:
+            attachment = session.get(Attachment, attachment_id)
+            if attachment is None or attachment.case_no != case_no or not scoping.may_see_case(
+                    session.connection(), principal, case_no):
+                raise NotFound("材料不存在或不在您的权限范围内")
+            path = Path(self.settings.upload_dir) / attachment.sha256
+            if not _SHA256_RE.match(attachment.sha256) or not path.is_file():
+                raise NotFound("材料文件缺失")
+            audit(session, principal.username, "attachment_download", clock.now(), target=case_no,
+                  attachment=attachment_id)
+            return {"filename": attachment.filename, "content_type": attachment.content_type,
+                    "directory": str(path.parent), "stored_name": attachment.sha256, "size": attachment.size}
 
+    # -- assignment -----------------------------------------------------------------------
 
-def _status(session: Session, case_no: str) -> dict[str, Any]:
-    conn = session.connection()
-    instance = store.find_instance(conn, case_no)
-    if instance is None:
-        return {"status": "", "status_label": "", "definition_version": None}
-    return {"status": instance.status, "status_label": STATUS_LABELS.get(instance.status, instance.status),
-            "definition_version": store.definition_version(conn, instance.definition_id),
-            "started_at": instance.started_at, "ended_at": instance.ended_at}
+    @staticmethod
+    def _assignees(session: Session, task: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Who could work the task if it were unclaimed (指派候选)."""
+        return [{"username": who.username, "display_name": who.display_name, "org": who.org_code}
+                for who in scoping.candidates(session, task)]
 
+    def assignees(self, task_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+        """The candidates of several open tasks (the instance page's 改派), by task id."""
+        with self.workflows.transaction() as session:
+            result = {}
+            for task_id in task_ids:
+                row = store.get_task(session.connection(), task_id)
+                if row is not None:
+                    result[task_id] = self._assignees(session, row)
+            return result
 
-def case_file(session: Session, principal: Principal, case_no: str) -> dict[str, Any]:
-    """Everything the case page shows; NotFound when the case is unknown or out of scope."""
-    if not may_see_case(session, principal, case_no):
-        raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
-    tasks = _tasks_of_case(session, case_no)
-    open_rows = [t for t in tasks if t["state"] == READY]
-    open_rows.sort(key=store.open_order)
-    groups = group_labels(session, sorted({g for t in open_rows for g in t["candidate_groups"]}))
-    return {
-        "case": glance(session, case_no),
-        "status": _status(session, case_no),
-        "open_tasks": [{**_task_view(t), "visible": scoping.may_see_task(principal, t)} for t in open_rows],
-        "groups": groups,
-        "history": history(session, case_no, tasks),
-        "results": earlier_results(tasks),
-    }
+    def display_names(self, usernames: Sequence[str]) -> dict[str, str]:
+        """Usernames as '张三（zhangsan）' (unknown ones as they are)."""
+        with self.workflows.transaction() as session:
+            return labels.actor_names(session, usernames)
 
-
-# -- acting on personal data ------------------------------------------------------------------
-
-
-def unmask_applicant(session: Session, principal: Principal, case_no: str, reason: str,
-                     at: datetime) -> dict[str, str]:
-    """Return the applicant's full personal data for one view, and log it (查看完整信息, R-6.4.3)."""
-    if not principal.can_unmask:
-        raise Forbidden("您没有查看完整个人信息的权限")
-    if not may_see_case(session, principal, case_no):
-        raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidData("请填写查看原因", {"reason": ["请填写查看完整信息的原因"]})
-    if len(reason) > MAX_REASON_LENGTH:
-        raise InvalidData("查看原因过长", {"reason": [f"长度不能超过 {MAX_REASON_LENGTH} 个字符"]})
-    application = _application(session, case_no)
-    audit(session, principal.username, "unmask", at, target=case_no, reason=reason)
-    return {"name": application.applicant_name, "id_number": application.id_number, "phone": application.phone,
-            "address": application.address or ""}
-
-
-def attachment_for_download(session: Session, principal: Principal, case_no: str, attachment_id: int,
-                            at: datetime) -> dict[str, Any]:
-    """An attachment of a visible case (filename, type, stored name); the download is logged."""
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.case_no != case_no or not may_see_case(session, principal, case_no):
-        raise NotFound("材料不存在或不在您的权限范围内")
-    if not _SHA256_RE.match(attachment.sha256):
-        raise NotFound("材料文件缺失")
-    audit(session, principal.username, "attachment_download", at, target=case_no, attachment=attachment_id)
-    return {"filename": attachment.filename, "content_type": attachment.content_type,
-            "stored_name": attachment.sha256, "size": attachment.size}
-
-
-# -- assignment -------------------------------------------------------------------------------
-
-
-def assignable_users(session: Session, task: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Active users of the task's candidate-group organisations/roles who could work it (指派候选)."""
-    groups = sorted(task["candidate_groups"])
-    if not groups:
-        return []
-    users = session.scalars(select(User).where(
-        User.active.is_(True),
-        or_(User.org_code.in_(groups), User.roles.any(UserRole.role.in_(groups)))).order_by(User.username))
-    unclaimed = {**task, "assignee": None}
-    result = []
-    for user in users:
-        who = principal_of(session, user)
-        if scoping.may_see_task(who, unclaimed) and scoping.may_work_task(who, unclaimed):
-            result.append({"username": user.username, "display_name": user.display_name, "org": user.org_code})
-    return result

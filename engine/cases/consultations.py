@@ -1,44 +1,24 @@
-"""Consultations at a window (咨询登记, R-5.1.1): recorded for statistics, no process is started.
-
-Also the check that a township/village pair names real organisations of the county, which the
-window and online application forms share.
-"""
+"""Consultations at a window (咨询登记, R-5.1.1): recorded for statistics, no process is started."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
-from engine import reference
+from engine import clock
+from engine.access import scoping
+from engine.access.accounts import Principal
 from engine.access.personal_data import validate_phone
+from engine.cases.intake import MAX_LENGTHS
+from engine.cases.regions import resolve_region
+from engine.cases.workflows import Workflows
 from engine.errors import InvalidData
-from engine.models import Consultation, Organisation
+from engine.models import Consultation
+from engine.reference import ReferenceData
 
-MAX_LENGTHS = {"name": 50, "question": 2000, "answer": 2000}
-
-
-def region_errors(session: Session, township: str, village: str | None,
-                  township_required: bool = True) -> dict[str, list[str]]:
-    """Check that the township exists and the village (if any) lies in it; return field → messages."""
-    errors: dict[str, list[str]] = {}
-    town = session.get(Organisation, township) if township else None
-    if not township:
-        if township_required:
-            errors["township"] = ["请选择所在乡镇(街道)"]
-    elif town is None or town.kind != "township":
-        errors["township"] = [f"未知的乡镇(街道)：{township}"]
-    if village:
-        place = session.get(Organisation, village)
-        if place is None or place.kind != "village":
-            errors["village"] = [f"未知的村(社区)：{village}"]
-        elif town is not None and place.parent_code != town.code:
-            errors["village"] = [f"{place.name}不属于{town.name}，请重新选择"]
-        elif town is None and not errors.get("township"):
-            errors["village"] = ["请先选择村(社区)所在的乡镇(街道)"]
-    return errors
+LIMITS = {"name": MAX_LENGTHS["name"], "phone": MAX_LENGTHS["phone"], "question": 2000, "answer": 2000}
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -46,8 +26,9 @@ def _text(data: Mapping[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def consultation_errors(session: Session, data: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Check a consultation record; return field → Chinese messages (empty when valid)."""
+def consultation_errors(conn: Connection, reference: ReferenceData, data: Mapping[str, Any]
+                        ) -> tuple[dict[str, str | None], dict[str, list[str]]]:
+    """Check a consultation record; return its region codes and field → Chinese messages."""
     errors: dict[str, list[str]] = {}
     if not _text(data, "name"):
         errors["name"] = ["请填写咨询人姓名"]
@@ -55,32 +36,38 @@ def consultation_errors(session: Session, data: Mapping[str, Any]) -> dict[str, 
     phone_error = validate_phone(phone) if phone else None
     if phone_error:
         errors["phone"] = [phone_error]
-    errors.update(region_errors(session, _text(data, "township"), _text(data, "village") or None))
+    region, region_errors = resolve_region(conn, data.get("region"))
+    errors.update(region_errors)
     if not _text(data, "question"):
         errors["question"] = ["请填写咨询的问题"]
-    for key, limit in MAX_LENGTHS.items():
+    for key, limit in LIMITS.items():
         if len(_text(data, key)) > limit:
             errors[key] = [f"不能超过 {limit} 个字"]
-    matters = data.get("matters") or []
-    known = reference.matters()
-    unknown = [str(m) for m in matters if m not in known] if isinstance(matters, list) else ["?"]
+    unknown = reference.unknown_matters(data.get("matters") or [])
     if unknown:
         errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
-    return errors
+    return region, errors
 
 
-def register_consultation(session: Session, data: Mapping[str, Any], registered_by: str, registered_org: str,
-                          at: datetime) -> Consultation:
-    """Validate and store a consultation (in the caller's transaction); raise InvalidData with field errors."""
-    errors = consultation_errors(session, data)
-    if errors:
-        raise InvalidData("咨询登记信息有误，请修改后重新提交", errors)
-    row = Consultation(
-        visitor_name=_text(data, "name"), phone=_text(data, "phone") or None,
-        township=_text(data, "township") or None, village=_text(data, "village") or None,
-        question=_text(data, "question"), answer=_text(data, "answer") or None,
-        matters=[str(m) for m in data.get("matters") or []],
-        registered_by=registered_by, registered_org=registered_org, created_at=at)
-    session.add(row)
-    session.flush()
-    return row
+class Consultations:
+    """Registering consultations at a window (`CaseEngine.consultations`)."""
+
+    def __init__(self, workflows: Workflows):
+        self.workflows = workflows
+
+    def register(self, principal: Principal, data: Mapping[str, Any]) -> int:
+        """Validate and store a consultation by a window clerk; raise InvalidData with field errors."""
+        scoping.require(principal, "register")
+        with self.workflows.transaction() as session:
+            region, errors = consultation_errors(session.connection(), self.workflows.settings.reference, data)
+            if errors:
+                raise InvalidData("咨询登记信息有误，请修改后重新提交", errors)
+            row = Consultation(
+                visitor_name=_text(data, "name"), phone=_text(data, "phone") or None,
+                township=region.get("township"), village=region.get("village"),
+                question=_text(data, "question"), answer=_text(data, "answer") or None,
+                matters=[str(m) for m in data.get("matters") or []],
+                registered_by=principal.username, registered_org=principal.org_code, created_at=clock.now())
+            session.add(row)
+            session.flush()
+            return row.id

@@ -9,25 +9,28 @@ of the order is kept as its payload. The hotline never learns an ID number, so n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import clock, db
+from engine import clock, status
+from engine.access import scoping
+from engine.access.accounts import Principal
 from engine.access.personal_data import normalize_id_number, validate_id_number, validate_phone
 from engine.cases import store
-from engine.cases.admin import ERROR, SUSPENDED
-from engine.cases.intake import LOCAL_TZ
-from engine.cases.runtime import OPEN, CaseEngine
+from engine.cases.intake import MAX_LENGTHS
+from engine.cases.regions import MAX_REGION_TEXT, resolve_region
 from engine.errors import InvalidData
-from engine.models import Application, Organisation
+from engine.models import Application
+
+if TYPE_CHECKING:
+    from engine.cases.runtime import CaseEngine
 
 APPLICATION = cast(Table, Application.__table__)
 CHANNEL = "hotline"
@@ -56,22 +59,24 @@ WORK_ORDER_SCHEMA: dict[str, Any] = {
     "properties": {
         "order_no": {"type": "string", "pattern": _ORDER_NO_PATTERN, "description": "工单编号（唯一）",
                      "examples": ["GD202611280001"]},
-        "caller": {"type": "string", "pattern": _FILLED, "maxLength": 100, "description": "来电人"},
-        "phone": {"type": "string", "maxLength": 30, "description": "联系电话（手机或带区号的固定电话）"},
-        "content": {"type": "string", "pattern": _FILLED, "maxLength": 4000, "description": "诉求内容"},
+        "caller": {"type": "string", "pattern": _FILLED, "maxLength": MAX_LENGTHS["name"], "description": "来电人"},
+        "phone": {"type": "string", "maxLength": MAX_LENGTHS["phone"],
+                  "description": "联系电话（手机或带区号的固定电话）"},
+        "content": {"type": "string", "pattern": _FILLED, "maxLength": MAX_LENGTHS["request"],
+                    "description": "诉求内容"},
         "type": {"type": "string", "enum": list(WORK_ORDER_TYPES), "description": "诉求类型"},
         "region": {
-            "type": ["string", "object"], "maxLength": 200,
+            "type": ["string", "object"], "maxLength": MAX_REGION_TEXT,
             "description": "事发区划：乡镇(街道)或村(社区)的代码或名称，或 {township, village}",
             "required": ["township"],
             "properties": {
-                "township": {"type": "string", "pattern": _FILLED, "maxLength": 200},
-                "village": {"type": ["string", "null"], "maxLength": 200},
+                "township": {"type": "string", "pattern": _FILLED, "maxLength": MAX_REGION_TEXT},
+                "village": {"type": ["string", "null"], "maxLength": MAX_REGION_TEXT},
             },
         },
         "time": {"type": "string", "maxLength": 40, "description": "来电时间（ISO 8601；无时区按北京时间）",
                  "examples": ["2026-11-28T09:30:00+08:00"]},
-        "address": {"type": "string", "maxLength": 300, "description": "事发地址（可选）"},
+        "address": {"type": "string", "maxLength": MAX_LENGTHS["address"], "description": "事发地址（可选）"},
         "id_number": {"type": "string", "maxLength": 30, "description": "身份证号码（可选，热线通常没有）"},
     },
     "additionalProperties": True,
@@ -144,7 +149,7 @@ def parse_call_time(value: str) -> datetime | None:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return moment.replace(tzinfo=LOCAL_TZ) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=clock.LOCAL_TZ) if moment.tzinfo is None else moment
 
 
 def _field_errors(order: dict[str, Any], now: datetime) -> dict[str, list[str]]:
@@ -164,81 +169,6 @@ def _field_errors(order: dict[str, Any], now: datetime) -> dict[str, list[str]]:
     return errors
 
 
-# -- regions --------------------------------------------------------------------------------
-
-
-def _compact(text: Any) -> str:
-    return re.sub(r"\s+", "", text) if isinstance(text, str) else ""
-
-
-@dataclass(frozen=True)
-class _Place:
-    code: str
-    name: str
-    kind: str
-    parent: str | None
-
-
-def _places(conn: Connection) -> list[_Place]:
-    rows = conn.execute(select(Organisation.code, Organisation.name, Organisation.kind, Organisation.parent_code)
-                        .where(Organisation.kind.in_(("township", "village"))))
-    return [_Place(r.code, r.name, r.kind, r.parent_code) for r in rows]
-
-
-def _names_of(place: _Place, by_code: Mapping[str, _Place]) -> set[str]:
-    names = {place.code, _compact(place.name)}
-    parent = by_code.get(place.parent or "")
-    if parent is not None and _compact(place.name).startswith(_compact(parent.name)):
-        names.add(_compact(place.name)[len(_compact(parent.name)):])  # 城东街道东湖社区 → 东湖社区
-    return names
-
-
-def _match(places: list[_Place], by_code: Mapping[str, _Place], kind: str, text: Any,
-           parent: str | None = None) -> list[_Place]:
-    wanted = _compact(text)
-    return [p for p in places if p.kind == kind and (parent is None or p.parent == parent)
-            and wanted in _names_of(p, by_code)]
-
-
-def resolve_region(conn: Connection, region: Any,
-                   field: str = "region") -> tuple[dict[str, str | None], dict[str, list[str]]]:
-    """Turn a region given by code or name into {township, village} codes; or return field errors.
-
-    `region` is a township or village code/name (城东街道, T01V01, 东湖社区, 城东街道东湖社区) or a
-    mapping {township, village} of codes or names; the village must lie in the township.
-    """
-    places = _places(conn)
-    by_code = {p.code: p for p in places}
-    if isinstance(region, str):
-        towns = _match(places, by_code, "township", region)
-        if len(towns) == 1:
-            return {"township": towns[0].code, "village": None}, {}
-        villages = _match(places, by_code, "village", region)
-        if len(villages) == 1:
-            return {"township": villages[0].parent, "village": villages[0].code}, {}
-        if len(villages) > 1:
-            return {}, {field: [f"有多个名为“{region}”的村(社区)，请同时写明乡镇(街道)"]}
-        return {}, {field: [f"未知的{FIELD_LABELS['region']}：{region}（应为本县乡镇(街道)或村(社区)的代码或名称）"]}
-    if not isinstance(region, Mapping):
-        return {}, {f"{field}.township": ["请填写所在乡镇(街道)"]}
-    township_text, village_text = region.get("township"), region.get("village") or ""
-    if not _compact(township_text):
-        return {}, {f"{field}.township": ["请填写所在乡镇(街道)"]}
-    towns = _match(places, by_code, "township", township_text)
-    if len(towns) != 1:
-        return {}, {f"{field}.township": [f"未知的乡镇(街道)：{township_text}"]}
-    if not isinstance(village_text, str):
-        return {}, {f"{field}.village": ["村(社区)应为代码或名称（文本）"]}
-    if not _compact(village_text):
-        return {"township": towns[0].code, "village": None}, {}
-    villages = _match(places, by_code, "village", village_text, parent=towns[0].code)
-    if len(villages) != 1:
-        elsewhere = _match(places, by_code, "village", village_text)
-        reason = f"{elsewhere[0].name}不属于{towns[0].name}" if elsewhere else f"未知的村(社区)：{village_text}"
-        return {}, {f"{field}.village": [reason]}
-    return {"township": towns[0].code, "village": villages[0].code}, {}
-
-
 def work_order_errors(conn: Connection, order: Any, now: datetime) -> dict[str, list[str]]:
     """Check a pushed work order; return field → Chinese messages (empty when valid)."""
     errors = _schema_errors(order)
@@ -249,7 +179,7 @@ def work_order_errors(conn: Connection, order: Any, now: datetime) -> dict[str, 
         if field in order and field not in errors:
             errors[field] = messages
     if not any(f == "region" or f.startswith("region.") for f in errors):
-        errors.update(resolve_region(conn, order["region"])[1])
+        errors.update(resolve_region(conn, order["region"], label=FIELD_LABELS["region"])[1])
     return errors
 
 
@@ -275,42 +205,93 @@ def payload_of(order: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def receive_work_order(cases: CaseEngine, order: Any, actor: str,
-                       org: str | None = None) -> tuple[WorkOrderState, bool]:
-    """Register a 12345 work order once; return its state and whether this call created the case.
+class Hotline:
+    """The 12345 interface (`CaseEngine.hotline`): work orders in, their state and 回单 out."""
 
-    A known order number answers with its existing case (a changed body is logged on the case,
-    never applied). Two pushes of the same new order racing each other both end on one case:
-    the loser's insert hits the order number's unique key and it reads the winner's case.
-    """
-    order_no = order.get("order_no") if isinstance(order, dict) else None
-    if isinstance(order_no, str) and order_no and _known_case(cases, order_no):
-        return _repeated(cases, order, actor), False
-    now = clock.now()
-    with db.transaction(cases.database_url) as session:
-        conn = session.connection()
-        errors = work_order_errors(conn, order, now)
-        if errors:
-            raise InvalidData("工单信息有误，请按提示修改后重新推送", errors)
-        region, _ = resolve_region(conn, order["region"])
-    try:
-        cases.start_case(applicant_of(order, region), CHANNEL, LEVEL, False, actor, org,
-                         hotline_order={"order_no": order["order_no"], "payload": payload_of(order)},
-                         allow_missing_id=True)
-    except IntegrityError:
-        if not _known_case(cases, order["order_no"]):
-            raise
-        return _repeated(cases, order, actor), False
-    state = work_order_state(cases, order["order_no"])
-    assert state is not None
-    return state, True
+    def __init__(self, engine: CaseEngine):
+        self.engine = engine
+        self.workflows = engine.workflows
 
+    def receive(self, principal: Principal, order: Any) -> tuple[WorkOrderState, bool]:
+        """Register a 12345 work order once; return its state and whether this call created the case.
 
-def _known_case(cases: CaseEngine, order_no: str) -> str | None:
-    with db.transaction(cases.database_url) as session:
-        found = session.connection().execute(
-            select(store.HOTLINE.c.case_no).where(store.HOTLINE.c.order_no == order_no)).scalar()
-        return str(found) if found is not None else None
+        A known order number answers with its existing case (a changed body is logged on the case,
+        never applied). Two pushes of the same new order racing each other both end on one case:
+        the loser's insert hits the order number's unique key and it reads the winner's case.
+        """
+        scoping.require(principal, "hotline_push")
+        order_no = order.get("order_no") if isinstance(order, dict) else None
+        if isinstance(order_no, str) and order_no and self._known_case(order_no):
+            return self._repeated(order, principal.username), False
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            errors = work_order_errors(conn, order, clock.now())
+            if errors:
+                raise InvalidData("工单信息有误，请按提示修改后重新推送", errors)
+            region, _ = resolve_region(conn, order["region"], label=FIELD_LABELS["region"])
+        try:
+            self.engine.start_case(applicant_of(order, region), CHANNEL, LEVEL, False, principal.username,
+                                   principal.org_code, allow_missing_id=True,
+                                   hotline_order={"order_no": order["order_no"], "payload": payload_of(order)})
+        except IntegrityError:
+            if not self._known_case(order["order_no"]):
+                raise
+            return self._repeated(order, principal.username), False
+        state = self._state(order["order_no"])
+        assert state is not None
+        return state, True
+
+    def state(self, principal: Principal, order_no: str) -> WorkOrderState | None:
+        """Where a work order stands, for 12345 and administrators; None when unknown."""
+        scoping.require(principal, "hotline_read")
+        return self._state(order_no)
+
+    def _known_case(self, order_no: str) -> str | None:
+        with self.workflows.transaction() as session:
+            found = session.connection().execute(
+                select(store.HOTLINE.c.case_no).where(store.HOTLINE.c.order_no == order_no)).scalar()
+            return str(found) if found is not None else None
+
+    def _repeated(self, order: dict[str, Any], actor: str) -> WorkOrderState:
+        order_no = order["order_no"]
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            row = conn.execute(select(store.HOTLINE.c.case_no, store.HOTLINE.c.payload)
+                               .where(store.HOTLINE.c.order_no == order_no)).one()
+            changed = changed_fields(conn, order, row.case_no, row.payload or {})
+            if changed:
+                # The first push started the case; a later, different push is evidence, not an instruction.
+                store.insert_rows(conn, store.EVENT, [{
+                    "case_no": row.case_no, "type": "hotline_order_repeated", "actor": actor, "at": clock.now(),
+                    "task_id": None, "task_name": None, "data": {"order_no": order_no, "changed_fields": changed}}])
+        state = self._state(order_no)
+        assert state is not None
+        return state
+
+    def _state(self, order_no: str) -> WorkOrderState | None:
+        """Where a work order stands: received, handling or closed (with the 回单 text); None if unknown."""
+        hotline, instance, notice, task, event = store.HOTLINE, store.INSTANCE, store.NOTICE, store.TASK, store.EVENT
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            row = conn.execute(
+                select(hotline.c.case_no, hotline.c.received_at, instance.c.status)
+                .join(instance, instance.c.case_no == hotline.c.case_no)
+                .where(hotline.c.order_no == order_no)).first()
+            if row is None:
+                return None
+            result = conn.execute(
+                select(notice.c.content).where(notice.c.case_no == row.case_no, notice.c.recipient == "hotline")
+                .order_by(notice.c.id.desc()).limit(1)).scalar()
+            worked = conn.execute(select(task.c.id).where(
+                task.c.case_no == row.case_no, task.c.state == status.COMPLETED).limit(1)).first() is not None
+            updated = conn.execute(select(func.max(event.c.at)).where(event.c.case_no == row.case_no)).scalar()
+        closed = status.is_final(row.status)
+        state = "closed" if closed else ("handling" if worked else "received")
+        updated_at = clock.aware(updated) if isinstance(updated, datetime) else row.received_at
+        return WorkOrderState(
+            order_no=order_no, case_no=row.case_no, status=state, status_label=STATUS_LABELS[state], closed=closed,
+            case_status=row.status, result=result if closed else None, received_at=row.received_at.isoformat(),
+            updated_at=updated_at.isoformat())
 
 
 def changed_fields(conn: Connection, order: Mapping[str, Any], case_no: str, payload: Mapping[str, Any]) -> list[str]:
@@ -327,49 +308,3 @@ def changed_fields(conn: Connection, order: Mapping[str, Any], case_no: str, pay
     fresh = payload_of(order)
     changed.extend(k for k in sorted(set(fresh) | set(payload)) if fresh.get(k) != payload.get(k))
     return changed
-
-
-def _repeated(cases: CaseEngine, order: dict[str, Any], actor: str) -> WorkOrderState:
-    order_no = order["order_no"]
-    with db.transaction(cases.database_url) as session:
-        conn = session.connection()
-        row = conn.execute(select(store.HOTLINE.c.case_no, store.HOTLINE.c.payload)
-                           .where(store.HOTLINE.c.order_no == order_no)).one()
-        changed = changed_fields(conn, order, row.case_no, row.payload or {})
-        if changed:
-            # The first push started the case; a later, different push is evidence, not an instruction.
-            store.insert_rows(conn, store.EVENT, [{
-                "case_no": row.case_no, "type": "hotline_order_repeated", "actor": actor, "at": clock.now(),
-                "task_id": None, "task_name": None, "data": {"order_no": order_no, "changed_fields": changed}}])
-    state = work_order_state(cases, order_no)
-    assert state is not None
-    return state
-
-
-# -- state --------------------------------------------------------------------------------
-
-
-def work_order_state(cases: CaseEngine, order_no: str) -> WorkOrderState | None:
-    """Where a work order stands: received, handling or closed (with the 回单 text); None if unknown."""
-    hotline, instance, notice, task, event = store.HOTLINE, store.INSTANCE, store.NOTICE, store.TASK, store.EVENT
-    with db.transaction(cases.database_url) as session:
-        conn = session.connection()
-        row = conn.execute(
-            select(hotline.c.case_no, hotline.c.received_at, instance.c.status)
-            .join(instance, instance.c.case_no == hotline.c.case_no)
-            .where(hotline.c.order_no == order_no)).first()
-        if row is None:
-            return None
-        result = conn.execute(
-            select(notice.c.content).where(notice.c.case_no == row.case_no, notice.c.recipient == "hotline")
-            .order_by(notice.c.id.desc()).limit(1)).scalar()
-        worked = conn.execute(select(task.c.id).where(
-            task.c.case_no == row.case_no, task.c.state == store.COMPLETED).limit(1)).first() is not None
-        updated = conn.execute(select(func.max(event.c.at)).where(event.c.case_no == row.case_no)).scalar()
-    closed = row.status not in (OPEN, SUSPENDED, ERROR)
-    status = "closed" if closed else ("handling" if worked else "received")
-    updated_at = clock.aware(updated) if isinstance(updated, datetime) else row.received_at
-    return WorkOrderState(
-        order_no=order_no, case_no=row.case_no, status=status, status_label=STATUS_LABELS[status], closed=closed,
-        case_status=row.status, result=result if closed else None, received_at=row.received_at.isoformat(),
-        updated_at=updated_at.isoformat())

@@ -1,27 +1,39 @@
-"""Inbox and case queries for staff (我的待办 / 组内待办), always through `engine.access.scoping`.
+"""The inbox (我的待办 / 组内待办) for staff, always through `engine.access.scoping`.
 
 These read the human-task mirror and the application table only; they never deserialize a
-workflow. Personal data leaves this module masked.
+workflow. Personal data leaves this module masked. `TaskQuery` is what the inbox page and the
+REST API ask for; `parse_task_query` reads it from URL parameters for both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import String, and_, case, cast, exists, select
 
+from engine import clock
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
-from engine.cases import store
-from engine.cases.intake import LOCAL_TZ
-from engine.cases.store import READY, TASK
+from engine.cases import labels, store
+from engine.cases.channels import CHANNELS
+from engine.cases.regions import places
 from engine.cases.tasks import task_summary
+from engine.cases.workflows import Workflows
+from engine.deadlines.due import due_state, overdue_clause
+from engine.errors import InvalidData
+from engine.models import SavedFilter
+from engine.paging import MAX_PER_PAGE, Page, paginate
+from engine.status import OPEN, READY
 
 APPLICATION = scoping.APPLICATION
+TASK = store.TASK
 SORTS = ("priority", "due", "created", "name")
-MAX_PER_PAGE = 100
+SCOPES = ("groups", "mine")
+MAX_FILTER_NAME = 100
+_FLAGS = {"": False, "0": False, "false": False, "off": False, "1": True, "true": True, "on": True}
 
 
 @dataclass
@@ -41,7 +53,7 @@ class TaskQuery:
     sort: str = "priority"
     page: int = 1
     per_page: int = 20
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
 
     def as_params(self) -> dict[str, Any]:
         """The query as URL/saved-filter parameters (defaults left out)."""
@@ -58,14 +70,63 @@ def _param_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
+def parse_task_query(args: Mapping[str, Any], strict: bool = False, per_page: int | None = None) -> TaskQuery:
+    """Read a TaskQuery from URL parameters. Lenient (the inbox page): bad values fall back to their
+    defaults and are listed in `errors`; strict (the API): InvalidData names each bad parameter."""
+    errors: dict[str, list[str]] = {}
+
+    def text(key: str, limit: int) -> str:
+        return str(args.get(key) or "").strip()[:limit]
+
+    def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = text(key, 40)
+        if value and value not in allowed:
+            errors[key] = [f"应为 {'、'.join(allowed)} 之一"]
+        return value if value in allowed else default
+
+    def flag(key: str) -> bool:
+        value = text(key, 10).lower()
+        if value not in _FLAGS:
+            errors[key] = ["应为 1 或 0"]
+        return _FLAGS.get(value, False)
+
+    def day(key: str) -> date | None:
+        value = text(key, 20)
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            errors[key] = ["日期格式应为 YYYY-MM-DD"]
+            return None
+
+    def number(key: str, default: int, highest: int) -> int:
+        value = text(key, 10)
+        if not value:
+            return default
+        if not value.isdigit() or not 1 <= int(value) <= highest:
+            errors[key] = [f"应为 1–{highest} 的整数"]
+            return default
+        return int(value)
+
+    query = TaskQuery(
+        scope=choice("scope", SCOPES, "groups"), name=text("name", 50), matter=text("matter", 50),
+        channel=choice("channel", CHANNELS, ""), township=text("township", 60),
+        overdue=flag("overdue"), green_channel=flag("green_channel"), due_from=day("due_from"), due_to=day("due_to"),
+        case_no=text("case_no", 40), sort=choice("sort", SORTS, "priority"), page=number("page", 1, 10**6),
+        per_page=per_page or number("per_page", 20, MAX_PER_PAGE))
+    if strict and errors:
+        raise InvalidData("查询参数有误", errors)
+    query.errors = errors
+    return query
+
+
 def _local_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, LOCAL_TZ)
+    return datetime.combine(day, time.min, clock.LOCAL_TZ)
 
 
 def _case_is_open() -> Any:
     # Tasks of a suspended case cannot be worked until an administrator resumes it.
     return exists(select(store.INSTANCE.c.id).where(store.INSTANCE.c.id == TASK.c.instance_id,
-                                                   store.INSTANCE.c.status == "open"))
+                                                   store.INSTANCE.c.status == OPEN))
 
 
 def _filters(query: TaskQuery, principal: Principal, now: datetime) -> list[Any]:
@@ -83,7 +144,7 @@ def _filters(query: TaskQuery, principal: Principal, now: datetime) -> list[Any]
     if query.township:
         clauses.append(APPLICATION.c.township == query.township)
     if query.overdue:
-        clauses.append(TASK.c.due_at < now)
+        clauses.append(overdue_clause(now))
     if query.green_channel:
         clauses.append(APPLICATION.c.green_channel.is_(True))
     if query.due_from:
@@ -100,56 +161,89 @@ def _order(query: TaskQuery, now: datetime) -> list[Any]:
         return [TASK.c.created_at.desc()]
     if query.sort == "name":
         return [TASK.c.name, TASK.c.due_at]
-    overdue_first = case((TASK.c.due_at < now, 0), else_=1)
+    overdue_first = case((overdue_clause(now), 0), else_=1)
     green_first = case((APPLICATION.c.green_channel.is_(True), 0), else_=1)
     return [green_first, overdue_first, TASK.c.due_at, TASK.c.created_at]
 
 
-def search_tasks(conn: Connection, principal: Principal, query: TaskQuery,
-                 now: datetime) -> tuple[list[dict[str, Any]], int]:
-    """Return one page of the tasks this user may see, with the case at a glance, and the total."""
-    joined = TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no)
-    where = and_(*_filters(query, principal, now))
-    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
-    per_page = max(1, min(query.per_page, MAX_PER_PAGE))
-    rows = conn.execute(
-        select(*store.TASK_COLUMNS, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
-               APPLICATION.c.green_channel, APPLICATION.c.applicant_name, APPLICATION.c.matters,
-               APPLICATION.c.request)
-        .select_from(joined).where(where).order_by(*_order(query, now))
-        .limit(per_page).offset((max(query.page, 1) - 1) * per_page))
-    return [_inbox_row(r._mapping, now) for r in rows], int(total)
+class Inbox:
+    """The task lists of staff (`CaseEngine.inbox`) and their saved filters."""
 
+    def __init__(self, workflows: Workflows):
+        self.workflows = workflows
+        self.reference = workflows.settings.reference
 
-def _inbox_row(row: Any, now: datetime) -> dict[str, Any]:
-    summary = task_summary(row, now)
-    summary.update({
-        "channel": row["channel"], "township": row["township"], "village": row["village"],
-        "green_channel": bool(row["green_channel"]), "applicant": personal_data.mask_name(row["applicant_name"]),
-        "matters": list(row["matters"] or []), "request": row["request"], "context": row["context"],
-    })
-    return summary
+    def tasks(self, principal: Principal, query: TaskQuery) -> Page[dict[str, Any]]:
+        """One page of the open tasks this user may see, with the case at a glance and the due state."""
+        scoping.require(principal, "work_tasks")
+        now = clock.now()
+        calendar = self.workflows.calendar
+        joined = TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no)
+        statement = (select(*store.TASK_COLUMNS, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
+                            APPLICATION.c.green_channel, APPLICATION.c.applicant_name, APPLICATION.c.matters,
+                            APPLICATION.c.request)
+                     .select_from(joined).where(and_(*_filters(query, principal, now))).order_by(*_order(query, now)))
 
+        def row(found: Any) -> dict[str, Any]:
+            r = found._mapping
+            summary = task_summary(r, now)
+            summary.update({
+                "channel": r["channel"], "township": r["township"], "village": r["village"],
+                "green_channel": bool(r["green_channel"]), "applicant": personal_data.mask_name(r["applicant_name"]),
+                "matters": list(r["matters"] or []), "request": r["request"], "context": r["context"],
+                "due": due_state(r["due_at"], now, calendar, r["overdue_since"]),
+            })
+            return summary
 
-def visible_case(conn: Connection, principal: Principal, case_no: str) -> bool:
-    """True when the case exists and this user may see it."""
-    return conn.execute(scoping.case_visible_clause(principal, case_no)).first() is not None
+        with self.workflows.transaction() as session:
+            page = paginate(session.connection(), statement, query.page, query.per_page, row)
+            self._name(session, page.items)
+        return page
 
+    def _name(self, session: Any, rows: list[dict[str, Any]]) -> None:
+        """Give rows the names of their places, groups and departments (codes stay for links)."""
+        codes = {c for r in rows for c in (r["township"], r["village"], *r["candidate_groups"])}
+        names = labels.group_labels(session, self.reference, codes)
+        for r in rows:
+            r["place"] = labels.place(names, r["township"], r["village"])
+            r["group_names"] = [names.get(g, g) for g in r["candidate_groups"]]
+            r["department_name"] = self.reference.department_name((r["context"] or {}).get("department"))
+            r["channel_label"] = labels.channel_label(r["channel"])
 
-def search_cases(conn: Connection, principal: Principal, text: str = "", page: int = 1,
-                 per_page: int = 20) -> tuple[list[dict[str, Any]], int]:
-    """Cases this user may see, newest first, optionally matching a case number or request text."""
-    instance = store.INSTANCE
-    joined = APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)
-    where = scoping.case_filter(principal)
-    if text:
-        where = and_(where, or_(APPLICATION.c.case_no.contains(text), APPLICATION.c.request.contains(text)))
-    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
-    rows = conn.execute(
-        select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
-               APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
-               APPLICATION.c.created_at, instance.c.status)
-        .select_from(joined).where(where).order_by(APPLICATION.c.created_at.desc(), APPLICATION.c.case_no.desc())
-        .limit(per_page).offset((max(page, 1) - 1) * per_page))
-    return [{**{k: v for k, v in r._mapping.items() if k != "applicant_name"},
-             "applicant": personal_data.mask_name(r.applicant_name)} for r in rows], int(total)
+    def page(self, principal: Principal, query: TaskQuery) -> dict[str, Any]:
+        """The inbox page: one page of tasks, the user's saved filters and the choices of the filter form."""
+        found = self.tasks(principal, query)
+        with self.workflows.transaction() as session:
+            saved = session.scalars(select(SavedFilter).where(SavedFilter.user_id == principal.user_id)
+                                    .order_by(SavedFilter.name)).all()
+            townships = [(p.code, p.name) for p in places(session.connection()) if p.kind == "township"]
+            saved_filters = [{"id": f.id, "name": f.name, "params": dict(f.params)} for f in saved]
+        return {"tasks": found, "saved_filters": saved_filters, "townships": townships,
+                "matters": [(code, m["name"]) for code, m in self.reference.matters().items()],
+                "channels": labels.CHANNEL_LABELS}
+
+    def save_filter(self, principal: Principal, name: str, query: TaskQuery) -> dict[str, Any]:
+        """Save the query under a name (replacing one of the same name); return its parameters."""
+        name = (name or "").strip()
+        if not name:
+            raise InvalidData("请为筛选条件填写名称", {"filter_name": ["请为筛选条件填写名称"]})
+        if len(name) > MAX_FILTER_NAME:
+            raise InvalidData("名称过长", {"filter_name": [f"名称不能超过 {MAX_FILTER_NAME} 个字"]})
+        params = query.as_params()
+        with self.workflows.transaction() as session:
+            existing = session.scalar(select(SavedFilter).where(SavedFilter.user_id == principal.user_id,
+                                                                SavedFilter.name == name))
+            if existing is None:
+                session.add(SavedFilter(user_id=principal.user_id, name=name, params=params, created_at=clock.now()))
+            else:
+                existing.params = params
+        return params
+
+    def delete_filter(self, principal: Principal, filter_id: int) -> bool:
+        """Delete one of the user's saved filters; False when it is not theirs or does not exist."""
+        with self.workflows.transaction() as session:
+            saved = session.get(SavedFilter, filter_id)
+            if saved is None or saved.user_id != principal.user_id:
+                return False
+            session.delete(saved)
+            return True

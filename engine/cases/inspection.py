@@ -22,26 +22,24 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.engine import Connection
 
+from engine import clock, status
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
 from engine.bpmn.definitions import LoadedDefinition
-from engine.cases.admin import STATUS_NAMES, workflow_tasks
-from engine.cases.casefile import local_time
-from engine.cases.intake import CASE_PREFIX, LOCAL_TZ
-from engine.cases.store import COMPLETED, DEFINITION, INSTANCE, READY, TASK
+from engine.cases import labels, store
+from engine.cases.admin import InstanceAdmin, errored_steps
+from engine.cases.casefile import CaseFiles
+from engine.cases.casefile import tasks_of_case as store_tasks
+from engine.cases.intake import CASE_PREFIX
+from engine.cases.store import DEFINITION, INSTANCE, TASK
+from engine.cases.workflows import Workflows, workflow_tasks
+from engine.deadlines.due import is_overdue, overdue_clause
+from engine.errors import NotFound
+from engine.models import ProcessDefinition
+from engine.paging import Page, paginate
+from engine.status import COMPLETED, OPEN, READY
 
 APPLICATION = scoping.APPLICATION
-# The list's status filter speaks of what an administrator looks for; each maps to stored statuses.
-STATUS_FILTERS: dict[str, tuple[str, ...]] = {
-    "running": ("open",), "completed": ("closed_completed",), "declined": ("closed_declined",),
-    "suspended": ("suspended",), "error": ("error",), "terminated": ("terminated",),
-}
-# Keys whose values are personal data wherever they appear in workflow or task data.
-_MASKERS = {
-    "id_number": personal_data.mask_id_number, "phone": personal_data.mask_phone,
-    "mobile": personal_data.mask_phone, "address": personal_data.mask_address,
-    "applicant_name": personal_data.mask_name, "name_of_applicant": personal_data.mask_name,
-}
 MAX_TEXT = 100
 FULL_CASE_NO = re.compile(rf"{CASE_PREFIX}\d{{12}}")
 
@@ -50,6 +48,7 @@ FULL_CASE_NO = re.compile(rf"{CASE_PREFIX}\d{{12}}")
 class InstanceQuery:
     """Filters of the instance list; empty means 'any'."""
 
+    key: str = "relief_linkage"
     case_no: str = ""
     applicant: str = ""  # part of the applicant's name
     status: str = ""
@@ -64,19 +63,9 @@ class InstanceQuery:
     per_page: int = 20
 
 
-def mask_data(value: Any) -> Any:
-    """A copy of workflow/task data with personal data masked wherever its key names it."""
-    if isinstance(value, Mapping):
-        return {k: (_MASKERS[k](str(v)) if k in _MASKERS and isinstance(v, str) else mask_data(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_data(v) for v in value]
-    return value
-
-
 def _overdue_clause(now: datetime) -> Any:
     return exists(select(TASK.c.id).where(TASK.c.instance_id == INSTANCE.c.id, TASK.c.state == READY,
-                                          TASK.c.due_at < now))
+                                          overdue_clause(now)))
 
 
 def _where(principal: Principal, query: InstanceQuery, now: datetime) -> list[Any]:
@@ -89,8 +78,8 @@ def _where(principal: Principal, query: InstanceQuery, now: datetime) -> list[An
         # Administrators find a person's cases by name (the list still shows it masked). Not by ID
         # number: the filter travels in the URL, and URLs end up in logs.
         clauses.append(APPLICATION.c.applicant_name.contains(query.applicant[:MAX_TEXT]))
-    if query.status in STATUS_FILTERS:
-        clauses.append(INSTANCE.c.status.in_(STATUS_FILTERS[query.status]))
+    if query.status in status.FILTERS:
+        clauses.append(INSTANCE.c.status.in_(status.FILTERS[query.status][1]))
     if query.version is not None:
         clauses.append(DEFINITION.c.version == query.version)
     if query.task:
@@ -109,40 +98,38 @@ def _where(principal: Principal, query: InstanceQuery, now: datetime) -> list[An
     return clauses
 
 
-def list_instances(conn: Connection, principal: Principal, query: InstanceQuery,
-                   now: datetime) -> tuple[list[dict[str, Any]], int]:
+def list_instances(conn: Connection, principal: Principal, query: InstanceQuery, now: datetime) -> Page[dict[str, Any]]:
     """One page of instances matching `query` within the user's scope, newest first, and the total."""
     joined = INSTANCE.join(APPLICATION, APPLICATION.c.case_no == INSTANCE.c.case_no) \
         .join(DEFINITION, DEFINITION.c.id == INSTANCE.c.definition_id)
     where = and_(*_where(principal, query, now))
-    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
-    rows = conn.execute(
-        select(INSTANCE.c.id, INSTANCE.c.case_no, INSTANCE.c.status, INSTANCE.c.started_at, INSTANCE.c.ended_at,
-               DEFINITION.c.key, DEFINITION.c.version, APPLICATION.c.applicant_name, APPLICATION.c.green_channel)
-        .select_from(joined).where(where)
-        .order_by(INSTANCE.c.started_at.desc(), INSTANCE.c.id.desc())
-        .limit(query.per_page).offset((max(query.page, 1) - 1) * query.per_page)).all()
-    open_tasks = _open_tasks_of(conn, [r.id for r in rows])
+    statement = (select(INSTANCE.c.id, INSTANCE.c.case_no, INSTANCE.c.status, INSTANCE.c.started_at,
+                        INSTANCE.c.ended_at, DEFINITION.c.key, DEFINITION.c.version, APPLICATION.c.applicant_name,
+                        APPLICATION.c.green_channel)
+                 .select_from(joined).where(where).order_by(INSTANCE.c.started_at.desc(), INSTANCE.c.id.desc()))
+    found = paginate(conn, statement, query.page, query.per_page, lambda r: r,
+                     count=select(func.count()).select_from(joined).where(where))
+    open_tasks = _open_tasks_of(conn, [r.id for r in found.items])
     result = []
-    for r in rows:
+    for r in found.items:
         tasks = open_tasks.get(r.id, [])
         result.append({
-            "case_no": r.case_no, "status": r.status, "status_label": STATUS_NAMES.get(r.status, r.status),
+            "case_no": r.case_no, "status": r.status, "status_label": status.label(r.status),
             "key": r.key, "version": r.version, "applicant": personal_data.mask_name(r.applicant_name),
             "green_channel": r.green_channel, "started_at": r.started_at, "ended_at": r.ended_at,
             "current_tasks": sorted({t["name"] for t in tasks}),
-            "overdue": any(t["due_at"] is not None and t["due_at"] < now for t in tasks),
+            "overdue": any(is_overdue(t["due_at"], now, t["overdue_since"]) for t in tasks),
         })
-    return result, int(total)
+    return Page(result, found.total, found.page, found.per_page)
 
 
 def _open_tasks_of(conn: Connection, instance_ids: Sequence[int]) -> dict[int, list[Mapping[str, Any]]]:
     if not instance_ids:
         return {}
     found: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-    for row in conn.execute(select(TASK.c.instance_id, TASK.c.name, TASK.c.due_at)
+    for row in conn.execute(select(TASK.c.instance_id, TASK.c.name, TASK.c.due_at, TASK.c.overdue_since)
                             .where(TASK.c.instance_id.in_(instance_ids), TASK.c.state == READY)):
-        found[row.instance_id].append({"name": row.name, "due_at": row.due_at})
+        found[row.instance_id].append({"name": row.name, "due_at": row.due_at, "overdue_since": row.overdue_since})
     return found
 
 
@@ -190,7 +177,7 @@ def diagram_overlays(workflow: BpmnWorkflow, loaded: LoadedDefinition,
         if count["active"] and len(rows) == 1:
             # One open user task: who holds it and until when, on the diagram itself.
             due = rows[0]["due_at"]
-            late = "，已超期" if due is not None and due < now else ""
+            late = "，已超期" if is_overdue(due, now, rows[0].get("overdue_since")) else ""
             parts.append(f"{rows[0]['assignee'] or '待认领'} · 时限 {_short(due)}{late}")
         elif count["active"]:
             parts.append(f"办理中 {count['active']}" if count["active"] > 1 else "办理中")
@@ -199,18 +186,18 @@ def diagram_overlays(workflow: BpmnWorkflow, loaded: LoadedDefinition,
         title = [loaded.model.element_names.get(element, element)]
         for row in rows:
             due = row["due_at"]
-            late = "（已超期）" if due is not None and due < now else ""
+            late = "（已超期）" if is_overdue(due, now, row.get("overdue_since")) else ""
             title.append(f"{row['assignee'] or '待认领'}；时限 {_local(due)}{late}")
         overlays.append({"id": element, "kind": kind, "label": " · ".join(parts), "title": "\n".join(title)})
     return overlays
 
 
 def _short(moment: datetime | None) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M") if moment is not None else "无"
+    return clock.local_text(moment, "%m-%d %H:%M") or "无"
 
 
 def _local(moment: datetime | None) -> str:
-    return local_time(moment) or "无"
+    return clock.local_text(moment) or "无"
 
 
 def human_tasks(conn: Connection, case_no: str) -> list[dict[str, Any]]:
@@ -219,7 +206,8 @@ def human_tasks(conn: Connection, case_no: str) -> list[dict[str, Any]]:
     return [{"id": r.id, "task_spec": r.task_spec, "name": r.name, "form_key": r.form_key, "state": r.state,
              "assignee": r.assignee, "candidate_groups": list(r.candidate_groups or []),
              "department": (r.context or {}).get("department"), "created_at": r.created_at, "due_at": r.due_at,
-             "completed_at": r.completed_at, "completed_by": r.completed_by, "data": mask_data(r.data or {})}
+             "completed_at": r.completed_at, "completed_by": r.completed_by,
+             "data": personal_data.mask_data(r.data or {})}
             for r in rows]
 
 
@@ -258,7 +246,7 @@ def definition_heat(conn: Connection, loaded: LoadedDefinition, since: datetime,
     done = conn.execute(select(TASK.c.task_spec, _hours_taken(conn.dialect.name)).select_from(joined).where(
         of_definition, TASK.c.state == COMPLETED, TASK.c.completed_at >= since, TASK.c.completed_at < until)).all()
     active: dict[str, int] = dict(conn.execute(select(TASK.c.task_spec, func.count()).select_from(joined).where(
-        of_definition, TASK.c.state == READY, INSTANCE.c.status == "open").group_by(TASK.c.task_spec)).all())
+        of_definition, TASK.c.state == READY, INSTANCE.c.status == OPEN).group_by(TASK.c.task_spec)).all())
     by_element: dict[str, list[float]] = defaultdict(list)
     for task_spec, hours_taken in done:
         if hours_taken is not None:
@@ -289,3 +277,76 @@ def heat_overlays(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         overlays.append({"id": r["id"], "kind": "heat", "level": round(level, 3), "label": label,
                          "title": f"{r['name']}：完成 {r['completed']} 件"})
     return overlays
+
+
+class Inspection:
+    """What the administrators' instance pages read (`CaseEngine.inspection`), each call one transaction."""
+
+    def __init__(self, workflows: Workflows):
+        self.workflows = workflows
+
+    def instances(self, principal: Principal, query: InstanceQuery) -> Page[dict[str, Any]]:
+        """One page of the instance list; the page's `extra["versions"]` are the process's versions."""
+        scoping.require(principal, "inspect")
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            found = list_instances(conn, principal, query, clock.now())
+            versions = list(conn.execute(select(DEFINITION.c.version).where(DEFINITION.c.key == query.key)
+                                         .order_by(DEFINITION.c.version.desc())).scalars())
+        found.extra["versions"] = versions
+        return found
+
+    def instance(self, principal: Principal, case_no: str) -> dict[str, Any]:
+        """One instance: its definition's diagram with overlays, tasks, masked data, history, what it allows."""
+        scoping.require(principal, "inspect")
+        now = clock.now()
+        files: CaseFiles = CaseFiles(self.workflows)
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            instance = store.find_instance(conn, case_no)
+            if instance is None or not scoping.may_see_case(conn, principal, case_no):
+                raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
+            loaded = self.workflows.specs.get_by_id(session, instance.definition_id)
+            xml = session.get_one(ProcessDefinition, instance.definition_id).xml
+            open_rows = store.open_tasks(conn, case_no=case_no)
+            tasks = human_tasks(conn, case_no)
+            history = files.history.entries(session, case_no, store_tasks(session, case_no))
+            applicant = files.glance(session, case_no)["applicant"]
+            workflow = self.workflows.restore(instance, loaded)
+            people = labels.actor_names(session, [t["assignee"] for t in tasks] + [t["completed_by"] for t in tasks]
+                                        + [r["assignee"] for r in open_rows])
+            assignable = {row["id"]: [{"username": who.username, "display_name": who.display_name}
+                                      for who in scoping.candidates(session, row)] for row in open_rows}
+        migration = InstanceAdmin(self.workflows).migration_checks(case_no)
+        reference = self.workflows.settings.reference
+        shown_rows = [{**row, "department_name": reference.department_name((row["context"] or {}).get("department")),
+                       "assignee_name": people.get(row["assignee"] or "", row["assignee"])} for row in open_rows]
+        for task in tasks:
+            task["department_name"] = reference.department_name(task["department"])
+            task["state_label"] = status.task_state_label(task["state"])
+            task["assignee_name"] = people.get(task["assignee"] or "", task["assignee"])
+            task["completed_by_name"] = people.get(task["completed_by"] or "", task["completed_by"])
+        return {
+            "case_no": case_no, "instance": instance, "status_label": status.label(instance.status),
+            "can": status.allowed_actions(instance.status), "key": loaded.key, "version": loaded.version, "xml": xml,
+            "overlays": diagram_overlays(workflow, loaded, open_rows, now), "open_rows": shown_rows, "tasks": tasks,
+            "history": history, "applicant": applicant, "assignable": assignable, "migration": migration,
+            "workflow_data": personal_data.mask_data(workflow.data),
+            "errored": [{**t, "data": personal_data.mask_data(t["data"])} for t in errored_steps(workflow)],
+        }
+
+    def heat(self, principal: Principal, key: str, version: int | None, since: datetime, until: datetime,
+             all_versions: bool = False) -> dict[str, Any]:
+        """The heat view of one version of `key` (the newest unless `version`): per user task, the figures."""
+        scoping.require(principal, "heat")
+        with self.workflows.transaction() as session:
+            versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                            .order_by(ProcessDefinition.version.desc())))
+            wanted = version or (versions[0].version if versions else 0)
+            definition = next((v for v in versions if v.version == wanted), None)
+            if definition is None:
+                raise NotFound(f"流程 {key} 没有该版本")
+            loaded = self.workflows.specs.get(definition)
+            rows = definition_heat(session.connection(), loaded, since, until, all_versions)
+            return {"key": key, "version": definition.version, "versions": [v.version for v in versions],
+                    "rows": rows, "overlays": heat_overlays(rows), "xml": definition.xml}

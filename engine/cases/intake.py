@@ -1,44 +1,57 @@
-"""Intake (R-5.1): validate an applicant's request and register it under a new case number."""
+"""Intake (R-5.1): the one check of an application, from every channel, and its registration.
+
+The window and portal forms, the REST API, 12345 work orders, the CLI and demo data all start a
+case through `CaseEngine.start_case`, which runs `check_application` first: the same fields,
+the same length limits, the same region rules (the township and village exist, the village lies
+in the township, a village-level application names its village), the same messages.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import reference
 from engine.access.personal_data import normalize_id_number, validate_id_number, validate_phone
+from engine.cases.channels import CHANNELS, LEVELS
+from engine.cases.regions import Region, resolve_region
+from engine.clock import LOCAL_TZ
 from engine.errors import InvalidData
 from engine.models import Application, CaseSequence
+from engine.reference import ReferenceData
 
-CHANNELS = ("window", "online", "terminal", "hotline")
-LEVELS = ("county", "township", "village")
 CASE_PREFIX = "SJ"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# Longest accepted text of each applicant field (the columns' sizes); longer input is refused,
+# never cut. Forms, the OpenAPI document and the 12345 schema show the same numbers.
+MAX_LENGTHS = {"name": 100, "id_number": 30, "phone": 30, "address": 300, "request": 4000}
+INVALID_MESSAGE = "申请信息有误，请修改后重新提交"
 
 
-def _text(applicant: dict[str, Any], key: str) -> str:
+def _text(applicant: Mapping[str, Any], key: str) -> str:
     value = applicant.get(key)
     return value.strip() if isinstance(value, str) else ""
 
 
-def applicant_errors(applicant: dict[str, Any], channel: str, level: str,
-                     allow_missing_id: bool = False) -> dict[str, list[str]]:
-    """Check an applicant record; return field → Chinese messages (empty when valid).
+@dataclass(frozen=True)
+class CheckedApplication:
+    """An application that passed `check_application`: trimmed texts, region as codes."""
 
-    `allow_missing_id` is for channels that never learn the ID number (12345): an absent
-    number is accepted, a given one must still be valid.
-    """
+    name: str
+    id_number: str
+    phone: str
+    address: str | None
+    request: str
+    region: Region
+    matters: list[str]
+
+
+def _field_errors(applicant: Mapping[str, Any], allow_missing_id: bool) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if channel not in CHANNELS:
-        errors["channel"] = [f"受理渠道应为 {'、'.join(CHANNELS)} 之一"]
-    if level not in LEVELS:
-        errors["level"] = [f"受理层级应为 {'、'.join(LEVELS)} 之一"]
     if not _text(applicant, "name"):
         errors["name"] = ["请填写申请人姓名"]
     id_number = _text(applicant, "id_number")
@@ -48,33 +61,47 @@ def applicant_errors(applicant: dict[str, Any], channel: str, level: str,
     phone_error = validate_phone(_text(applicant, "phone"))
     if phone_error:
         errors["phone"] = [phone_error]
-    region = applicant.get("region")
-    if not isinstance(region, dict) or not str(region.get("township") or "").strip():
-        errors["region.township"] = ["请填写所在乡镇(街道)"]
     if not _text(applicant, "request"):
         errors["request"] = ["请填写救助诉求"]
-    matters = applicant.get("matters") or []
-    unknown = [str(m) for m in matters if m not in reference.matters()] if isinstance(matters, list) else ["?"]
-    if unknown:
-        errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
-    _length_errors(applicant, errors)
+    for key, limit in MAX_LENGTHS.items():
+        value = applicant.get(key)
+        if value is not None and not isinstance(value, str):
+            errors[key] = ["应为文本"]
+        elif len(_text(applicant, key)) > limit:
+            errors.setdefault(key, []).append(f"不能超过 {limit} 个字")
     return errors
 
 
-# Column sizes of the application table: longer input is refused, never cut or left to the database.
-MAX_LENGTHS = {"name": 100, "phone": 30, "address": 300, "request": 4000}
-MAX_REGION_LENGTH = 60
+def check_application(conn: Connection, reference: ReferenceData, applicant: Mapping[str, Any], channel: str,
+                      level: str, allow_missing_id: bool = False,
+                      consent: bool | None = None) -> tuple[CheckedApplication | None, dict[str, list[str]]]:
+    """Check an application; return it normalised, or None with field → Chinese messages.
 
-
-def _length_errors(applicant: dict[str, Any], errors: dict[str, list[str]]) -> None:
-    for key, limit in MAX_LENGTHS.items():
-        if len(_text(applicant, key)) > limit:
-            errors.setdefault(key, []).append(f"不能超过 {limit} 个字")
-    region = applicant.get("region")
-    if isinstance(region, dict):
-        for key in ("township", "village"):
-            if len(str(region.get(key) or "")) > MAX_REGION_LENGTH:
-                errors.setdefault(f"region.{key}", []).append(f"不能超过 {MAX_REGION_LENGTH} 个字")
+    `allow_missing_id` is for channels that never learn the ID number (12345): an absent number is
+    accepted, a given one must still be valid. `consent=False` (the portal's unticked box) is
+    refused: an online applicant must agree to the processing of their personal data (R-6.4.3).
+    """
+    errors = _field_errors(applicant, allow_missing_id)
+    if channel not in CHANNELS:
+        errors["channel"] = [f"受理渠道应为 {'、'.join(CHANNELS)} 之一"]
+    if level not in LEVELS:
+        errors["level"] = [f"受理层级应为 {'、'.join(LEVELS)} 之一"]
+    region, region_errors = resolve_region(conn, applicant.get("region"))
+    errors.update(region_errors)
+    if not region_errors and level == "village" and not region.get("village"):
+        errors["region.village"] = ["村(社区)窗口登记的申请须选择申请人所在的村(社区)"]
+    matters = applicant.get("matters") or []
+    unknown = reference.unknown_matters(matters)
+    if unknown:
+        errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
+    if consent is False:
+        errors["consent"] = ["请阅读并同意个人信息处理说明后再提交"]
+    if errors:
+        return None, errors
+    return CheckedApplication(
+        name=_text(applicant, "name"), id_number=normalize_id_number(_text(applicant, "id_number")),
+        phone=_text(applicant, "phone"), address=_text(applicant, "address") or None,
+        request=_text(applicant, "request"), region=region, matters=list(dict.fromkeys(map(str, matters)))), {}
 
 
 _UPSERTS: dict[str, Any] = {}
@@ -118,25 +145,23 @@ def query_code_hash(case_no: str, code: str) -> str:
     return hashlib.sha256(f"{case_no}:{code.strip().upper()}".encode()).hexdigest()
 
 
-def register(conn: Connection, applicant: dict[str, Any], channel: str, level: str, green_channel: bool,
+def register(conn: Connection, checked: CheckedApplication, channel: str, level: str, green_channel: bool,
              at: datetime, registered_by: str | None = None, registered_org: str | None = None,
-             query_code: str | None = None, allow_missing_id: bool = False) -> Registered:
-    """Validate and store an application; raise InvalidData with field errors."""
-    errors = applicant_errors(applicant, channel, level, allow_missing_id)
-    if errors:
-        raise InvalidData("申请信息有误，请修改后重新提交", errors)
-    region = applicant["region"]
-    registered = Registered(
-        case_no=next_case_no(conn, at), channel=channel, level=level, request=_text(applicant, "request"),
-        township=str(region["township"]).strip(), village=(str(region.get("village") or "").strip() or None),
-        matters=[str(m) for m in applicant.get("matters") or []])
+             query_code: str | None = None) -> Registered:
+    """Store a checked application under a new case number."""
+    township = str(checked.region["township"])
+    registered = Registered(case_no=next_case_no(conn, at), channel=channel, level=level, request=checked.request,
+                            township=township, village=checked.region.get("village"), matters=checked.matters)
     conn.execute(_INSERT_APPLICATION, {
         "case_no": registered.case_no, "channel": channel, "level": level, "green_channel": green_channel,
-        "applicant_name": _text(applicant, "name"), "phone": _text(applicant, "phone"),
-        "id_number": normalize_id_number(_text(applicant, "id_number")),
-        "township": registered.township, "village": registered.village,
-        "address": _text(applicant, "address") or None, "request": registered.request,
-        "matters": registered.matters, "created_at": at, "registered_by": registered_by,
-        "registered_org": registered_org,
+        "applicant_name": checked.name, "phone": checked.phone, "id_number": checked.id_number,
+        "township": registered.township, "village": registered.village, "address": checked.address,
+        "request": registered.request, "matters": registered.matters, "created_at": at,
+        "registered_by": registered_by, "registered_org": registered_org,
         "query_code_hash": query_code_hash(registered.case_no, query_code) if query_code else None})
     return registered
+
+
+def refuse(errors: Mapping[str, list[str]]) -> InvalidData:
+    """The refusal of an application with these field errors."""
+    return InvalidData(INVALID_MESSAGE, errors)

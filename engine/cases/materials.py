@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData
 from engine.models import Attachment
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -87,10 +86,10 @@ def _check(upload: Upload) -> tuple[Material | None, str | None]:
     return Material(name, content_type, len(upload.content), digest, upload.content), None
 
 
-def check_uploads(uploads: Sequence[Upload]) -> list[Material]:
-    """Check uploads against type, magic bytes, size and count; raise InvalidData listing every refusal."""
+def check(uploads: Sequence[Upload]) -> tuple[list[Material], dict[str, list[str]]]:
+    """Check uploads against type, magic bytes, size and count: the materials, or {"files": refusals}."""
     if len(uploads) > MAX_FILES:
-        raise InvalidData("上传的材料有误", {"files": [f"最多上传 {MAX_FILES} 个文件，当前为 {len(uploads)} 个"]})
+        return [], {"files": [f"最多上传 {MAX_FILES} 个文件，当前为 {len(uploads)} 个"]}
     materials: list[Material] = []
     problems: list[str] = []
     for upload in uploads:
@@ -99,9 +98,7 @@ def check_uploads(uploads: Sequence[Upload]) -> list[Material]:
             problems.append(problem)
         elif material is not None:
             materials.append(material)
-    if problems:
-        raise InvalidData("上传的材料有误", {"files": problems})
-    return materials
+    return (materials, {"files": problems}) if problems else (materials, {})
 
 
 def path_of(directory: Path, sha256: str) -> Path:

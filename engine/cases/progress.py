@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from engine import reference
+from engine import clock, status
 from engine.cases import store
-from engine.cases.intake import LOCAL_TZ, query_code_hash
-from engine.i18n import _l
+from engine.cases.intake import query_code_hash
 from engine.models import Application
+from engine.reference import ReferenceData
 
 APPLICATION = Application.__table__
 
@@ -40,25 +40,15 @@ def _code_matches(conn: Connection, case_no: str, code: str) -> bool:
     return hmac.compare_digest(stored or "", given) and bool(stored and code)
 
 
-def _status_label(status: str, started: bool) -> str:
-    if status == "closed_completed":
-        return _l("办结")
-    if status == "closed_declined":
-        return _l("不予受理")
-    return _l("办理中") if started else _l("受理中")
-
-
-def _step_names(conn: Connection, case_no: str) -> list[str]:
-    departments = reference.departments()
+def _step_names(conn: Connection, reference: ReferenceData, case_no: str) -> list[str]:
     names: list[str] = []
     for row in store.open_tasks(conn, case_no=case_no):
-        department = (row["context"] or {}).get("department")
-        label = departments.get(str(department), {}).get("zh") if department else None
+        label = reference.department_name((row["context"] or {}).get("department"))
         names.append(f"{row['name']}（{label}）" if label else row["name"])
     return list(dict.fromkeys(names))
 
 
-def applicant_progress(conn: Connection, case_no: str, code: str) -> dict[str, Any] | None:
+def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str, code: str) -> dict[str, Any] | None:
     """What an applicant may see of their case with the right query code, else None."""
     if not _code_matches(conn, case_no, code):
         return None
@@ -66,13 +56,12 @@ def applicant_progress(conn: Connection, case_no: str, code: str) -> dict[str, A
     if instance is None:
         return None
     done = conn.execute(select(func.count()).select_from(store.TASK).where(
-        store.TASK.c.case_no == case_no, store.TASK.c.state == store.COMPLETED)).scalar_one()
+        store.TASK.c.case_no == case_no, store.TASK.c.state == status.COMPLETED)).scalar_one()
     notices = conn.execute(select(store.NOTICE.c.content, store.NOTICE.c.created_at).where(
         store.NOTICE.c.case_no == case_no, store.NOTICE.c.recipient == "applicant")
         .order_by(store.NOTICE.c.created_at, store.NOTICE.c.id))
     return {
-        "case_no": case_no, "status": _status_label(instance.status, done > 0),
-        "steps": _step_names(conn, case_no) if instance.status == "open" else [],
-        "notices": [{"text": n.content, "at": n.created_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")}
-                    for n in notices],
+        "case_no": case_no, "status": status.public_label(instance.status, done > 0),
+        "steps": _step_names(conn, reference, case_no) if instance.status == status.OPEN else [],
+        "notices": [{"text": n.content, "at": clock.local_text(n.created_at)} for n in notices],
     }

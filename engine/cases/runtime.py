@@ -1,187 +1,191 @@
-"""Run cases: start, complete user tasks, fire timers — each one transaction (run → store).
+"""The case engine: start cases, work their tasks, fire their timers — each one transaction.
 
-`CaseEngine` is what the CLI, the web app and the scheduler call. Every public method opens
-its own transaction, locks the instance row, loads the workflow onto the cached spec of its
-definition, runs it, writes the new state, the human-task mirror, the event log and the
-applicant notices together, and commits — or rolls everything back.
+`CaseEngine` is what the CLI, the web app and the scheduler hold. It is built from `Settings` and
+a session factory (Flask-SQLAlchemy's in the web app, the engine's own elsewhere) and composed of
+collaborators, one per job, that share its `Workflows` (run → store):
+
+- the operations on running cases here: `start_case`, `complete_task`, `claim_task`, `release_task`,
+  `assign_task`, `fire_timers`, `deploy`;
+- `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
+  `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
+  `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine import clock, db, reference
+from engine import clock, db, status
 from engine.access import scoping
-from engine.access.accounts import Principal
-from engine.bpmn import forms
-from engine.bpmn.definitions import DeployResult, LoadedDefinition, SpecCache, deploy
-from engine.bpmn.sandbox import SandboxScriptEngine
-from engine.bpmn.serializer import StateSerializer
-from engine.cases import store
-from engine.cases.admin import ERROR, OPEN, InstanceAdmin, halted_message, workflow_tasks
-from engine.cases.intake import LOCAL_TZ, Registered, register
+from engine.access.accounts import Accounts, Principal
+from engine.bpmn.definitions import DeployResult, SpecCache, deploy
+from engine.bpmn.design.studio import DesignStudio
+from engine.cases import materials, store
+from engine.cases.admin import InstanceAdmin
+from engine.cases.casefile import CaseFiles
+from engine.cases.consultations import Consultations
+from engine.cases.hotline import Hotline
+from engine.cases.inbox import Inbox
+from engine.cases.inspection import Inspection
+from engine.cases.intake import Registered, check_application, refuse, register
 from engine.cases.queries import CaseQueries
-from engine.cases.store import COMPLETED, READY, InstanceState
-from engine.cases.tasks import TaskMirror, record, task_summary, write_events
-from engine.deadlines.policy import DueTimePolicy
+from engine.cases.store import InstanceState
+from engine.cases.tasks import record, task_summary
+from engine.cases.workflows import Workflows
 from engine.deadlines.workcal import WorkCalendar
-from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
-from engine.notify.notices import hotline_result, notice_text
+from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
+from engine.notify.outbox import Outbox
+from engine.settings import Settings
+from engine.status import COMPLETED, OPEN, READY
 
 PROCESS_KEY = "relief_linkage"
 DECISION_FIELDS = ("decision", "resolution", "outcome")
+DECISION_DETAILS = ("departments", "reason", "plan", "summary")
 
 
-@dataclass
-class _Effects:
-    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+class CaseEngine:
+    """The engine's service API; one per process (it caches parsed specs and workflows)."""
 
+    def __init__(self, settings: Settings, sessions: db.SessionFactory | None = None,
+                 calendar: WorkCalendar | None = None, reuse_workflows: bool = True):
+        self.settings = settings
+        self.sessions = sessions or db.session_factory(settings.database_url)
+        self.calendar = calendar or WorkCalendar.load(settings.calendar_file)
+        self.workflows = Workflows(settings, self.sessions, self.calendar, reuse_workflows)
+        self.admin = InstanceAdmin(self.workflows)
+        self.queries = CaseQueries(self.workflows)
+        self.files = CaseFiles(self.workflows)
+        self.inbox = Inbox(self.workflows)
+        self.inspection = Inspection(self.workflows)
+        self.design = DesignStudio(settings, self.sessions, self.calendar)
+        self.outbox = Outbox(settings, self.sessions)
+        self.accounts = Accounts(settings, self.sessions)
+        self.consultations = Consultations(self.workflows)
+        self.hotline = Hotline(self)
 
-_effects: ContextVar[_Effects | None] = ContextVar("relief_effects", default=None)
+    @classmethod
+    def for_url(cls, database_url: str, **kwargs: Any) -> CaseEngine:
+        """An engine on `database_url` with every other setting from the environment (tests, tools)."""
+        return cls(Settings.from_environ(DATABASE_URL=database_url), **kwargs)
 
+    @property
+    def specs(self) -> SpecCache:
+        """The parsed definitions, shared by every collaborator."""
+        return self.workflows.specs
 
-def notify_applicant(kind: str, **details: Any) -> None:
-    """BPMN helper: queue a notice to the applicant (written with the step's transaction)."""
-    effects = _effects.get()
-    if effects is not None:
-        effects.notices.append((str(kind), dict(details)))
+    @specs.setter
+    def specs(self, cache: SpecCache) -> None:
+        self.workflows.specs = cache
 
-
-class CaseEngine(CaseQueries, InstanceAdmin):
-    """The engine's service API; one instance per process (it caches parsed specs)."""
-
-    def __init__(self, database_url: str | None = None, calendar: WorkCalendar | None = None,
-                 reuse_workflows: bool = True):
-        self.database_url = database_url
-        # Keep the last committed workflow object per instance to skip deserializing it on the
-        # next step; the lock_version check makes a stale object unusable.
-        self.reuse_workflows = reuse_workflows
-        self.calendar = calendar or WorkCalendar.load()
-        DueTimePolicy.from_env()  # a bad RELIEF_GREEN_CHANNEL_FACTOR fails here, not at the first intake
-        self.specs = SpecCache()
-        self.serializer = StateSerializer()
-        self.script_engine = SandboxScriptEngine({
-            "notify_applicant": notify_applicant,
-            "workday_deadline": self.workday_deadline,
-        })
-        self._cache: dict[int, tuple[int, BpmnWorkflow]] = {}
-        self._cache_lock = threading.Lock()
-
-    def workday_deadline(self, workdays: int) -> str:
-        """BPMN helper: the ISO due moment `workdays` working days from the engine clock."""
-        return self.calendar.add_workdays(clock.now(), int(workdays)).isoformat()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        try:
-            with db.transaction(self.database_url) as session:
-                yield session
-                write_events(session)
-                pending = session.info.pop("cache", [])
-        except OperationalError as err:
-            if not _is_lock_failure(err):
-                raise
-            raise TaskConflict("案件正被他人处理，请稍后重试") from err
-        # Only workflows whose state was committed may be reused by the next step.
-        with self._cache_lock:
-            for instance_id, version, workflow in pending:
-                self._cache[instance_id] = (version, workflow)
+    @property
+    def database_url(self) -> str:
+        """The database the engine's own session factory connects to."""
+        return self.settings.database_url
 
     # -- definitions ---------------------------------------------------------------------
 
     def deploy(self, xml: bytes, filename: str, deployed_by: str = "system",
                comment: str | None = None) -> DeployResult:
         """Validate and store a BPMN file as a new version unless unchanged."""
-        with self._transaction() as session:
-            return deploy(session, xml, filename, deployed_by, clock.now(), comment)
+        with self.workflows.transaction() as session:
+            return deploy(session, self.settings, xml, filename, deployed_by, clock.now(), comment)
 
     # -- running -------------------------------------------------------------------------
 
-    def start_case(self, applicant: dict[str, Any], channel: str, level: str,
+    def start_case(self, applicant: Mapping[str, Any], channel: str, level: str,
                    green_channel: bool = False, actor: str = "system", org: str | None = None,
                    query_code: str | None = None, hotline_order: dict[str, Any] | None = None,
-                   allow_missing_id: bool = False,
-                   attachments: Sequence[Mapping[str, Any]] = ()) -> tuple[str, int]:
-        """Register an application and start its linkage process; return (case_no, instance id).
+                   allow_missing_id: bool = False, uploads: Sequence[materials.Upload] = (),
+                   consent: bool | None = None,
+                   refusals: Mapping[str, list[str]] | None = None) -> tuple[str, int]:
+        """Check and register an application and start its linkage process; return (case_no, instance id).
 
-        `allow_missing_id` accepts an applicant without an ID number (12345 work orders);
-        `attachments` (filename, content_type, size, sha256 of files already stored) are recorded
-        in the same transaction as the case.
+        Every channel comes through here, so every channel is checked alike (`check_application`):
+        refused input raises InvalidData listing every problem, uploads included, and stores nothing.
+        `allow_missing_id` accepts an applicant without an ID number (12345 work orders); `uploads`
+        are the application's materials, stored by content hash with the case; `refusals` are what
+        the caller already refused in its own request, reported together with the rest.
         """
         now = clock.now()
-        with self._transaction() as session:
+        with self.workflows.transaction() as session:
             conn = session.connection()
             latest = store.latest_definition_id(conn, PROCESS_KEY)
             if latest is None:
                 raise NotDeployed(f"流程 {PROCESS_KEY} 尚未部署，请先执行 relief deploy")
-            definition_id, version = latest
-            application = register(conn, applicant, channel, level, green_channel, now, actor, org, query_code,
-                                   allow_missing_id)
+            checked, errors = check_application(conn, self.settings.reference, applicant, channel, level,
+                                                allow_missing_id, consent)
+            files, file_errors = materials.check(uploads)
+            if errors or file_errors or refusals or checked is None:
+                raise refuse({**errors, **file_errors, **(refusals or {})})
+            materials.save_files(self.settings.upload_dir, files)
+            application = register(conn, checked, channel, level, green_channel, now, actor, org, query_code)
             if hotline_order is not None:
                 store.insert_rows(conn, store.HOTLINE, [{**hotline_order, "case_no": application.case_no,
                                                         "received_at": now}])
             store.insert_rows(conn, store.ATTACHMENT, [
-                {**a, "case_no": application.case_no, "uploaded_by": actor, "uploaded_at": now} for a in attachments])
-            loaded = self.specs.get_by_id(session, definition_id)
-            workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
-            workflow.data.update(self._initial_data(application, green_channel))
-            workflow.get_next_task(state=TaskState.READY).data.update(workflow.data)
-            instance = store.insert_instance(conn, {
-                "definition_id": definition_id, "case_no": application.case_no, "status": OPEN, "state": "",
-                "serializer_version": self.serializer.version, "started_at": now})
-            record(session, application.case_no, "case_started", actor, now,
-                   data={"channel": channel, "level": level, "green_channel": green_channel,
-                         "definition_version": version})
-            self._advance(session, instance, loaded, workflow, actor, now)
-            return application.case_no, instance.id
+                {**m.record(), "case_no": application.case_no, "uploaded_by": actor, "uploaded_at": now}
+                for m in files])
+            instance_id = self._start(session, application, latest, green_channel, actor, now)
+            return application.case_no, instance_id
 
-    @staticmethod
-    def _initial_data(application: Registered, green_channel: bool) -> dict[str, Any]:
-        # Personal data (name, ID number, phone) stays in the application table, not in the flow.
-        return {
-            "case_no": application.case_no, "channel": application.channel, "level": application.level,
-            "green_channel": green_channel, "request": application.request,
-            "region": {"township": application.township, "village": application.village},
-            "matters": list(application.matters),
-        }
+    def _start(self, session: Session, application: Registered, definition: tuple[int, int], green_channel: bool,
+               actor: str, now: datetime) -> int:
+        definition_id, version = definition
+        loaded = self.specs.get_by_id(session, definition_id)
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.workflows.script_engine)
+        workflow.data.update(_initial_data(application, green_channel))
+        workflow.get_next_task(state=TaskState.READY).data.update(workflow.data)
+        instance = store.insert_instance(session.connection(), {
+            "definition_id": definition_id, "case_no": application.case_no, "status": OPEN, "state": "",
+            "serializer_version": self.workflows.serializer.version, "started_at": now})
+        record(session, application.case_no, "case_started", actor, now,
+               data={"channel": application.channel, "level": application.level, "green_channel": green_channel,
+                     "definition_version": version})
+        self.workflows.advance(session, instance, loaded, workflow, actor, now)
+        return instance.id
 
     def complete_task(self, task_id: str, user: str, data: dict[str, Any],
                       principal: Principal | None = None) -> list[dict[str, Any]]:
         """Complete an open user task with form data; return the case's open tasks afterwards.
 
         With a `principal` the task must be within their scope (else NotFound) and theirs to
-        work (else Forbidden); without one the caller is an operator tool (the CLI).
+        work (else Forbidden), and only the open tasks they may see are returned; without one the
+        caller is an operator tool (the CLI).
         """
         now = clock.now()
-        with self._transaction() as session:
+        forms = self.settings.forms
+        with self.workflows.transaction() as session:
             instance, row = self._open_task(session, task_id, principal, scoping.may_work_task)
-            errors = forms.validate_form(row["form_key"], data) or _catalog_errors(data)
+            errors = forms.validate(row["form_key"], data) or self._catalog_errors(data)
             if errors:
                 raise InvalidData("表单填写有误，请按提示修改", errors)
             loaded = self.specs.get_by_id(session, instance.definition_id)
-            workflow = self._load(instance, loaded)
+            workflow = self.workflows.load(instance, loaded)
             task = workflow.get_task_from_id(UUID(task_id))
             if task is None or task.state != TaskState.READY:
                 raise TaskConflict("该任务已不在待办状态，请刷新后重试")
             values = forms.apply_defaults(row["form_key"], data)
             task.data.update(values)
-            self._finish_row(session, row, user, values, now)
-            open_rows = self._advance(session, instance, loaded, workflow, user, now, run=task)
-            return [task_summary(r, now) for r in open_rows]
+            _finish_row(session, row, user, values, now)
+            open_rows = self.workflows.advance(session, instance, loaded, workflow, user, now, run=task)
+            return [task_summary(r, now) for r in open_rows
+                    if principal is None or scoping.may_see_task(principal, r)]
+
+    def _catalog_errors(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
+        # The form schema knows the department codes; matter codes live in the editable catalog.
+        matters = data.get("matters")
+        if not isinstance(matters, list):
+            return {}
+        unknown = self.settings.reference.unknown_matters(matters)
+        return {"matters": [f"事项清单中没有：{'、'.join(unknown)}"]} if unknown else {}
 
     def claim_task(self, task_id: str, user: str, principal: Principal | None = None) -> dict[str, Any]:
         """Take an open task as one's own (认领); refused while someone else holds it."""
@@ -199,11 +203,26 @@ class CaseEngine(CaseQueries, InstanceAdmin):
         return self._assign(task_id, assignee, "task_assigned", actor=by, principal=principal,
                             allowed=scoping.may_assign_task, reason=reason)
 
+    def reassign_task(self, case_no: str, task_id: str, assignee: str, by: str, reason: str) -> dict[str, Any]:
+        """改派 by an administrator: a task of this case to one of its candidates, with a reason (logged)."""
+        errors: dict[str, list[str]] = {}
+        if not (reason or "").strip():
+            errors["reason"] = ["请填写操作原因"]
+        if not (assignee or "").strip():
+            errors["assignee"] = ["请选择办理人"]
+        if errors:
+            raise InvalidData("请填写改派原因并选择办理人", errors)
+        with self.workflows.transaction() as session:
+            row = store.get_task(session.connection(), task_id)
+        if row is None or row["case_no"] != case_no:
+            raise NotFound("任务不存在")
+        return self.assign_task(task_id, assignee.strip(), by=by, reason=reason.strip())
+
     def _assign(self, task_id: str, assignee: str | None, event: str, actor: str | None = None,
                 expect_free: bool = False, principal: Principal | None = None,
                 allowed: Any = None, reason: str | None = None) -> dict[str, Any]:
         now = clock.now()
-        with self._transaction() as session:
+        with self.workflows.transaction() as session:
             conn = session.connection()
             _instance, row = self._open_task(session, task_id, principal, allowed)
             if expect_free and row["assignee"] not in (None, assignee):
@@ -221,19 +240,19 @@ class CaseEngine(CaseQueries, InstanceAdmin):
         """Fire due BPMN timers of instances whose next timer is due; return what fired."""
         moment = clock.aware(now) if now is not None else clock.now()
         fired: list[dict[str, Any]] = []
-        with self._transaction() as session:
+        with self.workflows.transaction() as session:
             due_ids = store.due_timer_instances(session.connection(), moment)
         for instance_id in due_ids:
             fired.extend(self._fire_instance(instance_id, moment))
         return fired
 
     def _fire_instance(self, instance_id: int, moment: datetime) -> list[dict[str, Any]]:
-        with clock.frozen_at(moment), self._transaction() as session:
-            instance = self._lock_instance(session, instance_id)
+        with clock.frozen_at(moment), self.workflows.transaction() as session:
+            instance = self.workflows.lock_instance(session, instance_id)
             if instance.status != OPEN or instance.next_timer_at is None or instance.next_timer_at > moment:
                 return []
             loaded = self.specs.get_by_id(session, instance.definition_id)
-            workflow = self._load(instance, loaded)
+            workflow = self.workflows.load(instance, loaded)
             before = {str(t.id) for t in workflow.get_tasks(state=TaskState.WAITING)}
             workflow.refresh_timers()
             fired = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.COMPLETED)
@@ -242,10 +261,8 @@ class CaseEngine(CaseQueries, InstanceAdmin):
                        "name": t.task_spec.bpmn_name, "department": t.data.get("department")} for t in fired]
             for event in events:
                 record(session, instance.case_no, "timer_fired", "scheduler", moment, data=event)
-            self._advance(session, instance, loaded, workflow, "scheduler", moment)
+            self.workflows.advance(session, instance, loaded, workflow, "scheduler", moment)
             return events
-
-    # -- internals -----------------------------------------------------------------------
 
     def _open_task(self, session: Session, task_id: str, principal: Principal | None,
                    allowed: Any) -> tuple[InstanceState, Mapping[str, Any]]:
@@ -254,163 +271,43 @@ class CaseEngine(CaseQueries, InstanceAdmin):
         instance_id = store.task_instance_id(conn, task_id)
         if instance_id is None:
             raise NotFound(f"任务 {task_id} 不存在")
-        instance = self._lock_instance(session, instance_id)
+        instance = self.workflows.lock_instance(session, instance_id)
         row = store.get_task(conn, task_id)
         assert row is not None
         scoping.check_task_access(principal, row, allowed)
-        halted = halted_message(instance.status)
+        halted = status.halted_message(instance.status)
         if halted is not None:
             raise TaskConflict(halted)
         if row["state"] != READY:
-            raise TaskConflict(self._closed_message(row))
+            raise TaskConflict(_closed_message(row))
         return instance, row
 
-    def _lock_instance(self, session: Session, instance_id: int) -> InstanceState:
-        instance = store.load_instance(session.connection(), instance_id, lock=True)
-        if instance is None:
-            raise NotFound(f"流程实例 {instance_id} 不存在")
-        return instance
 
-    @staticmethod
-    def _closed_message(row: Mapping[str, Any]) -> str:
-        if row["state"] == COMPLETED:
-            done = row["completed_at"]
-            when = done.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if done else ""
-            return f"该任务已由 {row['completed_by']} 于 {when} 办理完成，无需重复提交"
-        return "该任务已取消（流程已转入其他环节），无需办理"
-
-    @staticmethod
-    def _finish_row(session: Session, row: Mapping[str, Any], user: str, values: dict[str, Any],
-                    now: datetime) -> None:
-        task_id, case_no, name = row["id"], row["case_no"], row["name"]
-        store.complete_task(session.connection(), task_id, user, now, values)
-        record(session, case_no, "task_completed", user, now, task_id, name, values)
-        decided = {k: values[k] for k in DECISION_FIELDS if k in values}
-        if decided:
-            extra: dict[str, Any] = {k: values[k] for k in ("departments", "reason", "plan") if k in values}
-            record(session, case_no, "decision", user, now, task_id, name, {**decided, **extra})
-
-    def _load(self, instance: InstanceState, loaded: LoadedDefinition) -> BpmnWorkflow:
-        with self._cache_lock:
-            cached = self._cache.pop(instance.id, None)
-        if self.reuse_workflows and cached is not None and cached[0] == instance.lock_version:
-            return cached[1]
-        workflow = self.serializer.load(instance.state, instance.serializer_version,
-                                        loaded.spec, loaded.subprocess_specs)
-        workflow.script_engine = self.script_engine
-        return workflow
-
-    def _advance(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
-                 workflow: BpmnWorkflow, actor: str, now: datetime, run: Any = None) -> list[Mapping[str, Any]]:
-        effects = _Effects()
-        token = _effects.set(effects)
-        failure: SpiffWorkflowException | None = None
-        try:
-            with clock.frozen_at(now):
-                if run is not None:
-                    run.run()
-                workflow.do_engine_steps()
-        except SpiffWorkflowException as err:
-            failure = err
-        finally:
-            _effects.reset(token)
-        if failure is not None:
-            self._record_failure(session, instance, workflow, failure, now)
-        conn = session.connection()
-        store.insert_rows(conn, store.NOTICE, [
-            {"case_no": instance.case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
-             "status": "pending", "content": notice_text(kind, details), "details": details, "created_at": now}
-            for kind, details in effects.notices])
-        for kind, details in effects.notices:
-            record(session, instance.case_no, "notice", "system", now, data={"kind": kind, **details})
-        open_rows = TaskMirror(session, instance, loaded, self.calendar).sync(workflow, actor, now)
-        self._update_status(session, instance, loaded, workflow, now)
-        self._store_workflow(session, instance, workflow)
-        return open_rows
-
-    @staticmethod
-    def _record_failure(session: Session, instance: InstanceState, workflow: BpmnWorkflow,
-                        err: SpiffWorkflowException, now: datetime) -> None:
-        """A script or condition failed at run time: keep what was done, stop the case in `error`.
-
-        The step that failed stays in ERROR state; an administrator repairs its data (or
-        migrates the case to a corrected version) and retries it (`retry_task`). What users
-        completed before the failure is not lost.
-        """
-        failed = workflow_tasks(workflow, TaskState.ERROR)
-        if not failed:
-            raise WorkflowFailure(f"流程执行出错：{err}") from err
-        instance.status = ERROR
-        for task in failed:
-            element = task.task_spec.bpmn_id or task.task_spec.name
-            record(session, instance.case_no, "task_error", "system", now, str(task.id),
-                   task.task_spec.bpmn_name or element,
-                   {"element": element, "message": f"「{task.task_spec.bpmn_name or element}」执行出错：{err}"})
-
-    def _store_workflow(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow) -> None:
-        """Write the workflow state (optimistic lock); keep the object for reuse once committed."""
-        instance.state = self.serializer.dump(workflow)
-        instance.serializer_version = self.serializer.version
-        store.save_instance(session.connection(), instance)
-        session.info.setdefault("cache", []).append((instance.id, instance.lock_version, workflow))
-
-    def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
-                       workflow: BpmnWorkflow, now: datetime) -> None:
-        instance.next_timer_at = _next_timer(workflow)
-        if not workflow.is_completed() or instance.status != OPEN:
-            return
-        ended = [t.task_spec.bpmn_id for t in workflow.tasks.values()
-                 if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id in loaded.model.end_statuses]
-        statuses = {loaded.model.end_statuses[e] for e in ended}
-        instance.status = "closed_declined" if "closed_declined" in statuses else "closed_completed"
-        instance.ended_at = now
-        instance.next_timer_at = None
-        record(session, instance.case_no, "case_closed", "system", now,
-               data={"status": instance.status, "end_events": ended})
-        self._queue_hotline_result(session, instance, workflow, now)
-
-    @staticmethod
-    def _queue_hotline_result(session: Session, instance: InstanceState, workflow: BpmnWorkflow,
-                              now: datetime) -> None:
-        # R-5.1.3: a case that came from 12345 is answered back (回单) through the outbox.
-        conn = session.connection()
-        order_no = store.hotline_order_of(conn, instance.case_no)
-        if order_no is None:
-            return
-        result = hotline_result(instance.status, workflow.data)
-        store.insert_rows(conn, store.NOTICE, [{
-            "case_no": instance.case_no, "recipient": "hotline", "channel": "hotline", "kind": "result",
-            "status": "pending",
-            "content": result, "details": {"order_no": order_no, "status": instance.status}, "created_at": now}])
-        record(session, instance.case_no, "hotline_result_queued", "system", now, data={"order_no": order_no})
+def _initial_data(application: Registered, green_channel: bool) -> dict[str, Any]:
+    # Personal data (name, ID number, phone) stays in the application table, not in the flow.
+    return {
+        "case_no": application.case_no, "channel": application.channel, "level": application.level,
+        "green_channel": green_channel, "request": application.request,
+        "region": {"township": application.township, "village": application.village},
+        "matters": list(application.matters),
+    }
 
 
-def _catalog_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
-    # The form schema knows the department codes; matter codes live in the editable catalog.
-    matters = data.get("matters")
-    if not isinstance(matters, list):
-        return {}
-    unknown = [m for m in matters if m not in reference.matters()]
-    return {"matters": [f"事项清单中没有：{'、'.join(map(str, unknown))}"]} if unknown else {}
+def _closed_message(row: Mapping[str, Any]) -> str:
+    if row["state"] == COMPLETED:
+        return f"该任务已由 {row['completed_by']} 于 {clock.local_text(row['completed_at'])} 办理完成，无需重复提交"
+    return "该任务已取消（流程已转入其他环节），无需办理"
 
 
-def _is_lock_failure(err: OperationalError) -> bool:
-    # SQLite gives up waiting for the write lock after its busy timeout; PostgreSQL reports
-    # deadlocks and lock timeouts by SQLSTATE 40P01 / 55P03.
-    code = getattr(err.orig, "sqlstate", None)
-    return code in ("40P01", "55P03") or "database is locked" in str(err.orig)
+def _finish_row(session: Session, row: Mapping[str, Any], user: str, values: dict[str, Any], now: datetime) -> None:
+    task_id, case_no, name = row["id"], row["case_no"], row["name"]
+    store.complete_task(session.connection(), task_id, user, now, values)
+    record(session, case_no, "task_completed", user, now, task_id, name, values)
+    decided = {k: values[k] for k in DECISION_FIELDS if k in values}
+    if decided:
+        extra: dict[str, Any] = {k: values[k] for k in DECISION_DETAILS if k in values}
+        record(session, case_no, "decision", user, now, task_id, name, {**decided, **extra})
 
 
 def _is_timer(task: Any) -> bool:
     return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
-
-
-def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
-    moments = []
-    for event in workflow.waiting_events():
-        if isinstance(event.value, str):
-            try:
-                moments.append(clock.aware(datetime.fromisoformat(event.value)))
-            except ValueError:
-                continue
-    return min(moments) if moments else None

@@ -26,6 +26,7 @@ from engine.models import (
     ProcessDefinition,
     ProcessInstance,
 )
+from engine.status import CANCELLED, COMPLETED, OPEN, READY
 
 INSTANCE = cast(Table, ProcessInstance.__table__)
 TASK = cast(Table, HumanTask.__table__)
@@ -36,10 +37,9 @@ DEFINITION = cast(Table, ProcessDefinition.__table__)
 HOTLINE = cast(Table, HotlineOrder.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
 
-READY, COMPLETED, CANCELLED = "READY", "COMPLETED", "CANCELLED"
 TASK_COLUMNS = (TASK.c.id, TASK.c.instance_id, TASK.c.case_no, TASK.c.task_spec, TASK.c.name, TASK.c.form_key,
                 TASK.c.candidate_groups, TASK.c.context, TASK.c.assignee, TASK.c.state, TASK.c.created_at,
-                TASK.c.due_at, TASK.c.completed_at, TASK.c.completed_by)
+                TASK.c.due_at, TASK.c.completed_at, TASK.c.completed_by, TASK.c.overdue_since)
 
 
 
@@ -124,7 +124,7 @@ def save_instance(conn: Connection, instance: InstanceState) -> None:
 def due_timer_instances(conn: Connection, moment: datetime) -> list[int]:
     """Return the open instances whose next BPMN timer is due at `moment` (uses the index)."""
     return list(conn.execute(select(INSTANCE.c.id).where(
-        INSTANCE.c.status == "open", INSTANCE.c.next_timer_at <= moment).order_by(INSTANCE.c.next_timer_at)).scalars())
+        INSTANCE.c.status == OPEN, INSTANCE.c.next_timer_at <= moment).order_by(INSTANCE.c.next_timer_at)).scalars())
 
 
 _LATEST_DEFINITION = select(DEFINITION.c.id, DEFINITION.c.version).where(

@@ -12,11 +12,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine.bpmn.definitions import LoadedDefinition
+from engine.bpmn.forms import FormLibrary
 from engine.bpmn.loader import group_expression
 from engine.cases import store
-from engine.cases.store import READY, InstanceState
+from engine.cases.store import InstanceState
+from engine.deadlines.due import is_overdue
 from engine.deadlines.policy import DueTimePolicy
 from engine.deadlines.workcal import WorkCalendar
+from engine.status import READY
 
 # Task data worth copying onto the mirror row: it decides who may see the task (scoping).
 CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel")
@@ -60,9 +63,9 @@ class TaskMirror:
     """Writes the READY user tasks of one instance into `human_task` and cancels vanished ones."""
 
     def __init__(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
-                 calendar: WorkCalendar, policy: DueTimePolicy | None = None):
+                 calendar: WorkCalendar, policy: DueTimePolicy, forms: FormLibrary):
         self.session, self.instance, self.loaded, self.calendar = session, instance, loaded, calendar
-        self.policy = policy or DueTimePolicy.from_env()
+        self.policy, self.forms = policy, forms
 
     def sync(self, workflow: BpmnWorkflow, actor: str, at: datetime) -> list[Mapping[str, Any]]:
         """Insert newly READY user tasks, cancel rows whose task went away; return the open rows."""
@@ -89,11 +92,23 @@ class TaskMirror:
             "id": str(task.id), "instance_id": self.instance.id, "case_no": self.instance.case_no,
             "task_spec": task.task_spec.bpmn_id, "name": name, "form_key": meta.form_key if meta else "",
             "candidate_groups": resolve_groups(workflow, task, meta.candidate_groups) if meta else [],
-            "context": {k: task.data[k] for k in CONTEXT_KEYS if k in task.data},
+            "context": self._context(task, meta.form_key if meta else ""),
             "assignee": None, "state": READY, "created_at": at,
             "due_at": self._due_at(task, meta.due_workdays, at) if meta else None,
             "completed_at": None, "completed_by": None, "data": None,
         }
+
+    def _context(self, task: Task, form_key: str) -> dict[str, Any]:
+        """What scoping needs, and the values the form starts with (fields marked `x-prefill` in the
+        form file name the case data they take, e.g. the departments the center chose)."""
+        context: dict[str, Any] = {k: task.data[k] for k in CONTEXT_KEYS if k in task.data}
+        schema = self.forms.schema_or_none(form_key) if form_key else None
+        prefill = {name: task.data[spec["x-prefill"]]
+                   for name, spec in (schema or {}).get("properties", {}).items()
+                   if isinstance(spec, dict) and spec.get("x-prefill") in task.data}
+        if prefill:
+            context["prefill"] = prefill
+        return context
 
     def _due_at(self, task: Task, due_workdays: int, at: datetime) -> datetime:
         """The due moment of a new task; green-channel cases (绿色通道, R-6.3.5) get less time."""
@@ -106,11 +121,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def task_summary(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Return the fields the task list shows (CLI, API, inbox)."""
+    """Return the fields the task list shows (CLI, API, inbox); `overdue` as `engine.deadlines.due` says."""
     due = row["due_at"]
     return {
         "id": row["id"], "case_no": row["case_no"], "name": row["name"], "form_key": row["form_key"],
         "candidate_groups": list(row["candidate_groups"]), "assignee": row["assignee"],
         "created_at": _iso(row["created_at"]), "due_at": _iso(due),
-        "overdue": bool(row["state"] == READY and due is not None and due < now),
+        "overdue": bool(row["state"] == READY and is_overdue(due, now, row.get("overdue_since"))),
     }

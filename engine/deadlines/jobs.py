@@ -9,33 +9,28 @@ however many schedulers race. Notices carry a unique key as a second guard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, exists, or_, select, update
+from sqlalchemy import Connection, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import db
-from engine.access.accounts import GROUP_ORG_KINDS
+from engine import clock, db
+from engine.access.scoping import USERS, members_clause
 from engine.cases import store
-from engine.cases.intake import LOCAL_TZ
-from engine.cases.store import READY, TASK
+from engine.cases.store import TASK
+from engine.deadlines.due import due_soon_clause, past_due_clause
 from engine.deadlines.workcal import WorkCalendar
-from engine.models import Organisation, User, UserRole
-from engine.notify import outbox
+from engine.status import OPEN, READY
 
 if TYPE_CHECKING:
     from engine.cases.runtime import CaseEngine
-
-USERS = cast(Table, User.__table__)
-ROLES = cast(Table, UserRole.__table__)
-ORGS = cast(Table, Organisation.__table__)
 
 
 def _open_tasks_where(conn: Connection, *conditions: Any) -> list[Mapping[str, Any]]:
     # Tasks of suspended cases wait with their case: no flags, reminders or escalation meanwhile.
     case_open = exists(select(store.INSTANCE.c.id).where(store.INSTANCE.c.id == TASK.c.instance_id,
-                                                        store.INSTANCE.c.status == "open"))
+                                                        store.INSTANCE.c.status == OPEN))
     rows = conn.execute(select(*store.TASK_COLUMNS).where(TASK.c.state == READY, case_open, *conditions))
     return [cast(Mapping[str, Any], row._mapping) for row in rows]
 
@@ -57,11 +52,7 @@ def recipients(conn: Connection, task: Mapping[str, Any], supervisors: bool) -> 
     """Active users to tell about a task: its assignee, the members of its candidate groups (as
     `Principal.groups` defines membership), and on escalation the supervisors of its organisations."""
     groups = list(task["candidate_groups"])
-    group_orgs = select(ORGS.c.code).where(ORGS.c.code.in_(groups), ORGS.c.kind.in_(GROUP_ORG_KINDS))
-    members = select(USERS.c.username).where(USERS.c.active.is_(True), or_(
-        USERS.c.org_code.in_(group_orgs),
-        USERS.c.id.in_(select(ROLES.c.user_id).where(ROLES.c.role.in_(groups)))))
-    names = set(conn.execute(members).scalars())
+    names = set(conn.execute(select(USERS.c.username).where(members_clause(groups))).scalars())
     if supervisors:
         names |= set(conn.execute(select(USERS.c.username).where(
             USERS.c.active.is_(True), USERS.c.is_supervisor.is_(True), USERS.c.org_code.in_(groups))).scalars())
@@ -90,7 +81,7 @@ def _announce(conn: Connection, tasks: Sequence[Mapping[str, Any]], kind: str, e
     """Events and notices for tasks this run marked: one event each, one notice per recipient."""
     events, notices = [], []
     for task in tasks:
-        local_due = task["due_at"].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        local_due = clock.local_text(task["due_at"])
         text = (f"【超期】{task['case_no']}「{task['name']}」已超过办理时限（{local_due}），请尽快办理" if escalate
                 else f"【临期提醒】{task['case_no']}「{task['name']}」将于 {local_due} 到期")
         notices += [_notice(task, kind, name, text, now) for name in recipients(conn, task, supervisors=escalate)]
@@ -102,27 +93,15 @@ def _announce(conn: Connection, tasks: Sequence[Mapping[str, Any]], kind: str, e
 
 def flag_overdue(conn: Connection, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Flag READY tasks past their due time (once) and escalate; return (events, notices)."""
-    due = _open_tasks_where(conn, TASK.c.due_at < now, TASK.c.overdue_since.is_(None))
+    due = _open_tasks_where(conn, past_due_clause(now), TASK.c.overdue_since.is_(None))
     marked = set(_mark(conn, "overdue_since", [r["id"] for r in due], now))
     return _announce(conn, [r for r in due if r["id"] in marked], "overdue", "task_overdue", now, escalate=True)
-
-
-def reminder_bound(now: datetime, calendar: WorkCalendar) -> datetime:
-    """Local midnight starting the second working day after today: tasks due before it have at most
-    one working day left (the same rule as `workdays_between(today, due) <= 1`)."""
-    day = now.astimezone(LOCAL_TZ).date()
-    found = 0
-    while found < 2:
-        day += timedelta(days=1)
-        found += calendar.is_workday(day)
-    return datetime.combine(day, time.min, LOCAL_TZ)
 
 
 def remind_due_soon(conn: Connection, now: datetime,
                     calendar: WorkCalendar) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Remind (once) about READY tasks due within one working day; return (events, notices)."""
-    within = _open_tasks_where(conn, TASK.c.overdue_since.is_(None), TASK.c.due_at >= now,
-                               TASK.c.due_at < reminder_bound(now, calendar), TASK.c.reminded_at.is_(None))
+    within = _open_tasks_where(conn, due_soon_clause(now, calendar), TASK.c.reminded_at.is_(None))
     marked = set(_mark(conn, "reminded_at", [r["id"] for r in within], now))
     return _announce(conn, [r for r in within if r["id"] in marked], "due_soon", "task_due_soon", now,
                      escalate=False)
@@ -131,13 +110,13 @@ def remind_due_soon(conn: Connection, now: datetime,
 def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
     """Run every deadline job once with the clock at `now`; report what each did."""
     timers = engine.fire_timers(now)
-    with db.transaction(engine.database_url) as session:
+    with db.transaction(engine.sessions) as session:
         conn = session.connection()
         overdue_events, overdue_notices = flag_overdue(conn, now)
         soon_events, soon_notices = remind_due_soon(conn, now, engine.calendar)
         queued = queue_in_app(conn, [*overdue_notices, *soon_notices])
         store.insert_rows(conn, store.EVENT, [*overdue_events, *soon_events])
-    deliveries = outbox.deliver_pending(engine.database_url, now)
+    deliveries = engine.outbox.deliver(now)
     return {
         "now": now.isoformat(), "timers_fired": timers,
         "tasks_flagged": [{"task_id": e["task_id"], "case_no": e["case_no"], "task": e["task_name"]}

@@ -30,13 +30,14 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def try_acquire(url: str | None, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+def try_acquire(sessions: db.SessionFactory, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
     """Take the lease `name` if it is free or expired, or renew it if `holder` has it; say whether it is ours.
 
     The lease then lasts until `now + ttl`; it counts as expired only once `now` is past that.
     """
     expires_at = now + ttl
-    with db.get_engine(url).begin() as conn:
+    with db.transaction(sessions) as session:
+        conn = session.connection()
         renewed_or_taken = conn.execute(
             update(LEASE)
             .where(LEASE.c.name == name, or_(LEASE.c.holder == holder, LEASE.c.expires_at < now))
@@ -55,8 +56,8 @@ def try_acquire(url: str | None, name: str, holder: str, now: datetime, ttl: tim
         return inserted.first() is not None
 
 
-def release(url: str | None, name: str, holder: str) -> bool:
+def release(sessions: db.SessionFactory, name: str, holder: str) -> bool:
     """Give up the lease `name` if `holder` has it, so another process may take it at once."""
-    with db.get_engine(url).begin() as conn:
-        result = conn.execute(delete(LEASE).where(LEASE.c.name == name, LEASE.c.holder == holder))
+    with db.transaction(sessions) as session:
+        result = session.connection().execute(delete(LEASE).where(LEASE.c.name == name, LEASE.c.holder == holder))
         return bool(result.rowcount)

@@ -26,6 +26,7 @@ from engine import clock
 from engine.cases.runtime import CaseEngine
 from engine.deadlines import jobs as deadlines
 from engine.deadlines import lease
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,18 @@ Tick = Callable[[CaseEngine, datetime], dict[str, Any]]
 class DeadlineJob:
     """The "deadline_tick" job: run the deadline jobs once, only while this process holds the lease."""
 
-    def __init__(self, database_url: str, holder: str, ttl: timedelta, tick: Tick = deadlines.tick):
-        self.database_url, self.holder, self.ttl, self.tick = database_url, holder, ttl, tick
-        self.engine = CaseEngine(database_url)  # one per scheduler: its spec cache outlives the runs
+    def __init__(self, settings: Settings, holder: str, ttl: timedelta, tick: Tick = deadlines.tick):
+        self.settings, self.holder, self.ttl, self.tick = settings, holder, ttl, tick
+        # One per scheduler, on the engine's own sessions (no web request around it): its spec
+        # cache outlives the runs.
+        self.engine = CaseEngine(settings)
         self.holding: bool | None = None  # unknown until the first run
         self.runs = 0
 
     def __call__(self, now: datetime | None = None) -> dict[str, Any] | None:
         """Take or renew the lease at `now` (default: the engine clock) and tick; None when not the holder."""
         now = clock.aware(now) if now is not None else clock.now()
-        holding = lease.try_acquire(self.database_url, LEASE_NAME, self.holder, now, self.ttl)
+        holding = lease.try_acquire(self.engine.sessions, LEASE_NAME, self.holder, now, self.ttl)
         if holding and not self.holding:
             log.info("took the scheduler lease (holder %s)", self.holder)
         elif not holding and self.holding is not False:
@@ -68,17 +71,17 @@ class DeadlineJob:
 
     def release(self) -> None:
         """Give up the lease (if held) so another process can take over without waiting for the TTL."""
-        if lease.release(self.database_url, LEASE_NAME, self.holder):
+        if lease.release(self.engine.sessions, LEASE_NAME, self.holder):
             log.info("released the scheduler lease (holder %s)", self.holder)
         self.holding = False
 
 
-def build_scheduler(database_url: str, interval_seconds: int = 60, ttl_seconds: int = 180, *,
+def build_scheduler(settings: Settings, interval_seconds: int = 60, ttl_seconds: int = 180, *,
                     tick: Tick = deadlines.tick, holder: str | None = None) -> BackgroundScheduler:
     """Return an unstarted scheduler with the "deadline_tick" job every `interval_seconds`."""
     if ttl_seconds <= interval_seconds:
         raise ValueError("the lease TTL must be longer than the interval, or the lease lapses between runs")
-    job = DeadlineJob(database_url, holder or lease.holder_id(), timedelta(seconds=ttl_seconds), tick)
+    job = DeadlineJob(settings, holder or lease.holder_id(), timedelta(seconds=ttl_seconds), tick)
     scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(1)})
     # First run at start; runs missed while the process was busy or suspended merge into one.
     scheduler.add_job(job, "interval", seconds=interval_seconds, id=DEADLINE_JOB_ID,
@@ -107,13 +110,13 @@ _background: BackgroundScheduler | None = None
 _background_lock = threading.Lock()
 
 
-def start_in_background(database_url: str,
-                        build: Callable[[str], BackgroundScheduler] = build_scheduler) -> BackgroundScheduler:
+def start_in_background(settings: Settings,
+                        build: Callable[[Settings], BackgroundScheduler] = build_scheduler) -> BackgroundScheduler:
     """Start the scheduler in a background thread, once per process; it stops at interpreter exit."""
     global _background
     with _background_lock:
         if _background is None:
-            scheduler = build(database_url)
+            scheduler = build(settings)
             scheduler.start()
             atexit.register(stop_background)
             _background = scheduler
@@ -139,9 +142,9 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def run_forever(database_url: str, interval_seconds: int = 60, ttl_seconds: int = 180) -> dict[str, Any]:
+def run_forever(settings: Settings, interval_seconds: int = 60, ttl_seconds: int = 180) -> dict[str, Any]:
     """Run the scheduler in the foreground until SIGTERM or SIGINT, then release the lease; report the run."""
-    scheduler = build_scheduler(database_url, interval_seconds, ttl_seconds)
+    scheduler = build_scheduler(settings, interval_seconds, ttl_seconds)
     job = deadline_job(scheduler)
     stopped_by = ""
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from bisect import bisect_left, bisect_right
@@ -16,7 +15,6 @@ import holidays
 import yaml
 
 ENV_VAR = "RELIEF_CALENDAR_FILE"
-DEFAULT_OVERRIDE_PATH = Path(__file__).resolve().parents[2] / "data" / "calendar" / "cn_overrides.yaml"
 DEFAULT_TZ = "Asia/Shanghai"
 END_OF_DAY = time(23, 59, 59)
 # The longest official block so far is 9 days (春节 2026); a longer range is almost surely a typo.
@@ -198,10 +196,9 @@ class WorkCalendar:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, override_path: Path | None = None, tz: str = DEFAULT_TZ) -> WorkCalendar:
-        """Load from override_path, else $RELIEF_CALENDAR_FILE, else data/calendar/cn_overrides.yaml."""
-        path = override_path or Path(os.environ.get(ENV_VAR) or DEFAULT_OVERRIDE_PATH)
-        return cls(load_overrides(path), tz)
+    def load(cls, override_path: Path, tz: str = DEFAULT_TZ) -> WorkCalendar:
+        """Load the calendar whose override file is `override_path` (`Settings.calendar_file`)."""
+        return cls(load_overrides(Path(override_path)), tz)
 
     def is_workday(self, d: date) -> bool:
         """Return True if d is a working day."""
@@ -294,3 +291,24 @@ class WorkCalendar:
             if name is not None:
                 return "holiday", name
         return ("weekend" if weekend else "workday"), None
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The override file as it is on disk now, beside the calendar the engine loaded at start."""
+
+    path: Path
+    on_disk: WorkCalendar | None  # None when the file cannot be read or is invalid
+    error: str | None
+    pending_restart: bool  # the file differs from what the running engine counts with
+
+
+def check_file(in_use: WorkCalendar, path: Path) -> FileCheck:
+    """Read `path` again and say whether it is valid and whether it differs from `in_use`."""
+    try:
+        on_disk = WorkCalendar.load(path, in_use.tz.key)
+    except CalendarError as err:
+        return FileCheck(path, None, str(err), False)
+    ours, theirs = on_disk.overrides, in_use.overrides
+    same = (ours.holidays, ours.workdays, ours.years) == (theirs.holidays, theirs.workdays, theirs.years)
+    return FileCheck(path, on_disk, None, not same)

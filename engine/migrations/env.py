@@ -3,23 +3,28 @@
 from alembic import context
 from sqlalchemy import pool
 
-from engine.db import default_database_url, get_engine
+from engine.db import get_engine
 from engine.models import Base
+from engine.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
 
 
+def _url() -> str:
+    # `relief init-db` (engine.schema) always sets the URL; plain `alembic` falls back to RELIEF_DATABASE_URL.
+    return config.get_main_option("sqlalchemy.url") or Settings.from_environ().database_url
+
+
 def run_migrations_offline() -> None:
-    context.configure(url=config.get_main_option("sqlalchemy.url") or default_database_url(),
+    context.configure(url=_url(),
                       target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    url = config.get_main_option("sqlalchemy.url") or default_database_url()
-    connectable = config.attributes.get("connection") or get_engine(url)
+    connectable = config.attributes.get("connection") or get_engine(_url())
     if hasattr(connectable, "connect"):
         with connectable.connect() as connection:
             _run(connection)

@@ -5,12 +5,11 @@ A gateway gets one notification as a mapping and either returns (delivered) or r
 the far side refuses). The outbox fills in what a gateway needs before calling it — `phone`
 for SMS (from the application row), `order_no` for 12345 — so adapters never touch the database.
 
-Which adapters run is configuration, read when `default_gateways()` is called:
+Which adapters run is configuration (`Settings`), applied by `configured_gateways(settings)`:
 
 - `RELIEF_SMS_GATEWAY=package.module:ClassName` plugs in a real SMS gateway; the class is
-  created without arguments (it reads its own settings, e.g. from the environment) and must
-  have `send(notification)`. Unset: `LogSmsGateway`, one JSON line per message in
-  `RELIEF_SMS_LOG` (default `instance/sms.log`).
+  created without arguments (it reads its own settings) and must have `send(notification)`.
+  Unset: `LogSmsGateway`, one JSON line per message in `RELIEF_SMS_LOG` (default `instance/sms.log`).
 - `RELIEF_HOTLINE_PUSH_URL` set: `HttpHotlineGateway` POSTs each 回单 as JSON there
   (`RELIEF_HOTLINE_PUSH_TIMEOUT` seconds, default 10). Unset: `LogHotlineGateway`, one JSON
   line per 回单 in `RELIEF_HOTLINE_LOG` (default `instance/hotline.log`).
@@ -28,8 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.db import PROJECT_ROOT
 from engine.errors import EngineError
+from engine.settings import Settings
 
 
 class GatewayError(Exception):
@@ -52,10 +51,6 @@ class Gateway(Protocol):
 
     def send(self, notification: Mapping[str, Any]) -> None:
         """Deliver `notification` (id, case_no, channel, kind, content, details, and phone or order_no)."""
-
-
-def _instance_dir() -> Path:
-    return Path(os.environ.get("RELIEF_INSTANCE_DIR", PROJECT_ROOT / "instance"))
 
 
 class JsonLinesLog:
@@ -81,8 +76,8 @@ class JsonLinesLog:
 class LogSmsGateway:
     """Development SMS adapter: each message becomes a line {id, case_no, phone, kind, content}."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None):
-        self.log = JsonLinesLog(path or os.environ.get("RELIEF_SMS_LOG") or _instance_dir() / "sms.log")
+    def __init__(self, path: str | os.PathLike[str]):
+        self.log = JsonLinesLog(path)
 
     def send(self, notification: Mapping[str, Any]) -> None:
         """Log the message to the applicant's phone; without a phone it can never be sent."""
@@ -96,8 +91,8 @@ class LogSmsGateway:
 class LogHotlineGateway:
     """Development 12345 adapter: each 回单 becomes a line {id, order_no, case_no, status, result}."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None):
-        self.log = JsonLinesLog(path or os.environ.get("RELIEF_HOTLINE_LOG") or _instance_dir() / "hotline.log")
+    def __init__(self, path: str | os.PathLike[str]):
+        self.log = JsonLinesLog(path)
 
     def send(self, notification: Mapping[str, Any]) -> None:
         """Log the result for the work order; without an order number 12345 cannot match it."""
@@ -152,17 +147,12 @@ def load_gateway(spec: str) -> Gateway:
     return gateway  # type: ignore[no-any-return]
 
 
-def default_gateways() -> dict[str, Gateway]:
+def configured_gateways(settings: Settings) -> dict[str, Gateway]:
     """The configured gateway of each outbox channel (see the module docstring)."""
-    sms_spec = os.environ.get("RELIEF_SMS_GATEWAY")
-    push_url = os.environ.get("RELIEF_HOTLINE_PUSH_URL")
     hotline: Gateway
-    if push_url:
-        timeout = os.environ.get("RELIEF_HOTLINE_PUSH_TIMEOUT", "10")
-        try:
-            hotline = HttpHotlineGateway(push_url, float(timeout))
-        except ValueError as err:
-            raise GatewayConfigError(f"RELIEF_HOTLINE_PUSH_TIMEOUT 应为秒数：{timeout}") from err
+    if settings.hotline_push_url:
+        hotline = HttpHotlineGateway(settings.hotline_push_url, settings.hotline_push_timeout)
     else:
-        hotline = LogHotlineGateway()
-    return {"sms": load_gateway(sms_spec) if sms_spec else LogSmsGateway(), "hotline": hotline}
+        hotline = LogHotlineGateway(settings.hotline_log)
+    sms = load_gateway(settings.sms_gateway) if settings.sms_gateway else LogSmsGateway(settings.sms_log)
+    return {"sms": sms, "hotline": hotline}

@@ -21,17 +21,21 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, case, func, or_, select, update
+from sqlalchemy import Connection, Table, and_, case, func, or_, select, update
 
-from engine import db
-from engine.cases import store
-from engine.cases.store import NOTICE
+from engine import clock, db
+from engine.access import scoping
+from engine.access.accounts import Principal, audit
 from engine.i18n import _l
-from engine.models import Application
-from engine.notify.gateways import Gateway, GatewayError, default_gateways
+from engine.models import Application, HotlineOrder, Notification
+from engine.notify.gateways import Gateway, GatewayError, configured_gateways
+from engine.paging import Page, paginate
+from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 APPLICATION = cast(Table, Application.__table__)
+NOTICE = cast(Table, Notification.__table__)
+HOTLINE = cast(Table, HotlineOrder.__table__)
 
 PENDING, SENDING, RETRYING, SENT, FAILED, DELIVERED = "pending", "sending", "retrying", "sent", "failed", "delivered"
 IN_APP = "in_app"
@@ -57,16 +61,15 @@ def _due(now: datetime) -> Any:
     return or_(NOTICE.c.next_attempt_at.is_(None), NOTICE.c.next_attempt_at <= now)
 
 
-def deliver_pending(database_url: str | None, now: datetime, gateways: Mapping[str, Gateway] | None = None,
+def deliver_pending(sessions: db.SessionFactory, gateways: Mapping[str, Gateway], now: datetime,
                     limit: int = 100) -> dict[str, int]:
     """Send the due SMS and 12345 notices once each (retrying with backoff); mark in-app notices delivered.
 
-    Only channels with a gateway in `gateways` are sent (default: `default_gateways()`).
+    Only channels with a gateway in `gateways` are sent (`configured_gateways(settings)` in production).
     """
-    gateways = default_gateways() if gateways is None else gateways
-    engine = db.get_engine(database_url)
     report = {"sent": 0, "retrying": 0, "failed": 0, "claimed": 0}
-    with engine.begin() as conn:
+    with db.transaction(sessions) as session:
+        conn = session.connection()
         report["recovered"] = recover_stale(conn, now)
         report["in_app"] = mark_in_app_delivered(conn, now)
         due = conn.execute(
@@ -78,11 +81,11 @@ def deliver_pending(database_url: str | None, now: datetime, gateways: Mapping[s
     for notice_id, attempts in due:
         # The lease counts from when this row is claimed, not from the start of a long batch.
         lease_until = now + timedelta(seconds=time.monotonic() - started) + LEASE
-        notice = _claim(engine, notice_id, attempts, now, lease_until)
+        notice = _claim(sessions, notice_id, attempts, now, lease_until)
         if notice is None:
             continue  # another sender got there first
         report["claimed"] += 1
-        outcome = _finish(engine, notice, _attempt(gateways[notice["channel"]], notice), now)
+        outcome = _finish(sessions, notice, _attempt(gateways[notice["channel"]], notice), now)
         if outcome is not None:
             report[outcome] += 1
     return report
@@ -104,10 +107,11 @@ def mark_in_app_delivered(conn: Connection, now: datetime) -> int:
         .values(status=DELIVERED, sent_at=now)).rowcount or 0
 
 
-def _claim(engine: Engine, notice_id: int, attempts: int, now: datetime,
+def _claim(sessions: db.SessionFactory, notice_id: int, attempts: int, now: datetime,
            lease_until: datetime) -> dict[str, Any] | None:
     """Take the row for this sender if it is still due and unchanged; add what its gateway needs."""
-    with engine.begin() as conn:
+    with db.transaction(sessions) as session:
+        conn = session.connection()
         row = conn.execute(
             update(NOTICE).where(NOTICE.c.id == notice_id, NOTICE.c.status.in_((PENDING, RETRYING)),
                                  NOTICE.c.attempts == attempts, _due(now))
@@ -120,7 +124,8 @@ def _claim(engine: Engine, notice_id: int, attempts: int, now: datetime,
             notice["phone"] = conn.execute(
                 select(APPLICATION.c.phone).where(APPLICATION.c.case_no == notice["case_no"])).scalar()
         elif notice["channel"] == "hotline":
-            notice["order_no"] = notice["details"].get("order_no") or store.hotline_order_of(conn, notice["case_no"])
+            notice["order_no"] = notice["details"].get("order_no") or conn.execute(
+                select(HOTLINE.c.order_no).where(HOTLINE.c.case_no == notice["case_no"])).scalar()
     return notice
 
 
@@ -134,7 +139,8 @@ def _attempt(gateway: Gateway, notice: Mapping[str, Any]) -> GatewayError | None
     return None
 
 
-def _finish(engine: Engine, notice: Mapping[str, Any], error: GatewayError | None, now: datetime) -> str | None:
+def _finish(sessions: db.SessionFactory, notice: Mapping[str, Any], error: GatewayError | None,
+            now: datetime) -> str | None:
     """Record the outcome of one attempt; return the new status, or None if the lease was lost."""
     attempts = notice["attempts"] + 1
     values: dict[str, Any] = {"attempts": attempts, "next_attempt_at": None}
@@ -148,8 +154,8 @@ def _finish(engine: Engine, notice: Mapping[str, Any], error: GatewayError | Non
     if error is not None:
         log.warning("notification %s (%s, case %s) attempt %s: %s", notice["id"], notice["channel"],
                     notice["case_no"], attempts, error.message)
-    with engine.begin() as conn:
-        done = conn.execute(update(NOTICE).where(
+    with db.transaction(sessions) as session:
+        done = session.connection().execute(update(NOTICE).where(
             NOTICE.c.id == notice["id"], NOTICE.c.status == SENDING, NOTICE.c.attempts == notice["attempts"])
             .values(values)).rowcount
     if not done:
@@ -168,16 +174,13 @@ def unread_count(conn: Connection, username: str) -> int:
         _in_app_of(username), NOTICE.c.read_at.is_(None))).scalar_one())
 
 
-def list_for_user(conn: Connection, username: str, page: int = 1,
-                  per_page: int = 20) -> tuple[list[dict[str, Any]], int]:
-    """The user's in-app notices, newest first, one page of them, and how many there are."""
-    total = conn.execute(select(func.count()).select_from(NOTICE).where(_in_app_of(username))).scalar_one()
-    rows = conn.execute(
-        select(NOTICE.c.id, NOTICE.c.case_no, NOTICE.c.kind, NOTICE.c.content, NOTICE.c.details,
-               NOTICE.c.created_at, NOTICE.c.read_at)
-        .where(_in_app_of(username)).order_by(NOTICE.c.created_at.desc(), NOTICE.c.id.desc())
-        .limit(per_page).offset((max(page, 1) - 1) * per_page))
-    return [dict(r._mapping) for r in rows], int(total)
+def list_for_user(conn: Connection, username: str, page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
+    """The user's in-app notices, newest first, one page of them."""
+    query = (select(NOTICE.c.id, NOTICE.c.case_no, NOTICE.c.kind, NOTICE.c.content, NOTICE.c.details,
+                    NOTICE.c.created_at, NOTICE.c.read_at)
+             .where(_in_app_of(username)).order_by(NOTICE.c.created_at.desc(), NOTICE.c.id.desc()))
+    return paginate(conn, query, page, per_page, lambda r: dict(r._mapping),
+                    count=select(func.count()).select_from(NOTICE).where(_in_app_of(username)))
 
 
 def mark_read(conn: Connection, username: str, ids: Iterable[int] | Literal["all"], now: datetime) -> int:
@@ -191,17 +194,15 @@ def mark_read(conn: Connection, username: str, ids: Iterable[int] | Literal["all
     return conn.execute(statement.values(read_at=now)).rowcount or 0
 
 
-def failed_deliveries(conn: Connection, page: int = 1, per_page: int = 20) -> tuple[list[dict[str, Any]], int]:
-    """SMS and 12345 notices that failed or wait for a retry, failed first, newest first; and the total."""
+def failed_deliveries(conn: Connection, page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
+    """SMS and 12345 notices that failed or wait for a retry, failed first, newest first."""
     where = (NOTICE.c.channel.in_(OUTSIDE_CHANNELS), NOTICE.c.status.in_((FAILED, RETRYING)))
-    total = conn.execute(select(func.count()).select_from(NOTICE).where(*where)).scalar_one()
-    rows = conn.execute(
-        select(NOTICE.c.id, NOTICE.c.case_no, NOTICE.c.recipient, NOTICE.c.channel, NOTICE.c.kind,
-               NOTICE.c.content, NOTICE.c.details, NOTICE.c.status, NOTICE.c.attempts, NOTICE.c.last_error,
-               NOTICE.c.next_attempt_at, NOTICE.c.created_at)
-        .where(*where).order_by(case((NOTICE.c.status == FAILED, 0), else_=1), NOTICE.c.id.desc())
-        .limit(per_page).offset((max(page, 1) - 1) * per_page))
-    return [dict(r._mapping) for r in rows], int(total)
+    query = (select(NOTICE.c.id, NOTICE.c.case_no, NOTICE.c.recipient, NOTICE.c.channel, NOTICE.c.kind,
+                    NOTICE.c.content, NOTICE.c.details, NOTICE.c.status, NOTICE.c.attempts, NOTICE.c.last_error,
+                    NOTICE.c.next_attempt_at, NOTICE.c.created_at)
+             .where(*where).order_by(case((NOTICE.c.status == FAILED, 0), else_=1), NOTICE.c.id.desc()))
+    return paginate(conn, query, page, per_page, lambda r: dict(r._mapping),
+                    count=select(func.count()).select_from(NOTICE).where(*where))
 
 
 def retry_failed(conn: Connection, notification_id: int, now: datetime) -> bool:
@@ -210,3 +211,54 @@ def retry_failed(conn: Connection, notification_id: int, now: datetime) -> bool:
         update(NOTICE).where(NOTICE.c.id == notification_id, NOTICE.c.channel.in_(OUTSIDE_CHANNELS),
                              NOTICE.c.status.in_((FAILED, RETRYING)))
         .values(status=RETRYING, attempts=0, next_attempt_at=now)).rowcount)
+
+
+class Outbox:
+    """The outbox as pages and jobs use it (`CaseEngine.outbox`); each call one transaction."""
+
+    def __init__(self, settings: Settings, sessions: db.SessionFactory):
+        self.settings, self.sessions = settings, sessions
+
+    def deliver(self, now: datetime, gateways: Mapping[str, Gateway] | None = None) -> dict[str, int]:
+        """Send what is due through the configured gateways (see `deliver_pending`)."""
+        chosen = configured_gateways(self.settings) if gateways is None else gateways
+        return deliver_pending(self.sessions, chosen, now)
+
+    def unread(self, username: str) -> int:
+        """The bell: how many of the user's in-app notices are unread."""
+        with db.transaction(self.sessions) as session:
+            return unread_count(session.connection(), username)
+
+    def notices(self, username: str, page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
+        """One page of the user's in-app notices; `extra["unread"]` is the unread count."""
+        with db.transaction(self.sessions) as session:
+            found = list_for_user(session.connection(), username, page, per_page)
+            found.extra["unread"] = unread_count(session.connection(), username)
+        for row in found.items:
+            row["kind_label"] = KIND_LABELS.get(row["kind"], row["kind"])
+        return found
+
+    def mark_read(self, username: str, ids: Iterable[int] | Literal["all"]) -> int:
+        """Mark the user's notices `ids` (or all) read; return how many changed."""
+        with db.transaction(self.sessions) as session:
+            return mark_read(session.connection(), username, ids, clock.now())
+
+    def failed(self, principal: Principal, page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
+        """SMS and 12345 deliveries that failed or wait for a retry (administrators)."""
+        scoping.require(principal, "deliveries")
+        with db.transaction(self.sessions) as session:
+            found = failed_deliveries(session.connection(), page, per_page)
+        for row in found.items:
+            row["channel_label"] = CHANNEL_LABELS.get(row["channel"], row["channel"])
+            row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+            row["kind_label"] = KIND_LABELS.get(row["kind"], row["kind"])
+        return found
+
+    def retry(self, principal: Principal, notification_id: int) -> bool:
+        """Send a failed notice again from the sender's next run (attempts start over); audited."""
+        scoping.require(principal, "deliveries")
+        with db.transaction(self.sessions) as session:
+            requeued = retry_failed(session.connection(), notification_id, clock.now())
+            if requeued:
+                audit(session, principal.username, "notification_retry", clock.now(), target=str(notification_id))
+            return requeued

@@ -5,105 +5,29 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from playwright.sync_api import (
     Browser,
     BrowserContext,
-    Locator,
     Page,
-    Playwright,
-    ViewportSize,
-    expect,
     sync_playwright,
 )
 from playwright.sync_api import Error as PlaywrightError
-from werkzeug.serving import make_server
 
-from tests.web.conftest import DEMO_PASSWORD, demo_db, make_app  # noqa: F401 (demo_db is a fixture)
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-VIEWPORT: ViewportSize = {"width": 1366, "height": 900}
-TIMEOUT_MS = 10_000
-Step = Callable[[Page, str], AbstractContextManager[None]]
+from tests.support.browser import CHROMIUM, LiveServer, Step, launch_chromium, new_context, serve, sign_in
+from tests.support.web import make_app
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives the pages in headless Chromium (Playwright)")
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    """The app served over real HTTP on 127.0.0.1."""
-
-    url: str
-    app: Flask
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[LiveServer]:
-    """Serve `app` on a free local port in a background thread until the block ends."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def launch_chromium(playwright: Playwright) -> Browser:
-    """Launch Debian's Chromium headless (Playwright's own browser downloads are never used)."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-
-
-def new_context(browser: Browser, base_url: str) -> BrowserContext:
-    """A fresh browser profile as a user in the county would have it: Chinese, Beijing time."""
-    context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                  viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
-
-
-def visit(page: Page, path: str) -> None:
-    """Go to `path` and insist on a successful answer (a 404 fails at once, not after a locator timeout)."""
-    response = page.goto(path)
-    assert response is not None and response.ok, f"GET {path} answered {response.status if response else None}"
-
-
-def sign_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
-    """Sign in through the login form and land on the inbox."""
-    visit(page, "/login")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(password)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(r"^https?://[^/]+/(\?.*)?$"))
-
-
-def set_field(scope: Page | Locator, name: str, value: str) -> None:
-    """Give the form field called `name` a value, whatever its widget (select, radio, checkbox, text)."""
-    field = scope.locator(f"[name='{name}']").first
-    tag, kind = field.evaluate("e => [e.tagName.toLowerCase(), (e.type || '').toLowerCase()]")
-    if tag == "select":
-        field.select_option(value)
-    elif kind in ("radio", "checkbox"):
-        scope.locator(f"input[name='{name}'][value='{value}']").check()
-    else:
-        field.fill(value)
-
-
 @pytest.fixture
-def live_server(demo_db: str, tmp_path: Path) -> Iterator[LiveServer]:  # noqa: F811 (fixture argument)
+def live_server(demo_db: str, tmp_path: Path) -> Iterator[LiveServer]:
     """The app on the demo database, with CSRF protection on, served on a free local port."""
     with serve(make_app(demo_db, tmp_path, WTF_CSRF_ENABLED=True)) as server:
         yield server

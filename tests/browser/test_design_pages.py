@@ -19,12 +19,13 @@ from lxml import etree
 from playwright.sync_api import Dialog, Locator, Page, expect
 from sqlalchemy import func, select
 
-from engine import clock, db
+from engine import clock
 from engine.bpmn import definitions
 from engine.bpmn.design import check_draft, load_samples
 from engine.models import ProcessDefinition, ProcessInstance
-from tests.browser.conftest import LiveServer, Step, visit
-from tests.conftest import APPLICANT, BPMN_PATH
+from tests.support.browser import LiveServer, Step, visit
+from tests.support.cases import APPLICANT
+from tests.support.db import BPMN_PATH, engine_for, suite_settings, tx
 
 pytestmark = pytest.mark.browser
 
@@ -51,20 +52,20 @@ LOOP_CHILDREN = ("loopDataInputRef", "inputDataItem", "loopDataOutputRef", "outp
 
 @pytest.fixture
 def engine(live_server: LiveServer) -> Any:
-    """The live server's CaseEngine (same database, same caches as the pages use)."""
-    return live_server.app.extensions["relief_engine"]
+    """A CaseEngine on the live server's database (its own sessions: the tests call it outside requests)."""
+    return engine_for(live_server.app.config["DATABASE_URL"])
 
 
 def deployed_versions(live_server: LiveServer) -> list[int]:
     """The deployed versions of the linkage process, oldest first."""
-    with db.transaction(live_server.app.config["DATABASE_URL"]) as session:
+    with tx(live_server.app.config["DATABASE_URL"]) as session:
         return list(session.scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == KEY)
                                     .order_by(ProcessDefinition.version)))
 
 
 def instance_count(live_server: LiveServer) -> int:
     """How many process instances (cases) exist."""
-    with db.transaction(live_server.app.config["DATABASE_URL"]) as session:
+    with tx(live_server.app.config["DATABASE_URL"]) as session:
         return int(session.scalar(select(func.count()).select_from(ProcessInstance)) or 0)
 
 
@@ -76,7 +77,7 @@ def start_case(engine: Any) -> str:
 
 def open_task(engine: Any, case_no: str, form_key: str) -> dict[str, Any]:
     """The one open task of the case with `form_key`."""
-    [task] = [t for t in engine.list_tasks(case_no=case_no) if t["form_key"] == form_key]
+    [task] = [t for t in engine.queries.list_tasks(case_no=case_no) if t["form_key"] == form_key]
     return task
 
 
@@ -248,11 +249,11 @@ def test_modeler_loads_edits_and_deploys_next_version(page_for: Callable[[str], 
         expect(page.locator("#diff-changed")).to_contain_text("dueWorkdays")
         expect(page.locator("#diff-changed")).to_contain_text(NEW_TRIAGE_NAME)
 
-    assert engine.show_case(old_case)["definition_version"] == latest
+    assert engine.queries.show_case(old_case)["definition_version"] == latest
     old_triage = open_task(engine, old_case, "triage")
     assert old_triage["name"] == TRIAGE_NAME and due_workdays_of(engine, old_triage) == TRIAGE_DUE
     new_case = start_case(engine)
-    assert engine.show_case(new_case)["definition_version"] == latest + 1
+    assert engine.queries.show_case(new_case)["definition_version"] == latest + 1
     new_triage = open_task(engine, new_case, "triage")
     assert new_triage["name"] == NEW_TRIAGE_NAME
     assert due_workdays_of(engine, new_triage) == NEW_TRIAGE_DUE
@@ -370,8 +371,8 @@ def test_modeler_round_trip_keeps_engine_attributes(page_for: Callable[[str], Pa
     assert shipped["dept_handling"]["loop"]["loopDataInputRef"] == [("departments", {})]
     assert shipped["dept_handling"]["loop"]["inputDataItem"] == [("", {"id": "department", "name": "department"})]
 
-    assert definitions.validate(saved_bytes, "saved.bpmn").key == KEY
-    assert check_draft(saved_bytes, "saved.bpmn") == []
+    assert definitions.validate(saved_bytes, "saved.bpmn", suite_settings()).key == KEY
+    assert check_draft(saved_bytes, "saved.bpmn", suite_settings()) == []
 
     with step(page, "the server's 校验 accepts the saved draft"):
         answer = page.evaluate("""async () => {
@@ -406,7 +407,7 @@ def test_samples_run_from_the_modeler(page_for: Callable[[str], Page], live_serv
             expect(rows.nth(i).locator("td").nth(2)).not_to_have_text("—")
         expect(page.locator("#problems-box")).to_be_hidden()
     assert instance_count(live_server) == 0
-    assert engine.list_tasks() == []
+    assert engine.queries.list_tasks() == []
 
 
 def _act(page: Page, form: str, reason: str, accept: bool = True, **selects: str) -> list[str]:
@@ -467,7 +468,7 @@ def test_instance_page_shows_overlays_and_actions_work(page_for: Callable[[str],
         page.wait_for_timeout(300)
         assert page.evaluate("window.__same_page === true"), "the form was submitted although the dialog was dismissed"
         expect(status).to_have_attribute("data-status", "open")
-        assert engine.show_case(case_no)["status"] == "open"
+        assert engine.queries.show_case(case_no)["status"] == "open"
 
     with step(page, "suspend with a reason"):
         seen = _act(page, "suspend", "核实申请人身份")
@@ -478,14 +479,14 @@ def test_instance_page_shows_overlays_and_actions_work(page_for: Callable[[str],
         expect(entry).to_contain_text("挂起")
         expect(entry).to_contain_text("原因：核实申请人身份")
         expect(page.locator("#action-suspend")).to_have_count(0)
-    assert engine.show_case(case_no)["status"] == "suspended"
+    assert engine.queries.show_case(case_no)["status"] == "suspended"
 
     with step(page, "resume with a reason"):
         seen = _act(page, "resume", "身份已核实")
         assert seen and "确认恢复" in seen[0]
         expect(status).to_have_attribute("data-status", "open")
         expect(page.locator('ol.history li[data-event="case_resumed"]')).to_contain_text("原因：身份已核实")
-    assert engine.show_case(case_no)["status"] == "open"
+    assert engine.queries.show_case(case_no)["status"] == "open"
 
     v2 = engine.deploy(BPMN_PATH.read_bytes() + b"\n", BPMN_PATH.name, "designer1", "v2（仅格式变化）")
     assert v2.changed and v2.version == 2
@@ -499,8 +500,8 @@ def test_instance_page_shows_overlays_and_actions_work(page_for: Callable[[str],
         expect(page.locator('ol.history li[data-event="case_migrated"]')).to_contain_text("v1 → v2")
         expect(page.locator('.djs-element[data-element-id="dept_accept"]')).to_have_class(
             re.compile(r"\brelief-active\b"))
-    assert engine.show_case(case_no)["definition_version"] == 2
-    assert engine.show_case(case_no)["status"] == "open"
+    assert engine.queries.show_case(case_no)["definition_version"] == 2
+    assert engine.queries.show_case(case_no)["status"] == "open"
 
 
 def test_heat_page_renders_overlays(page_for: Callable[[str], Page], engine: Any, step: Step) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import Step, set_field, visit
+from tests.support.browser import Step, set_field, visit
 
 pytestmark = pytest.mark.browser
 

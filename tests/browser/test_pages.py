@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveServer, Step, set_field, visit
+from tests.support.browser import LiveServer, Step, set_field, visit
 
 pytestmark = pytest.mark.browser
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, db
+from engine import clock
 from engine.cases import store
 from engine.cases.store import InstanceState
 from engine.errors import InvalidData, NotFound, TaskConflict
-from tests.conftest import BPMN_PATH
-from tests.engine.test_cli import relief
-from tests.engine.test_paths import accept
+from tests.support.cases import accept
+from tests.support.cli import relief
+from tests.support.db import BPMN_PATH, tx
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Jiangsu
 TRIAGE_LABEL, RESULT_LABEL = "一门受理·初步研判", "办结反馈"
@@ -57,7 +57,7 @@ def with_step(xml: bytes, flow_id: str, step_id: str) -> bytes:
 
 def instance_of(database_url: str, case_no: str) -> InstanceState:
     """The case's process_instance row as stored now."""
-    with db.transaction(database_url) as session:
+    with tx(database_url) as session:
         instance = store.find_instance(session.connection(), case_no)
     assert instance is not None
     return instance
@@ -86,7 +86,7 @@ def shape(task: Any) -> tuple[Any, ...]:
 
 def prediction(case: Any) -> list[Any]:
     """What lies ahead of a case: the shapes below its active tasks, in its workflow and subprocesses."""
-    workflow = case.engine.restore_workflow(case.case_no)
+    workflow = case.engine.queries.restore_workflow(case.case_no)
     return sorted(shape(t) for t in workflow.get_tasks(state=ACTIVE))
 
 
@@ -104,7 +104,7 @@ def test_suspended_case_refuses_task_work_until_resumed(start_case: Any, case_en
     """While suspended a case's tasks cannot be completed, claimed, released or assigned; resume allows it again."""
     case = start_case()
     [triage] = case.open_tasks()
-    assert case_engine.suspend_case(case.case_no, "admin1", "核实申请人身份") == {
+    assert case_engine.admin.suspend_case(case.case_no, "admin1", "核实申请人身份") == {
         "case_no": case.case_no, "status": "suspended"}
     assert case.show()["status"] == "suspended"
     attempts = [lambda: case_engine.complete_task(triage["id"], "center1", {"decision": "unclear"}),
@@ -117,7 +117,7 @@ def test_suspended_case_refuses_task_work_until_resumed(start_case: Any, case_en
         assert refused.value.message.startswith("案件已挂起")
     assert [e["type"] for e in case.show()["history"]][-1] == "case_suspended"
     assert case.open_tasks() == [triage]
-    assert case_engine.resume_case(case.case_no, "admin1", "身份已核实")["status"] == "open"
+    assert case_engine.admin.resume_case(case.case_no, "admin1", "身份已核实")["status"] == "open"
     case.complete("triage", {"decision": "ineligible", "reason": "不符合条件"})
     assert case.show()["status"] == "closed_declined"
 
@@ -132,13 +132,13 @@ def test_overrun_timer_waits_while_suspended_and_fires_once_after_resume(
     due = instance_of(clean_db, case.case_no).next_timer_at
     assert due is not None
     with clock.frozen_at(MONDAY + timedelta(days=1)):
-        case_engine.suspend_case(case.case_no, "admin1", "等待法院判决")
+        case_engine.admin.suspend_case(case.case_no, "admin1", "等待法院判决")
     overrun = MONDAY + timedelta(days=30)
     assert case_engine.fire_timers(overrun) == []
     assert instance_of(clean_db, case.case_no).next_timer_at == due
     assert case.open_tasks("supervision") == []
     with clock.frozen_at(overrun):
-        case_engine.resume_case(case.case_no, "admin1", "判决已下达")
+        case_engine.admin.resume_case(case.case_no, "admin1", "判决已下达")
     fired = case_engine.fire_timers(overrun + timedelta(minutes=1))
     assert [(f["timer"], f["department"]) for f in fired] == [("overrun_timer", "sifa")]
     assert case_engine.fire_timers(overrun + timedelta(days=1)) == []
@@ -161,7 +161,7 @@ def test_terminate_cancels_the_workflow_and_its_open_tasks(start_case: Any, case
     accepts = case.open_tasks("dept_accept")
     assert len(accepts) == 2 and instance_of(clean_db, case.case_no).next_timer_at is not None
     with clock.frozen_at(MONDAY):
-        result = case_engine.terminate_case(case.case_no, "admin1", "申请人撤回申请")
+        result = case_engine.admin.terminate_case(case.case_no, "admin1", "申请人撤回申请")
     assert (result["status"], sorted(result["cancelled_tasks"])) == ("terminated", sorted(t["id"] for t in accepts))
     shown = case.show()
     assert (shown["status"], shown["open_tasks"]) == ("terminated", [])
@@ -170,7 +170,7 @@ def test_terminate_cancels_the_workflow_and_its_open_tasks(start_case: Any, case
     assert {e["actor"] for e in cancelled} == {"admin1"}
     instance = instance_of(clean_db, case.case_no)
     assert (instance.next_timer_at, instance.ended_at) == (None, MONDAY)
-    assert case_engine.restore_workflow(case.case_no).get_tasks(state=ACTIVE) == []
+    assert case_engine.queries.restore_workflow(case.case_no).get_tasks(state=ACTIVE) == []
     with pytest.raises(TaskConflict) as refused:
         case_engine.complete_task(accepts[0]["id"], "mz1", accept())
     assert "已终止" in refused.value.message
@@ -180,8 +180,8 @@ def test_terminate_cancels_the_workflow_and_its_open_tasks(start_case: Any, case
 def test_a_suspended_case_can_be_terminated(start_case: Any, case_engine: Any) -> None:
     """Termination applies to suspended cases too."""
     case = start_case()
-    case_engine.suspend_case(case.case_no, "admin1", "调查中")
-    case_engine.terminate_case(case.case_no, "admin1", "查实为重复申请")
+    case_engine.admin.suspend_case(case.case_no, "admin1", "调查中")
+    case_engine.admin.terminate_case(case.case_no, "admin1", "查实为重复申请")
     assert case.show()["status"] == "terminated"
     assert len(case.events("task_cancelled")) == 1
 
@@ -194,21 +194,21 @@ def test_actions_in_the_wrong_state_are_refused(start_case: Any, case_engine: An
     case = start_case()
     case_no = case.case_no
     with pytest.raises(TaskConflict, match="未挂起"):
-        case_engine.resume_case(case_no, "admin1", "误操作")
-    case_engine.suspend_case(case_no, "admin1", "调查中")
+        case_engine.admin.resume_case(case_no, "admin1", "误操作")
+    case_engine.admin.suspend_case(case_no, "admin1", "调查中")
     with pytest.raises(TaskConflict, match="已挂起，无需重复挂起"):
-        case_engine.suspend_case(case_no, "admin1", "再次挂起")
-    case_engine.resume_case(case_no, "admin1", "调查结束")
+        case_engine.admin.suspend_case(case_no, "admin1", "再次挂起")
+    case_engine.admin.resume_case(case_no, "admin1", "调查结束")
     case.complete("triage", {"decision": "ineligible", "reason": "不符合条件"})
-    for action in (case_engine.suspend_case, case_engine.resume_case, case_engine.terminate_case):
+    for action in (case_engine.admin.suspend_case, case_engine.admin.resume_case, case_engine.admin.terminate_case):
         with pytest.raises(TaskConflict, match="不予受理"):
             action(case_no, "admin1", "已办结的案件")
     other = start_case()
-    case_engine.terminate_case(other.case_no, "admin1", "重复申请")
+    case_engine.admin.terminate_case(other.case_no, "admin1", "重复申请")
     with pytest.raises(TaskConflict, match="已终止"):
-        case_engine.terminate_case(other.case_no, "admin1", "再次终止")
+        case_engine.admin.terminate_case(other.case_no, "admin1", "再次终止")
     with pytest.raises(TaskConflict, match="已终止"):
-        case_engine.resume_case(other.case_no, "admin1", "恢复")
+        case_engine.admin.resume_case(other.case_no, "admin1", "恢复")
     history = [e["type"] for e in case.show()["history"]]
     assert (history.count("case_suspended"), history.count("case_resumed")) == (1, 1)
     assert len(other.events("case_terminated")) == 1
@@ -218,34 +218,34 @@ def test_reason_and_actor_are_mandatory(start_case: Any, case_engine: Any) -> No
     """An empty or blank reason, or no actor, is refused with field errors and changes nothing."""
     case = start_case()
     with pytest.raises(InvalidData) as refused:
-        case_engine.suspend_case(case.case_no, "admin1", "  ")
+        case_engine.admin.suspend_case(case.case_no, "admin1", "  ")
     assert list(refused.value.errors) == ["reason"]
     with pytest.raises(InvalidData) as refused:
-        case_engine.terminate_case(case.case_no, "", "")
+        case_engine.admin.terminate_case(case.case_no, "", "")
     assert set(refused.value.errors) == {"actor", "reason"}
     with pytest.raises(InvalidData):
-        case_engine.migrate_case(case.case_no, 1, "admin1", "")
+        case_engine.admin.migrate_case(case.case_no, 1, "admin1", "")
     assert case.show()["status"] == "open"
     assert [e["type"] for e in case.show()["history"]][-1] == "task_created"
 
 
 def test_unknown_case_is_not_found(case_engine: Any) -> None:
     """Every action on an unknown case number answers not found."""
-    for action in (case_engine.suspend_case, case_engine.resume_case, case_engine.terminate_case):
+    for action in (case_engine.admin.suspend_case, case_engine.admin.resume_case, case_engine.admin.terminate_case):
         with pytest.raises(NotFound):
             action("SJ209901010001", "admin1", "原因")
     with pytest.raises(NotFound):
-        case_engine.migration_check("SJ209901010001", 1)
+        case_engine.admin.migration_check("SJ209901010001", 1)
 
 
 def test_each_action_leaves_one_event_with_actor_and_reason(start_case: Any, case_engine: Any) -> None:
     """Suspend, resume, migrate and terminate each write exactly one event naming the actor and the reason."""
     case = start_case()
     deploy(case_engine, relabelled(BPMN_PATH.read_bytes()))
-    case_engine.suspend_case(case.case_no, "admin1", " 原因一 ")
-    case_engine.resume_case(case.case_no, "admin2", "原因二")
-    case_engine.migrate_case(case.case_no, 2, "admin3", "原因三")
-    case_engine.terminate_case(case.case_no, "admin4", "原因四")
+    case_engine.admin.suspend_case(case.case_no, "admin1", " 原因一 ")
+    case_engine.admin.resume_case(case.case_no, "admin2", "原因二")
+    case_engine.admin.migrate_case(case.case_no, 2, "admin3", "原因三")
+    case_engine.admin.terminate_case(case.case_no, "admin4", "原因四")
     expected = [("case_suspended", "admin1", "原因一"), ("case_resumed", "admin2", "原因二"),
                 ("case_migrated", "admin3", "原因三"), ("case_terminated", "admin4", "原因四")]
     for type_, actor, reason in expected:
@@ -262,8 +262,8 @@ def test_migrate_to_a_relabelled_version_and_complete_there(start_case: Any, cas
     and it completes on the new version, subprocess tasks included."""
     case = start_case()
     deploy(case_engine, relabelled(BPMN_PATH.read_bytes()))
-    assert case_engine.migration_check(case.case_no, 2) == {"safe": True, "missing": [], "missing_completed": []}
-    assert case_engine.migrate_case(case.case_no, 2, "admin1", "新版本名称") == {
+    assert case_engine.admin.migration_check(case.case_no, 2) == {"safe": True, "missing": [], "missing_completed": []}
+    assert case_engine.admin.migrate_case(case.case_no, 2, "admin1", "新版本名称") == {
         "case_no": case.case_no, "from_version": 1, "to_version": 2}
     case.check_store()
     assert case.show()["definition_version"] == 2
@@ -283,7 +283,7 @@ def test_migrate_inside_a_subprocess_keeps_tasks_and_timers(start_case: Any, cas
     before = case.open_tasks()
     timer = instance_of(clean_db, case.case_no).next_timer_at
     deploy(case_engine, relabelled(BPMN_PATH.read_bytes()))
-    case_engine.migrate_case(case.case_no, 2, "admin1", "新版本名称")
+    case_engine.admin.migrate_case(case.case_no, 2, "admin1", "新版本名称")
     case.check_store()
     assert case.open_tasks() == before
     assert instance_of(clean_db, case.case_no).next_timer_at == timer
@@ -307,8 +307,8 @@ def test_migrated_case_reaches_steps_added_after_where_it_waits(start_case: Any,
     fresh_in_departments.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
     fresh_in_departments.complete("supervision", {"note": "复核同意"})
     for case, fresh in ((at_triage, fresh_at_triage), (in_departments, fresh_in_departments)):
-        assert case_engine.migration_check(case.case_no, version)["safe"]
-        case_engine.migrate_case(case.case_no, version, "admin1", "增加复核环节")
+        assert case_engine.admin.migration_check(case.case_no, version)["safe"]
+        case_engine.admin.migrate_case(case.case_no, version, "admin1", "增加复核环节")
         case.check_store()
         assert prediction(case) == prediction(fresh)
     at_triage.complete("triage", {"decision": "ineligible", "reason": "不符合条件"})
@@ -330,10 +330,10 @@ def test_migrate_is_refused_when_the_waiting_task_is_gone(start_case: Any, case_
     if waiting_at == "dept_accept":
         to_departments(case, ["minzheng"])
     version = deploy(case_engine, renamed_id(BPMN_PATH.read_bytes(), waiting_at, f"{waiting_at}_v3"))
-    check = case_engine.migration_check(case.case_no, version)
+    check = case_engine.admin.migration_check(case.case_no, version)
     assert (check["safe"], check["missing"]) == (False, [waiting_at])
     with pytest.raises(TaskConflict) as refused:
-        case_engine.migrate_case(case.case_no, version, "admin1", "试图迁移")
+        case_engine.admin.migrate_case(case.case_no, version, "admin1", "试图迁移")
     assert waiting_at in refused.value.message and f"版本 {version}" in refused.value.message
     assert case.show()["definition_version"] == 1
     assert case.events("case_migrated") == []
@@ -347,14 +347,14 @@ def test_migrate_when_a_step_ahead_is_replaced(start_case: Any, case_engine: Any
     version = deploy(case_engine, renamed_id(BPMN_PATH.read_bytes(), "summary", "summary_final"))
     fresh = start_case()
     to_departments(fresh, ["minzheng"])
-    assert case_engine.migration_check(case.case_no, version)["safe"]
-    case_engine.migrate_case(case.case_no, version, "admin1", "汇总环节更换")
+    assert case_engine.admin.migration_check(case.case_no, version)["safe"]
+    case_engine.admin.migrate_case(case.case_no, version, "admin1", "汇总环节更换")
     case.check_store()
     assert prediction(case) == prediction(fresh)
     finish_departments(case)
     case.complete("summary", {"summary": "办结"})
     assert case.show()["status"] == "closed_completed"
-    completed = case_engine.restore_workflow(case.case_no).get_tasks(state=TaskState.COMPLETED)
+    completed = case_engine.queries.restore_workflow(case.case_no).get_tasks(state=TaskState.COMPLETED)
     assert "summary_final" in {t.task_spec.bpmn_id for t in completed}
 
 
@@ -363,10 +363,10 @@ def test_migrate_is_refused_when_a_finished_step_is_gone(start_case: Any, case_e
     case = start_case()
     to_departments(case, ["minzheng"])
     version = deploy(case_engine, renamed_id(BPMN_PATH.read_bytes(), "triage", "triage_v3"))
-    assert case_engine.migration_check(case.case_no, version) == {
+    assert case_engine.admin.migration_check(case.case_no, version) == {
         "safe": False, "missing": [], "missing_completed": ["triage"]}
     with pytest.raises(TaskConflict, match="已办环节.*triage"):
-        case_engine.migrate_case(case.case_no, version, "admin1", "试图迁移")
+        case_engine.admin.migrate_case(case.case_no, version, "admin1", "试图迁移")
     assert case.show()["definition_version"] == 1
 
 
@@ -374,30 +374,30 @@ def test_migrate_to_an_unknown_or_the_same_version_is_refused(start_case: Any, c
     """An undeployed version is not found; the version a case already runs on is a conflict; closed cases stay."""
     case = start_case()
     with pytest.raises(NotFound, match="版本 7"):
-        case_engine.migrate_case(case.case_no, 7, "admin1", "迁移")
+        case_engine.admin.migrate_case(case.case_no, 7, "admin1", "迁移")
     with pytest.raises(NotFound):
-        case_engine.migration_check(case.case_no, 7)
+        case_engine.admin.migration_check(case.case_no, 7)
     with pytest.raises(TaskConflict, match="已在版本 1"):
-        case_engine.migrate_case(case.case_no, 1, "admin1", "迁移")
+        case_engine.admin.migrate_case(case.case_no, 1, "admin1", "迁移")
     deploy(case_engine, relabelled(BPMN_PATH.read_bytes()))
     case.complete("triage", {"decision": "ineligible", "reason": "不符合条件"})
     with pytest.raises(TaskConflict, match="不予受理"):
-        case_engine.migrate_case(case.case_no, 2, "admin1", "迁移")
+        case_engine.admin.migrate_case(case.case_no, 2, "admin1", "迁移")
     assert case.show()["definition_version"] == 1
 
 
-def test_migration_works_with_workflow_reuse(clean_db: str, applicant: dict[str, Any]) -> None:
+def test_migration_works_with_workflow_reuse(county_db: str, applicant: dict[str, Any]) -> None:
     """With the in-memory workflow reuse on, the step after a migration runs on the new version's specs."""
     from engine.cases.runtime import CaseEngine
 
-    engine = CaseEngine(clean_db)
+    engine = CaseEngine.for_url(county_db)
     engine.deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")
     case_no, _ = engine.start_case(applicant, "window", "village")
     engine.deploy(with_step(BPMN_PATH.read_bytes(), "Flow_triage_gw", "precheck"), BPMN_PATH.name, "test")
-    engine.suspend_case(case_no, "admin1", "准备迁移")
-    engine.migrate_case(case_no, 2, "admin1", "增加复核环节")
-    engine.resume_case(case_no, "admin1", "迁移完成")
-    [triage] = engine.list_tasks(case_no=case_no)
+    engine.admin.suspend_case(case_no, "admin1", "准备迁移")
+    engine.admin.migrate_case(case_no, 2, "admin1", "增加复核环节")
+    engine.admin.resume_case(case_no, "admin1", "迁移完成")
+    [triage] = engine.queries.list_tasks(case_no=case_no)
     after = engine.complete_task(triage["id"], "center1", {"decision": "ineligible", "reason": "不符合"})
     assert [t["form_key"] for t in after] == ["supervision"]
 
@@ -405,40 +405,40 @@ def test_migration_works_with_workflow_reuse(clean_db: str, applicant: dict[str,
 # -- command line ---------------------------------------------------------------------------
 
 
-def test_admin_commands_end_to_end(clean_db: str, applicant_file: Path, tmp_path: Path) -> None:
+def test_admin_commands_end_to_end(county_db: str, applicant_file: Path, tmp_path: Path) -> None:
     """`relief case suspend|resume|migrate|terminate` act, print JSON, and refuse with exit 1 and the reason."""
-    relief("deploy", str(BPMN_PATH), database_url=clean_db)
+    relief("deploy", str(BPMN_PATH), database_url=county_db)
     case_no = relief("case", "start", "--channel", "window", "--level", "village", "--applicant",
-                     str(applicant_file), database_url=clean_db)["case_no"]
-    assert relief("case", "suspend", case_no, "--reason", "核实材料", "--by", "admin1", database_url=clean_db) == {
+                     str(applicant_file), database_url=county_db)["case_no"]
+    assert relief("case", "suspend", case_no, "--reason", "核实材料", "--by", "admin1", database_url=county_db) == {
         "case_no": case_no, "status": "suspended"}
-    again = relief("case", "suspend", case_no, "--reason", "再次", database_url=clean_db, expect=1)
+    again = relief("case", "suspend", case_no, "--reason", "再次", database_url=county_db, expect=1)
     assert again["error"] == "conflict" and "已挂起" in again["message"]
-    blank = relief("case", "resume", case_no, "--reason", " ", database_url=clean_db, expect=1)
+    blank = relief("case", "resume", case_no, "--reason", " ", database_url=county_db, expect=1)
     assert blank["error"] == "invalid" and "reason" in blank["errors"]
-    assert relief("case", "resume", case_no, "--reason", "材料齐全", database_url=clean_db)["status"] == "open"
+    assert relief("case", "resume", case_no, "--reason", "材料齐全", database_url=county_db)["status"] == "open"
     v2 = tmp_path / "v2.bpmn"
     v2.write_bytes(relabelled(BPMN_PATH.read_bytes()))
-    relief("deploy", str(v2), database_url=clean_db)
+    relief("deploy", str(v2), database_url=county_db)
     v3 = tmp_path / "v3.bpmn"
     v3.write_bytes(renamed_id(BPMN_PATH.read_bytes(), "triage", "triage_v3"))
-    relief("deploy", str(v3), database_url=clean_db)
-    unsafe = relief("case", "migrate", case_no, "--to-version", "3", database_url=clean_db, expect=1)
+    relief("deploy", str(v3), database_url=county_db)
+    unsafe = relief("case", "migrate", case_no, "--to-version", "3", database_url=county_db, expect=1)
     assert unsafe["error"] == "conflict" and "triage" in unsafe["message"]
-    assert relief("case", "migrate", case_no, "--to-version", "9", database_url=clean_db, expect=1)["error"] == \
+    assert relief("case", "migrate", case_no, "--to-version", "9", database_url=county_db, expect=1)["error"] == \
         "not_found"
     assert relief("case", "migrate", case_no, "--to-version", "2", "--reason", "改名", "--by", "admin1",
-                  database_url=clean_db) == {"case_no": case_no, "from_version": 1, "to_version": 2}
+                  database_url=county_db) == {"case_no": case_no, "from_version": 1, "to_version": 2}
     [task] = relief("case", "terminate", case_no, "--reason", "申请人撤回", "--by", "admin1",
-                    database_url=clean_db)["cancelled_tasks"]
-    shown = relief("case", "show", case_no, database_url=clean_db)
+                    database_url=county_db)["cancelled_tasks"]
+    shown = relief("case", "show", case_no, database_url=county_db)
     assert (shown["status"], shown["definition_version"], shown["open_tasks"]) == ("terminated", 2, [])
     migrated = [e for e in shown["history"] if e["type"] == "case_migrated"]
     assert [(e["actor"], e["data"]["reason"]) for e in migrated] == [("admin1", "改名")]
     refused = relief("task", "complete", task, "--user", "center1", "--data", '{"decision": "unclear"}',
-                     database_url=clean_db, expect=1)
+                     database_url=county_db, expect=1)
     assert "已终止" in refused["message"]
-    assert relief("case", "terminate", case_no, "--reason", "再次", database_url=clean_db, expect=1)["error"] == \
+    assert relief("case", "terminate", case_no, "--reason", "再次", database_url=county_db, expect=1)["error"] == \
         "conflict"
 
 
@@ -454,7 +454,7 @@ def test_migrate_with_a_step_added_after_the_waiting_timer(start_case: Any, case
         fresh = start_case()
         to_departments(fresh, ["sifa"])
     for case in (in_time, late):
-        case_engine.migrate_case(case.case_no, version, "admin1", "超期先复核")
+        case_engine.admin.migrate_case(case.case_no, version, "admin1", "超期先复核")
         case.check_store()
         assert prediction(case) == prediction(fresh)
     with clock.frozen_at(MONDAY + timedelta(days=1)):

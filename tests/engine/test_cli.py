@@ -1,35 +1,36 @@
-"""The `relief` command line, run as a real subprocess against the test database."""
+"""The `relief` command line: in-process through click's CliRunner, with a few real subprocess smoke tests."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import BPMN_PATH
-
-RELIEF = Path(sys.executable).parent / "relief"
-
-
-def relief(*args: str, database_url: str, expect: int = 0) -> Any:
-    """Run `relief --json ...`; assert the exit status and that stdout is exactly one JSON document."""
-    env = {**os.environ, "RELIEF_DATABASE_URL": database_url}
-    done = subprocess.run([str(RELIEF), *args, "--json"], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == expect, done.stderr + done.stdout
-    return json.loads(done.stdout)
+from tests.support.cli import relief, relief_process
+from tests.support.db import BPMN_PATH, tx
 
 
 @pytest.fixture
 def deployed(clean_db: str) -> str:
-    """A clean database with the process deployed through the CLI."""
+    """A clean database with the demo county loaded and the process deployed through the CLI."""
+    relief("demo-data", database_url=clean_db)
     result = relief("deploy", str(BPMN_PATH), database_url=clean_db)
     assert result == {"key": "relief_linkage", "version": 1, "changed": True}
     return clean_db
+
+
+def test_installed_entry_point_runs(clean_db: str) -> None:
+    """The installed `relief` script runs as operators run it: init-db, then demo-data and deploy."""
+    assert relief_process("init-db", database_url=clean_db) == {"ok": True}
+    assert relief_process("demo-data", database_url=clean_db)["users_created"] > 0
+    assert relief_process("deploy", str(BPMN_PATH), database_url=clean_db)["version"] == 1
+
+
+def test_installed_entry_point_refuses_with_status_one(clean_db: str) -> None:
+    """A refusal from the installed script exits 1 with one JSON document."""
+    assert relief_process("case", "show", "SJ209901010001", database_url=clean_db, expect=1)["error"] == "not_found"
 
 
 def test_init_db_is_idempotent(clean_db: str) -> None:
@@ -74,7 +75,7 @@ def test_whole_case_through_the_cli(deployed: str, applicant_file: Path) -> None
         relief("task", "complete", open_task["id"], "--user", "u1", "--data",
                json.dumps(data[open_task["form_key"]]), database_url=deployed)
     shown = relief("case", "show", case_no, database_url=deployed)
-    assert set(shown) == {"case_no", "status", "definition_version", "open_tasks", "history"}
+    assert set(shown) == {"case_no", "status", "definition_version", "open_tasks", "history", "hotline_order_no"}
     assert (shown["status"], shown["definition_version"], shown["open_tasks"]) == ("closed_completed", 1, [])
     assert all(set(e) >= {"type", "task", "actor", "at", "data"} for e in shown["history"])
     assert [e["type"] for e in shown["history"]][0] == "case_started"
@@ -105,3 +106,28 @@ def test_bad_applicant_is_refused(deployed: str, tmp_path: Path, applicant: dict
 def test_unknown_case_exits_nonzero(deployed: str) -> None:
     """Showing an unknown case number exits 1 with a not-found error."""
     assert relief("case", "show", "SJ209901010001", database_url=deployed, expect=1)["error"] == "not_found"
+
+
+@pytest.mark.parametrize(("region", "level", "field", "message"), [
+    ({"township": "NOWHERE"}, "county", "region.township", "未知的乡镇(街道)：NOWHERE"),
+    ({"township": "T01", "village": "T02V01"}, "village", "region.village", "不属于城东街道"),
+    ({"township": "T01"}, "village", "region.village", "须选择申请人所在的村(社区)"),
+])
+def test_case_start_refuses_a_region_the_county_lacks(deployed: str, tmp_path: Path, applicant: dict[str, Any],
+                                                      region: dict[str, str], level: str, field: str,
+                                                      message: str) -> None:
+    """`relief case start` checks the region like every channel (R-5.1): an unknown township, a village of
+    another township or a village-level case without its village exit 1 with a Chinese reason, and
+    nothing is created — no application, no case, no task for a township that does not exist."""
+    from sqlalchemy import func, select
+
+    from engine.models import Application, HumanTask, ProcessInstance
+
+    path = tmp_path / "applicant.json"
+    path.write_text(json.dumps({**applicant, "region": region}, ensure_ascii=False), encoding="utf-8")
+    result = relief("case", "start", "--channel", "window", "--level", level, "--applicant", str(path),
+                    database_url=deployed, expect=1)
+    assert result["error"] == "invalid" and message in "".join(result["errors"][field])
+    with tx(deployed) as session:
+        assert [session.scalar(select(func.count()).select_from(t)) for t in (Application, ProcessInstance,
+                                                                               HumanTask)] == [0, 0, 0]

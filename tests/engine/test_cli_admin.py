@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import db
 from engine.models import ApiToken, User
-from tests.engine.test_cli import RELIEF, relief
+from tests.support.cli import RELIEF, relief
+from tests.support.db import tx
 
 
 def relief_stdin(*args: str, database_url: str, stdin: str, expect: int = 0) -> Any:
@@ -56,7 +56,7 @@ def test_user_create_reads_the_password_from_stdin(clean_db: str) -> None:
     created = relief_stdin("user", "create", "zj2", "--org", "zhujian", "--role", "department", "--role", "analyst",
                            database_url=clean_db, stdin="Secret123x\n")
     assert created == {"username": "zj2", "org": "zhujian", "roles": ["department", "analyst"]}
-    with db.transaction(clean_db) as session:
+    with tx(clean_db) as session:
         user = session.scalars(select(User).where(User.username == "zj2")).one()
         assert "Secret123x" not in user.password_hash and sorted(r.role for r in user.roles) == [
             "analyst", "department"]
@@ -77,7 +77,7 @@ def test_token_create_stores_only_a_hash_and_can_be_revoked(clean_db: str) -> No
     """token create prints a token once; the database keeps its SHA-256; revoke disables it."""
     relief("demo-data", database_url=clean_db)
     token = relief("token", "create", "hotline12345", database_url=clean_db)["token"]
-    with db.transaction(clean_db) as session:
+    with tx(clean_db) as session:
         rows = session.scalars(select(ApiToken)).all()
         assert len(rows) == 1 and rows[0].token_hash != token and token not in rows[0].token_hash
     assert relief("token", "revoke", "hotline12345", database_url=clean_db) == {"revoked": 1}

@@ -43,7 +43,7 @@ def test_many_threads_complete_the_same_task_once(start_case: Any, clean_db: str
     """Eight users (each with their own engine, as separate processes would be) race on one triage task."""
     case = start_case()
     [triage] = case.open_tasks()
-    engines = [CaseEngine(clean_db) for _ in range(THREADS)]
+    engines = [CaseEngine.for_url(clean_db) for _ in range(THREADS)]
     data = {"decision": "eligible", "departments": ["minzheng", "yibao", "canlian"]}
     outcomes = race([(f"user{i}", lambda e=e, i=i: e.complete_task(triage["id"], f"user{i}", data))
                      for i, e in enumerate(engines)])
@@ -62,7 +62,7 @@ def test_parallel_department_tasks_race_without_loss(start_case: Any, clean_db: 
     case.complete("joint_plan", {"departments": departments, "plan": "三部门联动"})
     accepts = [t["id"] for t in case.open_tasks("dept_accept")]
     data = {"materials": ["身份证"], "location": "窗口", "field_work": "none"}
-    engines = [CaseEngine(clean_db) for _ in range(THREADS)]
+    engines = [CaseEngine.for_url(clean_db) for _ in range(THREADS)]
 
     def attempt_all(engine: CaseEngine, order: list[str], user: str) -> None:
         for task_id in order:

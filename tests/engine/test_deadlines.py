@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import clock, db
+from engine import clock
 from engine.access.accounts import load_demo_data
 from engine.deadlines.jobs import tick
 from engine.models import HumanTask, Notification
-from tests.engine.test_cli import relief
+from tests.support.cli import relief
+from tests.support.db import suite_settings, tx
 
 # Monday 2026-03-02 09:00 in Jiangsu: triage (2 working days) is due Wednesday 03-04 23:59:59 local.
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -21,14 +22,14 @@ MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 @pytest.fixture
 def county(case_engine: Any, clean_db: str) -> Any:
     """The demo county's organisations and users (for recipients), with the process deployed."""
-    with db.transaction(clean_db) as session:
-        load_demo_data(session, clock.now())
+    with tx(clean_db) as session:
+        load_demo_data(session, suite_settings(), clock.now())
     return case_engine
 
 
 def notices(url: str, kind: str) -> list[Notification]:
     """The in-app notices of one kind."""
-    with db.transaction(url) as session:
+    with tx(url) as session:
         return list(session.scalars(select(Notification).where(Notification.kind == kind)
                                     .order_by(Notification.username)))
 
@@ -50,7 +51,7 @@ def test_overdue_is_flagged_once_and_escalated(county: Any, start_case: Any, cle
     assert {n.username for n in told} == {"center1"}  # the only center officer; claims it too
     assert len(told) == 1 and "超期" in told[0].content and told[0].channel == "in_app"
     assert len(case.events("task_overdue")) == 1
-    with db.transaction(clean_db) as session:
+    with tx(clean_db) as session:
         assert session.get_one(HumanTask, triage["id"]).overdue_since == late
 
 
@@ -109,6 +110,7 @@ def test_supervision_once_across_scheduler_restarts(county: Any, start_case: Any
         case = start_case()
         case.complete("triage", {"decision": "eligible", "departments": ["zhujian"]})
     overrun = MONDAY + timedelta(days=40)
-    fired = sum(len(tick(CaseEngine(clean_db), overrun + timedelta(hours=h))["timers_fired"]) for h in range(20))
+    engine = CaseEngine.for_url(clean_db)
+    fired = sum(len(tick(engine, overrun + timedelta(hours=h))["timers_fired"]) for h in range(20))
     assert fired == 1
     assert len(case.open_tasks("supervision")) == 1 and len(case.events("timer_fired")) == 1

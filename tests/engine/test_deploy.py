@@ -8,7 +8,9 @@ import pytest
 
 from engine.bpmn.definitions import validate
 from engine.bpmn.loader import BpmnRejected
-from tests.conftest import BPMN_PATH
+from tests.support.db import BPMN_PATH, suite_settings
+
+SETTINGS = suite_settings()
 
 GOOD = BPMN_PATH.read_bytes()
 PROLOG = b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -22,14 +24,14 @@ def body() -> bytes:
 def refused(xml: bytes) -> list[Any]:
     """Validate `xml`, expecting refusal; return the problems."""
     with pytest.raises(BpmnRejected) as rejection:
-        validate(xml, "draft.bpmn")
+        validate(xml, "draft.bpmn", SETTINGS)
     assert rejection.value.problems
     return rejection.value.problems
 
 
 def test_shipped_process_validates() -> None:
     """processes/relief_linkage.bpmn passes every deploy check."""
-    model = validate(GOOD, "relief_linkage.bpmn")
+    model = validate(GOOD, "relief_linkage.bpmn", SETTINGS)
     assert model.key == "relief_linkage"
     assert {t.form_key for t in model.user_tasks.values()} == {
         "triage", "joint_plan", "joint_conference", "dept_accept", "field_report", "dept_result",
@@ -121,7 +123,7 @@ def test_script_escaping_the_sandbox_is_refused() -> None:
 
 def test_timer_expression_escaping_the_sandbox_is_refused() -> None:
     """Timer expressions are compiled by the sandbox too."""
-    bad = GOOD.replace(b"workday_deadline(15)", b"workday_deadline.__globals__", 1)
+    bad = GOOD.replace(b"workday_deadline(15, green_channel)", b"workday_deadline.__globals__", 1)
     problems = refused(bad)
     assert any(p.element_id == "overrun_timer" for p in problems)
 
@@ -133,15 +135,15 @@ def test_redeploying_identical_xml_is_a_no_op(case_engine: Any) -> None:
     renamed = GOOD.replace("办结汇总".encode(), "办结汇总(新)".encode(), 1)
     changed = case_engine.deploy(renamed, "relief_linkage.bpmn", "designer", "rename")
     assert (changed.version, changed.changed) == (2, True)
-    assert [d.version for d in case_engine.definitions()] == [2, 1]
-    assert case_engine.definitions()[0].comment == "rename"
+    assert [d.version for d in case_engine.queries.definitions()] == [2, 1]
+    assert case_engine.queries.definitions()[0].comment == "rename"
 
 
 def test_deploy_refuses_a_flow_that_strands_cases(case_engine: Any) -> None:
     """Deploy applies the modeler's reachability check: a task that cannot reach an end is refused, nothing stored."""
-    from tests.engine.test_design import without_flow
+    from tests.support.bpmn import without_flow
 
     with pytest.raises(BpmnRejected) as refused:
         case_engine.deploy(without_flow("Flow_summary_completed"), "relief_linkage.bpmn", "designer1", "断开")
     assert any("结束事件" in p.message for p in refused.value.problems)
-    assert [d.version for d in case_engine.definitions()] == [1]
+    assert [d.version for d in case_engine.queries.definitions()] == [1]

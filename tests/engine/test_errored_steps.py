@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from engine.errors import InvalidData, TaskConflict
-from tests.conftest import BPMN_PATH
-from tests.engine.test_admin_ops import deploy, instance_of
-from tests.engine.test_cli import relief
-from tests.engine.test_paths import accept
+from tests.support.bpmn import deploy
+from tests.support.cases import accept, instance_of
+from tests.support.cli import relief
+from tests.support.db import BPMN_PATH
 
 INELIGIBLE = 'decision == "ineligible"</bpmn:conditionExpression>'
 
@@ -42,7 +42,7 @@ def test_failing_condition_stops_the_case_in_error_and_keeps_the_completed_task(
     assert error["data"]["element"] == "gw_triage"
     assert "priority" in error["data"]["message"]
     assert [e["task"] for e in case.events("task_completed")] == ["一门受理·初步研判"]
-    [errored] = case_engine.errored_tasks(case.case_no)
+    [errored] = case_engine.admin.errored_tasks(case.case_no)
     assert errored["element"] == "gw_triage"
     assert errored["data"]["decision"] == "eligible"
     assert instance_of(clean_db, case.case_no).status == "error"
@@ -52,8 +52,8 @@ def test_retry_after_fixing_the_data_runs_on(broken: int, start_case: Any, case_
     """Retry merges the corrected data, reruns the errored step and reopens the case."""
     case = start_case()
     case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
-    [errored] = case_engine.errored_tasks(case.case_no)
-    result = case_engine.retry_task(case.case_no, errored["id"], {"priority": 1}, "admin1", "补充优先级数据")
+    [errored] = case_engine.admin.errored_tasks(case.case_no)
+    result = case_engine.admin.retry_task(case.case_no, errored["id"], {"priority": 1}, "admin1", "补充优先级数据")
     assert result == {"case_no": case.case_no, "status": "open"}
     assert [t["form_key"] for t in case.open_tasks()] == ["dept_accept"]
     [retried] = case.events("task_retried")
@@ -66,8 +66,8 @@ def test_retry_that_fails_again_stays_in_error(broken: int, start_case: Any, cas
     """Without the missing value the retry fails the same way: a second task_error, still error."""
     case = start_case()
     case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
-    [errored] = case_engine.errored_tasks(case.case_no)
-    case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", "重试")
+    [errored] = case_engine.admin.errored_tasks(case.case_no)
+    case_engine.admin.retry_task(case.case_no, errored["id"], {}, "admin1", "重试")
     assert case.show()["status"] == "error"
     assert len(case.events("task_error")) == 2
 
@@ -77,18 +77,18 @@ def test_errored_case_refuses_task_work_and_wrong_retries(broken: int, start_cas
     case = start_case()
     to_two = {"decision": "eligible", "departments": ["minzheng", "yibao"]}
     case.complete("triage", to_two)
-    [errored] = case_engine.errored_tasks(case.case_no)
+    [errored] = case_engine.admin.errored_tasks(case.case_no)
     with pytest.raises(InvalidData):
-        case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", " ")
+        case_engine.admin.retry_task(case.case_no, errored["id"], {}, "admin1", " ")
     with pytest.raises(InvalidData):
-        case_engine.retry_task(case.case_no, errored["id"], {"not valid": 1}, "admin1", "修正")
+        case_engine.admin.retry_task(case.case_no, errored["id"], {"not valid": 1}, "admin1", "修正")
     with pytest.raises(TaskConflict, match="不是出错状态"):
-        case_engine.retry_task(case.case_no, "00000000-0000-0000-0000-000000000000", {}, "admin1", "修正")
-    case_engine.retry_task(case.case_no, errored["id"], {"priority": 2}, "admin1", "修正")
+        case_engine.admin.retry_task(case.case_no, "00000000-0000-0000-0000-000000000000", {}, "admin1", "修正")
+    case_engine.admin.retry_task(case.case_no, errored["id"], {"priority": 2}, "admin1", "修正")
     [plan] = case.open_tasks()
     assert plan["form_key"] == "joint_plan"
     with pytest.raises(TaskConflict, match="不能重试"):
-        case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", "再试")
+        case_engine.admin.retry_task(case.case_no, errored["id"], {}, "admin1", "再试")
 
 
 def test_errored_case_can_move_to_a_corrected_version_and_retry(
@@ -97,10 +97,10 @@ def test_errored_case_can_move_to_a_corrected_version_and_retry(
     case = start_case()
     case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
     fixed = deploy(case_engine, BPMN_PATH.read_bytes().replace(b"</bpmn:definitions>", b"</bpmn:definitions>\n"))
-    assert case_engine.migration_check(case.case_no, fixed)["safe"]
-    case_engine.migrate_case(case.case_no, fixed, "admin1", "修正条件表达式")
-    [errored] = case_engine.errored_tasks(case.case_no)
-    case_engine.retry_task(case.case_no, errored["id"], {}, "admin1", "新版本条件已修正")
+    assert case_engine.admin.migration_check(case.case_no, fixed)["safe"]
+    case_engine.admin.migrate_case(case.case_no, fixed, "admin1", "修正条件表达式")
+    [errored] = case_engine.admin.errored_tasks(case.case_no)
+    case_engine.admin.retry_task(case.case_no, errored["id"], {}, "admin1", "新版本条件已修正")
     assert case.show()["status"] == "open"
     assert [t["form_key"] for t in case.open_tasks()] == ["dept_accept"]
 
@@ -109,7 +109,7 @@ def test_terminating_an_errored_case(broken: int, start_case: Any, case_engine: 
     """An errored case may be terminated."""
     case = start_case()
     case.complete("triage", {"decision": "eligible", "departments": ["minzheng"]})
-    case_engine.terminate_case(case.case_no, "admin1", "重复申请")
+    case_engine.admin.terminate_case(case.case_no, "admin1", "重复申请")
     assert case.show()["status"] == "terminated"
 
 
@@ -129,26 +129,26 @@ def test_a_step_failing_inside_a_department_subprocess_is_recorded_once_and_retr
     assert case.show()["status"] == "error"
     [error] = case.events("task_error")
     assert error["data"]["element"] == "gw_field"
-    [errored] = case_engine.errored_tasks(case.case_no)
-    case_engine.retry_task(case.case_no, errored["id"], {"priority": 1}, "admin1", "补充数据")
+    [errored] = case_engine.admin.errored_tasks(case.case_no)
+    case_engine.admin.retry_task(case.case_no, errored["id"], {"priority": 1}, "admin1", "补充数据")
     assert case.show()["status"] == "open"
     assert sorted(t["form_key"] for t in case.open_tasks()) == ["dept_accept", "dept_result"]
 
 
-def test_retry_from_the_command_line(clean_db: str, applicant_file: Path, tmp_path: Path) -> None:
+def test_retry_from_the_command_line(county_db: str, applicant_file: Path, tmp_path: Path) -> None:
     """`relief case retry CASE_NO --data JSON --reason` finds the one errored step; refusals exit 1 with the reason."""
     broken = tmp_path / "broken.bpmn"
     broken.write_bytes(with_broken_condition(BPMN_PATH.read_bytes()))
-    relief("deploy", str(broken), database_url=clean_db)
+    relief("deploy", str(broken), database_url=county_db)
     case_no = relief("case", "start", "--channel", "window", "--level", "village", "--applicant",
-                     str(applicant_file), database_url=clean_db)["case_no"]
-    none = relief("case", "retry", case_no, "--reason", "试", database_url=clean_db, expect=1)
+                     str(applicant_file), database_url=county_db)["case_no"]
+    none = relief("case", "retry", case_no, "--reason", "试", database_url=county_db, expect=1)
     assert none["error"] == "conflict" and "没有出错环节" in none["message"]
-    [triage] = relief("task", "list", "--case", case_no, database_url=clean_db)
+    [triage] = relief("task", "list", "--case", case_no, database_url=county_db)
     relief("task", "complete", triage["id"], "--user", "center1", "--data",
-           '{"decision": "eligible", "departments": ["minzheng"]}', database_url=clean_db)
-    assert relief("case", "show", case_no, database_url=clean_db)["status"] == "error"
-    bad = relief("case", "retry", case_no, "--data", "{oops", "--reason", "补数据", database_url=clean_db, expect=1)
+           '{"decision": "eligible", "departments": ["minzheng"]}', database_url=county_db)
+    assert relief("case", "show", case_no, database_url=county_db)["status"] == "error"
+    bad = relief("case", "retry", case_no, "--data", "{oops", "--reason", "补数据", database_url=county_db, expect=1)
     assert bad["error"] == "invalid" and "data" in bad["errors"]
     assert relief("case", "retry", case_no, "--data", '{"priority": 1}', "--reason", "补数据", "--by", "admin1",
-                  database_url=clean_db) == {"case_no": case_no, "status": "open"}
+                  database_url=county_db) == {"case_no": case_no, "status": "open"}

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from engine.bpmn import forms
-from engine.bpmn.forms import FormSchemaError, UnknownFormError
+from engine.bpmn.forms import FormLibrary, FormSchemaError, UnknownFormError
+from engine.settings import Settings
+from tests.support.db import suite_settings
 
 FORM_KEYS = {
     "triage",
@@ -135,10 +136,17 @@ INVALID = [
 
 
 @pytest.fixture
-def forms_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty forms directory selected through RELIEF_FORMS_DIR."""
-    monkeypatch.setenv(forms.FORMS_DIR_ENV, str(tmp_path))
+def forms_dir(tmp_path: Path) -> Path:
+    """An empty forms directory."""
     return tmp_path
+
+
+def library(directory: Path) -> FormLibrary:
+    """The forms of `directory`, as RELIEF_FORMS_DIR would select them."""
+    return Settings.from_environ({"RELIEF_FORMS_DIR": str(directory)}).forms
+
+
+forms = suite_settings().forms
 
 
 def _walk(schema: Any) -> list[dict[str, Any]]:
@@ -152,7 +160,7 @@ def _walk(schema: Any) -> list[dict[str, Any]]:
 
 def test_known_form_keys_lists_every_form() -> None:
     """The shipped forms directory holds exactly the eight user-task forms."""
-    assert forms.known_form_keys() == FORM_KEYS
+    assert forms.known_keys() == FORM_KEYS
 
 
 @pytest.mark.parametrize("key", sorted(FORM_KEYS))
@@ -179,7 +187,7 @@ def test_every_enum_value_has_a_chinese_label(key: str) -> None:
 @pytest.mark.parametrize(("key", "data"), VALID)
 def test_correct_example_is_accepted(key: str, data: dict[str, Any]) -> None:
     """A correctly filled form validates with no errors."""
-    assert forms.validate_form(key, data) == {}
+    assert forms.validate(key, data) == {}
 
 
 @pytest.mark.parametrize(("key", "data", "field", "message"), INVALID)
@@ -187,19 +195,19 @@ def test_wrong_input_gets_chinese_message_on_its_field(
     key: str, data: dict[str, Any], field: str, message: str
 ) -> None:
     """A typical mistake is refused with the expected Chinese message under the offending field."""
-    errors = forms.validate_form(key, data)
+    errors = forms.validate(key, data)
     assert message in errors.get(field, []), errors
 
 
 def test_errors_are_reported_once_per_field() -> None:
     """An empty reason fails two keywords but shows a single message, and the valid fields none."""
-    errors = forms.validate_form("triage", {"decision": "ineligible", "reason": ""})
+    errors = forms.validate("triage", {"decision": "ineligible", "reason": ""})
     assert errors == {"reason": ["不能为空"]}
 
 
 def test_non_object_submission_is_a_form_level_error() -> None:
     """Data that is not an object is reported under the "_form" key."""
-    assert forms.validate_form("summary", ["办结"]) == {"_form": ["类型不正确，应为对象"]}
+    assert forms.validate("summary", ["办结"]) == {"_form": ["类型不正确，应为对象"]}
 
 
 def test_apply_defaults_fills_absent_fields_only() -> None:
@@ -214,7 +222,7 @@ def test_apply_defaults_fills_absent_fields_only() -> None:
 def test_apply_defaults_result_validates() -> None:
     """A form completed by apply_defaults is still valid."""
     filled = forms.apply_defaults("dept_result", {"outcome": "approved", "content": "纳入低保"})
-    assert forms.validate_form("dept_result", filled) == {}
+    assert forms.validate("dept_result", filled) == {}
 
 
 @pytest.mark.parametrize("key", ["no_such_form", "../forms/triage", "Triage", ""])
@@ -223,7 +231,7 @@ def test_unknown_form_key_is_refused(key: str) -> None:
     with pytest.raises(UnknownFormError):
         forms.load_schema(key)
     with pytest.raises(UnknownFormError):
-        forms.validate_form(key, {})
+        forms.validate(key, {})
     with pytest.raises(UnknownFormError):
         forms.apply_defaults(key, {})
 
@@ -231,38 +239,38 @@ def test_unknown_form_key_is_refused(key: str) -> None:
 def test_load_schema_returns_an_independent_copy() -> None:
     """Changing a returned schema does not change later validation."""
     forms.load_schema("summary")["required"].clear()
-    assert forms.validate_form("summary", {}) == {"summary": ["此项为必填项"]}
+    assert forms.validate("summary", {}) == {"summary": ["此项为必填项"]}
 
 
 def test_forms_dir_env_overrides_location(forms_dir: Path) -> None:
     """RELIEF_FORMS_DIR makes the engine read forms from another directory."""
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
     (forms_dir / "check.json").write_text(json.dumps(schema), encoding="utf-8")
-    assert forms.known_form_keys() == {"check"}
-    assert forms.validate_form("check", {"ok": "yes"}) == {"ok": ["类型不正确，应为是/否"]}
+    assert library(forms_dir).known_keys() == {"check"}
+    assert library(forms_dir).validate("check", {"ok": "yes"}) == {"ok": ["类型不正确，应为是/否"]}
 
 
 def test_schema_violating_the_metaschema_is_refused(forms_dir: Path) -> None:
     """A schema file that is not a valid JSON Schema raises FormSchemaError naming the file."""
     (forms_dir / "broken.json").write_text(json.dumps({"type": "text"}), encoding="utf-8")
     with pytest.raises(FormSchemaError, match="broken.json"):
-        forms.load_schema("broken")
+        library(forms_dir).load_schema("broken")
 
 
 def test_schema_with_bad_json_is_refused(forms_dir: Path) -> None:
     """A schema file that is not JSON raises FormSchemaError naming the file."""
     (forms_dir / "garbled.json").write_text("{'type': 'object'", encoding="utf-8")
     with pytest.raises(FormSchemaError, match="garbled.json"):
-        forms.load_schema("garbled")
+        library(forms_dir).load_schema("garbled")
 
 
 def test_conditions_do_not_fire_without_their_trigger() -> None:
     """A form missing the decision reports only the decision, not the fields that depend on it."""
-    assert forms.validate_form("triage", {}) == {"decision": ["此项为必填项"]}
-    assert forms.validate_form("joint_conference", {}) == {"resolution": ["此项为必填项"]}
+    assert forms.validate("triage", {}) == {"decision": ["此项为必填项"]}
+    assert forms.validate("joint_conference", {}) == {"resolution": ["此项为必填项"]}
 
 
 def test_only_the_unknown_field_is_flagged() -> None:
     """An extra field is reported under its own name while the allowed fields stay clean."""
-    errors = forms.validate_form("supervision", {"note": "请尽快办理", "urgent": True, "due": "明天"})
+    errors = forms.validate("supervision", {"note": "请尽快办理", "urgent": True, "due": "明天"})
     assert errors == {"urgent": ["不允许的字段：urgent"], "due": ["不允许的字段：due"]}

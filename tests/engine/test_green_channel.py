@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 
 from engine import clock
-from engine.cases.intake import LOCAL_TZ
-from engine.deadlines.policy import FACTOR_ENV_VAR, DueTimePolicy, PolicyError
+from engine.clock import LOCAL_TZ
+from engine.deadlines.policy import DueTimePolicy
+from engine.settings import Settings, SettingsError
+from tests.support.cases import CaseWalker, applicant
+from tests.support.db import engine_for
 
 ONE_DEPARTMENT = {"decision": "eligible", "departments": ["minzheng"]}
 ACCEPT = {"materials": ["身份证"], "location": "窗口", "field_work": "none"}
@@ -31,12 +34,6 @@ def due_of(case: Any, form_key: str) -> str:
     """The due date of the case's one open task with `form_key`."""
     [task] = case.open_tasks(form_key)
     return due_day(task)
-
-
-@pytest.fixture(autouse=True)
-def default_factor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts from the default factor, whatever the shell exports."""
-    monkeypatch.delenv(FACTOR_ENV_VAR, raising=False)
 
 
 def walk_to_department_result(start_case: Any, green: bool, at: datetime) -> Any:
@@ -73,10 +70,14 @@ def test_department_steps_are_shortened_and_rounded_up(start_case: Any) -> None:
     ("1", "2026-03-04", "2026-03-23"),     # 1 turns the shortening off
     ("2/3", "2026-03-04", "2026-03-16"),   # 2 × 2/3 → 2; 15 × 2/3 = 10
 ])
-def test_factor_comes_from_the_environment(start_case: Any, monkeypatch: pytest.MonkeyPatch,
-                                           factor: str, triage: str, dept_result: str) -> None:
-    """RELIEF_GREEN_CHANNEL_FACTOR sets how much shorter green-channel due times are."""
-    monkeypatch.setenv(FACTOR_ENV_VAR, factor)
+def test_factor_comes_from_the_settings(clean_db: str, factor: str, triage: str, dept_result: str) -> None:
+    """RELIEF_GREEN_CHANNEL_FACTOR (Settings.green_channel_factor) sets how much shorter green-channel due times are."""
+    engine = engine_for(clean_db, deploy=True, county=True, GREEN_CHANNEL_FACTOR=factor)
+
+    def start_case(green_channel: bool = False) -> CaseWalker:
+        case_no, _ = engine.start_case(applicant(), "window", "village", green_channel, "clerk1")
+        return CaseWalker(engine, case_no)
+
     monday = local("2026-03-02")
     with clock.frozen_at(monday):
         assert due_of(start_case(green_channel=True), "triage") == triage
@@ -115,15 +116,26 @@ def test_policy_rounds_up_keeps_zero_and_one_day_minimum(workdays: int, green: b
     assert DueTimePolicy().due_workdays(workdays, green) == expected
 
 
-def test_decimal_factor_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decimal_factor_is_exact() -> None:
     """0.1 × 30 is 3 working days, not 4 as binary floating point would round up to."""
-    monkeypatch.setenv(FACTOR_ENV_VAR, "0.1")
-    assert DueTimePolicy.from_env().due_workdays(30, True) == 3
+    assert Settings.from_environ({"RELIEF_GREEN_CHANNEL_FACTOR": "0.1"}).due_policy.due_workdays(30, True) == 3
 
 
 @pytest.mark.parametrize("value", ["0", "-0.5", "1.5", "half", "1/0"])
-def test_bad_factor_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_bad_factor_is_refused(value: str) -> None:
     """A factor outside (0, 1] or not a number is a configuration error naming the variable."""
-    monkeypatch.setenv(FACTOR_ENV_VAR, value)
-    with pytest.raises(PolicyError, match=FACTOR_ENV_VAR):
-        DueTimePolicy.from_env()
+    with pytest.raises(SettingsError, match="RELIEF_GREEN_CHANNEL_FACTOR"):
+        Settings.from_environ({"RELIEF_GREEN_CHANNEL_FACTOR": value})
+
+
+def test_supervision_timer_is_shortened_for_the_green_channel(start_case: Any, case_engine: Any) -> None:
+    """The 督办 timer on 部门办理 (workday_deadline(15, green_channel)) fires after 8 working days for a
+    green-channel case, as its 办结反馈 falls due, and after 15 for any other (R-6.3.5, R-6.2.2)."""
+    monday = local("2026-03-02")
+    green = walk_to_department_result(start_case, True, monday)
+    normal = walk_to_department_result(start_case, False, monday)
+    # 8 working days after Monday 03-02 is Thursday 03-12; 15 is Monday 03-23.
+    case_engine.fire_timers(local("2026-03-13", hour=1))
+    assert green.open_tasks("supervision") and not normal.open_tasks("supervision")
+    case_engine.fire_timers(local("2026-03-24", hour=1))
+    assert normal.open_tasks("supervision")

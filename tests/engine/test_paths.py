@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from engine import clock, db
+from engine import clock
 from engine.access.accounts import create_user, upsert_organisation
 from engine.errors import InvalidData, NotFound, TaskConflict
+from tests.support.db import suite_settings, tx
 
 ACCEPT = {"materials": ["身份证", "户口簿"], "location": "县社会救助中心3号窗口", "field_work": "none"}
 
@@ -199,7 +200,7 @@ def test_unknown_task_and_case(case_engine: Any) -> None:
     with pytest.raises(NotFound):
         case_engine.complete_task("00000000-0000-0000-0000-000000000000", "u", {})
     with pytest.raises(NotFound):
-        case_engine.show_case("SJ000000000000")
+        case_engine.queries.show_case("SJ000000000000")
 
 
 def test_start_refuses_invalid_applicant(case_engine: Any, applicant: dict[str, Any]) -> None:
@@ -208,7 +209,7 @@ def test_start_refuses_invalid_applicant(case_engine: Any, applicant: dict[str, 
     with pytest.raises(InvalidData) as refused:
         case_engine.start_case(bad, "window", "village")
     assert set(refused.value.errors) >= {"id_number", "region.township"}
-    assert case_engine.list_tasks() == []
+    assert case_engine.queries.list_tasks() == []
 
 
 def test_case_numbers_are_sequential_per_day(case_engine: Any, applicant: dict[str, Any]) -> None:
@@ -221,7 +222,7 @@ def test_case_numbers_are_sequential_per_day(case_engine: Any, applicant: dict[s
 
 def test_running_instances_stay_on_their_version(case_engine: Any, start_case: Any) -> None:
     """A new definition version does not move running cases; new cases start on it."""
-    from tests.conftest import BPMN_PATH
+    from tests.support.db import BPMN_PATH
 
     old = start_case()
     changed = BPMN_PATH.read_bytes().replace("一门受理·初步研判".encode(), "一门受理·初步研判(新)".encode(), 1)
@@ -249,30 +250,31 @@ def test_unknown_matter_code_is_refused(start_case: Any) -> None:
 
 def test_claim_release_and_assign_are_logged(start_case: Any, case_engine: Any, clean_db: str) -> None:
     """Claiming, releasing and assigning a task change its assignee and each leaves an event."""
-    with db.transaction(clean_db) as session:
+    # Beside the demo county's users: three more center officers and a 民政局 handler.
+    with tx(clean_db) as session:
         upsert_organisation(session, "center", "县社会救助中心", "center", None)
         upsert_organisation(session, "minzheng", "民政局", "department", "center")
-        for name in ("center1", "center2", "center3"):
-            create_user(session, name, "Passw0rd!", "center", ["center"], clock.now())
-        create_user(session, "mz9", "Passw0rd!", "minzheng", ["department"], clock.now())
+        for name in ("center7", "center8", "center9"):
+            create_user(session, suite_settings(), name, "Passw0rd!", "center", ["center"], clock.now())
+        create_user(session, suite_settings(), "mz9", "Passw0rd!", "minzheng", ["department"], clock.now())
     case = start_case()
     [triage] = case.open_tasks()
-    assert case_engine.claim_task(triage["id"], "center1")["assignee"] == "center1"
+    assert case_engine.claim_task(triage["id"], "center7")["assignee"] == "center7"
     with pytest.raises(TaskConflict) as taken:
-        case_engine.claim_task(triage["id"], "center2")
-    assert "center1" in taken.value.message
-    assert case_engine.release_task(triage["id"], "center1")["assignee"] is None
-    assert case_engine.claim_task(triage["id"], "center2")["assignee"] == "center2"
+        case_engine.claim_task(triage["id"], "center8")
+    assert "center7" in taken.value.message
+    assert case_engine.release_task(triage["id"], "center7")["assignee"] is None
+    assert case_engine.claim_task(triage["id"], "center8")["assignee"] == "center8"
     with pytest.raises(InvalidData) as not_candidate:
         case_engine.assign_task(triage["id"], "mz9", by="chief")
     assert "mz9" in not_candidate.value.errors["assignee"][0]
-    assert case_engine.assign_task(triage["id"], "center3", by="chief")["assignee"] == "center3"
+    assert case_engine.assign_task(triage["id"], "center9", by="chief")["assignee"] == "center9"
     assert [e["type"] for e in case.show()["history"] if e["type"].startswith("task_")][-4:] == [
         "task_claimed", "task_released", "task_claimed", "task_assigned"]
-    assert case.open_tasks()[0]["assignee"] == "center3"
-    case.complete("triage", {"decision": "ineligible", "reason": "不符合"}, user="center3")
+    assert case.open_tasks()[0]["assignee"] == "center9"
+    case.complete("triage", {"decision": "ineligible", "reason": "不符合"}, user="center9")
     with pytest.raises(TaskConflict):
-        case_engine.claim_task(triage["id"], "center1")
+        case_engine.claim_task(triage["id"], "center7")
 
 
 def test_applicant_matters_come_from_the_catalog(case_engine: Any, applicant: dict[str, Any]) -> None:
@@ -281,7 +283,7 @@ def test_applicant_matters_come_from_the_catalog(case_engine: Any, applicant: di
         case_engine.start_case({**applicant, "matters": ["dibao", "bogus"]}, "window", "village")
     assert "bogus" in refused.value.errors["matters"][0]
     case_no, _ = case_engine.start_case({**applicant, "matters": ["linshi"]}, "window", "village")
-    assert case_engine.restore_workflow(case_no).data["matters"] == ["linshi"]
+    assert case_engine.queries.restore_workflow(case_no).data["matters"] == ["linshi"]
 
 
 def test_overlong_applicant_fields_are_refused(case_engine: Any, applicant: dict[str, Any]) -> None:

@@ -5,8 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import reference
-from engine.reference import ReferenceDataError
+from engine.reference import ReferenceData, ReferenceDataError, clear_cache
+from engine.settings import PROJECT_ROOT, Settings
+from tests.support.db import suite_settings
+
+reference = suite_settings().reference
 
 DEPARTMENTS = {
     "minzheng": "民政局",
@@ -47,12 +50,16 @@ MATTER_FIELDS = {
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A writable copy of the shipped data files, selected through RELIEF_DATA_DIR."""
+def data_dir(tmp_path: Path) -> Path:
+    """A writable copy of the shipped data files."""
     for name in ("departments.yaml", "roles.yaml", "matters.yaml"):
-        shutil.copy(reference.DATA_DIR / name, tmp_path / name)
-    monkeypatch.setenv(reference.DATA_DIR_ENV, str(tmp_path))
+        shutil.copy(PROJECT_ROOT / "data" / name, tmp_path / name)
     return tmp_path
+
+
+def library(directory: Path) -> ReferenceData:
+    """The reference data of `directory`, as RELIEF_DATA_DIR would select it."""
+    return Settings.from_environ({"RELIEF_DATA_DIR": str(directory)}).reference
 
 
 def test_departments_have_the_ten_codes_with_chinese_names() -> None:
@@ -111,15 +118,15 @@ def test_loaders_are_cached() -> None:
 def test_data_dir_env_overrides_location(data_dir: Path) -> None:
     """RELIEF_DATA_DIR makes the loaders read another directory."""
     (data_dir / "roles.yaml").write_text("- {code: auditor, zh: 审计, en: Auditor}\n", encoding="utf-8")
-    assert list(reference.roles()) == ["auditor"]
+    assert list(library(data_dir).roles()) == ["auditor"]
 
 
 def test_clear_cache_rereads_edited_file(data_dir: Path) -> None:
     """After clear_cache an edited file is read again."""
-    assert "clerk" in reference.roles()
+    assert "clerk" in library(data_dir).roles()
     (data_dir / "roles.yaml").write_text("- {code: auditor, zh: 审计, en: Auditor}\n", encoding="utf-8")
-    reference.clear_cache()
-    assert list(reference.roles()) == ["auditor"]
+    clear_cache()
+    assert list(library(data_dir).roles()) == ["auditor"]
 
 
 @pytest.mark.parametrize(
@@ -141,7 +148,7 @@ def test_malformed_departments_file_names_the_file(data_dir: Path, content: str,
     """Malformed content raises ReferenceDataError naming the file and the problem."""
     (data_dir / "departments.yaml").write_text(content, encoding="utf-8")
     with pytest.raises(ReferenceDataError, match=expected) as info:
-        reference.departments()
+        library(data_dir).departments()
     assert "departments.yaml" in str(info.value)
 
 
@@ -149,7 +156,7 @@ def test_missing_file_is_a_reference_data_error(data_dir: Path) -> None:
     """A missing data file raises ReferenceDataError naming it, not a bare OSError."""
     (data_dir / "roles.yaml").unlink()
     with pytest.raises(ReferenceDataError, match="roles.yaml"):
-        reference.roles()
+        library(data_dir).roles()
 
 
 @pytest.mark.parametrize(
@@ -168,5 +175,5 @@ def test_malformed_matter_is_refused(data_dir: Path, old: str, new: str, expecte
     assert old in text
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ReferenceDataError, match=expected) as info:
-        reference.matters()
+        library(data_dir).matters()
     assert "matters.yaml" in str(info.value)

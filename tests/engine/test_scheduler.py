@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engine import clock
+from engine import clock, db
 from engine.deadlines import lease
 from engine.deadlines.scheduler import (
     DEADLINE_JOB_ID,
@@ -26,7 +26,9 @@ from engine.deadlines.scheduler import (
     start_in_background,
     stop_background,
 )
-from tests.conftest import ROOT
+from engine.settings import PROJECT_ROOT as ROOT
+from engine.settings import Settings
+from tests.support.db import settings_for
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Jiangsu
 TTL = timedelta(seconds=180)
@@ -40,14 +42,16 @@ SECOND = timedelta(seconds=1)
 LEASE_LOOP = """
 import json, sys, time
 from datetime import UTC, datetime, timedelta
+from engine import db
 from engine.deadlines import lease
 url, name, ttl = sys.argv[1], sys.argv[2], timedelta(milliseconds=int(sys.argv[3]))
+sessions = db.session_factory(url)
 print("ready", flush=True)
 sys.stdin.readline()
 holder, wins, end = lease.holder_id(), [], time.monotonic() + 1.0
 while time.monotonic() < end:
     now = datetime.now(UTC)
-    if lease.try_acquire(url, name, holder, now, ttl):
+    if lease.try_acquire(sessions, name, holder, now, ttl):
         wins.append([holder, now.isoformat()])
         if len(wins) % 5 == 0:
             holder = lease.holder_id()
@@ -116,39 +120,39 @@ def scheduler_ids(scheduler: Any) -> list[str]:
 
 def test_a_free_lease_is_taken(clean_db: str) -> None:
     """The first holder to ask gets the lease; the first time creates its row."""
-    assert lease.try_acquire(clean_db, LEASE_NAME, "a", T0, TTL)
-    assert not lease.try_acquire(clean_db, LEASE_NAME, "b", T0, TTL)
+    assert lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0, TTL)
+    assert not lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "b", T0, TTL)
 
 
 def test_the_lease_is_refused_while_held(clean_db: str) -> None:
     """Another holder is refused up to and including the moment the lease expires."""
-    lease.try_acquire(clean_db, LEASE_NAME, "a", T0, TTL)
-    assert not lease.try_acquire(clean_db, LEASE_NAME, "b", T0 + TTL - SECOND, TTL)
-    assert not lease.try_acquire(clean_db, LEASE_NAME, "b", T0 + TTL, TTL)
+    lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0, TTL)
+    assert not lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "b", T0 + TTL - SECOND, TTL)
+    assert not lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "b", T0 + TTL, TTL)
 
 
 def test_the_holder_renews_its_lease(clean_db: str) -> None:
     """A renewal pushes the expiry on: past the first TTL, the holder still has the lease."""
-    lease.try_acquire(clean_db, LEASE_NAME, "a", T0, TTL)
-    assert lease.try_acquire(clean_db, LEASE_NAME, "a", T0 + 60 * SECOND, TTL)
-    assert not lease.try_acquire(clean_db, LEASE_NAME, "b", T0 + TTL + SECOND, TTL)
-    assert lease.try_acquire(clean_db, LEASE_NAME, "a", T0 + TTL + SECOND, TTL)
+    lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0, TTL)
+    assert lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0 + 60 * SECOND, TTL)
+    assert not lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "b", T0 + TTL + SECOND, TTL)
+    assert lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0 + TTL + SECOND, TTL)
 
 
 def test_an_expired_lease_is_taken_over(clean_db: str) -> None:
     """Once the holder stops renewing, another takes the lease after the TTL, and the old holder is refused."""
-    lease.try_acquire(clean_db, LEASE_NAME, "a", T0, TTL)
-    assert lease.try_acquire(clean_db, LEASE_NAME, "b", T0 + TTL + SECOND, TTL)
-    assert not lease.try_acquire(clean_db, LEASE_NAME, "a", T0 + TTL + 2 * SECOND, TTL)
+    lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0, TTL)
+    assert lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "b", T0 + TTL + SECOND, TTL)
+    assert not lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0 + TTL + 2 * SECOND, TTL)
 
 
 def test_a_released_lease_is_free_at_once(clean_db: str) -> None:
     """Only the holder can release the lease; after that another holder gets it without waiting."""
-    lease.try_acquire(clean_db, LEASE_NAME, "a", T0, TTL)
-    assert not lease.release(clean_db, LEASE_NAME, "b")
-    assert not lease.try_acquire(clean_db, LEASE_NAME, "b", T0 + SECOND, TTL)
-    assert lease.release(clean_db, LEASE_NAME, "a")
-    assert lease.try_acquire(clean_db, LEASE_NAME, "b", T0 + SECOND, TTL)
+    lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "a", T0, TTL)
+    assert not lease.release(db.session_factory(clean_db), LEASE_NAME, "b")
+    assert not lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "b", T0 + SECOND, TTL)
+    assert lease.release(db.session_factory(clean_db), LEASE_NAME, "a")
+    assert lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "b", T0 + SECOND, TTL)
 
 
 @pytest.mark.parametrize("step", [timedelta(0), 2 * TTL], ids=["same-instant", "expired-every-instant"])
@@ -165,7 +169,7 @@ def test_racing_threads_never_share_the_lease(clean_db: str, step: timedelta) ->
         try:
             for i in range(attempts):
                 now = T0 + i * step
-                if lease.try_acquire(clean_db, LEASE_NAME, holder, now, TTL):
+                if lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, holder, now, TTL):
                     with lock:
                         wins[now].add(holder)
         except Exception as err:  # noqa: BLE001 - reported by the assertion below
@@ -206,8 +210,8 @@ def test_two_processes_never_hold_the_lease_at_once(clean_db: str,
 def test_the_job_ticks_only_while_holding_the_lease(clean_db: str) -> None:
     """Two schedulers on one database: only the lease holder ticks; the other takes over when it stops renewing."""
     ticks_a, ticks_b = TickRecorder(), TickRecorder()
-    job_a = deadline_job(build_scheduler(clean_db, 60, 180, tick=ticks_a, holder="host-a:1:x"))
-    job_b = deadline_job(build_scheduler(clean_db, 60, 180, tick=ticks_b, holder="host-b:2:y"))
+    job_a = deadline_job(build_scheduler(settings_for(clean_db), 60, 180, tick=ticks_a, holder="host-a:1:x"))
+    job_b = deadline_job(build_scheduler(settings_for(clean_db), 60, 180, tick=ticks_b, holder="host-b:2:y"))
     assert job_a(T0) is not None
     assert job_b(T0) is None
     assert job_a(T0 + 60 * SECOND) is not None
@@ -222,7 +226,7 @@ def test_the_job_ticks_only_while_holding_the_lease(clean_db: str) -> None:
 def test_the_job_reuses_one_case_engine(clean_db: str) -> None:
     """Every tick of a scheduler gets the same CaseEngine on the scheduler's database."""
     ticks = TickRecorder()
-    job = deadline_job(build_scheduler(clean_db, tick=ticks))
+    job = deadline_job(build_scheduler(settings_for(clean_db), tick=ticks))
     job(T0)
     job(T0 + 60 * SECOND)
     engines = {id(engine) for engine, _ in ticks.calls}
@@ -234,14 +238,14 @@ def test_the_job_runs_the_real_deadline_tick(start_case: Any, clean_db: str) -> 
     with clock.frozen_at(T0):
         case = start_case()
     [triage] = case.open_tasks()
-    report = deadline_job(build_scheduler(clean_db))(T0 + timedelta(days=30))
+    report = deadline_job(build_scheduler(settings_for(clean_db)))(T0 + timedelta(days=30))
     assert report is not None
     assert [flag["task_id"] for flag in report["tasks_flagged"]] == [triage["id"]]
 
 
 def test_the_scheduler_has_one_explicitly_named_job(clean_db: str) -> None:
     """The scheduler is built unstarted with the "deadline_tick" job: one instance at a time, missed runs merged."""
-    scheduler = build_scheduler(clean_db, interval_seconds=30, ttl_seconds=90)
+    scheduler = build_scheduler(settings_for(clean_db), interval_seconds=30, ttl_seconds=90)
     [job] = scheduler.get_jobs()
     assert not scheduler.running
     assert scheduler_ids(scheduler) == [DEADLINE_JOB_ID] == ["deadline_tick"]
@@ -253,19 +257,19 @@ def test_the_scheduler_has_one_explicitly_named_job(clean_db: str) -> None:
 def test_a_lease_shorter_than_the_interval_is_refused(clean_db: str) -> None:
     """A TTL not longer than the interval would let the lease lapse between runs, so it is refused."""
     with pytest.raises(ValueError, match="TTL"):
-        build_scheduler(clean_db, interval_seconds=60, ttl_seconds=60)
+        build_scheduler(settings_for(clean_db), interval_seconds=60, ttl_seconds=60)
 
 
 def test_the_background_scheduler_starts_once_per_process(clean_db: str, background: None) -> None:
     """Starting the background scheduler twice in one process builds and starts it once."""
     built: list[StartCounter] = []
 
-    def build(url: str) -> Any:
-        built.append(StartCounter(build_scheduler(url, tick=TickRecorder())))
+    def build(settings: Settings) -> Any:
+        built.append(StartCounter(build_scheduler(settings, tick=TickRecorder())))
         return built[-1]
 
-    first = start_in_background(clean_db, build)
-    second = start_in_background(clean_db, build)
+    first = start_in_background(settings_for(clean_db), build)
+    second = start_in_background(settings_for(clean_db), build)
     assert first is second and len(built) == 1 and built[0].starts == 1
 
 
@@ -345,4 +349,4 @@ def test_scheduler_run_releases_the_lease_on_sigterm(clean_db: str, command: tup
         report = json.loads(out)
         assert (report["stopped_by"], report["ticks"]) == ("SIGTERM", 1)
     assert "released the scheduler lease" in err
-    assert lease.try_acquire(clean_db, LEASE_NAME, "next-process", clock.now(), TTL)
+    assert lease.try_acquire(db.session_factory(clean_db), LEASE_NAME, "next-process", clock.now(), TTL)

@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import db
 from engine.models import HumanTask, ProcessInstance
+from tests.support.db import tx
 
 
 def instance_row(url: str, case_no: str) -> ProcessInstance:
     """Load a case's process_instance row."""
-    with db.transaction(url) as session:
+    with tx(url) as session:
         return session.scalars(select(ProcessInstance).where(ProcessInstance.case_no == case_no)).one()
 
 
@@ -30,7 +30,7 @@ def test_state_does_not_copy_the_spec(start_case: Any, clean_db: str) -> None:
 def test_old_serializer_version_is_migrated_on_load(start_case: Any, clean_db: str) -> None:
     """A state written by an older serializer version is migrated when loaded and saved in the current one."""
     case = start_case()
-    with db.transaction(clean_db) as session:
+    with tx(clean_db) as session:
         row = session.scalars(select(ProcessInstance).where(ProcessInstance.case_no == case.case_no)).one()
         current = row.serializer_version
         row.serializer_version = "1.4"
@@ -45,7 +45,7 @@ def test_mirror_keeps_completed_tasks_with_actor_and_data(start_case: Any, clean
     """Completed user tasks stay in human_task with who, when and the submitted data."""
     case = start_case()
     case.complete("triage", {"decision": "eligible", "departments": ["renshe"]}, user="center7")
-    with db.transaction(clean_db) as session:
+    with tx(clean_db) as session:
         rows = session.scalars(select(HumanTask).where(HumanTask.case_no == case.case_no)
                                .order_by(HumanTask.created_at)).all()
         accept_groups = [g.group_code for g in rows[1].groups]

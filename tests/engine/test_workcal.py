@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from engine.deadlines import workcal
-from engine.deadlines.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, CalendarError, WorkCalendar
+from engine.deadlines.workcal import CalendarError, WorkCalendar
+from engine.settings import Settings
+
+SHIPPED = Settings.from_environ({}).calendar_file
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -16,7 +19,7 @@ SHANGHAI = timezone(timedelta(hours=8))
 @pytest.fixture(scope="module")
 def cal() -> WorkCalendar:
     """Calendar built from the shipped override file, independent of $RELIEF_CALENDAR_FILE."""
-    return WorkCalendar.load(DEFAULT_OVERRIDE_PATH)
+    return WorkCalendar.load(SHIPPED)
 
 
 def _span(first: date, last: date) -> list[date]:
@@ -129,14 +132,13 @@ def test_workdays_between_sign(cal: WorkCalendar) -> None:
     assert cal.workdays_between(date(2026, 1, 5), date(2025, 12, 30)) == -3
 
 
-def test_override_file_wins_over_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_override_file_wins_over_library(tmp_path: Path) -> None:
     """A year in the override file replaces the library; other years still come from the library."""
     path = _write(
         tmp_path,
         "2025:\n  holidays:\n    - {date: 2025-03-14, name: 测试假日}\n  workdays:\n    - 2025-03-15\n",
     )
-    monkeypatch.setenv(ENV_VAR, str(path))
-    cal = WorkCalendar.load()
+    cal = WorkCalendar.load(Settings.from_environ({"RELIEF_CALENDAR_FILE": str(path)}).calendar_file)
     assert cal.overrides.source == path
     assert not cal.is_workday(date(2025, 3, 14))
     assert cal.is_workday(date(2025, 3, 15))
@@ -152,17 +154,9 @@ def test_override_file_wins_over_library(tmp_path: Path, monkeypatch: pytest.Mon
     }
 
 
-def test_explicit_path_beats_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An explicit override_path is used even when $RELIEF_CALENDAR_FILE points elsewhere."""
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing.yaml"))
-    cal = WorkCalendar.load(_write(tmp_path, "2030:\n  holidays: [{date: 2030-01-02, name: X}]\n"))
-    assert not cal.is_workday(date(2030, 1, 2))
-
-
-def test_default_path_is_shipped_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without argument or env var the repo's data/calendar/cn_overrides.yaml is loaded."""
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    cal = WorkCalendar.load()
+def test_default_path_is_shipped_file() -> None:
+    """Without RELIEF_CALENDAR_FILE the settings name the repo's data/calendar/cn_overrides.yaml."""
+    cal = WorkCalendar.load(SHIPPED)
     assert cal.overrides.source == Path(workcal.__file__).resolve().parents[2] / "data" / "calendar" / (
         "cn_overrides.yaml"
     )

@@ -10,33 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine import clock, db
-from engine.access.accounts import create_token, load_demo_data
-from tests.conftest import BPMN_PATH
-
-DEMO_PASSWORD = "Demo@2026"
-
-
-def make_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
-    """Create the app for tests (CSRF off unless overridden)."""
-    from web import create_app
-
-    config = {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-              "WTF_CSRF_ENABLED": False, "UPLOAD_DIR": str(tmp_path / "uploads"),
-              "RATELIMIT_ENABLED": False}
-    config.update(overrides)
-    return create_app(config)
-
-
-@pytest.fixture
-def demo_db(clean_db: str) -> str:
-    """The clean database with the demo county, its users and the deployed process."""
-    with db.transaction(clean_db) as session:
-        load_demo_data(session, clock.now())
-    from engine.cases.runtime import CaseEngine
-
-    CaseEngine(clean_db).deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")
-    return clean_db
+from tests.support.db import engine_for
+from tests.support.web import DEMO_PASSWORD, make_app
 
 
 @pytest.fixture
@@ -65,9 +40,9 @@ def login(app: Flask) -> Callable[[str], FlaskClient]:
 
 
 @pytest.fixture
-def engine(app: Flask) -> Any:
-    """The app's CaseEngine (same database)."""
-    return app.extensions["relief_engine"]
+def engine(app: Flask, demo_db: str) -> Any:
+    """A CaseEngine on the app's database with its own sessions (tests call it outside any request)."""
+    return engine_for(demo_db)
 
 
 @pytest.fixture
@@ -75,7 +50,6 @@ def bearer(demo_db: str) -> Callable[[str], dict[str, str]]:
     """Return a function giving the Authorization header of a fresh token of a demo user."""
 
     def headers(username: str) -> dict[str, str]:
-        with db.transaction(demo_db) as session:
-            return {"Authorization": f"Bearer {create_token(session, username, clock.now())}"}
+        return {"Authorization": f"Bearer {engine_for(demo_db).accounts.create_token(username)}"}
 
     return headers

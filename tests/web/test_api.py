@@ -12,12 +12,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from engine import clock, db
+from engine import clock
 from engine.access.accounts import create_token, revoke_tokens
-from engine.cases.hotline import receive_work_order
 from engine.models import Application
-from tests.conftest import APPLICANT
-from tests.web.conftest import DEMO_PASSWORD, make_app
+from tests.support.cases import APPLICANT
+from tests.support.db import principal, tx
+from tests.support.web import DEMO_PASSWORD, make_app
 
 API = "/api/v1"
 ACCEPT = {"materials": ["身份证", "户口簿"], "location": "县民政局1号窗口", "field_work": "none"}
@@ -37,7 +37,7 @@ def start(engine: Any, **changes: Any) -> str:
 
 def only_task(engine: Any, case_no: str) -> str:
     """The id of the case's single open task."""
-    [task] = engine.list_tasks(case_no=case_no)
+    [task] = engine.queries.list_tasks(case_no=case_no)
     return str(task["id"])
 
 
@@ -60,7 +60,7 @@ def world(engine: Any) -> World:
     triage = {"decision": "eligible", "departments": ["minzheng"]}
     engine.complete_task(only_task(engine, dispatched), "center1", triage)
     fresh = start(engine)
-    state, _created = receive_work_order(engine, dict(WORK_ORDER), "hotline12345", "center")
+    state, _created = engine.hotline.receive(principal(engine, "hotline12345"), dict(WORK_ORDER))
     return World(dispatched, only_task(engine, dispatched), fresh, only_task(engine, fresh), state.case_no,
                  state.order_no)
 
@@ -194,7 +194,7 @@ def test_bearer_token_valid_revoked_and_missing(client: Any, bearer: Any, demo_d
     """A live token works; after revocation it is 401; no or a made-up token is 401 with WWW-Authenticate."""
     headers = bearer("center1")
     assert client.get(f"{API}/tasks", headers=headers).status_code == 200
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         revoke_tokens(session, "center1", clock.now())
     revoked = client.get(f"{API}/tasks", headers=headers)
     assert revoked.status_code == 401 and revoked.json["error"] == "invalid_token"
@@ -239,7 +239,7 @@ def test_session_posts_need_the_csrf_header(demo_db: str, tmp_path: Path) -> Non
 def test_bearer_posts_need_no_csrf_token(demo_db: str, tmp_path: Path) -> None:
     """With CSRF on, a bearer-token POST goes through without any CSRF token."""
     client = make_app(demo_db, tmp_path, WTF_CSRF_ENABLED=True).test_client()
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         token = create_token(session, "clerk_c", clock.now())
     response = client.post(f"{API}/applications", json=APPLICATION, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 201, response.json
@@ -283,7 +283,7 @@ def test_claim_release_complete_and_conflict(client: Any, bearer: Any, world: Wo
     done = client.post(f"{API}/tasks/{task}/complete", json={"data": {**ACCEPT, "field_work": "village"}},
                        headers=headers)
     assert done.status_code == 200 and done.json == {"open_tasks": []}
-    [field_report] = engine.list_tasks(case_no=world.dispatched)
+    [field_report] = engine.queries.list_tasks(case_no=world.dispatched)
     assert field_report["candidate_groups"] == ["T01V01"]  # the village's task exists, just not mz1's to see
     again = client.post(f"{API}/tasks/{task}/complete", json={"data": ACCEPT}, headers=headers)
     assert again.status_code == 409 and again.json["error"] == "conflict"
@@ -318,7 +318,7 @@ def test_application_field_errors(client: Any, bearer: Any, demo_db: str) -> Non
     errors = response.json["errors"]
     assert set(errors) == {"name", "id_number", "phone", "request", "region.township", "channel", "green_channel"}
     assert "校验位" in errors["id_number"][0] and "T09" in errors["region.township"][0]
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         assert session.scalar(select(func.count()).select_from(Application)) == 0
 
 
@@ -330,7 +330,7 @@ def test_application_level_and_region_names(client: Any, bearer: Any, demo_db: s
                          headers=bearer("clerk_c"))
     assert village.status_code == county.status_code == 201
     assert village.headers["Location"].endswith(f"/api/v1/cases/{village.json['case_no']}")
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         rows = {a.case_no: a for a in session.scalars(select(Application))}
     first, second = rows[village.json["case_no"]], rows[county.json["case_no"]]
     assert (first.level, first.township, first.village, first.registered_org) == ("village", "T01", "T01V01", "T01V01")

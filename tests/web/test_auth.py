@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from tests.web.conftest import DEMO_PASSWORD, make_app
+from tests.support.web import DEMO_PASSWORD, make_app
 
 
 def test_login_page_and_successful_sign_in(client: Any) -> None:

@@ -13,8 +13,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from engine import clock
-from engine.deadlines.workcal import DEFAULT_OVERRIDE_PATH, ENV_VAR, WorkCalendar
-from tests.web.conftest import DEMO_PASSWORD, make_app
+from engine.deadlines.workcal import ENV_VAR, WorkCalendar
+from tests.support.db import settings_for
+from tests.support.web import DEMO_PASSWORD, make_app
+
+SHIPPED_CALENDAR = settings_for("sqlite://").calendar_file
 
 SPRING_FESTIVAL = [date(2026, 2, d).isoformat() for d in range(15, 24)]
 
@@ -69,7 +72,7 @@ def test_working_days_are_counted_per_month_and_year(admin: FlaskClient) -> None
     doc = page(admin, "?year=2026")
     [february] = doc.xpath('//section[@data-year="2026"]//table[@data-month="2"]')
     assert february.get("data-workdays") == "16" and "工作日 16 天" in february.text_content()
-    year_total = WorkCalendar.load(DEFAULT_OVERRIDE_PATH).workdays_between(date(2025, 12, 31), date(2026, 12, 31))
+    year_total = WorkCalendar.load(SHIPPED_CALENDAR).workdays_between(date(2025, 12, 31), date(2026, 12, 31))
     months = doc.xpath('//section[@data-year="2026"]//table[@data-month]/@data-workdays')
     assert sum(int(n) for n in months) == year_total
     heading = doc.xpath('//section[@data-year="2026"]/h2')[0].text_content()
@@ -79,7 +82,7 @@ def test_working_days_are_counted_per_month_and_year(admin: FlaskClient) -> None
 def test_page_names_the_file_to_edit(admin: FlaskClient) -> None:
     """The page shows the override file's path and says an administrator edits it, not the browser."""
     doc = page(admin, "?year=2026")
-    assert doc.xpath('//code[@id="calendar-file"]')[0].text_content() == str(DEFAULT_OVERRIDE_PATH)
+    assert doc.xpath('//code[@id="calendar-file"]')[0].text_content() == str(SHIPPED_CALENDAR)
     source = doc.xpath('//section[@id="calendar-source"]')[0].text_content()
     assert "不能在浏览器中修改" in source and ENV_VAR in source
     assert admin.post("/admin/calendar", data={"year": "2026"}).status_code == 405
@@ -127,9 +130,8 @@ def test_signed_out_users_are_sent_to_sign_in(client: FlaskClient) -> None:
 def own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_db: str) -> tuple[Path, FlaskClient]:
     """An app whose engine loaded a copy of the override file; a client signed in as admin1."""
     path = tmp_path / "calendar.yaml"
-    shutil.copy(DEFAULT_OVERRIDE_PATH, path)
-    monkeypatch.setenv(ENV_VAR, str(path))
-    client = make_app(demo_db, tmp_path).test_client()
+    shutil.copy(SHIPPED_CALENDAR, path)
+    client = make_app(demo_db, tmp_path, CALENDAR_FILE=str(path)).test_client()
     assert client.post("/login", data={"username": "admin1", "password": DEMO_PASSWORD}).status_code == 302
     return path, client
 

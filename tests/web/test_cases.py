@@ -8,9 +8,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from engine import db
 from engine.models import AuditLog
-from tests.conftest import APPLICANT
+from tests.support.cases import APPLICANT
+from tests.support.db import tx
 
 RAW_ID, RAW_PHONE = "34052419800101001X", "13800138000"
 
@@ -24,7 +24,7 @@ def start(engine: Any, township: str = "T01", village: str | None = "T01V01", **
 
 def open_task(engine: Any, case_no: str, form_key: str) -> str:
     """The id of the one open task of a case with `form_key`."""
-    [task] = [t for t in engine.list_tasks(case_no=case_no) if t["form_key"] == form_key]
+    [task] = [t for t in engine.queries.list_tasks(case_no=case_no) if t["form_key"] == form_key]
     return str(task["id"])
 
 
@@ -51,7 +51,7 @@ def listed(client: Any, query: str = "") -> set[str]:
 
 def unmask_rows(app: Flask) -> list[AuditLog]:
     """The audit log's unmask entries."""
-    with db.transaction(app.config["DATABASE_URL"]) as session:
+    with tx(app.config["DATABASE_URL"]) as session:
         return list(session.scalars(select(AuditLog).where(AuditLog.action == "unmask").order_by(AuditLog.id)))
 
 

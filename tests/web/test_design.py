@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import db
 from engine.models import AuditLog
-from tests.conftest import BPMN_PATH
+from tests.support.db import BPMN_PATH, tx
 
 SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
 TRIAGE_NAME = 'name="一门受理·初步研判"'
@@ -81,7 +80,7 @@ def test_try_runs_the_samples_against_the_draft_without_cases(login: Any, engine
     assert answer["ok"] is True
     assert len(answer["results"]) >= 6
     assert all(r["status"] == "passed" and r["end"] for r in answer["results"])
-    assert engine.list_tasks() == []
+    assert engine.queries.list_tasks() == []
 
 
 def test_deploy_needs_a_comment_then_makes_the_next_version_and_audits(login: Any, engine: Any, demo_db: str) -> None:
@@ -95,7 +94,7 @@ def test_deploy_needs_a_comment_then_makes_the_next_version_and_audits(login: An
     assert done.get_json()["version"] == 2
     again = client.post("/design/relief_linkage/deploy", json={"xml": renamed(), "comment": "重复"})
     assert again.status_code == 200 and again.get_json()["changed"] is False
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         entries = session.scalars(select(AuditLog).where(AuditLog.action == "deploy_definition")).all()
         assert [(e.actor, e.target, e.details["comment"]) for e in entries][-1] == (
             "designer1", "relief_linkage@v2", "研判环节改名，时限改为3个工作日")

@@ -9,10 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from engine import db
-from engine.cases.hotline import receive_work_order
 from engine.cases.runtime import CaseEngine
 from engine.models import Application, CaseEvent, HotlineOrder, Notification
+from tests.support.db import principal, settings_for, tx
 
 URL = "/api/v1/hotline/work-orders"
 ORDER = {"order_no": "GD202611280001", "caller": "李四", "phone": "13900001111",
@@ -29,7 +28,7 @@ def hotline(bearer: Any) -> dict[str, str]:
 
 def counts(database_url: str) -> tuple[int, int, int]:
     """(applications, hotline orders, case_started events) in the database."""
-    with db.transaction(database_url) as session:
+    with tx(database_url) as session:
         return (session.scalar(select(func.count()).select_from(Application)) or 0,
                 session.scalar(select(func.count()).select_from(HotlineOrder)) or 0,
                 session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.type == "case_started"))
@@ -38,7 +37,7 @@ def counts(database_url: str) -> tuple[int, int, int]:
 
 def application_of(database_url: str, case_no: str) -> Application:
     """The application row of a case."""
-    with db.transaction(database_url) as session:
+    with tx(database_url) as session:
         return session.scalars(select(Application).where(Application.case_no == case_no)).one()
 
 
@@ -59,7 +58,7 @@ def test_repeat_with_a_different_body_changes_nothing_but_is_logged(client: Any,
     changed = client.post(URL, json={**ORDER, "content": "另一件事", "type": "投诉"}, headers=hotline)
     assert changed.status_code == 200 and changed.json["case_no"] == case_no
     assert application_of(demo_db, case_no).request == ORDER["content"]
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         events = session.scalars(select(CaseEvent).where(CaseEvent.type == "hotline_order_repeated")).all()
         payload = session.get_one(HotlineOrder, ORDER["order_no"]).payload
     assert [e.data["changed_fields"] for e in events] == [["content", "type"]] and payload["type"] == "求助"
@@ -158,7 +157,7 @@ def test_payload_keeps_the_order_but_not_the_callers_personal_data(client: Any, 
     order = {**ORDER, "time": "2026-01-05 09:00", "source": "12345热线", "deadline": "2026-01-12",
              "address": "河口村3组"}
     client.post(URL, json=order, headers=hotline)
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         payload = session.get_one(HotlineOrder, ORDER["order_no"]).payload
     assert payload == {"type": "求助", "region": "青阳镇河口村", "time": "2026-01-05T09:00:00+08:00",
                        "source": "12345热线", "deadline": "2026-01-12"}
@@ -171,10 +170,10 @@ def test_state_before_and_after_the_case_is_declined(client: Any, hotline: dict[
     before = client.get(f"{URL}/{ORDER['order_no']}", headers=hotline).json
     assert (before["status"], before["status_label"], before["closed"], before["result"]) == (
         "received", "已签收", False, None)
-    [triage] = engine.list_tasks(case_no=case_no)
+    [triage] = engine.queries.list_tasks(case_no=case_no)
     engine.complete_task(triage["id"], "center1", {"decision": "ineligible", "reason": "家庭收入高于当地低保标准"})
     after = client.get(f"{URL}/{ORDER['order_no']}", headers=hotline).json
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         [notice] = session.scalars(select(Notification).where(Notification.case_no == case_no,
                                                               Notification.recipient == "hotline")).all()
     assert (after["status"], after["closed"], after["case_status"]) == ("closed", True, "closed_declined")
@@ -185,7 +184,7 @@ def test_state_before_and_after_the_case_is_declined(client: Any, hotline: dict[
 def test_state_is_handling_once_triage_is_done(client: Any, hotline: dict[str, str], engine: Any) -> None:
     """After an eligible triage the order is 办理中 and has no 回单 yet."""
     case_no = client.post(URL, json=ORDER, headers=hotline).json["case_no"]
-    [triage] = engine.list_tasks(case_no=case_no)
+    [triage] = engine.queries.list_tasks(case_no=case_no)
     engine.complete_task(triage["id"], "center1", {"decision": "eligible", "departments": ["minzheng"]})
     state = client.get(f"{URL}/{ORDER['order_no']}", headers=hotline).json
     assert (state["status"], state["status_label"], state["closed"], state["result"]) == (
@@ -223,7 +222,7 @@ def test_losing_the_race_to_the_unique_key_answers_the_winners_case(demo_db: str
                 self.winner = winner[0]
             return super().start_case(*args, **kwargs)
 
-    engine = RacedEngine(demo_db)
-    state, created = receive_work_order(engine, dict(ORDER), "hotline12345", "center")
+    engine = RacedEngine(settings_for(demo_db))
+    state, created = engine.hotline.receive(principal(engine, "hotline12345"), dict(ORDER))
     assert created is False and state.case_no == engine.winner
     assert counts(demo_db) == (1, 1, 1)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from engine import clock
-from tests.conftest import APPLICANT
+from tests.support.cases import APPLICANT
 
 
 def start(engine: Any, **changes: Any) -> str:
@@ -26,7 +26,7 @@ def test_center_sees_triage_and_department_does_not(engine: Any, login: Any) -> 
 def test_department_sees_only_its_own_tasks(engine: Any, login: Any) -> None:
     """After dispatch to 民政, mz1 sees the acceptance task and yb1 does not."""
     case_no = start(engine)
-    [triage] = engine.list_tasks(case_no=case_no)
+    [triage] = engine.queries.list_tasks(case_no=case_no)
     engine.complete_task(triage["id"], "center1", {"decision": "eligible", "departments": ["minzheng"]})
     assert "受理告知" in login("mz1").get("/").data.decode()
     assert case_no not in login("yb1").get("/").data.decode()
@@ -78,7 +78,7 @@ def test_bad_filter_values_do_not_break_the_page(login: Any) -> None:
 def test_center_clerk_is_not_a_triage_candidate(engine: Any, login: Any) -> None:
     """A window clerk working at the center is not in the `center` group: triage is for center officers."""
     case_no = start(engine)
-    [triage] = engine.list_tasks(case_no=case_no)
+    [triage] = engine.queries.list_tasks(case_no=case_no)
     clerk = login("clerk_c")
     assert case_no not in clerk.get("/").data.decode()
     assert clerk.post(f"/tasks/{triage['id']}/complete", data={"decision": "unclear"}).status_code == 404

@@ -11,9 +11,9 @@ import pytest
 
 from engine import clock
 from engine.cases.intake import LOCAL_TZ
-from tests.conftest import APPLICANT, BPMN_PATH
-from tests.engine.test_errored_steps import with_broken_condition
-from tests.web.test_cases import complete_case, dispatch, open_task, start
+from tests.support.bpmn import with_broken_condition
+from tests.support.cases import APPLICANT, complete_case, dispatch, open_task, start
+from tests.support.db import BPMN_PATH
 
 RAW_ID_NUMBER, RAW_PHONE = APPLICANT["id_number"], APPLICANT["phone"]
 
@@ -93,13 +93,13 @@ def test_suspend_and_resume_need_a_reason_and_are_logged(login: Any, engine: Any
     client = login("admin1")
     refused = client.post(f"/admin/instances/{case_no}/suspend", data={"reason": " ", "action": "suspend"})
     assert refused.status_code == 422 and "请填写操作原因" in html_of(refused)
-    assert engine.show_case(case_no)["status"] == "open"
+    assert engine.queries.show_case(case_no)["status"] == "open"
     client.post(f"/admin/instances/{case_no}/suspend", data={"reason": "核实身份"})
-    assert engine.show_case(case_no)["status"] == "suspended"
+    assert engine.queries.show_case(case_no)["status"] == "suspended"
     again = client.post(f"/admin/instances/{case_no}/suspend", data={"reason": "再次", "action": "suspend"})
     assert again.status_code == 409 and "无需重复挂起" in html_of(again)
     client.post(f"/admin/instances/{case_no}/resume", data={"reason": "已核实"})
-    history = engine.show_case(case_no)["history"]
+    history = engine.queries.show_case(case_no)["history"]
     changes = ("case_suspended", "case_resumed")
     assert [(e["type"], e["actor"], e["data"]["reason"]) for e in history if e["type"] in changes] == [
         ("case_suspended", "admin1", "核实身份"), ("case_resumed", "admin1", "已核实")]
@@ -112,14 +112,14 @@ def test_reassign_and_terminate(login: Any, engine: Any) -> None:
     task_id = open_task(engine, case_no, "dept_accept")
     client = login("admin1")
     client.post(f"/admin/instances/{case_no}/tasks/{task_id}/reassign", data={"assignee": "mz1", "reason": "人员调整"})
-    [assigned] = [e for e in engine.show_case(case_no)["history"] if e["type"] == "task_assigned"]
+    [assigned] = [e for e in engine.queries.show_case(case_no)["history"] if e["type"] == "task_assigned"]
     assert (assigned["actor"], assigned["data"]["assignee"], assigned["data"]["reason"]) == (
         "admin1", "mz1", "人员调整")
     wrong = client.post(f"/admin/instances/{case_no}/tasks/{task_id}/reassign",
                         data={"assignee": "yb1", "reason": "试试", "action": "reassign"})
     assert wrong.status_code == 422 and "不是该任务候选组" in html_of(wrong)
     client.post(f"/admin/instances/{case_no}/terminate", data={"reason": "申请人撤回"})
-    assert engine.show_case(case_no)["status"] == "terminated"
+    assert engine.queries.show_case(case_no)["status"] == "terminated"
 
 
 def test_migrate_through_the_page(login: Any, engine: Any) -> None:
@@ -130,7 +130,7 @@ def test_migrate_through_the_page(login: Any, engine: Any) -> None:
     client = login("admin1")
     assert "v2：可以迁移" in html_of(client.get(f"/admin/instances/{case_no}"))
     client.post(f"/admin/instances/{case_no}/migrate", data={"to_version": "2", "reason": "采用新版本"})
-    assert engine.show_case(case_no)["definition_version"] == 2
+    assert engine.queries.show_case(case_no)["definition_version"] == 2
     back = client.post(f"/admin/instances/{case_no}/migrate",
                        data={"to_version": "2", "reason": "再迁", "action": "migrate"})
     assert back.status_code == 409 and "无需迁移" in html_of(back)
@@ -146,14 +146,14 @@ def test_errored_step_is_shown_and_retried_with_corrected_data(login: Any, engin
     assert 'data-status="error"' in page and 'data-element-id="gw_triage"' in page
     overlays = json.loads(re.search(r'id="viewer-data">(.*?)</script>', page, re.S).group(1))["overlays"]
     assert {"id": "gw_triage", "kind": "error"}.items() <= next(o for o in overlays if o["id"] == "gw_triage").items()
-    [errored] = engine.errored_tasks(case_no)
+    [errored] = engine.admin.errored_tasks(case_no)
     bad = client.post(f"/admin/instances/{case_no}/retry",
                       data={"task_id": errored["id"], "data": "{priority: 1", "reason": "补数据", "action": "retry"})
     assert bad.status_code == 422 and "JSON" in html_of(bad) and "{priority: 1" in html_of(bad)
     client.post(f"/admin/instances/{case_no}/retry",
                 data={"task_id": errored["id"], "data": '{"priority": 1}', "reason": "补数据"})
-    assert engine.show_case(case_no)["status"] == "open"
-    assert [t["form_key"] for t in engine.list_tasks(case_no=case_no)] == ["dept_accept"]
+    assert engine.queries.show_case(case_no)["status"] == "open"
+    assert [t["form_key"] for t in engine.queries.list_tasks(case_no=case_no)] == ["dept_accept"]
 
 
 def test_heat_view_shows_average_and_p90_per_user_task(login: Any, engine: Any) -> None:
@@ -183,7 +183,7 @@ def test_department_steps_are_counted_per_department(login: Any, engine: Any) ->
                          {"decision": "eligible", "departments": ["minzheng", "yibao"]})
     engine.complete_task(open_task(engine, case_no, "joint_plan"), "joint1",
                          {"departments": ["minzheng", "yibao"], "plan": "联动"})
-    [minzheng] = [t for t in engine.list_tasks(case_no=case_no) if "minzheng" in t["candidate_groups"]]
+    [minzheng] = [t for t in engine.queries.list_tasks(case_no=case_no) if "minzheng" in t["candidate_groups"]]
     engine.complete_task(minzheng["id"], "mz1", {"materials": ["身份证"], "location": "民政局", "field_work": "none"})
     page = html_of(login("admin1").get(f"/admin/instances/{case_no}"))
     overlays = json.loads(re.search(r'id="viewer-data">(.*?)</script>', page, re.S).group(1))["overlays"]

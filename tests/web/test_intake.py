@@ -10,10 +10,11 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from engine import clock, db
+from engine import clock
 from engine.access.accounts import create_user
 from engine.models import Application, Attachment, Consultation, ProcessInstance
-from tests.web.conftest import DEMO_PASSWORD
+from tests.support.db import suite_settings, tx
+from tests.support.web import DEMO_PASSWORD
 
 FORM = {
     "kind": "application", "name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
@@ -25,13 +26,13 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 
 def count(app: Flask, model: Any) -> int:
     """Rows of one table in the app's database."""
-    with db.transaction(app.config["DATABASE_URL"]) as session:
+    with tx(app.config["DATABASE_URL"]) as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def application(app: Flask, case_no: str) -> Application:
     """The stored application of a case."""
-    with db.transaction(app.config["DATABASE_URL"]) as session:
+    with tx(app.config["DATABASE_URL"]) as session:
         return session.scalars(select(Application).where(Application.case_no == case_no)).one()
 
 
@@ -51,7 +52,7 @@ def case_no_of(response: Any) -> str:
 def test_village_clerk_registration_reaches_center_triage(app: Flask, login: Any, engine: Any) -> None:
     """A village clerk's application starts a case at village level, green channel kept, triaged by the center."""
     case_no = case_no_of(register(login("clerk_v"), green_channel="1"))
-    triage = [t for t in engine.list_tasks(group="center") if t["case_no"] == case_no]
+    triage = [t for t in engine.queries.list_tasks(group="center") if t["case_no"] == case_no]
     assert [t["form_key"] for t in triage] == ["triage"]
     stored = application(app, case_no)
     assert (stored.channel, stored.level, stored.green_channel) == ("window", "village", True)
@@ -104,7 +105,7 @@ def test_consultation_starts_no_process(app: Flask, login: Any) -> None:
         "question": "低保怎么申请？", "answer": "带户口簿到社区窗口申请", "matters": ["dibao"]})
     assert response.status_code == 302
     assert (count(app, Application), count(app, ProcessInstance)) == (0, 0)
-    with db.transaction(app.config["DATABASE_URL"]) as session:
+    with tx(app.config["DATABASE_URL"]) as session:
         row = session.scalars(select(Consultation)).one()
         assert (row.visitor_name, row.phone, row.village, row.matters) == ("李四", None, "T01V02", ["dibao"])
         assert (row.registered_by, row.registered_org) == ("clerk_v", "T01V01")
@@ -123,7 +124,7 @@ def test_png_is_stored_and_listed_on_receipt(app: Flask, login: Any) -> None:
     case_no = case_no_of(register(client, files=[(io.BytesIO(PNG), "身份证正面.png")]))
     digest = hashlib.sha256(PNG).hexdigest()
     assert (Path(app.config["UPLOAD_DIR"]) / digest).read_bytes() == PNG
-    with db.transaction(app.config["DATABASE_URL"]) as session:
+    with tx(app.config["DATABASE_URL"]) as session:
         row = session.scalars(select(Attachment).where(Attachment.case_no == case_no)).one()
         assert (row.filename, row.content_type, row.sha256) == ("身份证正面.png", "image/png", digest)
     assert "身份证正面.png" in client.get(f"/intake/receipt/{case_no}").data.decode()
@@ -155,8 +156,8 @@ def test_receipt_shows_masked_personal_data(login: Any) -> None:
 def test_receipt_hidden_from_clerk_of_another_township(app: Flask, login: Any) -> None:
     """A clerk of another township gets 404 for the receipt; the registering clerk sees it."""
     case_no = case_no_of(register(login("clerk_v")))
-    with db.transaction(app.config["DATABASE_URL"]) as session:
-        create_user(session, "clerk_t2", DEMO_PASSWORD, "T02", ["clerk"], clock.now())
+    with tx(app.config["DATABASE_URL"]) as session:
+        create_user(session, suite_settings(), "clerk_t2", DEMO_PASSWORD, "T02", ["clerk"], clock.now())
     assert login("clerk_t2").get(f"/intake/receipt/{case_no}").status_code == 404
     assert login("clerk_v").get(f"/intake/receipt/{case_no}").status_code == 200
 

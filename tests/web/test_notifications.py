@@ -10,13 +10,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from engine import clock, db
+from engine import clock
 from engine.deadlines.jobs import tick
 from engine.models import Notification
 from engine.notify.gateways import GatewayError
-from engine.notify.outbox import deliver_pending
-from tests.conftest import APPLICANT
-from tests.web.conftest import DEMO_PASSWORD, make_app
+from tests.support.cases import APPLICANT
+from tests.support.db import deliver, tx
+from tests.support.web import DEMO_PASSWORD, make_app
 
 # Monday 09:00 in Jiangsu; triage (2 working days) is overdue by Thursday.
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -33,7 +33,7 @@ def bell(client: Any) -> tuple[bool, str]:
 
 def in_app(url: str, username: str, count: int, **values: Any) -> list[int]:
     """Store `count` in-app notices for `username`, one minute apart; return their ids."""
-    with db.transaction(url) as session:
+    with tx(url) as session:
         rows = [Notification(case_no="C-TEST", recipient="staff", channel="in_app", username=username,
                              kind="due_soon", content=f"【临期提醒】第 {i} 条", details={}, status="pending",
                              created_at=MONDAY + timedelta(minutes=i), **values) for i in range(count)]
@@ -53,7 +53,7 @@ def test_overdue_task_rings_the_bell_and_mark_all_read_clears_it(engine: Any, lo
     """The scheduler's overdue notice shows in center1's bell and list, linked to the task; 全部标为已读 clears it."""
     with clock.frozen_at(MONDAY):
         case_no, _ = engine.start_case(dict(APPLICANT), "window", "village", False, "clerk_v", "T01V01")
-    [triage] = engine.list_tasks(case_no=case_no)
+    [triage] = engine.queries.list_tasks(case_no=case_no)
     center = login("center1")
     assert bell(center) == (False, "0")
     tick(engine, THURSDAY)
@@ -105,19 +105,19 @@ def test_failed_deliveries_are_for_administrators_and_can_be_sent_again(engine: 
                                                                          demo_db: str) -> None:
     """/notifications/failed is 403 for mz1; admin1 sees a refused SMS and 重新发送 queues it again."""
     case_no, _ = engine.start_case(dict(APPLICANT), "window", "village", False, "clerk_v", "T01V01")
-    assert deliver_pending(demo_db, MONDAY, {"sms": Refusing()})["failed"] == 1
+    assert deliver(demo_db, MONDAY, {"sms": Refusing()})["failed"] == 1
     assert login("mz1").get("/notifications/failed").status_code == 403
     assert login("mz1").post("/notifications/failed/1/retry").status_code == 403
     admin = login("admin1")
     page = admin.get("/notifications/failed").data.decode()
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         row = session.scalars(select(Notification).where(Notification.case_no == case_no,
                                                          Notification.channel == "sms")).one()
     assert case_no in page and "号码已停机" in page and "发送失败" in page and "重新发送" in page
     assert f'action="/notifications/failed/{row.id}/retry"' in page
     response = admin.post(f"/notifications/failed/{row.id}/retry", follow_redirects=True)
     assert "已重新排入发送队列" in response.data.decode()
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         again = session.get_one(Notification, row.id)
         assert (again.status, again.attempts) == ("retrying", 0)
     assert "等待重试" in admin.get("/notifications/failed").data.decode()
@@ -125,7 +125,7 @@ def test_failed_deliveries_are_for_administrators_and_can_be_sent_again(engine: 
 
 def test_retrying_an_already_sent_notice_changes_nothing(app: Flask, login: Any, demo_db: str) -> None:
     """重新发送 on a notice that was sent meanwhile says so and leaves it sent."""
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         sent = Notification(case_no="C-TEST", channel="sms", kind="received", content="x", details={},
                             status="sent", attempts=1, created_at=MONDAY)
         session.add(sent)
@@ -133,5 +133,5 @@ def test_retrying_an_already_sent_notice_changes_nothing(app: Flask, login: Any,
         sent_id = sent.id
     response = login("admin1").post(f"/notifications/failed/{sent_id}/retry", follow_redirects=True)
     assert "无需重新发送" in response.data.decode()
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         assert session.get_one(Notification, sent_id).status == "sent"

@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from engine import db
 from engine.cases.intake import query_code_hash
 from engine.models import Application
-from tests.web.conftest import make_app
+from tests.support.db import tx
+from tests.support.web import make_app
 
 FORM = {
     "name": "张三", "id_number": "34052419800101001X", "phone": "13800138000", "township": "T02",
@@ -24,7 +24,7 @@ FORM = {
 
 def applications(app: Flask) -> list[Application]:
     """Every stored application."""
-    with db.transaction(app.config["DATABASE_URL"]) as session:
+    with tx(app.config["DATABASE_URL"]) as session:
         return list(session.scalars(select(Application)))
 
 
@@ -82,7 +82,7 @@ def test_query_with_right_code_shows_status_and_notices(client: Any, engine: Any
     assert "您的救助申请已受理登记" in html
     for secret in ("34052419800101001X", "13800138000", "河口村8组", "center1"):
         assert secret not in html
-    [triage] = engine.list_tasks(case_no=case_no)
+    [triage] = engine.queries.list_tasks(case_no=case_no)
     engine.complete_task(triage["id"], "center1", {"decision": "eligible", "departments": ["minzheng"]})
     html = client.post("/portal/query", data={"case_no": case_no, "query_code": code}).data.decode()
     assert '<strong id="case-status">办理中</strong>' in html and "受理告知（民政局）" in html
@@ -102,7 +102,7 @@ def test_wrong_code_and_unknown_case_get_the_same_message(client: Any) -> None:
 
 def test_window_case_cannot_be_queried_online(client: Any, engine: Any) -> None:
     """A case registered at a window has no query code, so no code opens it."""
-    from tests.conftest import APPLICANT
+    from tests.support.cases import APPLICANT
 
     case_no, _ = engine.start_case(APPLICANT, "window", "village", actor="clerk_v", org="T01V01")
     response = client.post("/portal/query", data={"case_no": case_no, "query_code": ""})
@@ -120,5 +120,5 @@ def test_fourth_post_in_a_minute_is_rate_limited(demo_db: str, tmp_path: Path, p
     assert statuses == [refused] * 3 + [429]
     assert "操作过于频繁" in client.post(path).data.decode()
     assert client.get(path).status_code == 200
-    with db.transaction(demo_db) as session:
+    with tx(demo_db) as session:
         assert session.scalar(select(func.count()).select_from(Application)) == 0

@@ -16,11 +16,11 @@ from flask_login import current_user
 from flask_wtf.csrf import ValidationError, validate_csrf
 from werkzeug.exceptions import HTTPException
 
+from engine.access import scoping
 from engine.access.accounts import Principal
 from engine.errors import EngineError, Forbidden, InvalidData, NotDeployed, NotFound, TaskConflict, WorkflowFailure
-from web.auth import authenticate_bearer
 from web.extensions import csrf, limiter
-from web.services import principal
+from web.services import authenticate_bearer, principal
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
@@ -141,11 +141,13 @@ def refuse(status: int, message: str, code: str | None = None) -> NoReturn:
     abort(json_error(status, code, message))
 
 
-def staff() -> Principal:
-    """The caller if they are staff; machine accounts (12345) have no inbox: 403."""
+def allowed(action: str) -> Principal:
+    """The caller if `engine.access.scoping` lets them do `action`; else 403 with the reason."""
     who = principal()
-    if not who.roles - {"integration"}:
-        refuse(403, "接口账号无权访问工作人员的待办任务")
+    try:
+        scoping.require(who, action)
+    except Forbidden as refused:
+        refuse(403, refused.message)
     return who
 
 

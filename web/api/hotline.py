@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request, url_for
 
-from engine.cases.hotline import receive_work_order, work_order_state
-from web.api.base import bp, refuse
-from web.services import case_engine, principal
+from engine.access import scoping
+from web.api.base import allowed, bp, refuse
+from web.services import engine, principal
 
 
 @bp.post("/hotline/work-orders")
 def push_work_order() -> tuple[Response, int, dict[str, str]]:
     """Receive a work order: 201 with a new case, 200 with the same case when the order is known."""
-    who = principal()
-    if not who.has("integration"):
-        refuse(403, "仅 12345 平台接口账号可以推送工单")
+    who = allowed("hotline_push")
     order = request.get_json(silent=True)
     if order is None:
         refuse(400, "请求体应为 JSON（Content-Type: application/json）", "bad_json")
-    state, created = receive_work_order(case_engine(), order, who.username, who.org_code)
+    state, created = engine().hotline.receive(who, order)
     location = url_for("api.work_order", order_no=state.order_no)
     body = {"order_no": state.order_no, "case_no": state.case_no, "status": state.status,
             "status_label": state.status_label}
@@ -29,7 +27,8 @@ def push_work_order() -> tuple[Response, int, dict[str, str]]:
 def work_order(order_no: str) -> Response:
     """Where a work order stands, with the 回单 text once its case closed; only for 12345 and admins."""
     who = principal()
-    state = work_order_state(case_engine(), order_no) if who.has("integration", "admin") else None
+    # Anyone else is told the order does not exist, as for a case outside their scope.
+    state = engine().hotline.state(who, order_no) if scoping.may(who, "hotline_read") else None
     if state is None:
         refuse(404, f"工单 {order_no} 不存在")
     return jsonify(state.as_dict())

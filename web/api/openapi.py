@@ -7,13 +7,17 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from engine.cases.channels import CHANNELS
 from engine.cases.hotline import STATUS_LABELS, WORK_ORDER_SCHEMA
-from engine.cases.inbox import MAX_PER_PAGE, SORTS
-from engine.cases.intake import CHANNELS
+from engine.cases.inbox import SORTS
+from engine.cases.intake import MAX_LENGTHS
+from engine.paging import MAX_PER_PAGE
+from engine.status import CASE_STATUSES as STATUS_VOCABULARY
 from web.api.base import bp
 from web.api.cases import APPLICATION_CHANNELS
 
-CASE_STATUSES = ["open", "closed_completed", "closed_declined", "suspended", "terminated"]
+# The case statuses of `engine.status`, the one vocabulary (an errored or terminated case included).
+CASE_STATUSES = list(STATUS_VOCABULARY)
 
 STRING_LIST = {"type": "array", "items": {"type": "string"}}
 TIME = {"type": "string", "format": "date-time"}
@@ -76,10 +80,11 @@ SCHEMAS: dict[str, Any] = {
     "Application": {
         "type": "object", "required": ["name", "id_number", "phone", "region", "request"],
         "properties": {
-            "name": {"type": "string", "description": "申请人姓名"},
+            "name": {"type": "string", "maxLength": MAX_LENGTHS["name"], "description": "申请人姓名"},
             "id_number": {"type": "string", "description": "身份证号码（18位，GB 11643 校验位）"},
-            "phone": {"type": "string"}, "region": _ref("Region"), "address": {"type": "string"},
-            "request": {"type": "string", "description": "救助诉求"},
+            "phone": {"type": "string", "maxLength": MAX_LENGTHS["phone"]}, "region": _ref("Region"),
+            "address": {"type": "string", "maxLength": MAX_LENGTHS["address"]},
+            "request": {"type": "string", "maxLength": MAX_LENGTHS["request"], "description": "救助诉求"},
             "matters": {**STRING_LIST, "description": "事项清单代码"},
             "channel": {"type": "string", "enum": list(APPLICATION_CHANNELS), "default": "window"},
             "green_channel": {"type": "boolean", "default": False, "description": "绿色通道"},

@@ -1,10 +1,9 @@
-"""The engine side of the process designer's tools (流程设计): check, compare and try a draft BPMN.
+"""The process designer's tools (流程设计): check, compare and try a draft BPMN, and the studio service.
 
 - `check_draft` — the deploy checks plus reachability, as problems with file, line and element id;
 - `diff_definitions` / `summarise_diff` — what changed between two versions, layout ignored;
-- `run_samples` / `load_samples` — play sample cases through a draft in memory before deploying it.
-
-Nothing here needs Flask or a database.
+- `run_samples` / `load_samples` — play sample cases through a draft in memory before deploying it;
+- `studio.DesignStudio` — what the design pages ask: versions, draft problems, trials, deployment.
 """
 
 from engine.bpmn.design.checks import check_draft

@@ -13,20 +13,21 @@ from collections.abc import Iterable
 from engine.bpmn.definitions import validate
 from engine.bpmn.loader import BpmnRejected, Problem, parse_safely
 from engine.bpmn.reachability import reachability_problems
+from engine.settings import Settings
 
 
-def check_draft(xml: bytes, filename: str) -> list[Problem]:
+def check_draft(xml: bytes, filename: str, settings: Settings) -> list[Problem]:
     """Return every problem that would refuse or strand the draft; [] when it may be deployed."""
     try:
         tree = parse_safely(xml, filename)
     except BpmnRejected as err:
         return err.problems
-    return _unique([*_deploy_problems(xml, filename), *reachability_problems(tree, filename)])
+    return _unique([*_deploy_problems(xml, filename, settings), *reachability_problems(tree, filename)])
 
 
-def _deploy_problems(xml: bytes, filename: str) -> list[Problem]:
+def _deploy_problems(xml: bytes, filename: str, settings: Settings) -> list[Problem]:
     try:
-        validate(xml, filename)
+        validate(xml, filename, settings)
     except BpmnRejected as err:
         return err.problems
     return []

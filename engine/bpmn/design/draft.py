@@ -11,7 +11,6 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from engine.bpmn.elements import executable_processes, flow_elements, label
 from engine.bpmn.loader import BPMN_NS, BpmnRejected, Problem, ProcessModel, inspect_process, parse_safely
 from engine.bpmn.parser import build_specs
-from engine.deadlines.workcal import WorkCalendar
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class Draft:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     elements: dict[str, ElementInfo]
-    calendar: WorkCalendar
 
     def label(self, element_id: str | None) -> str:
         """Return the element's name (or id) for messages; flags ids the draft does not have."""
@@ -58,7 +56,7 @@ def load_draft(xml: bytes, filename: str = "draft.bpmn") -> Draft:
         raise BpmnRejected([Problem(filename, getattr(err, "line_number", None) or None,
                                     getattr(err, "id", None), f"流程引擎无法解析：{err}")]) from err
     elements = {e.get("id"): _info(e) for process in executable_processes(tree) for e in flow_elements(process)}
-    return Draft(model, spec, subprocess_specs, elements, WorkCalendar.load())
+    return Draft(model, spec, subprocess_specs, elements)
 
 
 def _info(element: etree._Element) -> ElementInfo:

@@ -21,9 +21,11 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
-from engine.bpmn import forms
 from engine.bpmn.design.draft import Draft, load_draft
 from engine.bpmn.sandbox import SandboxScriptEngine
+from engine.deadlines.policy import workday_deadline_helper
+from engine.deadlines.workcal import WorkCalendar
+from engine.settings import Settings
 
 MAX_STEPS = 200
 Status = Literal["passed", "failed", "stuck", "error"]
@@ -50,13 +52,14 @@ class SampleResult:
                 "element_id": self.element_id}
 
 
-def run_samples(xml: bytes, samples: list[dict[str, Any]], filename: str = "draft.bpmn") -> list[SampleResult]:
+def run_samples(xml: bytes, samples: list[dict[str, Any]], settings: Settings, calendar: WorkCalendar,
+                filename: str = "draft.bpmn") -> list[SampleResult]:
     """Run each sample case through the draft in memory and report path, end and verdict.
 
     :raises BpmnRejected: when the draft cannot be parsed into a runnable process.
     """
     draft = load_draft(xml, filename)
-    return [SampleRun(draft, sample).run() for sample in samples]
+    return [SampleRun(draft, sample, settings, calendar).run() for sample in samples]
 
 
 class _Halt(Exception):
@@ -70,24 +73,22 @@ class _Halt(Exception):
 class SampleRun:
     """One sample played through a draft: decisions answer user tasks, timers fire on request."""
 
-    def __init__(self, draft: Draft, sample: Mapping[str, Any]):
-        self.draft, self.sample = draft, sample
+    def __init__(self, draft: Draft, sample: Mapping[str, Any], settings: Settings, calendar: WorkCalendar):
+        self.draft, self.sample, self.forms = draft, sample, settings.forms
         self.decisions: Mapping[str, Any] = sample.get("decisions") or {}
         self.fire_timers = bool(sample.get("fire_timers", False))
         self.notices: list[str] = []
         self.steps = 0
         self.now = clock.now()
         # The helpers CaseEngine gives scripts, with notices kept here instead of queued for SMS.
-        engine = SandboxScriptEngine({"notify_applicant": self._notify, "workday_deadline": self._workday_deadline})
+        engine = SandboxScriptEngine({"notify_applicant": self._notify,
+                                      "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)})
         self.workflow = BpmnWorkflow(draft.spec, draft.subprocess_specs, script_engine=engine)
 
     # -- the helpers scripts see, as the runtime's but captured here ------------------------
 
     def _notify(self, kind: str, **_details: Any) -> None:
         self.notices.append(str(kind))
-
-    def _workday_deadline(self, workdays: int) -> str:
-        return self.draft.calendar.add_workdays(clock.now(), int(workdays)).isoformat()
 
     # -- running ---------------------------------------------------------------------------
 
@@ -172,13 +173,13 @@ class SampleRun:
         """Fill and complete a user task as `CaseEngine.complete_task` would: form check, defaults."""
         element_id = task.task_spec.bpmn_id
         meta = self.draft.model.user_tasks.get(element_id)
-        if meta is not None and meta.form_key in forms.known_form_keys():
-            errors = forms.validate_form(meta.form_key, values)
+        if meta is not None and meta.form_key in self.forms.known_keys():
+            errors = self.forms.validate(meta.form_key, values)
             if errors:
                 detail = "；".join(f"{k}：{'、'.join(v)}" for k, v in errors.items())
                 where = self.draft.label(element_id)
                 raise _Halt("error", f"样例为「{where}」填写的数据不符合表单 {meta.form_key}：{detail}", element_id)
-            values = forms.apply_defaults(meta.form_key, values)
+            values = self.forms.apply_defaults(meta.form_key, values)
         task.data.update(values)
         self._count(task)
         self._engine_steps(task)

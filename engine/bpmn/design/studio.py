@@ -1,0 +1,112 @@
+"""The designer's service (流程设计): versions, drafts checked and tried, deployed with a comment.
+
+What the design pages ask of the engine, each call one transaction: the deployed versions of a
+process, one version's XML, the problems of a draft (every deploy check plus reachability, and
+the process key), the sample runs of a draft, a deployment of a draft, and the diff of two versions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import clock, db
+from engine.bpmn.definitions import DeployResult, deploy
+from engine.bpmn.design.checks import check_draft
+from engine.bpmn.design.diff import diff_definitions
+from engine.bpmn.design.samples import SampleFileError, load_samples
+from engine.bpmn.design.trial import SampleResult, run_samples
+from engine.bpmn.elements import executable_processes
+from engine.bpmn.loader import BpmnRejected, Problem, parse_safely
+from engine.deadlines.workcal import WorkCalendar
+from engine.errors import InvalidData, NotFound
+from engine.models import ProcessDefinition
+from engine.settings import Settings
+
+MAX_BPMN_BYTES = 2 * 1024 * 1024
+MAX_COMMENT = 500
+
+
+class DesignStudio:
+    """Process versions and drafts for designers; pages and the CLI call it, never the tables."""
+
+    def __init__(self, settings: Settings, sessions: db.SessionFactory, calendar: WorkCalendar):
+        self.settings, self.sessions, self.calendar = settings, sessions, calendar
+
+    def versions(self, key: str) -> list[ProcessDefinition]:
+        """Every deployed version of `key`, newest first (detached, XML not loaded); NotFound if none."""
+        with db.transaction(self.sessions) as session:
+            rows = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                        .order_by(ProcessDefinition.version.desc())))
+            for row in rows:
+                session.expunge(row)
+        if not rows:
+            raise NotFound(f"流程 {key} 尚未部署")
+        return rows
+
+    def version_numbers(self, key: str) -> list[int]:
+        """The deployed version numbers of `key`, newest first ([] when never deployed)."""
+        with db.transaction(self.sessions) as session:
+            return list(session.scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
+                                        .order_by(ProcessDefinition.version.desc())))
+
+    def version_xml(self, key: str, version: int) -> str:
+        """The BPMN of one version exactly as deployed; NotFound when there is no such version."""
+        with db.transaction(self.sessions) as session:
+            xml = session.scalar(select(ProcessDefinition.xml).where(ProcessDefinition.key == key,
+                                                                     ProcessDefinition.version == version))
+        if xml is None:
+            raise NotFound(f"流程 {key} 没有版本 {version}")
+        return str(xml)
+
+    def samples(self, key: str) -> list[dict[str, Any]]:
+        """The sample cases of `key` (processes/samples/<key>.yaml); SampleFileError when unusable."""
+        try:
+            return load_samples(key)
+        except FileNotFoundError as err:
+            raise SampleFileError(str(err)) from err
+
+    def problems(self, xml: bytes, key: str, filename: str) -> list[Problem]:
+        """Every deploy check plus reachability; a draft of another process key is refused too."""
+        return check_draft(xml, filename, self.settings) or _key_problems(xml, key, filename)
+
+    def try_samples(self, xml: bytes, key: str, filename: str) -> list[SampleResult]:
+        """Run the sample cases of `key` against a draft in memory; no case is touched.
+
+        :raises BpmnRejected: the draft has problems; SampleFileError: the samples are unusable.
+        """
+        problems = self.problems(xml, key, filename)
+        if problems:
+            raise BpmnRejected(problems)
+        return run_samples(xml, self.samples(key), self.settings, self.calendar, filename)
+
+    def deploy(self, xml: bytes, key: str, filename: str, deployed_by: str, comment: str) -> DeployResult:
+        """Deploy a draft of `key` as its next version with a comment (audited); refused with its problems."""
+        text = (comment or "").strip()
+        if not text:
+            raise InvalidData("请填写部署说明", {"comment": ["请填写部署说明（本次修改了什么、为什么）"]})
+        if len(text) > MAX_COMMENT:
+            raise InvalidData("部署说明过长", {"comment": [f"部署说明不能超过 {MAX_COMMENT} 字"]})
+        problems = _key_problems(xml, key, filename)
+        if problems:
+            raise BpmnRejected(problems)
+        with db.transaction(self.sessions) as session:
+            return deploy(session, self.settings, xml, filename, deployed_by, clock.now(), text)
+
+    def diff(self, key: str, from_version: int, to_version: int) -> dict[str, list[dict[str, Any]]]:
+        """Elements added, removed and changed between two versions of `key`."""
+        return diff_definitions(self.version_xml(key, from_version).encode("utf-8"),
+                                self.version_xml(key, to_version).encode("utf-8"))
+
+
+def _key_problems(xml: bytes, key: str, filename: str) -> list[Problem]:
+    """A draft of another process is refused here; unreadable XML is left to the checks to report."""
+    try:
+        tree = parse_safely(xml, filename)
+    except BpmnRejected:
+        return []
+    found = [process.get("id") for process in executable_processes(tree)]
+    if not found or found[0] == key:
+        return []
+    return [Problem(filename, None, found[0], f"流程标识应为 {key}，草稿中为 {found[0]}")]

@@ -1,0 +1,118 @@
+"""A case's history as people read it (全流程跟踪, R-6.1.2.2): each event with a label, who, and one line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine import clock, status
+from engine.bpmn.forms import FormLibrary
+from engine.cases import labels, store
+from engine.i18n import _l
+from engine.notify.notices import Notices
+from engine.reference import ReferenceData
+
+EVENT_LABELS = {
+    "case_started": _l("登记受理"),
+    "task_created": _l("生成待办"),
+    "task_claimed": _l("认领"),
+    "task_released": _l("退回组内"),
+    "task_assigned": _l("指派"),
+    "task_completed": _l("办理完成"),
+    "task_cancelled": _l("任务取消"),
+    "decision": _l("作出决定"),
+    "notice": _l("告知申请人"),
+    "timer_fired": _l("超期督办"),
+    "task_overdue": _l("超期"),
+    "task_due_soon": _l("临期提醒"),
+    "case_closed": _l("案件结束"),
+    "hotline_result_queued": _l("12345回单"),
+    "hotline_order_repeated": _l("12345重复推送"),
+    "case_suspended": _l("挂起"),
+    "case_resumed": _l("恢复"),
+    "case_terminated": _l("终止"),
+    "case_migrated": _l("迁移流程版本"),
+    "task_error": _l("环节出错"),
+    "task_retried": _l("重试出错环节"),
+}
+_REASONED = ("case_suspended", "case_resumed", "case_terminated", "task_retried")
+
+
+class CaseHistory:
+    """Turns the event log of a case into lines with Chinese labels and names."""
+
+    def __init__(self, reference: ReferenceData, forms: FormLibrary):
+        self.reference, self.forms = reference, forms
+        self.notices = Notices(reference)
+
+    def entries(self, session: Session, case_no: str, tasks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The case's event log in order, with labels, actor names and a one-line detail."""
+        form_keys = {t["id"]: t["form_key"] for t in tasks}
+        events = store.events_of_case(session.connection(), case_no)
+        groups = labels.group_labels(session, self.reference,
+                                     sorted({g for e in events for g in (e.data or {}).get("candidate_groups", [])}))
+        names = labels.actor_names(session, {e.actor for e in events} | {
+            (e.data or {}).get(k) for e in events for k in ("assignee", "previous")})
+        return [{"type": e.type, "label": EVENT_LABELS.get(e.type, e.type), "at": e.at, "task_name": e.task_name,
+                 "task_id": e.task_id, "actor": e.actor, "actor_name": names.get(e.actor, e.actor),
+                 "detail": self._detail(e, form_keys, groups, names)} for e in events]
+
+    def value_text(self, form_key: str, field: str, value: Any) -> str:
+        """A submitted value as people read it: names from the catalogs, enum labels, lists joined with 、."""
+        if isinstance(value, list):
+            return "、".join(self.value_text(form_key, field, v) for v in value)
+        if isinstance(value, bool):
+            return "是" if value else "否"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        catalog = self.forms.catalog_of(form_key, field)
+        if catalog == "departments" or field in ("departments", "department") or (
+                isinstance(value, str) and value in self.reference.departments()):
+            return self.reference.department_name(str(value))
+        if catalog == "matters":
+            return self.reference.matter_name(str(value))
+        return self.forms.enum_label(form_key, field, value)
+
+    def _decision(self, form_key: str, data: Mapping[str, Any]) -> str:
+        return "；".join(f"{self.forms.field_title(form_key, field)}：{self.value_text(form_key, field, value)}"
+                        for field, value in data.items())
+
+    def _detail(self, event: Any, form_keys: Mapping[str, str], groups: Mapping[str, str],
+                names: Mapping[str, str]) -> str:
+        data: Mapping[str, Any] = event.data or {}
+        kind = event.type
+        if kind == "case_started":
+            text = f"{labels.channel_label(data.get('channel'))}·{labels.level_label(data.get('level'))}，" \
+                   f"流程版本 v{data.get('definition_version')}"
+            return text + ("，绿色通道" if data.get("green_channel") else "")
+        if kind == "task_created":
+            due = clock.local_text(data.get("due_at"))
+            who = "、".join(groups.get(g, g) for g in data.get("candidate_groups", []))
+            return f"候选：{who}" + (f"；办理时限 {due}" if due else "")
+        if kind == "task_assigned":
+            assignee = names.get(str(data.get("assignee")), data.get("assignee"))
+            return f"指派给 {assignee}" + (f"；原因：{data['reason']}" if data.get("reason") else "")
+        if kind == "task_released" and data.get("previous"):
+            return f"原办理人 {names.get(str(data['previous']), data['previous'])}"
+        if kind == "decision":
+            return self._decision(form_keys.get(event.task_id or "", ""), data)
+        if kind == "notice":
+            return self.notices.text(str(data.get("kind")), {k: v for k, v in data.items() if k != "kind"})
+        if kind == "timer_fired":
+            department = self.reference.department_name(data.get("department"))
+            return f"{data.get('name') or ''}{'：' + department if department else ''}"
+        if kind in ("task_overdue", "task_due_soon"):
+            return f"办理时限 {clock.local_text(data.get('due_at'))}"
+        if kind == "case_closed":
+            return status.label(str(data.get("status")))
+        if kind in ("hotline_result_queued", "hotline_order_repeated"):
+            return f"工单 {data.get('order_no')}"
+        if kind == "task_error":
+            return str(data.get("message") or "")
+        if kind == "case_migrated":
+            return f"v{data.get('from')} → v{data.get('to')}；原因：{data.get('reason') or ''}"
+        if kind in _REASONED:
+            return f"原因：{data.get('reason') or ''}"
+        return ""

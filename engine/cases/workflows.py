@@ -1,0 +1,281 @@
+"""Running one step of a case (run → store): the transaction, the instance lock, the workflow, its state.
+
+`Workflows` is what every operation on a running case shares — the case engine's own operations,
+administration and the queries that restore a workflow. A step locks the instance row, loads the
+workflow onto the cached spec of its definition, runs it, then writes the new state, the
+human-task mirror, the event log and the applicant notices in the same transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from engine import clock, db, status
+from engine.bpmn.definitions import LoadedDefinition, SpecCache
+from engine.bpmn.sandbox import SandboxScriptEngine
+from engine.bpmn.serializer import StateSerializer
+from engine.cases import store
+from engine.cases.store import InstanceState
+from engine.cases.tasks import TaskMirror, record, write_events
+from engine.deadlines.policy import workday_deadline_helper
+from engine.deadlines.workcal import WorkCalendar
+from engine.errors import NotFound, TaskConflict, WorkflowFailure
+from engine.notify.notices import Notices
+from engine.settings import Settings
+
+
+@dataclass
+class _Effects:
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+_effects: ContextVar[_Effects | None] = ContextVar("relief_effects", default=None)
+
+
+def notify_applicant(kind: str, **details: Any) -> None:
+    """BPMN helper: queue a notice to the applicant (written with the step's transaction)."""
+    effects = _effects.get()
+    if effects is not None:
+        effects.notices.append((str(kind), dict(details)))
+
+
+def bpmn_helpers(settings: Settings, calendar: WorkCalendar) -> dict[str, Any]:
+    """The functions BPMN expressions and scripts may call (the trial runs give the same ones)."""
+    return {"notify_applicant": notify_applicant,
+            "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)}
+
+
+def workflow_tasks(workflow: BpmnWorkflow, state: int = TaskState.ANY_MASK) -> list[Task]:
+    """Every task of the workflow and all its subprocesses in `state`, each once.
+
+    SpiffWorkflow's iterator descends into subprocesses only along some states, so each
+    (sub)process is asked separately and the results are merged by task id.
+    """
+    found: dict[Any, Task] = {}
+    for process in (workflow, *workflow.subprocesses.values()):
+        for task in process.get_tasks(state=state):
+            found.setdefault(task.id, task)
+    return list(found.values())
+
+
+class Workflows:
+    """Loads, runs and stores case workflows; one per engine (it caches specs and workflows)."""
+
+    def __init__(self, settings: Settings, sessions: db.SessionFactory, calendar: WorkCalendar,
+                 reuse_workflows: bool = True):
+        self.settings, self.sessions, self.calendar = settings, sessions, calendar
+        self.policy = settings.due_policy
+        self.notices = Notices(settings.reference)
+        self.specs = SpecCache()
+        self.serializer = StateSerializer()
+        self.script_engine = SandboxScriptEngine(bpmn_helpers(settings, calendar))
+        # Keep the last committed workflow object per instance to skip deserializing it on the
+        # next step; the lock_version check makes a stale object unusable.
+        self.reuse_workflows = reuse_workflows
+        self._cache: dict[int, tuple[int, BpmnWorkflow]] = {}
+        self._cache_lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction of a step: events written before commit, a lock timeout is a conflict."""
+        try:
+            with db.transaction(self.sessions) as session:
+                yield session
+                write_events(session)
+                pending = session.info.pop("cache", [])
+        except OperationalError as err:
+            if not _is_lock_failure(err):
+                raise
+            raise TaskConflict("案件正被他人处理，请稍后重试") from err
+        # Only workflows whose state was committed may be reused by the next step.
+        with self._cache_lock:
+            for instance_id, version, workflow in pending:
+                self._cache[instance_id] = (version, workflow)
+
+    # -- finding and locking ------------------------------------------------------------------
+
+    @staticmethod
+    def lock_instance(session: Session, instance_id: int) -> InstanceState:
+        """Read and lock an instance row for the rest of the transaction."""
+        instance = store.load_instance(session.connection(), instance_id, lock=True)
+        if instance is None:
+            raise NotFound(f"流程实例 {instance_id} 不存在")
+        return instance
+
+    @staticmethod
+    def find_case(session: Session, case_no: str) -> InstanceState:
+        """The instance row of a case (NotFound when there is none)."""
+        instance = store.find_instance(session.connection(), case_no)
+        if instance is None:
+            raise NotFound(f"案件 {case_no} 不存在")
+        return instance
+
+    def locked_workflow(self, session: Session, case_no: str, action: str
+                        ) -> tuple[InstanceState, LoadedDefinition, BpmnWorkflow]:
+        """Lock a case whose status allows `action` (else refuse) and load its workflow."""
+        instance = self.lock_instance(session, self.find_case(session, case_no).id)
+        require(instance, action)
+        loaded = self.specs.get_by_id(session, instance.definition_id)
+        return instance, loaded, self.load(instance, loaded)
+
+    # -- loading and storing -------------------------------------------------------------------
+
+    def load(self, instance: InstanceState, loaded: LoadedDefinition) -> BpmnWorkflow:
+        """The instance's workflow: the cached object if it is still current, else deserialized."""
+        with self._cache_lock:
+            cached = self._cache.pop(instance.id, None)
+        if self.reuse_workflows and cached is not None and cached[0] == instance.lock_version:
+            return cached[1]
+        return self.restore(instance, loaded)
+
+    def restore(self, instance: InstanceState, loaded: LoadedDefinition) -> BpmnWorkflow:
+        """Deserialize the instance's workflow from its stored state (never from the cache)."""
+        workflow = self.serializer.load(instance.state, instance.serializer_version,
+                                        loaded.spec, loaded.subprocess_specs)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    def store_workflow(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow) -> None:
+        """Write the workflow state (optimistic lock); keep the object for reuse once committed."""
+        instance.state = self.serializer.dump(workflow)
+        instance.serializer_version = self.serializer.version
+        store.save_instance(session.connection(), instance)
+        session.info.setdefault("cache", []).append((instance.id, instance.lock_version, workflow))
+
+    def mirror(self, session: Session, instance: InstanceState, loaded: LoadedDefinition) -> TaskMirror:
+        """The human-task mirror of one instance in this transaction."""
+        return TaskMirror(session, instance, loaded, self.calendar, self.policy, self.settings.forms)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def advance(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
+                workflow: BpmnWorkflow, actor: str, now: datetime, run: Task | None = None) -> list[Mapping[str, Any]]:
+        """Run `run` (if given) and every engine step after it, then store all that follows from it."""
+        effects = _Effects()
+        token = _effects.set(effects)
+        failure: SpiffWorkflowException | None = None
+        try:
+            with clock.frozen_at(now):
+                if run is not None:
+                    run.run()
+                workflow.do_engine_steps()
+        except SpiffWorkflowException as err:
+            failure = err
+        finally:
+            _effects.reset(token)
+        if failure is not None:
+            self._record_failure(session, instance, workflow, failure, now)
+        self._queue_notices(session, instance, effects, now)
+        open_rows = self.mirror(session, instance, loaded).sync(workflow, actor, now)
+        self._update_status(session, instance, loaded, workflow, now)
+        self.store_workflow(session, instance, workflow)
+        return open_rows
+
+    def _queue_notices(self, session: Session, instance: InstanceState, effects: _Effects, now: datetime) -> None:
+        store.insert_rows(session.connection(), store.NOTICE, [
+            {"case_no": instance.case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
+             "status": "pending", "content": self.notices.text(kind, details), "details": details,
+             "created_at": now}
+            for kind, details in effects.notices])
+        for kind, details in effects.notices:
+            record(session, instance.case_no, "notice", "system", now, data={"kind": kind, **details})
+
+    @staticmethod
+    def _record_failure(session: Session, instance: InstanceState, workflow: BpmnWorkflow,
+                        err: SpiffWorkflowException, now: datetime) -> None:
+        """A script or condition failed at run time: keep what was done, stop the case in `error`.
+
+        The step that failed stays in ERROR state; an administrator repairs its data (or
+        migrates the case to a corrected version) and retries it. What users completed before
+        the failure is not lost.
+        """
+        failed = workflow_tasks(workflow, TaskState.ERROR)
+        if not failed:
+            raise WorkflowFailure(f"流程执行出错：{err}") from err
+        instance.status = status.ERROR
+        for task in failed:
+            name = task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name
+            record(session, instance.case_no, "task_error", "system", now, str(task.id), name,
+                   {"element": task.task_spec.bpmn_id or task.task_spec.name,
+                    "message": f"「{name}」执行出错：{_reason(err)}"})
+
+    def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
+                       workflow: BpmnWorkflow, now: datetime) -> None:
+        instance.next_timer_at = _next_timer(workflow)
+        if not workflow.is_completed() or instance.status != status.OPEN:
+            return
+        ended = [t.task_spec.bpmn_id for t in workflow.tasks.values()
+                 if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id in loaded.model.end_statuses]
+        statuses = {loaded.model.end_statuses[e] for e in ended}
+        instance.status = status.CLOSED_DECLINED if status.CLOSED_DECLINED in statuses else status.CLOSED_COMPLETED
+        instance.ended_at = now
+        instance.next_timer_at = None
+        record(session, instance.case_no, "case_closed", "system", now,
+               data={"status": instance.status, "end_events": ended})
+        self._queue_hotline_result(session, instance, workflow, now)
+
+    def _queue_hotline_result(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow,
+                              now: datetime) -> None:
+        # R-5.1.3: a case that came from 12345 is answered back (回单) through the outbox.
+        conn = session.connection()
+        order_no = store.hotline_order_of(conn, instance.case_no)
+        if order_no is None:
+            return
+        result = self.notices.hotline_result(instance.status, workflow.data)
+        store.insert_rows(conn, store.NOTICE, [{
+            "case_no": instance.case_no, "recipient": "hotline", "channel": "hotline", "kind": "result",
+            "status": "pending",
+            "content": result, "details": {"order_no": order_no, "status": instance.status}, "created_at": now}])
+        record(session, instance.case_no, "hotline_result_queued", "system", now, data={"order_no": order_no})
+
+
+def require(instance: InstanceState, action: str) -> None:
+    """Refuse (TaskConflict, in Chinese) an administrator action the case's status does not allow."""
+    code = instance.status
+    if status.allows(code, action):
+        return
+    verb = status.ADMIN_ACTIONS[action]
+    if code == status.SUSPENDED and action == "suspend":
+        raise TaskConflict(f"案件 {instance.case_no} 已挂起，无需重复挂起")
+    if code == status.OPEN and action == "resume":
+        raise TaskConflict(f"案件 {instance.case_no} 未挂起，无需恢复")
+    raise TaskConflict(f"案件 {instance.case_no} 当前状态为“{status.label(code)}”，不能{verb}")
+
+
+def _reason(err: SpiffWorkflowException) -> str:
+    """SpiffWorkflow's message without its English framing, for the case history."""
+    cause = err.__cause__ or getattr(err, "error", None)
+    if isinstance(cause, Exception) and str(cause):
+        return f"{type(cause).__name__}: {cause}"
+    return str(err).split(": ", 1)[-1] if ": " in str(err) else str(err)
+
+
+def _is_lock_failure(err: OperationalError) -> bool:
+    # SQLite gives up waiting for the write lock after its busy timeout; PostgreSQL reports
+    # deadlocks and lock timeouts by SQLSTATE 40P01 / 55P03.
+    code = getattr(err.orig, "sqlstate", None)
+    return code in ("40P01", "55P03") or "database is locked" in str(err.orig)
+
+
+def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
+    moments = []
+    for event in workflow.waiting_events():
+        if isinstance(event.value, str):
+            try:
+                moments.append(clock.aware(datetime.fromisoformat(event.value)))
+            except ValueError:
+                continue
+    return min(moments) if moments else None

@@ -1,0 +1,169 @@
+"""`relief init-db`, `deploy`, `demo-data`, `org`, `user`, `token` and `scheduler`: running the platform."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine.cli.common import Context, emit, fail, handles_refusals, pass_context, pass_json
+
+
+@click.command("init-db")
+@pass_json
+@pass_context
+@handles_refusals
+def init_db(ctx: Context, as_json: bool) -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from engine import schema
+
+    schema.upgrade(ctx.settings.database_url)
+    emit(as_json, {"ok": True}, lambda _: "数据库结构已是最新")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "deployed_by", default="cli", help="部署人")
+@click.option("--comment", default=None, help="版本说明")
+@pass_json
+@pass_context
+@handles_refusals
+def deploy(ctx: Context, file: Path, deployed_by: str, comment: str | None, as_json: bool) -> None:
+    """Validate a BPMN file and deploy it as a new version (no-op when unchanged)."""
+    result = ctx.engine.deploy(file.read_bytes(), file.name, deployed_by, comment)
+    payload = {"key": result.key, "version": result.version, "changed": result.changed}
+    emit(as_json, payload,
+         lambda p: f"{p['key']} 版本 {p['version']}" + ("（新部署）" if p["changed"] else "（未变化）"))
+
+
+@click.command("demo-data")
+@pass_json
+@pass_context
+@handles_refusals
+def demo_data(ctx: Context, as_json: bool) -> None:
+    """Load the demo county: the center, every department, two townships with two villages each, demo users."""
+    result = ctx.engine.accounts.load_demo_data()
+    emit(as_json, result, lambda r: f"演示数据已加载：{r['organisations']} 个机构，新建 {r['users_created']} 个用户")
+
+
+@click.group()
+def org() -> None:
+    """Organisations (机构)."""
+
+
+@org.command("list")
+@pass_json
+@pass_context
+@handles_refusals
+def org_list(ctx: Context, as_json: bool) -> None:
+    """List organisations: code, name, kind, parent."""
+    rows = ctx.engine.accounts.organisations()
+    emit(as_json, rows, lambda rs: "\n".join(f"{r['code']:<14}{r['kind']:<13}{r['parent'] or '':<10}{r['name']}"
+                                              for r in rs) or "没有机构（先运行 relief demo-data）")
+
+
+@click.group()
+def user() -> None:
+    """Users (用户)."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--org", "org_code", required=True, help="机构代码")
+@click.option("--role", "roles", multiple=True, required=True, help="角色代码，可重复")
+@click.option("--name", "display_name", default=None, help="姓名")
+@click.option("--supervisor", is_flag=True, help="可向同事分派任务")
+@click.option("--can-unmask", is_flag=True, help="可查看完整个人信息（每次查看留痕）")
+@pass_json
+@pass_context
+@handles_refusals
+def user_create(ctx: Context, username: str, org_code: str, roles: tuple[str, ...], display_name: str | None,
+                supervisor: bool, can_unmask: bool, as_json: bool) -> None:
+    """Create a user; the password is read from standard input."""
+    password = sys.stdin.readline().rstrip("\n")
+    created = ctx.engine.accounts.create_user(username, password, org_code, list(roles), display_name,
+                                              can_unmask, supervisor)
+    emit(as_json, {"username": created, "org": org_code, "roles": list(roles)}, lambda r: f"已创建用户 {r['username']}")
+
+
+@click.group()
+def token() -> None:
+    """REST API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@pass_json
+@pass_context
+@handles_refusals
+def token_create(ctx: Context, username: str, as_json: bool) -> None:
+    """Issue an API token (shown once; only its hash is stored)."""
+    emit(as_json, {"token": ctx.engine.accounts.create_token(username)}, lambda r: r["token"])
+
+
+@token.command("revoke")
+@click.argument("username")
+@pass_json
+@pass_context
+@handles_refusals
+def token_revoke(ctx: Context, username: str, as_json: bool) -> None:
+    """Revoke every API token of a user."""
+    emit(as_json, {"revoked": ctx.engine.accounts.revoke_tokens(username)}, lambda r: f"已吊销 {r['revoked']} 个令牌")
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def scheduler(click_ctx: click.Context) -> None:
+    """Deadlines: BPMN timers, overdue flags, reminders, notifications. Without a subcommand: `run`."""
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(scheduler_run)
+
+
+@scheduler.command("tick")
+@click.option("--now", "now_text", default=None, help="ISO-8601 时间（默认当前时间）")
+@pass_json
+@pass_context
+@handles_refusals
+def scheduler_tick(ctx: Context, now_text: str | None, as_json: bool) -> None:
+    """Run every deadline job once with the given clock and print what it did."""
+    from datetime import datetime
+
+    from engine import clock
+    from engine.deadlines.jobs import tick
+
+    try:
+        now = clock.aware(datetime.fromisoformat(now_text)) if now_text else clock.now()
+    except ValueError:
+        fail(as_json, {"error": "invalid", "message": f"--now 不是 ISO-8601 时间：{now_text}"},
+             "错误：--now 格式不正确")
+        return
+    report = tick(ctx.engine, now)
+    emit(as_json, report, lambda r: f"定时器触发 {len(r['timers_fired'])} 个，标记超期 {len(r['tasks_flagged'])} 个，"
+                                     f"临期提醒 {len(r['reminders'])} 个，新通知 {r['notices_queued']} 条")
+
+
+@scheduler.command("run")
+@click.option("--interval", default=60, show_default=True, type=click.IntRange(min=1),
+              help="两次检查之间的秒数 (seconds between runs)")
+@click.option("--ttl", default=180, show_default=True, type=click.IntRange(min=2),
+              help="租约有效秒数，须大于 --interval (lease TTL in seconds)")
+@pass_json
+@pass_context
+@handles_refusals
+def scheduler_run(ctx: Context, interval: int, ttl: int, as_json: bool) -> None:
+    """Run the deadline jobs every --interval seconds until SIGTERM/SIGINT; one process at a time holds the lease."""
+    import logging
+
+    from engine.deadlines.scheduler import run_forever
+
+    if ttl <= interval:
+        fail(as_json, {"error": "invalid", "message": "--ttl 必须大于 --interval"}, "错误：--ttl 必须大于 --interval")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    report = run_forever(ctx.settings, interval, ttl)
+    emit(as_json, report, lambda r: f"调度器已停止（{r['stopped_by']}），本进程共检查 {r['ticks']} 次")
+
+
+COMMANDS = (init_db, deploy, demo_data, org, user, token, scheduler)

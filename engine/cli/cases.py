@@ -1,0 +1,181 @@
+"""`relief case …` and `relief task …`: start, show and administer cases; list and complete tasks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from engine import status
+from engine.cases.channels import CHANNELS, LEVELS
+from engine.cli.common import Context, emit, fail, handles_refusals, pass_context, pass_json
+from engine.errors import InvalidData, TaskConflict
+
+reason_option = click.option("--reason", required=True, help="操作原因（记入案件日志）")
+actor_option = click.option("--by", "actor", default="cli", help="操作人")
+
+
+@click.group()
+def case() -> None:
+    """Cases (案件): start, show, suspend, resume, terminate, migrate, retry."""
+
+
+@case.command("start")
+@click.option("--channel", type=click.Choice(CHANNELS), required=True)
+@click.option("--level", type=click.Choice(LEVELS), required=True)
+@click.option("--applicant", "applicant_file", type=click.File("r", encoding="utf-8"), required=True,
+              help="申请人信息 JSON 文件 (name, id_number, phone, region, request)")
+@click.option("--green-channel", is_flag=True, help="绿色通道 (R-6.3.5)")
+@click.option("--by", "actor", default="cli", help="登记人")
+@pass_json
+@pass_context
+@handles_refusals
+def case_start(ctx: Context, channel: str, level: str, applicant_file: Any, green_channel: bool, actor: str,
+               as_json: bool) -> None:
+    """Register an application and start its linkage process (checked like every other channel)."""
+    try:
+        applicant = json.load(applicant_file)
+    except json.JSONDecodeError as err:
+        fail(as_json, {"error": "invalid", "message": f"申请人文件不是合法的 JSON：{err}"}, f"错误：{err}")
+        return
+    if not isinstance(applicant, dict):
+        raise InvalidData("申请人文件应为 JSON 对象", {"applicant": ["应为 JSON 对象"]})
+    case_no, instance_id = ctx.engine.start_case(applicant, channel, level, green_channel, actor)
+    emit(as_json, {"case_no": case_no, "instance_id": instance_id}, lambda p: f"已登记案件 {p['case_no']}")
+
+
+@case.command("show")
+@click.argument("case_no")
+@pass_json
+@pass_context
+@handles_refusals
+def case_show(ctx: Context, case_no: str, as_json: bool) -> None:
+    """Show a case's status, open tasks and history."""
+    emit(as_json, ctx.engine.queries.show_case(case_no))
+
+
+def _status_line(payload: dict[str, Any]) -> str:
+    return f"案件 {payload['case_no']} 现为“{status.label(payload['status'])}”"
+
+
+@case.command("suspend")
+@click.argument("case_no")
+@reason_option
+@actor_option
+@pass_json
+@pass_context
+@handles_refusals
+def case_suspend(ctx: Context, case_no: str, reason: str, actor: str, as_json: bool) -> None:
+    """Suspend an open case (挂起): its tasks cannot be worked and its timers wait."""
+    emit(as_json, ctx.engine.admin.suspend_case(case_no, actor, reason), _status_line)
+
+
+@case.command("resume")
+@click.argument("case_no")
+@reason_option
+@actor_option
+@pass_json
+@pass_context
+@handles_refusals
+def case_resume(ctx: Context, case_no: str, reason: str, actor: str, as_json: bool) -> None:
+    """Resume a suspended case (恢复); timers that fell due meanwhile fire on the next tick."""
+    emit(as_json, ctx.engine.admin.resume_case(case_no, actor, reason), _status_line)
+
+
+@case.command("terminate")
+@click.argument("case_no")
+@reason_option
+@actor_option
+@pass_json
+@pass_context
+@handles_refusals
+def case_terminate(ctx: Context, case_no: str, reason: str, actor: str, as_json: bool) -> None:
+    """Terminate an open or suspended case (终止): cancel its workflow and open tasks. Final."""
+    emit(as_json, ctx.engine.admin.terminate_case(case_no, actor, reason),
+         lambda p: f"{_status_line(p)}，取消待办 {len(p['cancelled_tasks'])} 个")
+
+
+@case.command("migrate")
+@click.argument("case_no")
+@click.option("--to-version", "to_version", type=click.IntRange(min=1), required=True, help="目标流程版本")
+@click.option("--reason", default=None, help="操作原因（默认“迁移至版本 N”）")
+@actor_option
+@pass_json
+@pass_context
+@handles_refusals
+def case_migrate(ctx: Context, case_no: str, to_version: int, reason: str | None, actor: str, as_json: bool) -> None:
+    """Move a running case to another deployed version when its active tasks all exist there."""
+    result = ctx.engine.admin.migrate_case(case_no, to_version, actor, reason or f"迁移至版本 {to_version}")
+    emit(as_json, result, lambda p: f"案件 {p['case_no']} 已从版本 {p['from_version']} 迁移至版本 {p['to_version']}")
+
+
+@case.command("retry")
+@click.argument("case_no")
+@click.option("--task", "task_id", default=None, help="出错环节的任务 ID（只有一个出错环节时可省略）")
+@click.option("--data", "data", default=None, help="修正数据，JSON 对象，合并到该环节数据")
+@reason_option
+@actor_option
+@pass_json
+@pass_context
+@handles_refusals
+def case_retry(ctx: Context, case_no: str, task_id: str | None, data: str | None, reason: str, actor: str,
+               as_json: bool) -> None:
+    """Retry an errored step (重试) after merging corrected data into it."""
+    admin = ctx.engine.admin
+    if task_id is None:
+        errored = admin.errored_tasks(case_no)
+        if len(errored) != 1:
+            raise TaskConflict(f"案件 {case_no} 有 {len(errored)} 个出错环节，请用 --task 指定" if errored
+                               else f"案件 {case_no} 没有出错环节，无需重试")
+        task_id = str(errored[0]["id"])
+    try:
+        patch = json.loads(data) if data else None
+    except ValueError as err:
+        raise InvalidData("修正数据格式有误", {"data": [f"不是合法的 JSON：{err}"]}) from err
+    emit(as_json, admin.retry_task(case_no, task_id, patch, actor, reason), _status_line)
+
+
+@click.group()
+def task() -> None:
+    """User tasks (待办任务): list and complete."""
+
+
+@task.command("list")
+@click.option("--group", default=None, help="候选组（角色或机构代码）")
+@click.option("--case", "case_no", default=None, help="案件编号")
+@pass_json
+@pass_context
+@handles_refusals
+def task_list(ctx: Context, group: str | None, case_no: str | None, as_json: bool) -> None:
+    """List open user tasks."""
+    emit(as_json, ctx.engine.queries.list_tasks(group, case_no), _task_table)
+
+
+def _task_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "没有待办任务"
+    return "\n".join(f"{r['id']}  {r['case_no']}  {r['name']}  [{','.join(r['candidate_groups'])}]"
+                     f"  截止 {r['due_at']}{'  已超期' if r['overdue'] else ''}" for r in rows)
+
+
+@task.command("complete")
+@click.argument("task_id")
+@click.option("--user", required=True, help="办理人")
+@click.option("--data", "data_json", required=True, help="表单数据 JSON")
+@pass_json
+@pass_context
+@handles_refusals
+def task_complete(ctx: Context, task_id: str, user: str, data_json: str, as_json: bool) -> None:
+    """Complete a user task with form data; print the case's open tasks afterwards."""
+    try:
+        data = json.loads(data_json)
+    except json.JSONDecodeError as err:
+        fail(as_json, {"error": "invalid", "message": f"--data 不是合法的 JSON：{err}"}, f"错误：{err}")
+        return
+    if not isinstance(data, dict):
+        fail(as_json, {"error": "invalid", "message": "--data 应为 JSON 对象"}, "错误：--data 应为 JSON 对象")
+    emit(as_json, ctx.engine.complete_task(task_id, user, data), _task_table)
+
+
+COMMANDS = (case, task)

@@ -1,0 +1,151 @@
+"""Settings (配置): everything the engine takes from its surroundings, in one object.
+
+The web app builds it from `app.config` (factory defaults → `instance/config.py` → `RELIEF_*`
+environment, as Flask reads them); the CLI and the scheduler build it from the `RELIEF_*`
+environment. It is passed into the engine; nothing else in `engine/` reads the environment. Defaults are
+defined here once (`from_mapping`); the README lists the variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.bpmn.forms import FormLibrary
+    from engine.deadlines.policy import DueTimePolicy
+    from engine.reference import ReferenceData
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "RELIEF_"
+ENVIRONMENTS = ("development", "production")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the engine cannot work with; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The engine's configuration; build it with `from_mapping` or `from_environ`."""
+
+    database_url: str
+    instance_dir: Path
+    data_dir: Path
+    forms_dir: Path
+    calendar_file: Path
+    upload_dir: Path
+    env: str
+    password_hash_method: str
+    green_channel_factor: Fraction
+    sms_gateway: str | None
+    sms_log: Path
+    hotline_log: Path
+    hotline_push_url: str | None
+    hotline_push_timeout: float
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Build from config keys without the prefix (DATABASE_URL, DATA_DIR, …); absent or empty ones
+        take their defaults. Flask's config and the environment both come in this shape."""
+        def given(key: str) -> Any:
+            value = values.get(key)
+            return None if value is None or value == "" else value
+
+        instance = Path(given("INSTANCE_DIR") or PROJECT_ROOT / "instance")
+        data_dir = Path(given("DATA_DIR") or PROJECT_ROOT / "data")
+        env = str(given("ENV") or "development")
+        if env not in ENVIRONMENTS:
+            raise SettingsError(f"{ENV_PREFIX}ENV 应为 {'、'.join(ENVIRONMENTS)} 之一，实际为 {env!r}")
+        return cls(
+            database_url=str(given("DATABASE_URL") or f"sqlite:///{instance / 'relief.db'}"),
+            instance_dir=instance,
+            data_dir=data_dir,
+            forms_dir=Path(given("FORMS_DIR") or PROJECT_ROOT / "forms"),
+            calendar_file=Path(given("CALENDAR_FILE") or PROJECT_ROOT / "data" / "calendar" / "cn_overrides.yaml"),
+            upload_dir=Path(given("UPLOAD_DIR") or instance / "uploads"),
+            env=env,
+            password_hash_method=str(given("PASSWORD_HASH_METHOD") or "scrypt"),
+            green_channel_factor=_factor(given("GREEN_CHANNEL_FACTOR")),
+            sms_gateway=_text(given("SMS_GATEWAY")),
+            sms_log=Path(given("SMS_LOG") or instance / "sms.log"),
+            hotline_log=Path(given("HOTLINE_LOG") or instance / "hotline.log"),
+            hotline_push_url=_text(given("HOTLINE_PUSH_URL")),
+            hotline_push_timeout=_seconds(given("HOTLINE_PUSH_TIMEOUT")),
+        )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build from the `RELIEF_*` variables of `environ` (default: this process's environment);
+        `overrides` (keys as in `from_mapping`) win over both."""
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {k[len(ENV_PREFIX):]: v for k, v in source.items() if k.startswith(ENV_PREFIX)}
+        values.update(overrides)
+        return cls.from_mapping(values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests, benchmarks)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Settings(**{**current, **changes})
+
+    @property
+    def production(self) -> bool:
+        """True when RELIEF_ENV=production (demo data is refused)."""
+        return self.env == "production"
+
+    @cached_property
+    def reference(self) -> ReferenceData:
+        """Departments, roles and the matter catalog from `data_dir`."""
+        from engine.reference import ReferenceData
+
+        return ReferenceData(self.data_dir)
+
+    @cached_property
+    def forms(self) -> FormLibrary:
+        """The task forms (JSON Schemas) in `forms_dir`."""
+        from engine.bpmn.forms import FormLibrary
+
+        return FormLibrary(self.forms_dir)
+
+    @property
+    def due_policy(self) -> DueTimePolicy:
+        """How long tasks of green-channel cases get (R-6.3.5)."""
+        from engine.deadlines.policy import DueTimePolicy
+
+        return DueTimePolicy(self.green_channel_factor)
+
+
+def _text(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def _factor(value: Any) -> Fraction:
+    if value is None:
+        return Fraction(1, 2)
+    text = str(value).strip()
+    try:
+        # A Fraction keeps "0.1" exact, so 30 × 0.1 rounds up to 3 and not to 4.
+        factor = Fraction(text)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise SettingsError(f"{ENV_PREFIX}GREEN_CHANNEL_FACTOR={text!r} 不是数字（如 0.5）") from exc
+    if not 0 < factor <= 1:
+        raise SettingsError(f"{ENV_PREFIX}GREEN_CHANNEL_FACTOR={text!r} 应大于 0 且不超过 1"
+                            "（绿色通道只缩短办理时限，不延长）")
+    return factor
+
+
+def _seconds(value: Any) -> float:
+    if value is None:
+        return 10.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{ENV_PREFIX}HOTLINE_PUSH_TIMEOUT 应为秒数：{value!r}") from exc
+    if seconds <= 0:
+        raise SettingsError(f"{ENV_PREFIX}HOTLINE_PUSH_TIMEOUT 应大于 0：{value!r}")
+    return seconds

@@ -1,0 +1,103 @@
+"""The status vocabulary (案件状态): every status a case and a human task can have, in one place.
+
+For each case status: its Chinese label (English through the catalog), what the applicant is
+shown, the instance list's filter it belongs to, whether it is final, why its tasks cannot be
+worked (if they cannot), and which administrator actions it allows. The engine, the pages, the
+API's OpenAPI document and the 12345 interface all read it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.i18n import _l
+
+OPEN, SUSPENDED, ERROR, TERMINATED = "open", "suspended", "error", "terminated"
+CLOSED_COMPLETED, CLOSED_DECLINED = "closed_completed", "closed_declined"
+
+# Administrator actions on a case (流程实例管理) and the verb each is refused with.
+ADMIN_ACTIONS = {"suspend": _l("挂起"), "resume": _l("恢复"), "terminate": _l("终止"), "migrate": _l("迁移"),
+                 "reassign": _l("改派"), "retry": _l("重试")}
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    """One case status and what it means for everyone who meets it."""
+
+    code: str
+    label: str
+    filter: str  # the instance list's status filter (办理中, 办结, …)
+    final: bool  # the case is over: nothing runs, nothing can be changed
+    actions: frozenset[str]  # administrator actions allowed in this status
+    halted: str | None = None  # why tasks cannot be worked now (None: they can)
+    public_label: str | None = None  # what the applicant sees (None: in progress, 受理中/办理中)
+
+
+CASE_STATUSES: dict[str, CaseStatus] = {s.code: s for s in (
+    CaseStatus(OPEN, _l("办理中"), "running", False,
+               frozenset({"suspend", "terminate", "migrate", "reassign"})),
+    CaseStatus(SUSPENDED, _l("已挂起"), "suspended", False, frozenset({"resume", "terminate", "migrate"}),
+               halted=_l("案件已挂起，暂停办理，请待管理员恢复后再办理")),
+    CaseStatus(ERROR, _l("流程出错"), "error", False, frozenset({"terminate", "migrate", "retry"}),
+               halted=_l("案件流程执行出错，已转管理员处理，请待修复后再办理")),
+    CaseStatus(CLOSED_COMPLETED, _l("办结"), "completed", True, frozenset(), public_label=_l("办结")),
+    CaseStatus(CLOSED_DECLINED, _l("不予受理"), "declined", True, frozenset(), public_label=_l("不予受理")),
+    CaseStatus(TERMINATED, _l("已终止"), "terminated", True, frozenset(),
+               halted=_l("案件已终止，任务已取消，无需办理"), public_label=_l("已终止")),
+)}
+
+# What an end event of a process may set through its `caseStatus` property.
+END_STATUSES = (CLOSED_COMPLETED, CLOSED_DECLINED)
+# Statuses of cases that are not over (their timers and tasks still matter to someone).
+UNFINISHED = tuple(code for code, s in CASE_STATUSES.items() if not s.final)
+# The instance list's status filter: key → (label, statuses).
+FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    s.filter: (s.label, tuple(c for c, o in CASE_STATUSES.items() if o.filter == s.filter))
+    for s in CASE_STATUSES.values()}
+
+
+def label(code: str) -> str:
+    """The Chinese label of a case status (the code itself for one this vocabulary lacks)."""
+    status = CASE_STATUSES.get(code)
+    return status.label if status else code
+
+
+def allows(code: str, action: str) -> bool:
+    """True when a case in status `code` allows the administrator action `action`."""
+    status = CASE_STATUSES.get(code)
+    return status is not None and action in status.actions
+
+
+def allowed_actions(code: str) -> dict[str, bool]:
+    """Every administrator action with whether a case in status `code` allows it (for pages)."""
+    return {action: allows(code, action) for action in ADMIN_ACTIONS}
+
+
+def halted_message(code: str) -> str | None:
+    """Why tasks of a case with this status may not be worked, or None when they may."""
+    status = CASE_STATUSES.get(code)
+    return status.halted if status else None
+
+
+def is_final(code: str) -> bool:
+    """True when a case in this status is over."""
+    status = CASE_STATUSES.get(code)
+    return status is not None and status.final
+
+
+def public_label(code: str, worked: bool) -> str:
+    """What the applicant sees (进度查询): the outcome once final, else 办理中 / 受理中."""
+    status = CASE_STATUSES.get(code)
+    if status is not None and status.public_label:
+        return status.public_label
+    return _l("办理中") if worked else _l("受理中")
+
+
+# Human tasks (the inbox mirror): the states a row can be in.
+READY, COMPLETED, CANCELLED = "READY", "COMPLETED", "CANCELLED"
+TASK_STATES = {READY: _l("待办"), COMPLETED: _l("已办结"), CANCELLED: _l("已取消")}
+
+
+def task_state_label(code: str) -> str:
+    """The Chinese label of a human task's state."""
+    return TASK_STATES.get(code, code)
