@@ -53,7 +53,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check engine web tests bench scripts
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine web
 
 bench: setup
 	$(BIN)/python bench/engine_bench.py

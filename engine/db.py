@@ -65,10 +65,15 @@ def get_engine(url: str) -> Engine:
     return configure_engine(create_engine(url, **engine_options(url)))
 
 
+def sessions_on(bind: Engine) -> sessionmaker[Session]:
+    """A session factory on `bind` with the engine's session options (objects stay usable after commit)."""
+    return sessionmaker(bind=bind, expire_on_commit=False)
+
+
 @lru_cache(maxsize=8)
 def session_factory(url: str) -> sessionmaker[Session]:
     """Return the engine's own session factory for `url` (the CLI, the scheduler, tests)."""
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+    return sessions_on(get_engine(url))
 
 
 @contextmanager

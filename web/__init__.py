@@ -112,11 +112,10 @@ def _sessions(bind: Any) -> engine_db.SessionFactory:
     """The case engine's sessions: Flask-SQLAlchemy's request-scoped one inside an app context; outside
     one (a script or test holding the app's engine) a plain session on the same engine and pool."""
     from flask import has_app_context
-    from sqlalchemy.orm import sessionmaker
 
     from web.extensions import db
 
-    outside = sessionmaker(bind=bind, expire_on_commit=False)
+    outside = engine_db.sessions_on(bind)
 
     def sessions() -> Any:
         return db.session() if has_app_context() else outside()

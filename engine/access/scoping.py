@@ -17,23 +17,17 @@ Doing: `may(principal, action)` / `require(principal, action)` for the actions o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.access.accounts import GROUP_ORG_KINDS, Principal, principal_of
 from engine.errors import Forbidden, NotFound
 from engine.i18n import _l
-from engine.models import Application, HotlineOrder, HumanTask, HumanTaskGroup, Organisation, User, UserRole
+from engine.models import User
+from engine.tables import APPLICATION, HOTLINE, ORGS, ROLES, TASK, TASK_GROUP, USERS
 
-APPLICATION = cast(Table, Application.__table__)
-HOTLINE = cast(Table, HotlineOrder.__table__)
-TASK = cast(Table, HumanTask.__table__)
-TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
-USERS = cast(Table, User.__table__)
-ROLES = cast(Table, UserRole.__table__)
-ORGS = cast(Table, Organisation.__table__)
 COUNTY_WIDE = ("center", "admin", "analyst")
 STAFF_ROLES = ("clerk", "center", "joint_office", "department", "field", "designer", "admin", "analyst")
 # Organisations whose clerks register applications at their own window level.

@@ -15,6 +15,13 @@ FLOW_NODE_TAGS = frozenset({
     "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway",
 })
 SCOPE_TAGS = frozenset({"process", "subProcess", "transaction", "adHocSubProcess"})
+# What an unnamed element is called where people read it (a trial run's path), instead of its id.
+KIND_NAMES = {
+    "startEvent": "开始", "endEvent": "结束", "exclusiveGateway": "排他网关", "parallelGateway": "并行网关",
+    "inclusiveGateway": "包容网关", "eventBasedGateway": "事件网关", "boundaryEvent": "边界事件",
+    "intermediateCatchEvent": "中间事件", "intermediateThrowEvent": "中间事件", "scriptTask": "脚本任务",
+    "userTask": "人工任务", "subProcess": "子流程", "callActivity": "调用活动", "sequenceFlow": "顺序流",
+}
 
 
 def local_name(element: etree._Element) -> str:
@@ -30,6 +37,11 @@ def is_bpmn(element: etree._Element, *names: str) -> bool:
 def label(element: etree._Element) -> str:
     """Return what a designer sees on the diagram: the name, or the id of an unnamed element."""
     return element.get("name") or element.get("id") or local_name(element)
+
+
+def kind_name(element: etree._Element) -> str:
+    """The element's name, else what kind of element it is (开始, 排他网关 …), for people to read."""
+    return element.get("name") or KIND_NAMES.get(local_name(element), label(element))
 
 
 def processes(tree: etree._ElementTree) -> list[etree._Element]:

@@ -14,6 +14,7 @@ import ast
 import datetime as _dt
 import math
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from types import CodeType, FunctionType, ModuleType
@@ -239,3 +240,41 @@ def script_errors(source: str) -> list[str]:
     except SandboxError as err:
         return err.errors
     return []
+
+
+_EXPRESSION_RE = re.compile(r"Error evaluating expression '(.+?)'", re.S)
+
+
+def _original(err: BaseException) -> BaseException | None:
+    """The first exception in `err`'s chain that SpiffWorkflow did not raise (the script's own error)."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if not type(current).__module__.startswith("SpiffWorkflow"):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _what_went_wrong(original: BaseException | None, fallback: str) -> str:
+    if isinstance(original, NameError):
+        return f"流程数据中没有变量 {getattr(original, 'name', None) or original}"
+    if isinstance(original, ZeroDivisionError):
+        return "除数为零"
+    if isinstance(original, KeyError):
+        return f"流程数据中缺少数据项 {original.args[0]!r}" if original.args else "缺少数据项"
+    if isinstance(original, TypeError | ValueError):
+        return f"数据类型或取值不符合要求（{original}）"
+    if isinstance(original, AttributeError):
+        return f"不允许或不存在的属性（{original}）"
+    if original is not None:
+        return f"{type(original).__name__}：{original}"
+    return fallback
+
+
+def explain(err: BaseException) -> str:
+    """A Chinese account of an expression or script failing at run time, for the case history."""
+    found = _EXPRESSION_RE.search(str(err))
+    what = _what_went_wrong(_original(err), str(err).split("\n")[0])
+    return f"表达式 {found.group(1)} 无法计算：{what}" if found else what

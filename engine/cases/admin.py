@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from engine import clock, status
+from engine import clock, status, tables
 from engine.bpmn.definitions import LoadedDefinition
 from engine.cases import store
 from engine.cases.tasks import record, resolve_groups
@@ -174,7 +174,7 @@ class InstanceAdmin:
             instance.state = serializer.dump(moved)
             instance.serializer_version = serializer.version
             store.save_instance(conn, instance)
-            conn.execute(update(store.INSTANCE).where(store.INSTANCE.c.id == instance.id)
+            conn.execute(update(tables.INSTANCE).where(tables.INSTANCE.c.id == instance.id)
                          .values(definition_id=target.id))
             instance.definition_id = target.id
             _refresh_open_rows(session, instance, target, moved)
@@ -353,7 +353,7 @@ def _refresh_open_rows(session: Session, instance: store.InstanceState, target: 
         groups = resolve_groups(workflow, task, meta.candidate_groups)
         if (meta.name, meta.form_key, groups) == (row["name"], row["form_key"], list(row["candidate_groups"])):
             continue
-        conn.execute(update(store.TASK).where(store.TASK.c.id == task_id).values(
+        conn.execute(update(tables.TASK).where(tables.TASK.c.id == task_id).values(
             name=meta.name, form_key=meta.form_key, candidate_groups=groups))
-        conn.execute(delete(store.TASK_GROUP).where(store.TASK_GROUP.c.task_id == task_id))
-        store.insert_rows(conn, store.TASK_GROUP, [{"task_id": task_id, "group_code": g} for g in groups])
+        conn.execute(delete(tables.TASK_GROUP).where(tables.TASK_GROUP.c.task_id == task_id))
+        store.insert_rows(conn, tables.TASK_GROUP, [{"task_id": task_id, "group_code": g} for g in groups])

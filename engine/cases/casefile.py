@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine import clock, status
+from engine import clock, status, tables
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal, audit
 from engine.cases import labels, store
@@ -28,9 +28,8 @@ from engine.errors import InvalidData, NotFound
 from engine.models import Application, Attachment
 from engine.paging import Page, paginate
 from engine.status import COMPLETED, READY
+from engine.tables import APPLICATION, TASK
 
-APPLICATION = scoping.APPLICATION
-TASK = store.TASK
 MAX_REASON_LENGTH = 500
 MAX_SEARCH = 100
 # A form whose schema says "x-case-file": true has its submitted data shown on the case file to
@@ -197,7 +196,7 @@ class CaseFiles:
 
     def search(self, principal: Principal, text: str = "", page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
         """Cases this user may see, newest first, optionally matching a case number or request text."""
-        instance = store.INSTANCE
+        instance = tables.INSTANCE
         text = text.strip()[:MAX_SEARCH]
         joined = APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)
         where = scoping.case_filter(principal)

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import clock, status
+from engine import clock, status, tables
 from engine.access import scoping
 from engine.access.accounts import Principal
 from engine.access.personal_data import normalize_id_number, validate_id_number, validate_phone
@@ -27,12 +27,11 @@ from engine.cases import store
 from engine.cases.intake import MAX_LENGTHS
 from engine.cases.regions import MAX_REGION_TEXT, resolve_region
 from engine.errors import InvalidData
-from engine.models import Application
+from engine.tables import APPLICATION
 
 if TYPE_CHECKING:
     from engine.cases.runtime import CaseEngine
 
-APPLICATION = cast(Table, Application.__table__)
 CHANNEL = "hotline"
 LEVEL = "county"  # 12345 hands its orders to the county platform, not to a township window
 WORK_ORDER_TYPES = ("咨询", "求助", "投诉", "建议")
@@ -249,19 +248,19 @@ class Hotline:
     def _known_case(self, order_no: str) -> str | None:
         with self.workflows.transaction() as session:
             found = session.connection().execute(
-                select(store.HOTLINE.c.case_no).where(store.HOTLINE.c.order_no == order_no)).scalar()
+                select(tables.HOTLINE.c.case_no).where(tables.HOTLINE.c.order_no == order_no)).scalar()
             return str(found) if found is not None else None
 
     def _repeated(self, order: dict[str, Any], actor: str) -> WorkOrderState:
         order_no = order["order_no"]
         with self.workflows.transaction() as session:
             conn = session.connection()
-            row = conn.execute(select(store.HOTLINE.c.case_no, store.HOTLINE.c.payload)
-                               .where(store.HOTLINE.c.order_no == order_no)).one()
+            row = conn.execute(select(tables.HOTLINE.c.case_no, tables.HOTLINE.c.payload)
+                               .where(tables.HOTLINE.c.order_no == order_no)).one()
             changed = changed_fields(conn, order, row.case_no, row.payload or {})
             if changed:
                 # The first push started the case; a later, different push is evidence, not an instruction.
-                store.insert_rows(conn, store.EVENT, [{
+                store.insert_rows(conn, tables.EVENT, [{
                     "case_no": row.case_no, "type": "hotline_order_repeated", "actor": actor, "at": clock.now(),
                     "task_id": None, "task_name": None, "data": {"order_no": order_no, "changed_fields": changed}}])
         state = self._state(order_no)
@@ -270,7 +269,8 @@ class Hotline:
 
     def _state(self, order_no: str) -> WorkOrderState | None:
         """Where a work order stands: received, handling or closed (with the 回单 text); None if unknown."""
-        hotline, instance, notice, task, event = store.HOTLINE, store.INSTANCE, store.NOTICE, store.TASK, store.EVENT
+        hotline, instance, notice = tables.HOTLINE, tables.INSTANCE, tables.NOTICE
+        task, event = tables.TASK, tables.EVENT
         with self.workflows.transaction() as session:
             conn = session.connection()
             row = conn.execute(

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import String, and_, case, cast, exists, select
 
-from engine import clock
+from engine import clock, tables
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
 from engine.cases import labels, store
@@ -27,9 +27,8 @@ from engine.errors import InvalidData
 from engine.models import SavedFilter
 from engine.paging import MAX_PER_PAGE, Page, paginate
 from engine.status import OPEN, READY
+from engine.tables import APPLICATION, TASK
 
-APPLICATION = scoping.APPLICATION
-TASK = store.TASK
 SORTS = ("priority", "due", "created", "name")
 SCOPES = ("groups", "mine")
 MAX_FILTER_NAME = 100
@@ -125,8 +124,8 @@ def _local_day_start(day: date) -> datetime:
 
 def _case_is_open() -> Any:
     # Tasks of a suspended case cannot be worked until an administrator resumes it.
-    return exists(select(store.INSTANCE.c.id).where(store.INSTANCE.c.id == TASK.c.instance_id,
-                                                   store.INSTANCE.c.status == OPEN))
+    return exists(select(tables.INSTANCE.c.id).where(tables.INSTANCE.c.id == TASK.c.instance_id,
+                                                   tables.INSTANCE.c.status == OPEN))
 
 
 def _filters(query: TaskQuery, principal: Principal, now: datetime) -> list[Any]:

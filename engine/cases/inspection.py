@@ -31,15 +31,14 @@ from engine.cases.admin import InstanceAdmin, errored_steps
 from engine.cases.casefile import CaseFiles
 from engine.cases.casefile import tasks_of_case as store_tasks
 from engine.cases.intake import CASE_PREFIX
-from engine.cases.store import DEFINITION, INSTANCE, TASK
 from engine.cases.workflows import Workflows, workflow_tasks
 from engine.deadlines.due import is_overdue, overdue_clause
 from engine.errors import NotFound
 from engine.models import ProcessDefinition
 from engine.paging import Page, paginate
 from engine.status import COMPLETED, OPEN, READY
+from engine.tables import APPLICATION, DEFINITION, INSTANCE, TASK
 
-APPLICATION = scoping.APPLICATION
 MAX_TEXT = 100
 FULL_CASE_NO = re.compile(rf"{CASE_PREFIX}\d{{12}}")
 

@@ -12,9 +12,9 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.access.personal_data import normalize_id_number, validate_id_number, validate_phone
@@ -22,8 +22,9 @@ from engine.cases.channels import CHANNELS, LEVELS
 from engine.cases.regions import Region, resolve_region
 from engine.clock import LOCAL_TZ
 from engine.errors import InvalidData
-from engine.models import Application, CaseSequence
+from engine.models import CaseSequence
 from engine.reference import ReferenceData
+from engine.tables import APPLICATION
 
 CASE_PREFIX = "SJ"
 # Longest accepted text of each applicant field (the columns' sizes); longer input is refused,
@@ -137,7 +138,7 @@ class Registered:
     matters: list[str]
 
 
-_INSERT_APPLICATION = insert(cast(Table, Application.__table__))
+_INSERT_APPLICATION = insert(APPLICATION)
 
 
 def query_code_hash(case_no: str, code: str) -> str:

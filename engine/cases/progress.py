@@ -9,13 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from engine import clock, status
+from engine import clock, status, tables
 from engine.cases import store
 from engine.cases.intake import query_code_hash
-from engine.models import Application
 from engine.reference import ReferenceData
-
-APPLICATION = Application.__table__
+from engine.tables import APPLICATION
 
 # No 0/O, 1/I/L: the code is read off a screen or paper and typed back in.
 QUERY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -55,11 +53,11 @@ def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str,
     instance = store.find_instance(conn, case_no)
     if instance is None:
         return None
-    done = conn.execute(select(func.count()).select_from(store.TASK).where(
-        store.TASK.c.case_no == case_no, store.TASK.c.state == status.COMPLETED)).scalar_one()
-    notices = conn.execute(select(store.NOTICE.c.content, store.NOTICE.c.created_at).where(
-        store.NOTICE.c.case_no == case_no, store.NOTICE.c.recipient == "applicant")
-        .order_by(store.NOTICE.c.created_at, store.NOTICE.c.id))
+    done = conn.execute(select(func.count()).select_from(tables.TASK).where(
+        tables.TASK.c.case_no == case_no, tables.TASK.c.state == status.COMPLETED)).scalar_one()
+    notices = conn.execute(select(tables.NOTICE.c.content, tables.NOTICE.c.created_at).where(
+        tables.NOTICE.c.case_no == case_no, tables.NOTICE.c.recipient == "applicant")
+        .order_by(tables.NOTICE.c.created_at, tables.NOTICE.c.id))
     return {
         "case_no": case_no, "status": status.public_label(instance.status, done > 0),
         "steps": _step_names(conn, reference, case_no) if instance.status == status.OPEN else [],

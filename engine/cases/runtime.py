@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import clock, db, status
+from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
 from engine.bpmn.definitions import DeployResult, SpecCache, deploy
@@ -128,9 +128,9 @@ class CaseEngine:
             materials.save_files(self.settings.upload_dir, files)
             application = register(conn, checked, channel, level, green_channel, now, actor, org, query_code)
             if hotline_order is not None:
-                store.insert_rows(conn, store.HOTLINE, [{**hotline_order, "case_no": application.case_no,
+                store.insert_rows(conn, tables.HOTLINE, [{**hotline_order, "case_no": application.case_no,
                                                         "received_at": now}])
-            store.insert_rows(conn, store.ATTACHMENT, [
+            store.insert_rows(conn, tables.ATTACHMENT, [
                 {**m.record(), "case_no": application.case_no, "uploaded_by": actor, "uploaded_at": now}
                 for m in files])
             instance_id = self._start(session, application, latest, green_channel, actor, now)

@@ -16,26 +16,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 
 from engine.errors import TaskConflict
-from engine.models import (
-    Attachment,
-    CaseEvent,
-    HotlineOrder,
-    HumanTask,
-    HumanTaskGroup,
-    Notification,
-    ProcessDefinition,
-    ProcessInstance,
-)
 from engine.status import CANCELLED, COMPLETED, OPEN, READY
-
-INSTANCE = cast(Table, ProcessInstance.__table__)
-TASK = cast(Table, HumanTask.__table__)
-TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
-EVENT = cast(Table, CaseEvent.__table__)
-NOTICE = cast(Table, Notification.__table__)
-DEFINITION = cast(Table, ProcessDefinition.__table__)
-HOTLINE = cast(Table, HotlineOrder.__table__)
-ATTACHMENT = cast(Table, Attachment.__table__)
+from engine.tables import DEFINITION, EVENT, HOTLINE, INSTANCE, TASK, TASK_GROUP
 
 TASK_COLUMNS = (TASK.c.id, TASK.c.instance_id, TASK.c.case_no, TASK.c.task_spec, TASK.c.name, TASK.c.form_key,
                 TASK.c.candidate_groups, TASK.c.context, TASK.c.assignee, TASK.c.state, TASK.c.created_at,

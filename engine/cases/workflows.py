@@ -23,9 +23,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine import clock, db, status
+from engine import clock, db, status, tables
 from engine.bpmn.definitions import LoadedDefinition, SpecCache
-from engine.bpmn.sandbox import SandboxScriptEngine
+from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.bpmn.serializer import StateSerializer
 from engine.cases import store
 from engine.cases.store import InstanceState
@@ -185,7 +185,7 @@ class Workflows:
         return open_rows
 
     def _queue_notices(self, session: Session, instance: InstanceState, effects: _Effects, now: datetime) -> None:
-        store.insert_rows(session.connection(), store.NOTICE, [
+        store.insert_rows(session.connection(), tables.NOTICE, [
             {"case_no": instance.case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
              "status": "pending", "content": self.notices.text(kind, details), "details": details,
              "created_at": now}
@@ -210,7 +210,7 @@ class Workflows:
             name = task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name
             record(session, instance.case_no, "task_error", "system", now, str(task.id), name,
                    {"element": task.task_spec.bpmn_id or task.task_spec.name,
-                    "message": f"「{name}」执行出错：{_reason(err)}"})
+                    "message": f"「{name}」执行出错：{explain(err)}"})
 
     def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
                        workflow: BpmnWorkflow, now: datetime) -> None:
@@ -235,7 +235,7 @@ class Workflows:
         if order_no is None:
             return
         result = self.notices.hotline_result(instance.status, workflow.data)
-        store.insert_rows(conn, store.NOTICE, [{
+        store.insert_rows(conn, tables.NOTICE, [{
             "case_no": instance.case_no, "recipient": "hotline", "channel": "hotline", "kind": "result",
             "status": "pending",
             "content": result, "details": {"order_no": order_no, "status": instance.status}, "created_at": now}])
@@ -253,14 +253,6 @@ def require(instance: InstanceState, action: str) -> None:
     if code == status.OPEN and action == "resume":
         raise TaskConflict(f"案件 {instance.case_no} 未挂起，无需恢复")
     raise TaskConflict(f"案件 {instance.case_no} 当前状态为“{status.label(code)}”，不能{verb}")
-
-
-def _reason(err: SpiffWorkflowException) -> str:
-    """SpiffWorkflow's message without its English framing, for the case history."""
-    cause = err.__cause__ or getattr(err, "error", None)
-    if isinstance(cause, Exception) and str(cause):
-        return f"{type(cause).__name__}: {cause}"
-    return str(err).split(": ", 1)[-1] if ": " in str(err) else str(err)
 
 
 def _is_lock_failure(err: OperationalError) -> bool:

@@ -59,41 +59,27 @@ def _status_line(payload: dict[str, Any]) -> str:
     return f"案件 {payload['case_no']} 现为“{status.label(payload['status'])}”"
 
 
-@case.command("suspend")
-@click.argument("case_no")
-@reason_option
-@actor_option
-@pass_json
-@pass_context
-@handles_refusals
-def case_suspend(ctx: Context, case_no: str, reason: str, actor: str, as_json: bool) -> None:
-    """Suspend an open case (挂起): its tasks cannot be worked and its timers wait."""
-    emit(as_json, ctx.engine.admin.suspend_case(case_no, actor, reason), _status_line)
+def _status_command(name: str, method: str, summary: str) -> None:
+    """Add `relief case NAME CASE_NO --reason … [--by …]` calling `CaseEngine.admin.METHOD`."""
+
+    def run(ctx: Context, case_no: str, reason: str, actor: str, as_json: bool) -> None:
+        result = getattr(ctx.engine.admin, method)(case_no, actor, reason)
+        cancelled = result.get("cancelled_tasks")
+        emit(as_json, result, lambda p: _status_line(p) + (f"，取消待办 {len(cancelled)} 个" if cancelled is not None
+                                                            else ""))
+
+    run.__doc__ = summary
+    case.command(name)(click.argument("case_no")(reason_option(actor_option(pass_json(pass_context(
+        handles_refusals(run)))))))
 
 
-@case.command("resume")
-@click.argument("case_no")
-@reason_option
-@actor_option
-@pass_json
-@pass_context
-@handles_refusals
-def case_resume(ctx: Context, case_no: str, reason: str, actor: str, as_json: bool) -> None:
-    """Resume a suspended case (恢复); timers that fell due meanwhile fire on the next tick."""
-    emit(as_json, ctx.engine.admin.resume_case(case_no, actor, reason), _status_line)
-
-
-@case.command("terminate")
-@click.argument("case_no")
-@reason_option
-@actor_option
-@pass_json
-@pass_context
-@handles_refusals
-def case_terminate(ctx: Context, case_no: str, reason: str, actor: str, as_json: bool) -> None:
-    """Terminate an open or suspended case (终止): cancel its workflow and open tasks. Final."""
-    emit(as_json, ctx.engine.admin.terminate_case(case_no, actor, reason),
-         lambda p: f"{_status_line(p)}，取消待办 {len(p['cancelled_tasks'])} 个")
+STATUS_COMMANDS = (
+    ("suspend", "suspend_case", "Suspend an open case (挂起): its tasks cannot be worked and its timers wait."),
+    ("resume", "resume_case", "Resume a suspended case (恢复); timers that fell due meanwhile fire on the next tick."),
+    ("terminate", "terminate_case", "Terminate an open or suspended case (终止): cancel its workflow and its tasks."),
+)
+for _name, _method, _summary in STATUS_COMMANDS:
+    _status_command(_name, _method, _summary)
 
 
 @case.command("migrate")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal, cast
+from typing import Literal
 
 from sqlalchemy import ColumnElement, Table, and_, or_
 
 from engine.deadlines.workcal import WorkCalendar
-from engine.models import HumanTask
+from engine.tables import TASK
 
-TASK = cast(Table, HumanTask.__table__)
 Kind = Literal["none", "ok", "soon", "today", "overdue"]
 
 

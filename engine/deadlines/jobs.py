@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import clock, db
+from engine import clock, db, tables
 from engine.access.scoping import USERS, members_clause
 from engine.cases import store
-from engine.cases.store import TASK
 from engine.deadlines.due import due_soon_clause, past_due_clause
 from engine.deadlines.workcal import WorkCalendar
 from engine.status import OPEN, READY
+from engine.tables import TASK
 
 if TYPE_CHECKING:
     from engine.cases.runtime import CaseEngine
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 def _open_tasks_where(conn: Connection, *conditions: Any) -> list[Mapping[str, Any]]:
     # Tasks of suspended cases wait with their case: no flags, reminders or escalation meanwhile.
-    case_open = exists(select(store.INSTANCE.c.id).where(store.INSTANCE.c.id == TASK.c.instance_id,
-                                                        store.INSTANCE.c.status == OPEN))
+    case_open = exists(select(tables.INSTANCE.c.id).where(tables.INSTANCE.c.id == TASK.c.instance_id,
+                                                        tables.INSTANCE.c.status == OPEN))
     rows = conn.execute(select(*store.TASK_COLUMNS).where(TASK.c.state == READY, case_open, *conditions))
     return [cast(Mapping[str, Any], row._mapping) for row in rows]
 
@@ -64,8 +64,8 @@ def recipients(conn: Connection, task: Mapping[str, Any], supervisors: bool) -> 
 def queue_in_app(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert in-app notices, skipping any whose dedup_key exists; return how many were new."""
     module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = (module.insert(store.NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"])
-                 .returning(store.NOTICE.c.id))
+    statement = (module.insert(tables.NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"])
+                 .returning(tables.NOTICE.c.id))
     # Count returned ids: PostgreSQL reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
     return sum(conn.execute(statement, dict(row)).scalar() is not None for row in rows)
 
@@ -115,7 +115,7 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         overdue_events, overdue_notices = flag_overdue(conn, now)
         soon_events, soon_notices = remind_due_soon(conn, now, engine.calendar)
         queued = queue_in_app(conn, [*overdue_notices, *soon_notices])
-        store.insert_rows(conn, store.EVENT, [*overdue_events, *soon_events])
+        store.insert_rows(conn, tables.EVENT, [*overdue_events, *soon_events])
     deliveries = engine.outbox.deliver(now)
     return {
         "now": now.isoformat(), "timers_fired": timers,

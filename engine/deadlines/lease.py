@@ -14,15 +14,14 @@ import os
 import secrets
 import socket
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, case, delete, literal, or_, update
+from sqlalchemy import case, delete, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import db
-from engine.models import SchedulerLease, UTCDateTime
-
-LEASE = cast(Table, SchedulerLease.__table__)
+from engine.models import UTCDateTime
+from engine.tables import LEASE
 
 
 def holder_id() -> str:

@@ -19,23 +19,20 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, and_, case, func, or_, select, update
+from sqlalchemy import Connection, and_, case, func, or_, select, update
 
 from engine import clock, db
 from engine.access import scoping
 from engine.access.accounts import Principal, audit
 from engine.i18n import _l
-from engine.models import Application, HotlineOrder, Notification
 from engine.notify.gateways import Gateway, GatewayError, configured_gateways
 from engine.paging import Page, paginate
 from engine.settings import Settings
+from engine.tables import APPLICATION, HOTLINE, NOTICE
 
 log = logging.getLogger(__name__)
-APPLICATION = cast(Table, Application.__table__)
-NOTICE = cast(Table, Notification.__table__)
-HOTLINE = cast(Table, HotlineOrder.__table__)
 
 PENDING, SENDING, RETRYING, SENT, FAILED, DELIVERED = "pending", "sending", "retrying", "sent", "failed", "delivered"
 IN_APP = "in_app"

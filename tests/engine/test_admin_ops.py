@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,56 +10,15 @@ import pytest
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
-from engine.cases import store
-from engine.cases.store import InstanceState
 from engine.errors import InvalidData, NotFound, TaskConflict
-from tests.support.cases import accept
+from tests.support.bpmn import RESULT_LABEL, TRIAGE_LABEL, deploy, relabelled, renamed_id, with_step
+from tests.support.cases import accept, instance_of
 from tests.support.cli import relief
-from tests.support.db import BPMN_PATH, tx
+from tests.support.db import BPMN_PATH
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Jiangsu
-TRIAGE_LABEL, RESULT_LABEL = "一门受理·初步研判", "办结反馈"
+
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-
-
-def relabelled(xml: bytes) -> bytes:
-    """Version 2: the same flow with two user tasks (one inside the department subprocess) renamed."""
-    text = xml.decode()
-    text = text.replace(f'name="{TRIAGE_LABEL}"', f'name="{TRIAGE_LABEL}(第2版)"', 1)
-    return text.replace(f'name="{RESULT_LABEL}"', f'name="{RESULT_LABEL}(第2版)"', 1).encode()
-
-
-def renamed_id(xml: bytes, old: str, new: str) -> bytes:
-    """A version in which the element `old` got the id `new` (references and diagram follow)."""
-    text = xml.decode()
-    for pattern in ('id="{}"', 'Ref="{}"', 'bpmnElement="{}"', "<bpmn:flowNodeRef>{}<"):
-        text = text.replace(pattern.format(old), pattern.format(new))
-    return text.encode()
-
-
-def with_step(xml: bytes, flow_id: str, step_id: str) -> bytes:
-    """A version with a new 复核 user task (center, supervision form) on the sequence flow `flow_id`."""
-    text = xml.decode()
-    flow = re.search(rf'<bpmn:sequenceFlow id="{flow_id}" sourceRef="(\w+)" targetRef="(\w+)" />', text)
-    assert flow is not None
-    source, target, out = flow.group(1), flow.group(2), f"Flow_{step_id}_out"
-    text = re.sub(rf'(<bpmn:\w+ id="{target}".*?<bpmn:incoming>){flow_id}<', rf"\g<1>{out}<", text,
-                  count=1, flags=re.S)
-    step = (f'<bpmn:userTask id="{step_id}" name="复核" camunda:formKey="supervision" camunda:candidateGroups="center">'
-            '<bpmn:extensionElements><camunda:properties><camunda:property name="dueWorkdays" value="1" />'
-            f'</camunda:properties></bpmn:extensionElements><bpmn:incoming>{flow_id}</bpmn:incoming>'
-            f'<bpmn:outgoing>{out}</bpmn:outgoing></bpmn:userTask>\n    '
-            f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{step_id}" />\n    '
-            f'<bpmn:sequenceFlow id="{out}" sourceRef="{step_id}" targetRef="{target}" />')
-    return text.replace(flow.group(0), step).encode()
-
-
-def instance_of(database_url: str, case_no: str) -> InstanceState:
-    """The case's process_instance row as stored now."""
-    with tx(database_url) as session:
-        instance = store.find_instance(session.connection(), case_no)
-    assert instance is not None
-    return instance
 
 
 def to_departments(case: Any, departments: list[str]) -> None:
@@ -88,13 +46,6 @@ def prediction(case: Any) -> list[Any]:
     """What lies ahead of a case: the shapes below its active tasks, in its workflow and subprocesses."""
     workflow = case.engine.queries.restore_workflow(case.case_no)
     return sorted(shape(t) for t in workflow.get_tasks(state=ACTIVE))
-
-
-def deploy(case_engine: Any, xml: bytes) -> int:
-    """Deploy a new version of the linkage process and return its number."""
-    result = case_engine.deploy(xml, "relief_linkage.bpmn", "designer1", "测试版本")
-    assert result.changed
-    return int(result.version)
 
 
 # -- suspend and resume ---------------------------------------------------------------------

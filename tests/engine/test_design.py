@@ -23,25 +23,13 @@ from engine.bpmn.design import (
 from engine.bpmn.design.draft import load_draft
 from engine.bpmn.design.trial import MAX_STEPS, SampleRun
 from engine.deadlines.workcal import WorkCalendar
+from tests.support.bpmn import SHIPPED, edit, without_flow
 from tests.support.db import BPMN_PATH, suite_settings
 
 SETTINGS = suite_settings()
 CALENDAR = WorkCalendar.load(SETTINGS.calendar_file)
 
-SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
 SAMPLES = load_samples("relief_linkage")
-
-
-def edit(xml: str, old: str, new: str, regex: bool = False) -> bytes:
-    """Return `xml` with one edit applied, failing loudly if the edit matched nothing."""
-    edited = re.sub(old, new, xml, count=1, flags=re.S) if regex else xml.replace(old, new, 1)
-    assert edited != xml, f"edit did not apply: {old!r}"
-    return edited.encode("utf-8")
-
-
-def without_flow(flow_id: str) -> bytes:
-    """The shipped process with one sequence flow deleted (its DI edge stays, as a modeler may leave it)."""
-    return edit(SHIPPED, rf'<bpmn:sequenceFlow id="{flow_id}"[^>]*/>', "", regex=True)
 
 
 def line_of(xml: bytes, needle: str) -> int:
@@ -391,3 +379,13 @@ def test_sample_file_shape_errors(tmp_path: Path) -> None:
         load_samples("../relief_linkage")
     write_samples(tmp_path, {"samples": [good]})
     assert load_samples("demo", tmp_path) == [good]
+
+
+def test_trial_paths_name_every_step_for_people() -> None:
+    """A trial run's path shows names (an unnamed gateway by its kind, a department step with its
+    department's name), never a bare element id."""
+    [result] = run_samples(BPMN_PATH.read_bytes(), [sample("单部门办理·无需现场")], SETTINGS, CALENDAR)
+    names = [step["name"] for step in result.path]
+    ids = {step["id"] for step in result.path}
+    assert not ids & set(names)
+    assert any(name.endswith("（民政局）") for name in names)

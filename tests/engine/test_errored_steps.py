@@ -8,19 +8,10 @@ from typing import Any
 import pytest
 
 from engine.errors import InvalidData, TaskConflict
-from tests.support.bpmn import deploy
+from tests.support.bpmn import deploy, with_broken_condition
 from tests.support.cases import accept, instance_of
 from tests.support.cli import relief
 from tests.support.db import BPMN_PATH
-
-INELIGIBLE = 'decision == "ineligible"</bpmn:conditionExpression>'
-
-
-def with_broken_condition(xml: bytes) -> bytes:
-    """A version whose 不予受理 condition names a variable the case data lacks (fails at run time only)."""
-    text = xml.decode()
-    assert INELIGIBLE in text
-    return text.replace(INELIGIBLE, 'priority &gt; 0 and decision == "ineligible"</bpmn:conditionExpression>').encode()
 
 
 @pytest.fixture
@@ -40,7 +31,8 @@ def test_failing_condition_stops_the_case_in_error_and_keeps_the_completed_task(
     assert shown["open_tasks"] == []
     [error] = case.events("task_error")
     assert error["data"]["element"] == "gw_triage"
-    assert "priority" in error["data"]["message"]
+    assert "流程数据中没有变量 priority" in error["data"]["message"]
+    assert "Error evaluating" not in error["data"]["message"]  # the history speaks Chinese
     assert [e["task"] for e in case.events("task_completed")] == ["一门受理·初步研判"]
     [errored] = case_engine.admin.errored_tasks(case.case_no)
     assert errored["element"] == "gw_triage"

@@ -30,8 +30,8 @@ def accept(field_work: str = "none") -> dict[str, Any]:
 
 def start(engine: Any, township: str = "T01", village: str | None = "T01V01", level: str = "village",
           green_channel: bool = False, actor: str = "clerk_c", org: str | None = "center", **changes: Any) -> str:
-    """Start a window case in a given township/village; return its number."""
-    record = applicant(region={"township": township, "village": village}, **changes)
+    """Start a window case in a given township/village (or `region`); return its number."""
+    record = applicant(**{"region": {"township": township, "village": village}, **changes})
     case_no, _ = engine.start_case(record, "window", level, green_channel, actor, org)
     return str(case_no)
 
@@ -127,3 +127,8 @@ class CaseWalker:
     def events(self, type_: str) -> list[dict[str, Any]]:
         """Return the case's history entries of one type."""
         return [e for e in self.show()["history"] if e["type"] == type_]
+
+
+def start_at_village_window(engine: Any, **changes: Any) -> str:
+    """Start a case registered at the 东湖社区 (T01V01) window by clerk_v; return its number."""
+    return start(engine, actor="clerk_v", org="T01V01", **changes)

@@ -16,6 +16,7 @@ from engine import clock
 from engine.access.accounts import create_token, revoke_tokens
 from engine.models import Application
 from tests.support.cases import APPLICANT
+from tests.support.cases import start_at_village_window as start
 from tests.support.db import principal, tx
 from tests.support.web import DEMO_PASSWORD, make_app
 
@@ -26,13 +27,6 @@ WORK_ORDER = {"order_no": "GD202611280001", "caller": "李四", "phone": "139000
               "type": "求助", "region": "青阳镇河口村", "time": "2026-01-05T09:00:00+08:00"}
 ERROR_KEYS = {"error", "message", "errors"}
 
-
-
-def start(engine: Any, **changes: Any) -> str:
-    """Start a window case at the 东湖社区 window; return its number."""
-    green = changes.pop("green_channel", False)
-    case_no, _ = engine.start_case({**APPLICANT, **changes}, "window", "village", green, "clerk_v", "T01V01")
-    return str(case_no)
 
 
 def only_task(engine: Any, case_no: str) -> str:
@@ -51,6 +45,7 @@ class World:
     triage_task: str
     hotline_case: str
     order_no: str
+    field_task: str  # 处理上报 of a case in 西塘社区 (T01V02), for the village's field staff
 
 
 @pytest.fixture
@@ -61,8 +56,13 @@ def world(engine: Any) -> World:
     engine.complete_task(only_task(engine, dispatched), "center1", triage)
     fresh = start(engine)
     state, _created = engine.hotline.receive(principal(engine, "hotline12345"), dict(WORK_ORDER))
+    in_xitang = start(engine, region={"township": "T01", "village": "T01V02"})
+    engine.complete_task(only_task(engine, in_xitang), "center1", triage)
+    engine.complete_task(only_task(engine, in_xitang), "mz1", {**ACCEPT, "field_work": "village"})
+    field = [t for t in engine.queries.list_tasks(case_no=in_xitang) if t["form_key"] == "field_report"]
+    assert [t["candidate_groups"] for t in field] == [["T01V02"]]
     return World(dispatched, only_task(engine, dispatched), fresh, only_task(engine, fresh), state.case_no,
-                 state.order_no)
+                 state.order_no, field[0]["id"])
 
 
 # -- what each role sees and is refused ----------------------------------------------------
@@ -75,7 +75,7 @@ def task_ids(body: dict[str, Any]) -> set[str]:
 
 def sees_all_open(body: dict[str, Any], w: World) -> bool:
     """The center sees the 民政 task, the waiting triage and the 12345 case's triage."""
-    return {w.accept_task, w.triage_task} <= task_ids(body) and body["total"] == 3
+    return {w.accept_task, w.triage_task, w.field_task} <= task_ids(body) and body["total"] == 4
 
 
 def sees_only_minzheng(body: dict[str, Any], w: World) -> bool:
@@ -86,6 +86,16 @@ def sees_only_minzheng(body: dict[str, Any], w: World) -> bool:
 def sees_nothing(body: dict[str, Any], w: World) -> bool:
     """An empty inbox."""
     return body["items"] == [] and body["total"] == 0
+
+
+def sees_the_villages_field_task(body: dict[str, Any], w: World) -> bool:
+    """A township's field staff see the 处理上报 of one of its villages (T01V02) and nothing else."""
+    return task_ids(body) == {w.field_task}
+
+
+def claimed_by_town1(body: dict[str, Any], w: World) -> bool:
+    """The village's field task, claimed by the township's field officer."""
+    return body["id"] == w.field_task and body["assignee"] == "town1"
 
 
 def claimed_by_mz1(body: dict[str, Any], w: World) -> bool:
@@ -137,6 +147,11 @@ ROLE_TABLE: list[tuple[str, str, str, Any, int, Callable[[dict[str, Any], World]
     ("designer1", "GET", "/tasks", None, 200, sees_nothing),
     ("analyst1", "GET", "/tasks", None, 200, sees_nothing),
     ("hotline12345", "GET", "/tasks", None, 403, None),
+    # A township covers its villages: town1 (城东街道) sees and works 西塘社区's field task; 东湖社区 does not.
+    ("town1", "GET", "/tasks", None, 200, sees_the_villages_field_task),
+    ("town1", "POST", "/tasks/{field_task}/claim", {}, 200, claimed_by_town1),
+    ("village1", "GET", "/tasks", None, 200, sees_nothing),
+    ("village1", "POST", "/tasks/{field_task}/claim", {}, 404, None),
     ("mz1", "POST", "/tasks/{accept_task}/claim", {}, 200, claimed_by_mz1),
     ("mz1", "POST", "/tasks/{accept_task}/complete", {"data": {}}, 422, names_missing_fields),
     ("mz1", "POST", "/tasks/{triage_task}/complete", {"data": {"decision": "ineligible", "reason": "x"}}, 404, None),
@@ -396,3 +411,13 @@ def test_openapi_document_is_valid(client: Any) -> None:
     """openapi.json passes openapi-spec-validator (skipped where that dev package is not installed)."""
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(client.get(f"{API}/openapi.json").json)
+
+
+def test_openapi_case_status_is_the_status_vocabulary(client: Any) -> None:
+    """Case.status and WorkOrderState.case_status list exactly the statuses of engine.status (error included)."""
+    from engine.status import CASE_STATUSES
+
+    schemas = client.get(f"{API}/openapi.json").json["components"]["schemas"]
+    assert schemas["Case"]["properties"]["status"]["enum"] == list(CASE_STATUSES)
+    assert schemas["WorkOrderState"]["properties"]["case_status"]["enum"] == list(CASE_STATUSES)
+    assert "error" in CASE_STATUSES and "terminated" in CASE_STATUSES

@@ -60,3 +60,11 @@ def test_logout_ends_the_session(login: Any) -> None:
     client = login("center1")
     assert client.post("/logout").status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_language_switch_is_its_own_form_after_the_sign_in_form(client: Any) -> None:
+    """The sign-in page's first form is the sign-in form; the language button submits a form of its own."""
+    html = client.get("/login").data.decode()
+    forms = html.split("<form")[1:]
+    assert 'name="username"' in forms[0] and "set_language" not in forms[0] and "/lang/" not in forms[0]
+    assert 'form="language-form"' in html and 'id="language-form"' in forms[-1]

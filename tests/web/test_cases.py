@@ -9,39 +9,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine.models import AuditLog
-from tests.support.cases import APPLICANT
+from tests.support.cases import complete_case, dispatch, open_task, start
 from tests.support.db import tx
 
 RAW_ID, RAW_PHONE = "34052419800101001X", "13800138000"
-
-
-def start(engine: Any, township: str = "T01", village: str | None = "T01V01", **changes: Any) -> str:
-    """Start a case in a given township/village; return its number."""
-    applicant = {**APPLICANT, "region": {"township": township, "village": village}, **changes}
-    case_no, _ = engine.start_case(applicant, "window", "village", False, "clerk_c", "center")
-    return str(case_no)
-
-
-def open_task(engine: Any, case_no: str, form_key: str) -> str:
-    """The id of the one open task of a case with `form_key`."""
-    [task] = [t for t in engine.queries.list_tasks(case_no=case_no) if t["form_key"] == form_key]
-    return str(task["id"])
-
-
-def dispatch(engine: Any, case_no: str, department: str) -> None:
-    """Triage a case to one department."""
-    engine.complete_task(open_task(engine, case_no, "triage"), "center1",
-                         {"decision": "eligible", "departments": [department]})
-
-
-def complete_case(engine: Any, case_no: str) -> None:
-    """Walk a case through one department to 办结."""
-    dispatch(engine, case_no, "minzheng")
-    engine.complete_task(open_task(engine, case_no, "dept_accept"), "mz1",
-                         {"materials": ["身份证"], "location": "民政局", "field_work": "none"})
-    engine.complete_task(open_task(engine, case_no, "dept_result"), "mz1",
-                         {"outcome": "approved", "content": "纳入低保"})
-    engine.complete_task(open_task(engine, case_no, "summary"), "center1", {"summary": "已纳入低保"})
 
 
 def listed(client: Any, query: str = "") -> set[str]:
@@ -155,3 +126,28 @@ def test_unmask_refused_without_permission_or_reason(app: Flask, engine: Any, lo
     assert blank.status_code == 422 and "请填写查看完整信息的原因" in blank.data.decode()
     assert RAW_ID not in blank.data.decode()
     assert unmask_rows(app) == []
+
+
+def test_joint_plan_and_summary_texts_are_on_the_case_page(engine: Any, login: Any) -> None:
+    """The joint plan's text and the 办结汇总 text are shown to everyone who may see the case."""
+    case_no = start(engine)
+    dispatch(engine, case_no, "minzheng", "yibao")
+    for department, user in (("minzheng", "mz1"), ("yibao", "yb1")):
+        engine.complete_task(open_task(engine, case_no, "dept_accept", department), user,
+                             {"materials": ["身份证"], "location": "窗口", "field_work": "none"})
+    for department, user in (("minzheng", "mz1"), ("yibao", "yb1")):
+        engine.complete_task(open_task(engine, case_no, "dept_result", department), user,
+                             {"outcome": "approved", "content": "已救助"})
+    engine.complete_task(open_task(engine, case_no, "summary"), "center1", {"summary": "两部门均已救助，案件办结"})
+    for username in ("center1", "mz1", "clerk_c"):
+        page = login(username).get(f"/cases/{case_no}").data.decode()
+        assert "联动救助" in page and "两部门均已救助，案件办结" in page, username
+        assert "联动方案" in page and "办结汇总" in page
+
+
+def test_case_list_and_header_show_names_not_codes(engine: Any, login: Any) -> None:
+    """The case list names the township and village; the header names the user's organisation."""
+    start(engine, township="T01", village="T01V02")
+    page = login("center1").get("/cases/").data.decode()
+    assert "城东街道西塘社区" in page and "T01V02" not in page.split('<table class="list" id="cases">')[1]
+    assert "县社会救助中心" in page.split("</header>")[0] and " · center<" not in page

@@ -6,14 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from engine import clock
-from tests.support.cases import APPLICANT
-
-
-def start(engine: Any, **changes: Any) -> str:
-    """Start a case through the engine; return its number."""
-    green = changes.pop("green_channel", False)
-    case_no, _ = engine.start_case({**APPLICANT, **changes}, "window", "village", green, "clerk_v", "T01V01")
-    return str(case_no)
+from tests.support.cases import start_at_village_window as start
 
 
 def test_center_sees_triage_and_department_does_not(engine: Any, login: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine import clock
-from engine.cases.intake import LOCAL_TZ
+from engine.clock import LOCAL_TZ
 from tests.support.bpmn import with_broken_condition
 from tests.support.cases import APPLICANT, complete_case, dispatch, open_task, start
 from tests.support.db import BPMN_PATH
@@ -192,3 +192,16 @@ def test_department_steps_are_counted_per_department(login: Any, engine: Any) ->
     assert kind == "active" and label.startswith("待认领 · 时限 ") and label.endswith(" · 已完成 1")
     assert labels["triage"] == ("done", "✓")
     assert labels["dept_handling"] == ("active", "办理中 2")
+
+
+def test_instance_page_shows_labels_and_names_not_codes(login: Any, engine: Any) -> None:
+    """Task states read 已办结 / 待办 (not COMPLETED / READY), departments and people by name."""
+    case_no = start(engine)
+    dispatch(engine, case_no, "zhujian")
+    page = html_of(login("admin1").get(f"/admin/instances/{case_no}"))
+    human = page.split('id="human-tasks"')[1].split("</section>")[0]
+    assert "已办结" in human and "待办" in human
+    assert ">COMPLETED<" not in human and ">READY<" not in human
+    current = page.split('id="open-tasks"')[1].split("</section>")[0]
+    assert "受理告知 · 住建局" in current and "· zhujian" not in current
+    assert "（center1）" in human

@@ -13,16 +13,11 @@ from engine import clock
 from engine.access.accounts import create_user
 from engine.models import Attachment
 from tests.support.cases import APPLICANT
+from tests.support.cases import start_at_village_window as start
 from tests.support.db import suite_settings, tx
 
 RAW_ID, RAW_PHONE = "34052419800101001X", "13800138000"
 ACCEPT_FORM = {"materials": "身份证\n户口簿\n\n", "location": "县社会救助中心3号窗口", "field_work": "none"}
-
-
-def start(engine: Any, **changes: Any) -> str:
-    """Start a case through the engine; return its number."""
-    case_no, _ = engine.start_case({**APPLICANT, **changes}, "window", "village", False, "clerk_v", "T01V01")
-    return str(case_no)
 
 
 def task_of(engine: Any, case_no: str, form_key: str) -> dict[str, Any]:
@@ -272,3 +267,30 @@ def test_unmask_on_the_task_page(engine: Any, login: Any) -> None:
     assert response.status_code == 200 and RAW_ID in response.data.decode()
     assert response.headers["Cache-Control"] == "no-store"
     assert RAW_ID not in client.get(f"/tasks/{task['id']}").data.decode()
+
+
+def test_claiming_while_filling_in_keeps_what_was_typed(engine: Any, login: Any) -> None:
+    """认领 pressed after typing in the form posts the form along and redraws it with every value kept."""
+    case_no = start(engine)
+    task = task_of(engine, case_no, "triage")
+    client = login("center1")
+    page = client.get(f"/tasks/{task['id']}").data.decode()
+    assert 'id="claim" form="task-form"' in page and "formaction=" in page
+    response = client.post(f"/tasks/{task['id']}/claim",
+                           data={"decision": "ineligible", "reason": "家庭收入超过低保标准", "note": "已电话核实"})
+    html = response.data.decode()
+    assert response.status_code == 200 and "已认领该任务" in html
+    assert "家庭收入超过低保标准" in html and "已电话核实" in html
+    assert 'value="ineligible" checked' in html
+    assert task_of(engine, case_no, "triage")["assignee"] == "center1"
+
+
+def test_joint_plan_starts_with_the_centers_departments(engine: Any, login: Any) -> None:
+    """联动救助方案 opens with the departments the center chose at triage already ticked (x-prefill)."""
+    case_no = start(engine)
+    triage = task_of(engine, case_no, "triage")
+    engine.complete_task(triage["id"], "center1", {"decision": "eligible", "departments": ["minzheng", "yibao"]})
+    plan = task_of(engine, case_no, "joint_plan")
+    html = login("joint1").get(f"/tasks/{plan['id']}").data.decode()
+    assert 'value="minzheng" checked' in html and 'value="yibao" checked' in html
+    assert 'value="jiaoyu" checked' not in html

@@ -8,7 +8,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
-from engine.bpmn.elements import executable_processes, flow_elements, label
+from engine.bpmn.elements import executable_processes, flow_elements, kind_name, label
 from engine.bpmn.loader import BPMN_NS, BpmnRejected, Problem, ProcessModel, inspect_process, parse_safely
 from engine.bpmn.parser import build_specs
 
@@ -18,6 +18,7 @@ class ElementInfo:
     """What a trial run needs to know of one flow node or sequence flow of the draft."""
 
     label: str
+    shown: str  # the name, else the kind of element (开始, 排他网关): a trial's path never shows an id
     source: str | None = None
     target: str | None = None
     condition: str | None = None
@@ -40,6 +41,11 @@ class Draft:
             return f"{element_id}（流程中没有该元素）"
         return self.elements[element_id].label
 
+    def shown(self, element_id: str) -> str:
+        """What a person reads for the element in a trial's path (its name, else its kind)."""
+        info = self.elements.get(element_id)
+        return info.shown if info is not None else element_id
+
     def conditional_flows(self, gateway_id: str) -> list[tuple[str, str]]:
         """Return (flow id, condition) of the gateway's outgoing flows that have a condition."""
         return [(i, e.condition) for i, e in self.elements.items() if e.source == gateway_id and e.condition]
@@ -61,5 +67,5 @@ def load_draft(xml: bytes, filename: str = "draft.bpmn") -> Draft:
 
 def _info(element: etree._Element) -> ElementInfo:
     condition = element.find(f"{{{BPMN_NS}}}conditionExpression")
-    return ElementInfo(label(element), element.get("sourceRef"), element.get("targetRef"),
+    return ElementInfo(label(element), kind_name(element), element.get("sourceRef"), element.get("targetRef"),
                        (condition.text or "").strip() if condition is not None else None)

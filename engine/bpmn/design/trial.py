@@ -74,7 +74,7 @@ class SampleRun:
     """One sample played through a draft: decisions answer user tasks, timers fire on request."""
 
     def __init__(self, draft: Draft, sample: Mapping[str, Any], settings: Settings, calendar: WorkCalendar):
-        self.draft, self.sample, self.forms = draft, sample, settings.forms
+        self.draft, self.sample, self.forms, self.reference = draft, sample, settings.forms, settings.reference
         self.decisions: Mapping[str, Any] = sample.get("decisions") or {}
         self.fire_timers = bool(sample.get("fire_timers", False))
         self.notices: list[str] = []
@@ -245,10 +245,11 @@ class SampleRun:
         return tasks
 
     def _step(self, task: Task) -> dict[str, str]:
-        step = {"id": task.task_spec.bpmn_id, "name": self.draft.label(task.task_spec.bpmn_id)}
+        step = {"id": task.task_spec.bpmn_id, "name": self.draft.shown(task.task_spec.bpmn_id)}
         department = task.data.get("department") if task.workflow is not self.workflow else None
         if isinstance(department, str):
             step["department"] = department
+            step["name"] += f"（{self.reference.department_name(department)}）"
         return step
 
     def _end(self, done: list[Task]) -> dict[str, str] | None:

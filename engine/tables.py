@@ -1,0 +1,37 @@
+"""The models' tables, named once, for SQLAlchemy Core statements (the step's hot path, set-based queries)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import Table
+
+from engine.models import (
+    Application,
+    Attachment,
+    CaseEvent,
+    HotlineOrder,
+    HumanTask,
+    HumanTaskGroup,
+    Notification,
+    Organisation,
+    ProcessDefinition,
+    ProcessInstance,
+    SchedulerLease,
+    User,
+    UserRole,
+)
+
+APPLICATION = cast(Table, Application.__table__)
+ATTACHMENT = cast(Table, Attachment.__table__)
+DEFINITION = cast(Table, ProcessDefinition.__table__)
+EVENT = cast(Table, CaseEvent.__table__)
+HOTLINE = cast(Table, HotlineOrder.__table__)
+INSTANCE = cast(Table, ProcessInstance.__table__)
+LEASE = cast(Table, SchedulerLease.__table__)
+NOTICE = cast(Table, Notification.__table__)
+ORGS = cast(Table, Organisation.__table__)
+ROLES = cast(Table, UserRole.__table__)
+TASK = cast(Table, HumanTask.__table__)
+TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
+USERS = cast(Table, User.__table__)
