@@ -3,10 +3,12 @@
 Both sides run the same process definition (processes/relief_linkage.bpmn) through the same
 decisions in the same run. The baseline is SpiffWorkflow alone: one parsed spec, a plain
 PythonScriptEngine (eval/exec), no database. The engine side is `CaseEngine` as the CLI and
-web use it: sandboxed expressions, intake, one transaction per step with the state written,
-the human-task mirror, the event log and notices, on a real SQLite file.
+web use it: sandboxed expressions, intake (checked against the demo county's regions, which are
+loaded first), one transaction per step with the state written, the human-task mirror, the event
+log and notices, on a real SQLite file.
 
-Usage: python bench/engine_bench.py [--cases N] [--database-url URL]
+Usage: python bench/engine_bench.py [--cases N | --quick] [--database-url URL]
+The last line printed is `summary: name=value …` (cases/s per scenario and side, and the ratios).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from engine import schema  # noqa: E402
 from engine.bpmn.loader import parse_safely  # noqa: E402
 from engine.bpmn.parser import build_specs  # noqa: E402
 from engine.cases.runtime import CaseEngine  # noqa: E402
+from engine.settings import Settings  # noqa: E402
 
 BPMN = ROOT / "processes" / "relief_linkage.bpmn"
 APPLICANT = {"name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
              "region": {"township": "T01", "village": "T01V01"}, "request": "因病致贫"}
 ACCEPT = {"materials": ["身份证"], "location": "窗口", "field_work": "none"}
 RESULT = {"outcome": "approved", "content": "予以救助", "amount": 1000}
+QUICK_CASES = 20  # cases per scenario with --quick
 
 # Each scenario: the data to submit for each form key (dept_accept may vary by department).
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -57,12 +61,15 @@ def bare_runner() -> Callable[[dict[str, Any]], int]:
     spec, subprocess_specs = build_specs(tree, "relief_linkage", BPMN.name)
     deadline = "2099-01-01T00:00:00+00:00"
     script_engine = PythonScriptEngine(environment=TaskDataEnvironment({
-        "notify_applicant": lambda *args, **kwargs: None, "workday_deadline": lambda n: deadline}))
+        "notify_applicant": lambda *args, **kwargs: None,
+        "workday_deadline": lambda n, green_channel=False: deadline}))
     region = APPLICANT["region"]
 
     def run(decisions: dict[str, Any]) -> int:
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
-        workflow.get_next_task(state=TaskState.READY).data.update({"region": region, "case_no": "X"})
+        # The flow reads green_channel (the overrun timer's workday_deadline(15, green_channel)).
+        workflow.get_next_task(state=TaskState.READY).data.update({"region": region, "case_no": "X",
+                                                                   "green_channel": False})
         workflow.do_engine_steps()
         steps = 0
         while not workflow.is_completed():
@@ -82,7 +89,7 @@ def engine_runner(engine: CaseEngine) -> Callable[[dict[str, Any]], int]:
     def run(decisions: dict[str, Any]) -> int:
         case_no, _ = engine.start_case(APPLICANT, "window", "village")
         steps = 0
-        tasks = engine.list_tasks(case_no=case_no)
+        tasks = engine.queries.list_tasks(case_no=case_no)
         while tasks:
             task = tasks[0]
             tasks = engine.complete_task(task["id"], "bench", decisions[task["form_key"]])  # the open tasks after
@@ -102,29 +109,40 @@ def measure(run: Callable[[dict[str, Any]], int], decisions: dict[str, Any], cas
 
 
 def main() -> None:
-    """Run every scenario on both sides and print cases/s and the ratio."""
+    """Run every scenario on both sides and print cases/s and the ratio, then the summary line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_CASES} cases per scenario (a smoke run)")
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file in a temp dir")
     args = parser.parse_args()
+    cases = QUICK_CASES if args.quick else args.cases
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         schema.upgrade(url)
-        engines = {"engine": CaseEngine.for_url(url),
-                   "engine, no workflow reuse": CaseEngine.for_url(url, reuse_workflows=False)}
+        # Logs and uploads of the run go to the temp dir, not the project's instance/.
+        settings = Settings.from_environ(DATABASE_URL=url, INSTANCE_DIR=tmp)
+        engines = {"engine": CaseEngine(settings),
+                   "engine, no workflow reuse": CaseEngine(settings, reuse_workflows=False)}
+        engines["engine"].accounts.load_demo_data()  # applications are checked against the county's regions
         engines["engine"].deploy(BPMN.read_bytes(), BPMN.name, "bench")
         bare = bare_runner()
-        print(f"database: {url.split('://')[0]}, cases per scenario: {args.cases}")
+        print(f"database: {url.split('://')[0]}, cases per scenario: {cases}")
         print(f"{'scenario':<20}{'steps':>6}{'bare cases/s':>14}" + "".join(f"{k + ' cases/s':>32}" for k in engines)
               + f"{'ratio':>8}")
         ratios = []
+        summary: dict[str, str] = {"database": url.split("://")[0].split("+")[0], "cases": str(cases)}
         for name, decisions in SCENARIOS.items():
-            bare_rate, steps = measure(bare, decisions, args.cases)
-            rates = [measure(engine_runner(e), decisions, args.cases)[0] for e in engines.values()]
+            bare_rate, steps = measure(bare, decisions, cases)
+            rates = [measure(engine_runner(e), decisions, cases)[0] for e in engines.values()]
             ratios.append(rates[0] / bare_rate)
             print(f"{name:<20}{steps:>6}{bare_rate:>14.1f}" + "".join(f"{r:>32.1f}" for r in rates)
                   + f"{ratios[-1]:>8.2f}")
-        print(f"persisted/in-memory ratio (engine with reuse), geometric mean: {statistics.geometric_mean(ratios):.2f}")
+            summary.update({f"{name}_bare": f"{bare_rate:.1f}", f"{name}_engine": f"{rates[0]:.1f}",
+                            f"{name}_engine_no_reuse": f"{rates[1]:.1f}", f"{name}_ratio": f"{ratios[-1]:.3f}"})
+        ratio = statistics.geometric_mean(ratios)
+        print(f"persisted/in-memory ratio (engine with reuse), geometric mean: {ratio:.2f}")
+        summary["ratio_geomean"] = f"{ratio:.3f}"
+        print("summary: " + " ".join(f"{k}={v}" for k, v in summary.items()))
 
 
 if __name__ == "__main__":

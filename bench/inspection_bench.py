@@ -17,17 +17,20 @@ state is 5–15 kB), so --state-bytes N pads it to N characters; PostgreSQL move
 analyzed after filling.
 
 Timed, as admin1 (county-wide scope), each warm (one discarded call) and then the median of
---runs calls, one connection and one transaction per call: `engine.inspection.list_instances`
+--runs calls, one connection and one transaction per call: `engine.cases.inspection.list_instances`
 (page 1 unfiltered; status=running; overdue=yes; a task name containing 受理; a case number;
-the last page), `definition_heat` over 90 and 365 days, and the staff case list
-`engine.inbox.search_cases`, the baseline (page 1, the same case number, and its last page). The
-statements of each query are captured at the largest size and their plans printed (EXPLAIN QUERY
-PLAN on SQLite, EXPLAIN on PostgreSQL), to check which indexes they use.
+the last page), `definition_heat` over 90 and 365 days, and the staff case list, the baseline
+(page 1, the same case number, and its last page): the statements of `CaseFiles.search`
+(`engine.files.search`), reproduced here on the timed connection — its count and its page, through
+`engine.paging.paginate` as it runs them, names masked; only its lookup of organisation names for
+the page is left out. The statements of each query are captured at the largest size and their plans
+printed (EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL), to check which indexes they use.
 
 Usage: python bench/inspection_bench.py [--sizes 1000,10000,100000] [--runs 5] [--state-bytes 0]
-                                        [--database-url URL]
-A PostgreSQL URL must name a database whose name contains "bench" or "test": its tables are
-dropped and recreated for each size.
+                                        [--quick] [--database-url URL]
+--quick is a smoke run: sizes 1000,10000 and 3 runs. A PostgreSQL URL must name a database whose
+name contains "bench" or "test": its tables are dropped and recreated for each size. The last line
+printed is `summary: name=value …` (ms of each query at the largest size, flagged plan lines).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, func, insert, select, text  # noqa: E402
+from sqlalchemy import Connection, and_, func, insert, or_, select, text  # noqa: E402
 
 from bench.scheduler_bench import (  # noqa: E402
     APPLICATION,
@@ -62,20 +65,25 @@ from bench.scheduler_bench import (  # noqa: E402
     CHUNK,
     DEPARTMENTS,
     REGIONS,
+    bench_settings,
     captured_statements,
     fresh_database,
     plan_warning,
     short_sql,
 )
-from engine import db  # noqa: E402
+from engine import db, tables  # noqa: E402
+from engine.access import personal_data, scoping  # noqa: E402
 from engine.access.accounts import Principal, load_demo_data, principal_of  # noqa: E402
 from engine.bpmn.definitions import LoadedDefinition  # noqa: E402
 from engine.cases import store  # noqa: E402
-from engine.cases.inbox import search_cases  # noqa: E402
+from engine.cases.casefile import MAX_SEARCH  # noqa: E402
 from engine.cases.inspection import InstanceQuery, definition_heat, list_instances  # noqa: E402
-from engine.cases.intake import LOCAL_TZ  # noqa: E402
 from engine.cases.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
+from engine.clock import LOCAL_TZ  # noqa: E402
 from engine.models import User  # noqa: E402
+from engine.paging import Page, paginate  # noqa: E402
+from engine.settings import Settings  # noqa: E402
+from engine.status import CANCELLED, COMPLETED, READY  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ)
 PER_PAGE = 20
@@ -90,6 +98,7 @@ PATHS = (("triage", "dept_accept", "dept_result", "summary"),
 REQUESTS = ("因病致贫，申请医疗救助", "申请临时救助", "子女就学困难，申请教育救助", "房屋受损，申请住房救助")
 MATTERS = (["medical_assistance"], ["temporary_assistance"], ["education_assistance"], ["housing_assistance"])
 TASK_TEXT = "受理"  # in 一门受理·初步研判 and 受理告知
+QUICK = {"sizes": "1000,10000", "runs": 3}  # what --quick sets
 
 
 @dataclass
@@ -109,6 +118,7 @@ class Population:
 class Timing:
     """One query at one size: median milliseconds, rows returned and what they are out of."""
 
+    key: str  # a stable name for the summary line
     label: str
     ms: float
     spread: float  # slowest minus fastest run
@@ -170,7 +180,7 @@ def case_rows(rng: random.Random, loaded: LoadedDefinition, instance_id: int, ca
     for n, (element, created, completed, due) in enumerate(walked):
         meta = loaded.model.user_tasks[element]
         group = _group_of(meta.candidate_groups[0], department, township, village, rng)
-        state = store.COMPLETED if completed is not None else store.CANCELLED if ended else store.READY
+        state = COMPLETED if completed is not None else CANCELLED if ended else READY
         task_id = f"bench-{instance_id:08d}-{n}"
         tasks.append({
             "id": task_id, "instance_id": instance_id, "case_no": case_no, "task_spec": element, "name": meta.name,
@@ -178,10 +188,10 @@ def case_rows(rng: random.Random, loaded: LoadedDefinition, instance_id: int, ca
             "context": {"channel": "window", "department": department,
                         "region": {"township": township, "village": village}},
             "assignee": "center1" if completed is not None else None, "state": state, "created_at": created,
-            "due_at": due, "completed_at": completed or (ended if state == store.CANCELLED else None),
+            "due_at": due, "completed_at": completed or (ended if state == CANCELLED else None),
             "completed_by": "center1" if completed is not None else None,
             "data": {"decision": "eligible"} if completed is not None else None,
-            "overdue_since": due if state == store.READY and due < NOW else None, "reminded_at": None})
+            "overdue_since": due if state == READY and due < NOW else None, "reminded_at": None})
         groups.append({"task_id": task_id, "group_code": group})
     application = {
         "case_no": case_no, "channel": "window", "level": "village", "green_channel": instance_id % 50 == 0,
@@ -219,13 +229,13 @@ def all_case_rows(loaded: LoadedDefinition, count: int, first_id: int, state: st
 
 def bulk_insert(url: str, loaded: LoadedDefinition, count: int, state: str) -> None:
     """Insert `count` cases, CHUNK cases per executemany of each table."""
-    tables = (APPLICATION, store.INSTANCE, store.TASK, store.TASK_GROUP)
+    targets = (APPLICATION, tables.INSTANCE, tables.TASK, tables.TASK_GROUP)
     with db.get_engine(url).begin() as conn:
-        first_id = (conn.execute(select(func.max(store.INSTANCE.c.id))).scalar() or 0) + 1
+        first_id = (conn.execute(select(func.max(tables.INSTANCE.c.id))).scalar() or 0) + 1
         rows = all_case_rows(loaded, count, first_id, state)
         while batch := list(islice(rows, CHUNK)):
             applications, instances, tasks, groups = zip(*batch, strict=True)
-            for table, values in zip(tables, (applications, instances, chain.from_iterable(tasks),
+            for table, values in zip(targets, (applications, instances, chain.from_iterable(tasks),
                                               chain.from_iterable(groups)), strict=True):
                 conn.execute(insert(table), list(values))
         if conn.dialect.name == "postgresql":
@@ -236,13 +246,13 @@ def bulk_insert(url: str, loaded: LoadedDefinition, count: int, state: str) -> N
 
 def census(url: str, build_seconds: float) -> Population:
     """Count what the database holds, for the header of a size's table."""
-    task, instance = store.TASK, store.INSTANCE
+    task, instance = tables.TASK, tables.INSTANCE
     with db.get_engine(url).connect() as conn:
         statuses = Counter({status: n for status, n in conn.execute(
             select(instance.c.status, func.count()).group_by(instance.c.status))})
         tasks = conn.execute(select(func.count()).select_from(task)).scalar_one()
-        ready = conn.execute(select(func.count()).where(task.c.state == store.READY)).scalar_one()
-        overdue = conn.execute(select(func.count()).where(task.c.state == store.READY, task.c.due_at < NOW)) \
+        ready = conn.execute(select(func.count()).where(task.c.state == READY)).scalar_one()
+        overdue = conn.execute(select(func.count()).where(task.c.state == READY, task.c.due_at < NOW)) \
             .scalar_one()
         total = sum(statuses.values())
         sample = conn.execute(select(instance.c.case_no).order_by(instance.c.id).offset(total // 2).limit(1)) \
@@ -250,13 +260,14 @@ def census(url: str, build_seconds: float) -> Population:
     return Population(total, statuses, tasks, ready, overdue, build_seconds, sample)
 
 
-def build(url: str, size: int, state_bytes: int) -> tuple[Population, Principal, LoadedDefinition]:
+def build(url: str, settings: Settings, size: int,
+          state_bytes: int) -> tuple[Population, Principal, LoadedDefinition]:
     """Fill a fresh database with `size` instances; return what it holds, admin1 and the parsed definition."""
-    with db.transaction(url) as session:
-        load_demo_data(session, NOW)
-    engine = CaseEngine.for_url(url)
+    with db.transaction(db.session_factory(url)) as session:
+        load_demo_data(session, settings, NOW)
+    engine = CaseEngine(settings)
     engine.deploy(BPMN.read_bytes(), BPMN.name, "bench")
-    with db.transaction(url) as session:
+    with db.transaction(engine.sessions) as session:
         definition = store.latest_definition_id(session.connection(), PROCESS_KEY)
         assert definition is not None
         loaded = engine.specs.get_by_id(session, definition[0])
@@ -275,16 +286,37 @@ Query = Callable[[Connection], tuple[int, int]]
 def instance_list(principal: Principal, **filters: Any) -> Query:
     """list_instances with `filters` as admin1 at NOW: (rows on the page, total)."""
     def run(conn: Connection) -> tuple[int, int]:
-        rows, total = list_instances(conn, principal, InstanceQuery(per_page=PER_PAGE, **filters), NOW)
-        return len(rows), total
+        found = list_instances(conn, principal, InstanceQuery(per_page=PER_PAGE, **filters), NOW)
+        return len(found.items), found.total
     return run
+
+
+def search_case_list(conn: Connection, principal: Principal, text: str = "", page: int = 1,
+                     per_page: int = PER_PAGE) -> Page[dict[str, Any]]:
+    """The statements of `CaseFiles.search` (the staff case list) on `conn`, names masked; without its
+    lookup of the page's organisation names, which needs the ORM session it opens itself."""
+    instance = tables.INSTANCE
+    text = text.strip()[:MAX_SEARCH]
+    joined = APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)
+    where = scoping.case_filter(principal)
+    if text:
+        where = and_(where, or_(APPLICATION.c.case_no.contains(text), APPLICATION.c.request.contains(text)))
+    query = (select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
+                    APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
+                    APPLICATION.c.created_at, instance.c.status)
+             .select_from(joined).where(where)
+             .order_by(APPLICATION.c.created_at.desc(), APPLICATION.c.case_no.desc()))
+    found = paginate(conn, query, page, per_page, lambda r: dict(r._mapping))
+    for row in found.items:
+        row["applicant"] = personal_data.mask_name(row.pop("applicant_name"))
+    return found
 
 
 def case_list(principal: Principal, search: str = "", page: int = 1) -> Query:
     """The staff case list (the baseline): (rows on the page, total)."""
     def run(conn: Connection) -> tuple[int, int]:
-        rows, total = search_cases(conn, principal, search, page, PER_PAGE)
-        return len(rows), total
+        found = search_case_list(conn, principal, search, page, PER_PAGE)
+        return len(found.items), found.total
     return run
 
 
@@ -296,32 +328,33 @@ def heat(loaded: LoadedDefinition, days: int) -> Query:
     return run
 
 
-BASELINE = "search_cases page 1 (baseline)"
+BASELINE = "case list page 1 (baseline)"
 
 
 def queries(url: str, principal: Principal, loaded: LoadedDefinition,
-            case_no: str) -> list[tuple[str, Query, str]]:
-    """(label, query, what its total counts) in the order they are timed and printed."""
+            case_no: str) -> list[tuple[str, str, Query, str]]:
+    """(key, label, query, what its total counts) in the order they are timed and printed."""
     with db.get_engine(url).connect() as conn:
         _, instances = instance_list(principal)(conn)
         _, cases = case_list(principal)(conn)
     last, last_case = max(1, math.ceil(instances / PER_PAGE)), max(1, math.ceil(cases / PER_PAGE))
     return [
-        (BASELINE, case_list(principal), "cases"),
-        (f"search_cases text={case_no}", case_list(principal, case_no), "cases"),
-        (f"search_cases last page (p{last_case})", case_list(principal, page=last_case), "cases"),
-        ("list_instances page 1", instance_list(principal), "instances"),
-        ("list_instances status=running", instance_list(principal, status="running"), "instances"),
-        ("list_instances overdue=yes", instance_list(principal, overdue="yes"), "instances"),
-        (f"list_instances task~{TASK_TEXT}", instance_list(principal, task=TASK_TEXT), "instances"),
-        (f"list_instances case_no~{case_no}", instance_list(principal, case_no=case_no), "instances"),
-        (f"list_instances last page (p{last})", instance_list(principal, page=last), "instances"),
-        ("definition_heat 90 days", heat(loaded, 90), "completed tasks"),
-        ("definition_heat 365 days", heat(loaded, 365), "completed tasks"),
+        ("baseline", BASELINE, case_list(principal), "cases"),
+        ("cases_case_no", f"case list text={case_no}", case_list(principal, case_no), "cases"),
+        ("cases_last", f"case list last page (p{last_case})", case_list(principal, page=last_case), "cases"),
+        ("list_page1", "list_instances page 1", instance_list(principal), "instances"),
+        ("list_running", "list_instances status=running", instance_list(principal, status="running"), "instances"),
+        ("list_overdue", "list_instances overdue=yes", instance_list(principal, overdue="yes"), "instances"),
+        ("list_task", f"list_instances task~{TASK_TEXT}", instance_list(principal, task=TASK_TEXT), "instances"),
+        ("list_case_no", f"list_instances case_no~{case_no}", instance_list(principal, case_no=case_no),
+         "instances"),
+        ("list_last", f"list_instances last page (p{last})", instance_list(principal, page=last), "instances"),
+        ("heat_90d", "definition_heat 90 days", heat(loaded, 90), "completed tasks"),
+        ("heat_365d", "definition_heat 365 days", heat(loaded, 365), "completed tasks"),
     ]
 
 
-def time_query(url: str, label: str, query: Query, unit: str, runs: int, capture: bool) -> Timing:
+def time_query(url: str, key: str, label: str, query: Query, unit: str, runs: int, capture: bool) -> Timing:
     """Call `query` once to warm up (capturing its statements if asked), then `runs` times; the median."""
     engine = db.get_engine(url)
     with captured_statements(url) as statements, engine.connect() as conn:
@@ -335,18 +368,18 @@ def time_query(url: str, label: str, query: Query, unit: str, runs: int, capture
             seconds.append(time.perf_counter() - began)
             conn.rollback()
         assert again == (rows, total), (label, again, rows, total)
-    return Timing(label, 1000 * statistics.median(seconds), 1000 * (max(seconds) - min(seconds)), rows, total, unit,
-                  dict(statements) if capture else {})
+    return Timing(key, label, 1000 * statistics.median(seconds), 1000 * (max(seconds) - min(seconds)), rows, total,
+                  unit, dict(statements) if capture else {})
 
 
 def measure(database_url: str | None, tmp: Path, size: int, runs: int, capture: bool,
             state_bytes: int) -> tuple[str, Population, list[Timing]]:
     """Build one size on a fresh database and time every query on it."""
     url = fresh_database(database_url, tmp, size)
-    population, principal, loaded = build(url, size, state_bytes)
+    population, principal, loaded = build(url, bench_settings(url, tmp), size, state_bytes)
     print(f"{size:,} instances built in {population.build_seconds:.1f} s", flush=True)
-    timings = [time_query(url, label, query, unit, runs, capture)
-               for label, query, unit in queries(url, principal, loaded, population.sample_case_no)]
+    timings = [time_query(url, key, label, query, unit, runs, capture)
+               for key, label, query, unit in queries(url, principal, loaded, population.sample_case_no)]
     db.get_engine(url).dispose()
     return url, population, timings
 
@@ -404,10 +437,12 @@ def plan_flag(line: str) -> str:
     return ""
 
 
-def print_plans(url: str, timings: Sequence[Timing], size: int) -> None:
-    """Print the plan of every statement each query ran at the largest size; flag full scans of big tables."""
+def print_plans(url: str, timings: Sequence[Timing], size: int) -> int:
+    """Print the plan of every statement each query ran at the largest size; flag full scans of big tables.
+    Return how many plan lines were flagged."""
     print(f"\n== query plans at {size:,} instances")
     shown: set[str] = set()
+    flagged = 0
     with db.get_engine(url).connect() as conn:
         explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
         for t in timings:
@@ -420,8 +455,27 @@ def print_plans(url: str, timings: Sequence[Timing], size: int) -> None:
                 print(f"  {one_line(statement)}")
                 for row in conn.exec_driver_sql(explain + statement, parameters).all():
                     line = str(row[-1])
-                    print(f"    {plan_flag(line)}{line}")
+                    flag = plan_flag(line)
+                    flagged += bool(flag)
+                    print(f"    {flag}{line}")
         conn.rollback()
+    return flagged
+
+
+def print_summary(database: str, sizes: Sequence[int], results: Sequence[list[Timing]], flagged: int) -> None:
+    """The one-line summary: each query's ms at the largest size, the slowest query over the baseline,
+    and the fastest-growing query's growth over the baseline's between the last two sizes."""
+    last = results[-1]
+    values: dict[str, Any] = {"database": database, "instances": sizes[-1]}
+    values.update({f"{t.key}_ms": f"{t.ms:.2f}" for t in last})
+    worst = max(last[1:], key=lambda t: t.ms)
+    values["slowest"] = worst.key
+    values["slowest_x_baseline"] = f"{worst.ms / last[0].ms:.2f}"
+    if len(results) > 1:
+        baseline = last[0].ms / results[-2][0].ms
+        values["max_growth_x_baseline"] = f"{max(t.ms / results[-2][i].ms for i, t in enumerate(last)) / baseline:.2f}"
+    values["flagged_plan_lines"] = flagged
+    print("summary: " + " ".join(f"{k}={v}" for k, v in values.items()))
 
 
 def main() -> None:
@@ -432,7 +486,11 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file per size")
     parser.add_argument("--state-bytes", type=int, default=0,
                         help="size of each instance's placeholder state; 0: '{}' (a real one is 5–15 kB)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke run: --sizes {QUICK['sizes']} --runs {QUICK['runs']}")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.runs = QUICK["sizes"], QUICK["runs"]
     sizes = [int(s) for s in args.sizes.split(",")]
     results: list[list[Timing]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -445,8 +503,9 @@ def main() -> None:
         print(f"\ndatabase: {(args.database_url or 'sqlite').split('://')[0]}; now {NOW.isoformat()}; "
               f"as admin1 (county-wide); {PER_PAGE} per page; instance state {state}")
         print_growth(sizes, results)
-        print_plans(url, results[-1], sizes[-1])
+        flagged = print_plans(url, results[-1], sizes[-1])
         db.get_engine(url).dispose()
+    print_summary((args.database_url or "sqlite").split("://")[0].split("+")[0], sizes, results, flagged)
 
 
 if __name__ == "__main__":

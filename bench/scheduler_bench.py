@@ -13,9 +13,10 @@ same file, and the median is shown. The statements of the tick are captured and 
 plans printed, to check that they read through indexes.
 
 Usage: python bench/scheduler_bench.py [--sizes 1000,10000,100000] [--due 100] [--repeat 3]
-                                       [--database-url URL]
-A PostgreSQL URL must name a database whose name contains "bench" or "test": its tables are
-dropped and recreated for each size.
+                                       [--quick] [--database-url URL]
+--quick is a smoke run: sizes 1000,10000 and one tick each. A PostgreSQL URL must name a database
+whose name contains "bench" or "test": its tables are dropped and recreated for each size. The
+last line printed is `summary: name=value …` (tick seconds per size, the ratios, flagged plans).
 """
 
 from __future__ import annotations
@@ -34,24 +35,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Table, event, func, insert, inspect, make_url, select, text  # noqa: E402
+from sqlalchemy import event, func, insert, inspect, make_url, select, text  # noqa: E402
 
-from engine import clock, db, schema  # noqa: E402
+from engine import clock, db, schema, tables  # noqa: E402
 from engine.access.accounts import load_demo_data  # noqa: E402
 from engine.cases import store  # noqa: E402
-from engine.cases.intake import LOCAL_TZ  # noqa: E402
 from engine.cases.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
-from engine.deadlines.jobs import reminder_bound, tick  # noqa: E402
+from engine.clock import LOCAL_TZ  # noqa: E402
+from engine.deadlines.due import reminder_bound  # noqa: E402
+from engine.deadlines.jobs import tick  # noqa: E402
 from engine.deadlines.workcal import WorkCalendar  # noqa: E402
-from engine.models import Application, Base  # noqa: E402
+from engine.models import Base  # noqa: E402
+from engine.settings import Settings  # noqa: E402
+from engine.status import READY  # noqa: E402
 
 BPMN = ROOT / "processes" / "relief_linkage.bpmn"
-APPLICATION = cast(Table, Application.__table__)
+APPLICATION = tables.APPLICATION
 STARTED = datetime(2026, 3, 2, 9, 0, tzinfo=LOCAL_TZ)  # Monday; the real cases start here
 # Department work started Monday 03-02 overruns 15 working days later, at the end of Monday 03-23.
 TICK_AT = datetime(2026, 3, 24, 10, 0, tzinfo=LOCAL_TZ)
@@ -67,6 +71,7 @@ TASK_KINDS = (("triage", "一门受理·初步研判", "center"), ("joint_plan",
               ("field_report", "处理上报", "field"), ("dept_result", "办结反馈", "department"),
               ("dept_result", "办结反馈", "department"), ("dept_result", "办结反馈", "department"))
 CHUNK = 10_000
+QUICK = {"sizes": "1000,10000", "repeat": 1}  # what --quick sets
 
 
 @dataclass
@@ -83,6 +88,12 @@ class Result:
     runs: int
     build_seconds: float
     due_within_horizon: int
+
+
+def bench_settings(url: str, tmp: Path) -> Settings:
+    """The engine's settings for a run: the database, the rest from the environment; the SMS and
+    12345 logs the tick's deliveries write go to the temp dir, not the project's instance/."""
+    return Settings.from_environ(DATABASE_URL=url, INSTANCE_DIR=str(tmp))
 
 
 def fresh_database(url: str | None, tmp: Path, size: int) -> str:
@@ -106,7 +117,7 @@ def start_real_cases(engine: CaseEngine, count: int) -> None:
     with clock.frozen_at(STARTED):
         for i in range(count):
             case_no, _ = engine.start_case(APPLICANT, "window", "village", actor="clerk_v", org="T01V01")
-            [triage] = engine.list_tasks(case_no=case_no)
+            [triage] = engine.queries.list_tasks(case_no=case_no)
             engine.complete_task(triage["id"], "center1",
                                  {"decision": "eligible", "departments": [DEPARTMENTS[i % len(DEPARTMENTS)]]})
 
@@ -141,11 +152,11 @@ def bulk_rows(engine: CaseEngine, count: int, definition_id: int, first_id: int,
                 "matters": ["temporary_assistance"], "created_at": created, "registered_by": "clerk_v",
                 "registered_org": village, "query_code_hash": None},
                {"id": first_id + i, "definition_id": definition_id, "case_no": case_no, "status": "open",
-                "state": "{}", "serializer_version": engine.serializer.version, "started_at": created,
+                "state": "{}", "serializer_version": engine.workflows.serializer.version, "started_at": created,
                 "ended_at": None, "next_timer_at": rng.choice(timer_moments), "lock_version": 1},
                {"id": f"bulk-{i:08d}", "instance_id": first_id + i, "case_no": case_no, "task_spec": spec,
                 "name": name, "form_key": spec, "candidate_groups": [group], "context": context,
-                "assignee": None, "state": store.READY, "created_at": created, "due_at": rng.choice(due_moments),
+                "assignee": None, "state": READY, "created_at": created, "due_at": rng.choice(due_moments),
                 "completed_at": None, "completed_by": None, "data": None, "overdue_since": None,
                 "reminded_at": None},
                {"task_id": f"bulk-{i:08d}", "group_code": group})
@@ -153,14 +164,14 @@ def bulk_rows(engine: CaseEngine, count: int, definition_id: int, first_id: int,
 
 def bulk_insert(engine: CaseEngine, url: str, count: int) -> None:
     """Insert `count` open cases with one open task each, CHUNK rows per executemany."""
-    tables = (APPLICATION, store.INSTANCE, store.TASK, store.TASK_GROUP)
+    targets = (APPLICATION, tables.INSTANCE, tables.TASK, tables.TASK_GROUP)
     with db.get_engine(url).begin() as conn:
-        definition_id = conn.execute(select(store.DEFINITION.c.id).where(
-            store.DEFINITION.c.key == PROCESS_KEY)).scalar_one()
-        first_id = (conn.execute(select(func.max(store.INSTANCE.c.id))).scalar() or 0) + 1
+        definition_id = conn.execute(select(tables.DEFINITION.c.id).where(
+            tables.DEFINITION.c.key == PROCESS_KEY)).scalar_one()
+        first_id = (conn.execute(select(func.max(tables.INSTANCE.c.id))).scalar() or 0) + 1
         rows = bulk_rows(engine, count, definition_id, first_id)
         while chunk := list(islice(rows, CHUNK)):
-            for table, values in zip(tables, zip(*chunk, strict=True), strict=True):
+            for table, values in zip(targets, zip(*chunk, strict=True), strict=True):
                 conn.execute(insert(table), list(values))
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence('process_instance', 'id'), "
@@ -199,21 +210,21 @@ def query_plans(url: str, statements: dict[str, Any]) -> list[tuple[str, list[st
     return plans
 
 
-def due_within_horizon(url: str) -> int:
+def due_within_horizon(url: str, settings: Settings) -> int:
     """Open tasks the reminder query reads at TICK_AT (due before the one-working-day bound)."""
-    task = store.TASK
+    task = tables.TASK
+    bound = reminder_bound(TICK_AT, WorkCalendar.load(settings.calendar_file))
     with db.get_engine(url).connect() as conn:
         return int(conn.execute(select(func.count()).select_from(task).where(
-            task.c.state == store.READY, task.c.due_at >= TICK_AT,
-            task.c.due_at < reminder_bound(TICK_AT, WorkCalendar.load()),
+            task.c.state == READY, task.c.due_at >= TICK_AT, task.c.due_at < bound,
             task.c.reminded_at.is_(None))).scalar_one())
 
 
-def build(url: str, open_tasks: int, due: int) -> float:
+def build(url: str, settings: Settings, open_tasks: int, due: int) -> float:
     """Fill a fresh database with `open_tasks` open tasks, `due` of them real and due; return seconds taken."""
-    with db.transaction(url) as session:
-        load_demo_data(session, STARTED)
-    builder = CaseEngine.for_url(url)
+    with db.transaction(db.session_factory(url)) as session:
+        load_demo_data(session, settings, STARTED)  # the county's regions: applications are checked against them
+    builder = CaseEngine(settings)
     builder.deploy(BPMN.read_bytes(), BPMN.name, "bench")
     started = time.perf_counter()
     start_real_cases(builder, due)
@@ -221,11 +232,11 @@ def build(url: str, open_tasks: int, due: int) -> float:
     return time.perf_counter() - started
 
 
-def time_ticks(url: str) -> tuple[dict[str, Any], float, float, dict[str, Any]]:
+def time_ticks(url: str, settings: Settings) -> tuple[dict[str, Any], float, float, dict[str, Any]]:
     """Run the tick at TICK_AT and an idle one a minute later: (report, seconds, idle seconds, statements)."""
     # The scheduler is its own process: no cached workflows, but a parsed spec and a warm calendar.
-    scheduler = CaseEngine.for_url(url, reuse_workflows=False)
-    with db.transaction(url) as session:
+    scheduler = CaseEngine(settings, reuse_workflows=False)
+    with db.transaction(scheduler.sessions) as session:
         definition = store.latest_definition_id(session.connection(), PROCESS_KEY)
         assert definition is not None
         scheduler.specs.get_by_id(session, definition[0])
@@ -245,8 +256,9 @@ def measure(database_url: str | None, tmp: Path, open_tasks: int, due: int,
             repeats: int) -> tuple[Result, list[tuple[str, list[str]]]]:
     """Build one size on a fresh database and time its tick, on copies of the SQLite file when repeating."""
     url = fresh_database(database_url, tmp, open_tasks)
-    built = build(url, open_tasks, due)
-    due_soon = due_within_horizon(url)
+    settings = bench_settings(url, tmp)
+    built = build(url, settings, open_tasks, due)
+    due_soon = due_within_horizon(url, settings)
     path = Path(make_url(url).database or "") if url.startswith("sqlite") else None
     snapshot = tmp / "snapshot.db"
     if path is not None:
@@ -259,7 +271,7 @@ def measure(database_url: str | None, tmp: Path, open_tasks: int, due: int,
             for leftover in (Path(f"{path}-wal"), Path(f"{path}-shm")):
                 leftover.unlink(missing_ok=True)
             shutil.copy(snapshot, path)
-        runs.append(time_ticks(url))
+        runs.append(time_ticks(url, settings))
     assert len({(len(r[0]["tasks_flagged"]), len(r[0]["timers_fired"])) for r in runs}) == 1, "runs differ"
     plans = query_plans(url, runs[0][3])
     db.get_engine(url).dispose()
@@ -308,6 +320,25 @@ def plan_warning(line: str) -> str:
     return ""
 
 
+def flagged_plan_lines(plans: list[tuple[str, list[str]]]) -> int:
+    """How many plan lines `plan_warning` flags (0: every read of the big tables goes through a narrow index)."""
+    return sum(bool(plan_warning(line)) for _statement, plan in plans for line in plan)
+
+
+def print_summary(results: Sequence[Result], plans: list[tuple[str, list[str]]], database: str, due: int) -> None:
+    """The one-line summary: tick and idle seconds per size, the ratios largest/smallest, flagged plan lines."""
+    first, last = results[0], results[-1]
+    values: dict[str, Any] = {"database": database, "due": due, "runs": first.runs}
+    for r in results:
+        values[f"tick_s_{r.open_tasks}"] = f"{r.tick_seconds:.4f}"
+        values[f"idle_s_{r.open_tasks}"] = f"{r.idle_seconds:.4f}"
+    values.update(overdue=last.overdue, timers=last.timers, reminders=last.reminders,
+                  tick_ratio=f"{last.tick_seconds / first.tick_seconds:.2f}",
+                  idle_ratio=f"{last.idle_seconds / first.idle_seconds:.2f}",
+                  flagged_plan_lines=flagged_plan_lines(plans))
+    print("summary: " + " ".join(f"{k}={v}" for k, v in values.items()))
+
+
 def print_plans(plans: list[tuple[str, list[str]]], open_tasks: int) -> None:
     """Print the plan of each statement; flag reads of the big tables that no index narrows to the due rows."""
     print(f"\nquery plans of the tick's statements ({open_tasks:,} open tasks):")
@@ -325,7 +356,11 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100, help="tasks (and timers) due at the tick")
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file per size")
     parser.add_argument("--repeat", type=int, default=3, help="ticks per size on copies of the database (SQLite)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a smoke run: --sizes {QUICK['sizes']} --repeat {QUICK['repeat']}")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.repeat = QUICK["sizes"], QUICK["repeat"]
     sizes = [int(s) for s in args.sizes.split(",")]
     results: list[Result] = []
     plans: list[tuple[str, list[str]]] = []
@@ -340,6 +375,7 @@ def main() -> None:
           f"{args.due} real cases overdue with due timers")
     print_table(results, args.due)
     print_plans(plans, sizes[-1])
+    print_summary(results, plans, (args.database_url or "sqlite").split("://")[0].split("+")[0], args.due)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Take the README screenshots (docs/screenshots/*.png, 1366×900) with Debian's headless Chromium.
 
-Starts the app on a scratch SQLite database with the demo county, registers a case at the window,
-opens and completes its triage task, lets the remaining steps run through the engine, and shows
-the closed case. Run from the project root: `.venv/bin/python scripts/screenshots.py`.
+Starts the app on a scratch SQLite database (and a scratch instance directory) with the demo
+county, registers a case at the window, opens and completes its triage task, lets the remaining
+steps run through the app's own engine (`app.extensions["relief_engine"]`), and shows the closed
+case. Run from the project root: `.venv/bin/python scripts/screenshots.py [--out DIR]`; it needs
+Debian's Chromium at /usr/bin/chromium (Playwright's own browsers are not used) and the built
+BPMN bundles in web/static/dist (`make setup`).
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's packages, even where the editable install predates web/
+
+from engine.cases.runtime import CaseEngine  # noqa: E402
+
+BPMN = ROOT / "processes" / "relief_linkage.bpmn"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -52,31 +60,36 @@ LATER_STEPS: dict[str, Any] = {
 }
 
 
-def prepare_database(directory: Path) -> str:
-    """A scratch SQLite database with the schema, the demo county and the deployed process."""
-    from engine import clock, db, schema
-    from engine.access.accounts import load_demo_data
-    from engine.cases.runtime import CaseEngine
+def make_app(directory: Path) -> Flask:
+    """The app (CSRF on) on a scratch SQLite database in `directory`, migrated to the newest schema."""
+    from engine import schema
+    from web import create_app
 
     url = f"sqlite:///{directory / 'relief.db'}"
     schema.upgrade(url)
-    with db.transaction(url) as session:
-        load_demo_data(session, clock.now())
-    bpmn = ROOT / "processes" / "relief_linkage.bpmn"
-    engine = CaseEngine.for_url(url)
-    engine.deploy(bpmn.read_bytes(), bpmn.name, "screenshots")
+    # Config keys as the app reads them (the RELIEF_ prefix is only for the environment).
+    return create_app({"DATABASE_URL": url, "INSTANCE_DIR": str(directory / "instance"),
+                       "UPLOAD_DIR": str(directory / "uploads"), "SECRET_KEY": secrets.token_hex(16),
+                       "RATELIMIT_ENABLED": False, "SCHEDULER": "off"})
+
+
+def case_engine(app: Flask) -> CaseEngine:
+    """The app's own case engine (usable outside a request: it then opens plain sessions)."""
+    engine: CaseEngine = app.extensions["relief_engine"]
+    return engine
+
+
+def prepare_database(engine: CaseEngine) -> None:
+    """The demo county (applications are checked against its regions), the deployed process and a few cases."""
+    engine.accounts.load_demo_data()
+    engine.deploy(BPMN.read_bytes(), BPMN.name, "screenshots")
     for applicant, channel, green in BACKGROUND_CASES:
         engine.start_case(applicant, channel, "county", green_channel=green)
-    return url
 
 
 @contextmanager
-def serve(url: str, directory: Path) -> Iterator[str]:
-    """Serve the app (CSRF on) on a free local port until the block ends; yield its base URL."""
-    from web import create_app
-
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(16),
-                      "UPLOAD_DIR": str(directory / "uploads"), "RATELIMIT_ENABLED": False})
+def serve(app: Flask) -> Iterator[str]:
+    """Serve the app on a free local port until the block ends; yield its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -111,12 +124,9 @@ def set_field(page: Page, name: str, value: str) -> None:
         field.fill(value)
 
 
-def finish_through_engine(url: str, case_no: str) -> None:
+def finish_through_engine(engine: CaseEngine, case_no: str) -> None:
     """Complete the steps after triage as their demo users would."""
-    from engine.cases.runtime import CaseEngine
-
-    engine = CaseEngine.for_url(url)
-    while tasks := engine.list_tasks(case_no=case_no):
+    while tasks := engine.queries.list_tasks(case_no=case_no):
         task = tasks[0]
         step = LATER_STEPS[task["form_key"]]
         if isinstance(step, dict):  # per department: the task's candidate group names it
@@ -125,7 +135,7 @@ def finish_through_engine(url: str, case_no: str) -> None:
         engine.complete_task(task["id"], user, data)
 
 
-def take_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> None:
+def take_screenshots(browser: Browser, base_url: str, engine: CaseEngine, out: Path) -> None:
     """Drive one case through the pages and save receipt, inbox, task and case screenshots."""
     clerk = signed_in(browser, base_url, "clerk_v")
     clerk.goto("/intake/new")
@@ -149,17 +159,15 @@ def take_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> No
     with center.expect_navigation():
         form.get_by_role("button", name="提交办理").click()
 
-    finish_through_engine(url, case_no)
+    finish_through_engine(engine, case_no)
     center.goto(f"/cases/{case_no}")
     expect(center.locator("#case-status")).to_contain_text("办结")
     center.screenshot(path=out / "case.png")
-    take_design_screenshots(browser, base_url, url, out)
+    take_design_screenshots(browser, base_url, engine, out)
 
 
-def take_design_screenshots(browser: Browser, base_url: str, url: str, out: Path) -> None:
+def take_design_screenshots(browser: Browser, base_url: str, engine: CaseEngine, out: Path) -> None:
     """The modeler with the triage task's properties, an instance on its diagram, and the heat view."""
-    from engine.cases.runtime import CaseEngine
-
     designer = signed_in(browser, base_url, "designer1")
     designer.goto("/design/relief_linkage/modeler")
     expect(designer.locator("body")).to_have_attribute("data-modeler-ready", "1")
@@ -168,12 +176,11 @@ def take_design_screenshots(browser: Browser, base_url: str, url: str, out: Path
     expect(designer.locator("#designer-status")).to_have_class("success")
     designer.screenshot(path=out / "modeler.png")
 
-    engine = CaseEngine.for_url(url)
     case_no, _ = engine.start_case(BACKGROUND_CASES[1][0], "window", "village", actor="clerk_v")
-    tasks = engine.list_tasks(case_no=case_no)
+    tasks = engine.queries.list_tasks(case_no=case_no)
     engine.complete_task(tasks[0]["id"], "center1", {"decision": "eligible", "departments": ["minzheng", "yibao"]})
-    engine.complete_task(engine.list_tasks(case_no=case_no)[0]["id"], "joint1", LATER_STEPS["joint_plan"][1])
-    [accept] = [t for t in engine.list_tasks(case_no=case_no) if "minzheng" in t["candidate_groups"]]
+    engine.complete_task(engine.queries.list_tasks(case_no=case_no)[0]["id"], "joint1", LATER_STEPS["joint_plan"][1])
+    [accept] = [t for t in engine.queries.list_tasks(case_no=case_no) if "minzheng" in t["candidate_groups"]]
     engine.complete_task(accept["id"], "mz1", {**LATER_STEPS["dept_accept"]["minzheng"][1], "field_work": "none"})
     admin = signed_in(browser, base_url, "admin1")
     admin.goto(f"/admin/instances/{case_no}")
@@ -189,11 +196,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} is missing (apt-get install chromium); Playwright's own browsers are not used")
     with tempfile.TemporaryDirectory(prefix="relief-screenshots-") as scratch:
-        url = prepare_database(Path(scratch))
-        with serve(url, Path(scratch)) as base_url, sync_playwright() as playwright:
+        app = make_app(Path(scratch))
+        engine = case_engine(app)
+        prepare_database(engine)
+        with serve(app) as base_url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            take_screenshots(browser, base_url, url, args.out)
+            take_screenshots(browser, base_url, engine, args.out)
             browser.close()
     print(f"screenshots in {args.out}: " + ", ".join(sorted(p.name for p in args.out.glob("*.png"))))
 
