@@ -126,7 +126,9 @@ def _text(value: Any) -> str | None:
 
 def _factor(value: Any) -> Fraction:
     if value is None:
-        return Fraction(1, 2)
+        from engine.deadlines.policy import DEFAULT_FACTOR
+
+        return DEFAULT_FACTOR
     text = str(value).strip()
     try:
         # A Fraction keeps "0.1" exact, so 30 × 0.1 rounds up to 3 and not to 4.

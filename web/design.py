@@ -16,17 +16,14 @@ from flask import Blueprint, Response, abort, flash, jsonify, make_response, red
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine.bpmn.design import SampleFileError, summarise_diff
+from engine.bpmn.design import SampleFileError
 from engine.bpmn.design.studio import MAX_BPMN_BYTES
 from engine.bpmn.loader import BpmnRejected
 from engine.cases.runtime import PROCESS_KEY
 from engine.errors import EngineError, InvalidData, NotFound
-from engine.i18n import _l
 from web.services import engine, require
 
 bp = Blueprint("design", __name__, url_prefix="/design")
-SAMPLE_STATUS = {"passed": _l("符合预期"), "failed": _l("不符合预期"), "stuck": _l("停在人工环节"),
-                 "error": _l("运行出错")}
 
 
 def _studio() -> Any:
@@ -89,18 +86,11 @@ def download(key: str, version: int) -> Any:
 @login_required
 def modeler(key: str) -> Any:
     """The bpmn-js modeler on a deployed version (the newest unless ?version=N)."""
-    rows = _versions(key)
-    wanted = request.args.get("version", type=int) or rows[0].version
-    if wanted not in {r.version for r in rows}:
-        abort(404)
-    samples_error = None
     try:
-        samples = _studio().samples(key)
-    except SampleFileError as err:
-        samples, samples_error = [], str(err)
-    return render_template("design/modeler.html", key=key, version=wanted, versions=rows,
-                           latest=rows[0].version, xml=_version_xml(key, wanted), samples=samples,
-                           samples_error=samples_error)
+        page = _studio().modeler_page(key, request.args.get("version", type=int))
+    except NotFound:
+        abort(404)
+    return render_template("design/modeler.html", **page)
 
 
 @bp.route("/<key>/validate", methods=["POST"])
@@ -123,10 +113,7 @@ def try_samples(key: str) -> Any:
         return jsonify({"ok": False, "problems": [p.as_dict() for p in err.problems], "results": []}), 422
     except SampleFileError as err:
         return jsonify({"ok": False, "problems": [], "results": [], "message": str(err)}), 500
-    results = [r.as_dict() for r in found]
-    for result in results:
-        label = SAMPLE_STATUS.get(result["status"])
-        result["status_label"] = _(label) if label else result["status"]
+    results = [{**r.as_dict(), "status_label": _(r.as_dict()["status_label"])} for r in found]
     return jsonify({"ok": all(r["status"] == "passed" for r in results), "problems": [], "results": results})
 
 
@@ -206,12 +193,8 @@ def upload(key: str) -> Any:
 @login_required
 def diff(key: str) -> Any:
     """Elements added, removed and changed between two versions (names, forms, groups, conditions …)."""
-    rows = _versions(key)
-    numbers = [r.version for r in rows]
-    to_version = request.args.get("to", type=int) or numbers[0]
-    from_version = request.args.get("from", type=int) or (to_version - 1 if to_version - 1 in numbers else to_version)
-    if from_version not in numbers or to_version not in numbers:
+    try:
+        page = _studio().diff_page(key, request.args.get("from", type=int), request.args.get("to", type=int))
+    except NotFound:
         abort(404)
-    changes = _studio().diff(key, from_version, to_version)
-    return render_template("design/diff.html", key=key, versions=rows, from_version=from_version,
-                           to_version=to_version, diff=changes, summary=summarise_diff(changes))
+    return render_template("design/diff.html", **page)

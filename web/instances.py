@@ -132,8 +132,10 @@ def retry(case_no: str) -> Any:
     def run(who: str, reason: str) -> Any:
         try:
             patch = json.loads(raw) if raw else {}
-        except ValueError as err:
-            raise InvalidData(_("修正数据格式有误"), {"data": [_("不是合法的 JSON：%(e)s", e=str(err))]}) from err
+        except json.JSONDecodeError as err:
+            where = _("第 %(line)s 行第 %(col)s 列", line=err.lineno, col=err.colno)
+            message = _("不是合法的 JSON（%(where)s）", where=where)
+            raise InvalidData(_("修正数据格式有误"), {"data": [message]}) from err
         if not isinstance(patch, dict):
             raise InvalidData(_("修正数据格式有误"), {"data": [_("请填写 JSON 对象，例如 {\"priority\": 1}")]})
         return engine().admin.retry_task(case_no, task_id, patch, who, reason)

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
+from engine.cases.channels import level_label
 from engine.errors import InvalidData, NotDeployed, NotFound
 from web.application_form import applicant_of, form_choices, read_form, read_uploads, region_of
 from web.presenters import form_errors
@@ -20,17 +21,10 @@ from web.services import engine, principal, require
 bp = Blueprint("intake", __name__, url_prefix="/intake")
 
 
-def _own_region(who: Principal) -> dict[str, str]:
-    if who.org_kind == "village":
-        return {"township": who.org_parent or "", "village": who.org_code}
-    if who.org_kind == "township":
-        return {"township": who.org_code, "village": ""}
-    return {"township": "", "village": ""}
-
-
 def _render_new(values: dict[str, Any], level: str, errors: dict[str, list[str]] | None = None,
                 status: int = 200, files_lost: bool = False) -> Any:
     return render_template("intake/new.html", values=values, errors=form_errors(errors or {}), level=level,
+                           level_label=level_label(level),
                            files_lost=files_lost, **form_choices()), status
 
 
@@ -41,7 +35,7 @@ def new() -> Any:
     who = require("register")
     level = scoping.window_level(who)
     if request.method == "GET":
-        values = read_form(MultiDict({"kind": request.args.get("kind", "application"), **_own_region(who)}))
+        values = read_form(MultiDict({"kind": request.args.get("kind", "application"), **scoping.home_region(who)}))
         return _render_new(values, level)
     values = read_form(request.form)
     if values["kind"] == "consultation":

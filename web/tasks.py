@@ -11,7 +11,6 @@ from flask_login import login_required
 
 from engine.access.accounts import Principal
 from engine.errors import Forbidden, InvalidData, NotFound, TaskConflict, WorkflowFailure
-from engine.status import READY
 from web.form_render import Values, build_fields, parse, values_from_data, values_from_form
 from web.presenters import private
 from web.services import engine, principal, settings, unmask_for_view
@@ -43,10 +42,7 @@ def _render(file: dict[str, Any], values: Values | None = None, errors: dict[str
     fields = []
     if schema is not None:
         if values is None:
-            # An open task starts from the form's defaults and what the flow prefills (x-prefill).
-            start = task["data"] if task["state"] != READY else settings().forms.apply_defaults(
-                task["form_key"], task["prefill"])
-            values = values_from_data(schema, start)
+            values = values_from_data(schema, task["initial"])
         fields = build_fields(schema, settings().reference, values, errors)
     names = {f.name for f in fields}
     form_errors = [m for key, messages in errors.items() if key not in names for m in messages]
@@ -106,23 +102,25 @@ def complete(task_id: str) -> Any:
 
 
 def _act(task_id: str, action: Callable[[Principal], Any], done: str) -> Any:
-    """Run a claim/release/assign; back to the task with a message (and what was typed), 403 when not allowed."""
+    """Run a claim/release/assign; back to the task with a message, and with what was typed when the
+    button was pressed in the middle of filling in the form (whether the action succeeded or not)."""
+    status = 200
     try:
         action(principal())
     except NotFound:
         abort(404)
     except Forbidden as err:
         flash(err.message, "error")
-        return _render(_file(task_id), status=403)
-    except TaskConflict as err:
-        flash(err.message, "error")
+        status = 403
+    except (TaskConflict, InvalidData) as err:
+        flash(err.message if isinstance(err, TaskConflict) else "；".join(
+            m for ms in err.errors.values() for m in ms), "error")
     else:
         flash(done, "success")
     file = _file(task_id)
     typed = _typed(file)
-    if typed is not None:
-        # The button was pressed in the middle of filling in the form: keep every value on the page.
-        return _render(file, typed)
+    if typed is not None or status != 200:
+        return _render(file, typed, entered=typed is not None and not file["actions"]["complete"], status=status)
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -144,12 +142,7 @@ def release(task_id: str) -> Any:
 @login_required
 def assign(task_id: str) -> Any:
     """Assign the task to a colleague of its candidate groups (supervisors; 指派)."""
-    file = _file(task_id)
     assignee = request.form.get("assignee", "").strip()
-    offered = {u["username"] for u in file["assignees"]}
-    if file["actions"]["assign"] and assignee not in offered:
-        flash(_("请选择可以办理该任务的同事"), "error")
-        return redirect(url_for("tasks.show", task_id=task_id))
     return _act(task_id, lambda who: engine().assign_task(task_id, assignee, who.username, principal=who),
                 _("已指派给 %(who)s", who=assignee))
 

@@ -72,6 +72,15 @@ def window_level(principal: Principal) -> str:
     return WINDOW_LEVELS[principal.org_kind]
 
 
+def home_region(principal: Principal) -> dict[str, str]:
+    """The region a window clerk's form starts with: their own village or township (the county: none)."""
+    if principal.org_kind == "village":
+        return {"township": principal.org_parent or "", "village": principal.org_code}
+    if principal.org_kind == "township":
+        return {"township": principal.org_code, "village": ""}
+    return {"township": "", "village": ""}
+
+
 # -- seeing tasks and cases ---------------------------------------------------------------------
 
 def _task_groups_match(groups: frozenset[str]) -> ColumnElement[bool]:

@@ -18,6 +18,9 @@ from engine.errors import NotDeployed
 from engine.models import AuditLog, ProcessDefinition
 from engine.settings import Settings
 
+# The key of the linkage flow of Figure 1 (processes/relief_linkage.bpmn): what new cases start on.
+LINKAGE_PROCESS = "relief_linkage"
+
 
 def known_groups(settings: Settings) -> set[str]:
     """Return the candidate-group codes a BPMN may name: roles and department codes."""

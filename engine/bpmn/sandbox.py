@@ -264,13 +264,21 @@ def _what_went_wrong(original: BaseException | None, fallback: str) -> str:
         return "除数为零"
     if isinstance(original, KeyError):
         return f"流程数据中缺少数据项 {original.args[0]!r}" if original.args else "缺少数据项"
-    if isinstance(original, TypeError | ValueError):
-        return f"数据类型或取值不符合要求（{original}）"
+    if isinstance(original, TypeError):
+        return "数据类型不匹配（例如文本与数字相加、对空值取下标）"
+    if isinstance(original, ValueError):
+        return "取值不符合要求（例如把非数字的文本当作数字）"
     if isinstance(original, AttributeError):
-        return f"不允许或不存在的属性（{original}）"
+        return f"使用了不允许或不存在的属性 {getattr(original, 'name', '') or ''}".rstrip()
+    if isinstance(original, IndexError):
+        return "列表中没有这一项（下标越界）"
+    if isinstance(original, SyntaxError):
+        return "表达式或脚本有语法错误"
     if original is not None:
-        return f"{type(original).__name__}：{original}"
-    return fallback
+        return f"运行时错误（{type(original).__name__}）"
+    if "No conditions satisfied" in fallback:
+        return "所有条件都不成立，且未设置默认顺序流"
+    return "流程引擎无法继续执行该环节"
 
 
 def explain(err: BaseException) -> str:

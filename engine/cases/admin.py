@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, status, tables
 from engine.bpmn.definitions import LoadedDefinition
+from engine.bpmn.sandbox import explain
 from engine.cases import store
 from engine.cases.tasks import record, resolve_groups
 from engine.cases.workflows import Workflows, require, workflow_tasks
@@ -169,7 +170,7 @@ class InstanceAdmin:
             try:
                 moved = self._move(workflow, source, target)
             except SpiffWorkflowException as err:
-                raise WorkflowFailure(f"迁移到版本 {target.version} 失败：{err}") from err
+                raise WorkflowFailure(f"迁移到版本 {target.version} 失败：{explain(err)}") from err
             serializer = self.workflows.serializer
             instance.state = serializer.dump(moved)
             instance.serializer_version = serializer.version

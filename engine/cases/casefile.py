@@ -55,6 +55,15 @@ def masked_applicant(application: Application) -> dict[str, str | None]:
                                           application.address)
 
 
+def api_applicant(session: Session, case_no: str) -> dict[str, Any]:
+    """The case's applicant for the API: masked personal data with region, request and channel."""
+    row = _application(session, case_no)
+    return {**masked_applicant(row), "region": {"township": row.township, "village": row.village},
+            "request": row.request, "channel": row.channel, "level": row.level,
+            "green_channel": row.green_channel, "matters": list(row.matters or []),
+            "registered_at": row.created_at.isoformat()}
+
+
 def tasks_of_case(session: Session, case_no: str) -> list[Mapping[str, Any]]:
     rows = session.connection().execute(select(*store.TASK_COLUMNS, TASK.c.data).where(TASK.c.case_no == case_no)
                                         .order_by(TASK.c.created_at, TASK.c.id))
@@ -150,7 +159,11 @@ class CaseFiles:
             "completed_at": row["completed_at"], "completed_by": row["completed_by"],
             "completed_by_name": people.get(row["completed_by"] or ""),
             "data": dict(row["data"] or {}) if "data" in row else {}, "context": context,
-            "prefill": dict(context.get("prefill") or {}),
+            "open": row["state"] == READY,
+            # What the form starts with: the stored data once done, else defaults and what the flow prefills.
+            "initial": (dict(row["data"] or {}) if row["state"] != READY
+                        else self.forms.apply_defaults(row["form_key"], dict(context.get("prefill") or {}))
+                        if self.forms.schema_or_none(row["form_key"]) else {}),
             "department": context.get("department"),
             "department_name": self.reference.department_name(context.get("department")),
         }
@@ -232,16 +245,6 @@ class CaseFiles:
             due = {"workdays": state.workdays_left, "date": clock.local_text(triage[0]["due_at"], "%Y-%m-%d"),
                    "state": due_state(triage[0]["due_at"], now, self.workflows.calendar)}
         return {**case, "triage": due}
-
-    def applicant(self, principal: Principal, case_no: str) -> dict[str, Any]:
-        """The case's applicant for the API: masked personal data with region, request and channel."""
-        with self.workflows.transaction() as session:
-            scoping.check_case(session.connection(), principal, case_no)
-            row = _application(session, case_no)
-        return {**masked_applicant(row), "region": {"township": row.township, "village": row.village},
-                "request": row.request, "channel": row.channel, "level": row.level,
-                "green_channel": row.green_channel, "matters": list(row.matters or []),
-                "registered_at": row.created_at.isoformat()}
 
     def progress(self, case_no: str, code: str) -> dict[str, Any] | None:
         """What an applicant may see of their case with the right query code (进度查询), else None."""

@@ -76,7 +76,8 @@ WORK_ORDER_SCHEMA: dict[str, Any] = {
         "time": {"type": "string", "maxLength": 40, "description": "来电时间（ISO 8601；无时区按北京时间）",
                  "examples": ["2026-11-28T09:30:00+08:00"]},
         "address": {"type": "string", "maxLength": MAX_LENGTHS["address"], "description": "事发地址（可选）"},
-        "id_number": {"type": "string", "maxLength": 30, "description": "身份证号码（可选，热线通常没有）"},
+        "id_number": {"type": "string", "maxLength": MAX_LENGTHS["id_number"],
+                      "description": "身份证号码（可选，热线通常没有）"},
     },
     "additionalProperties": True,
 }
@@ -126,7 +127,7 @@ def _message(error: ValidationError, field: str) -> str:
     if kind == "enum":
         return f"{label}应为 {'、'.join(map(str, value))} 之一"
     if kind == "maxLength":
-        return f"{label}不能超过{value}个字符"
+        return f"不能超过 {value} 个字"  # the words of every channel's intake check
     return f"{label}不符合要求"
 
 
@@ -241,9 +242,9 @@ class Hotline:
         return state, True
 
     def state(self, principal: Principal, order_no: str) -> WorkOrderState | None:
-        """Where a work order stands, for 12345 and administrators; None when unknown."""
-        scoping.require(principal, "hotline_read")
-        return self._state(order_no)
+        """Where a work order stands, for 12345 and administrators; None when unknown or when the caller
+        may not read work orders (told it does not exist, as for a case outside one's scope)."""
+        return self._state(order_no) if scoping.may(principal, "hotline_read") else None
 
     def _known_case(self, order_no: str) -> str | None:
         with self.workflows.transaction() as session:
@@ -270,7 +271,7 @@ class Hotline:
     def _state(self, order_no: str) -> WorkOrderState | None:
         """Where a work order stands: received, handling or closed (with the 回单 text); None if unknown."""
         hotline, instance, notice = tables.HOTLINE, tables.INSTANCE, tables.NOTICE
-        task, event = tables.TASK, tables.EVENT
+        event = tables.EVENT
         with self.workflows.transaction() as session:
             conn = session.connection()
             row = conn.execute(
@@ -282,8 +283,7 @@ class Hotline:
             result = conn.execute(
                 select(notice.c.content).where(notice.c.case_no == row.case_no, notice.c.recipient == "hotline")
                 .order_by(notice.c.id.desc()).limit(1)).scalar()
-            worked = conn.execute(select(task.c.id).where(
-                task.c.case_no == row.case_no, task.c.state == status.COMPLETED).limit(1)).first() is not None
+            worked = store.case_worked(conn, row.case_no)
             updated = conn.execute(select(func.max(event.c.at)).where(event.c.case_no == row.case_no)).scalar()
         closed = status.is_final(row.status)
         state = "closed" if closed else ("handling" if worked else "received")

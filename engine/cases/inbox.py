@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, select
+from sqlalchemy import String, and_, case, cast, select
 
-from engine import clock, tables
+from engine import clock
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
 from engine.cases import labels, store
@@ -26,7 +26,7 @@ from engine.deadlines.due import due_state, overdue_clause
 from engine.errors import InvalidData
 from engine.models import SavedFilter
 from engine.paging import MAX_PER_PAGE, Page, paginate
-from engine.status import OPEN, READY
+from engine.status import READY
 from engine.tables import APPLICATION, TASK
 
 SORTS = ("priority", "due", "created", "name")
@@ -122,14 +122,8 @@ def _local_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, clock.LOCAL_TZ)
 
 
-def _case_is_open() -> Any:
-    # Tasks of a suspended case cannot be worked until an administrator resumes it.
-    return exists(select(tables.INSTANCE.c.id).where(tables.INSTANCE.c.id == TASK.c.instance_id,
-                                                   tables.INSTANCE.c.status == OPEN))
-
-
 def _filters(query: TaskQuery, principal: Principal, now: datetime) -> list[Any]:
-    clauses: list[Any] = [TASK.c.state == READY, scoping.task_filter(principal), _case_is_open()]
+    clauses: list[Any] = [TASK.c.state == READY, scoping.task_filter(principal), store.task_of_open_case()]
     if query.scope == "mine":
         clauses.append(TASK.c.assignee == principal.username)
     if query.name:

@@ -25,14 +25,14 @@ from sqlalchemy.engine import Connection
 from engine import clock, status
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
-from engine.bpmn.definitions import LoadedDefinition
+from engine.bpmn.definitions import LINKAGE_PROCESS, LoadedDefinition
 from engine.cases import labels, store
 from engine.cases.admin import InstanceAdmin, errored_steps
 from engine.cases.casefile import CaseFiles
 from engine.cases.casefile import tasks_of_case as store_tasks
 from engine.cases.intake import CASE_PREFIX
 from engine.cases.workflows import Workflows, workflow_tasks
-from engine.deadlines.due import is_overdue, overdue_clause
+from engine.deadlines.due import due_state, is_overdue, overdue_clause
 from engine.errors import NotFound
 from engine.models import ProcessDefinition
 from engine.paging import Page, paginate
@@ -47,7 +47,7 @@ FULL_CASE_NO = re.compile(rf"{CASE_PREFIX}\d{{12}}")
 class InstanceQuery:
     """Filters of the instance list; empty means 'any'."""
 
-    key: str = "relief_linkage"
+    key: str = LINKAGE_PROCESS
     case_no: str = ""
     applicant: str = ""  # part of the applicant's name
     status: str = ""
@@ -154,13 +154,14 @@ def _tasks_by_element(workflow: BpmnWorkflow, elements: set[str]) -> dict[str, C
     return counts
 
 
-def diagram_overlays(workflow: BpmnWorkflow, loaded: LoadedDefinition,
-                     open_rows: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+def diagram_overlays(workflow: BpmnWorkflow, loaded: LoadedDefinition, open_rows: Sequence[Mapping[str, Any]],
+                     now: datetime, names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Overlays for the instance diagram: one per element — errored, else active, else completed.
 
     An element with one open user task shows its assignee (or 待认领) and due time; with several
     (the departments' steps) it counts them, e.g. "办理中 2 · 已完成 1"; the title lists each.
     """
+    names = names or {}
     elements = set(loaded.model.element_names)
     counts = _tasks_by_element(workflow, elements)
     rows_by_element: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -177,7 +178,8 @@ def diagram_overlays(workflow: BpmnWorkflow, loaded: LoadedDefinition,
             # One open user task: who holds it and until when, on the diagram itself.
             due = rows[0]["due_at"]
             late = "，已超期" if is_overdue(due, now, rows[0].get("overdue_since")) else ""
-            parts.append(f"{rows[0]['assignee'] or '待认领'} · 时限 {_short(due)}{late}")
+            holder = rows[0]["assignee"]
+            parts.append(f"{names.get(holder, holder) if holder else '待认领'} · 时限 {_short(due)}{late}")
         elif count["active"]:
             parts.append(f"办理中 {count['active']}" if count["active"] > 1 else "办理中")
         if count["done"]:
@@ -186,7 +188,8 @@ def diagram_overlays(workflow: BpmnWorkflow, loaded: LoadedDefinition,
         for row in rows:
             due = row["due_at"]
             late = "（已超期）" if is_overdue(due, now, row.get("overdue_since")) else ""
-            title.append(f"{row['assignee'] or '待认领'}；时限 {_local(due)}{late}")
+            holder = row["assignee"]
+            title.append(f"{names.get(holder, holder) if holder else '待认领'}；时限 {_local(due)}{late}")
         overlays.append({"id": element, "kind": kind, "label": " · ".join(parts), "title": "\n".join(title)})
     return overlays
 
@@ -281,8 +284,8 @@ def heat_overlays(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 class Inspection:
     """What the administrators' instance pages read (`CaseEngine.inspection`), each call one transaction."""
 
-    def __init__(self, workflows: Workflows):
-        self.workflows = workflows
+    def __init__(self, workflows: Workflows, files: CaseFiles, admin: InstanceAdmin):
+        self.workflows, self.files, self.admin = workflows, files, admin
 
     def instances(self, principal: Principal, query: InstanceQuery) -> Page[dict[str, Any]]:
         """One page of the instance list; the page's `extra["versions"]` are the process's versions."""
@@ -299,7 +302,6 @@ class Inspection:
         """One instance: its definition's diagram with overlays, tasks, masked data, history, what it allows."""
         scoping.require(principal, "inspect")
         now = clock.now()
-        files: CaseFiles = CaseFiles(self.workflows)
         with self.workflows.transaction() as session:
             conn = session.connection()
             instance = store.find_instance(conn, case_no)
@@ -309,17 +311,19 @@ class Inspection:
             xml = session.get_one(ProcessDefinition, instance.definition_id).xml
             open_rows = store.open_tasks(conn, case_no=case_no)
             tasks = human_tasks(conn, case_no)
-            history = files.history.entries(session, case_no, store_tasks(session, case_no))
-            applicant = files.glance(session, case_no)["applicant"]
+            history = self.files.history.entries(session, case_no, store_tasks(session, case_no))
+            applicant = self.files.glance(session, case_no)["applicant"]
             workflow = self.workflows.restore(instance, loaded)
             people = labels.actor_names(session, [t["assignee"] for t in tasks] + [t["completed_by"] for t in tasks]
                                         + [r["assignee"] for r in open_rows])
             assignable = {row["id"]: [{"username": who.username, "display_name": who.display_name}
                                       for who in scoping.candidates(session, row)] for row in open_rows}
-        migration = InstanceAdmin(self.workflows).migration_checks(case_no)
+        migration = self.admin.migration_checks(case_no)
         reference = self.workflows.settings.reference
+        calendar = self.workflows.calendar
         shown_rows = [{**row, "department_name": reference.department_name((row["context"] or {}).get("department")),
-                       "assignee_name": people.get(row["assignee"] or "", row["assignee"])} for row in open_rows]
+                       "assignee_name": people.get(row["assignee"] or "", row["assignee"]),
+                       "due": due_state(row["due_at"], now, calendar, row.get("overdue_since"))} for row in open_rows]
         for task in tasks:
             task["department_name"] = reference.department_name(task["department"])
             task["state_label"] = status.task_state_label(task["state"])
@@ -328,7 +332,8 @@ class Inspection:
         return {
             "case_no": case_no, "instance": instance, "status_label": status.label(instance.status),
             "can": status.allowed_actions(instance.status), "key": loaded.key, "version": loaded.version, "xml": xml,
-            "overlays": diagram_overlays(workflow, loaded, open_rows, now), "open_rows": shown_rows, "tasks": tasks,
+            "overlays": diagram_overlays(workflow, loaded, open_rows, now, people), "open_rows": shown_rows,
+            "tasks": tasks,
             "history": history, "applicant": applicant, "assignable": assignable, "migration": migration,
             "workflow_data": personal_data.mask_data(workflow.data),
             "errored": [{**t, "data": personal_data.mask_data(t["data"])} for t in errored_steps(workflow)],

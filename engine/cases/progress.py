@@ -7,7 +7,7 @@ import re
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from engine import clock, status, tables
 from engine.cases import store
@@ -53,13 +53,11 @@ def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str,
     instance = store.find_instance(conn, case_no)
     if instance is None:
         return None
-    done = conn.execute(select(func.count()).select_from(tables.TASK).where(
-        tables.TASK.c.case_no == case_no, tables.TASK.c.state == status.COMPLETED)).scalar_one()
     notices = conn.execute(select(tables.NOTICE.c.content, tables.NOTICE.c.created_at).where(
         tables.NOTICE.c.case_no == case_no, tables.NOTICE.c.recipient == "applicant")
         .order_by(tables.NOTICE.c.created_at, tables.NOTICE.c.id))
     return {
-        "case_no": case_no, "status": status.public_label(instance.status, done > 0),
+        "case_no": case_no, "status": status.public_label(instance.status, store.case_worked(conn, case_no)),
         "steps": _step_names(conn, reference, case_no) if instance.status == status.OPEN else [],
         "notices": [{"text": n.content, "at": clock.local_text(n.created_at)} for n in notices],
     }

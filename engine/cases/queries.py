@@ -11,6 +11,7 @@ from engine import clock
 from engine.access import scoping
 from engine.access.accounts import Principal
 from engine.cases import store
+from engine.cases.casefile import api_applicant
 from engine.cases.regions import places
 from engine.cases.tasks import task_summary
 from engine.cases.workflows import Workflows
@@ -31,16 +32,18 @@ class CaseQueries:
             rows = store.open_tasks(session.connection(), case_no=case_no, group=group)
             return [task_summary(r, now) for r in rows]
 
-    def show_case(self, case_no: str, principal: Principal | None = None) -> dict[str, Any]:
-        """Return a case's status, definition version, open tasks and full history (NotFound outside scope)."""
+    def show_case(self, case_no: str, principal: Principal | None = None, applicant: bool = False) -> dict[str, Any]:
+        """Return a case's status, definition version, open tasks and full history (NotFound outside scope);
+        with `applicant`, the applicant masked (the REST API's case)."""
         now = clock.now()
         with self.workflows.transaction() as session:
             conn = session.connection()
             instance = store.find_instance(conn, case_no)
             if instance is None or not scoping.may_see_case(conn, principal, case_no):
                 raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
+            shown = {"applicant": api_applicant(session, case_no)} if applicant else {}
             return {
-                "case_no": case_no, "status": instance.status,
+                **shown, "case_no": case_no, "status": instance.status,
                 "definition_version": store.definition_version(conn, instance.definition_id),
                 "open_tasks": [task_summary(r, now) for r in store.open_tasks(conn, case_no=case_no)],
                 "history": [{"type": e.type, "task": e.task_name, "task_id": e.task_id, "actor": e.actor,

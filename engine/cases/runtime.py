@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
-from engine.bpmn.definitions import DeployResult, SpecCache, deploy
+from engine.bpmn.definitions import LINKAGE_PROCESS, DeployResult, SpecCache, deploy
 from engine.bpmn.design.studio import DesignStudio
-from engine.cases import materials, store
+from engine.cases import labels, materials, store
 from engine.cases.admin import InstanceAdmin
 from engine.cases.casefile import CaseFiles
 from engine.cases.consultations import Consultations
@@ -46,7 +46,7 @@ from engine.notify.outbox import Outbox
 from engine.settings import Settings
 from engine.status import COMPLETED, OPEN, READY
 
-PROCESS_KEY = "relief_linkage"
+PROCESS_KEY = LINKAGE_PROCESS
 DECISION_FIELDS = ("decision", "resolution", "outcome")
 DECISION_DETAILS = ("departments", "reason", "plan", "summary")
 
@@ -64,7 +64,7 @@ class CaseEngine:
         self.queries = CaseQueries(self.workflows)
         self.files = CaseFiles(self.workflows)
         self.inbox = Inbox(self.workflows)
-        self.inspection = Inspection(self.workflows)
+        self.inspection = Inspection(self.workflows, self.files, self.admin)
         self.design = DesignStudio(settings, self.sessions, self.calendar)
         self.outbox = Outbox(settings, self.sessions)
         self.accounts = Accounts(settings, self.sessions)
@@ -226,9 +226,11 @@ class CaseEngine:
             conn = session.connection()
             _instance, row = self._open_task(session, task_id, principal, allowed)
             if expect_free and row["assignee"] not in (None, assignee):
-                raise TaskConflict(f"该任务已由 {row['assignee']} 认领")
+                holder = labels.actor_names(session, [row["assignee"]]).get(row["assignee"], row["assignee"])
+                raise TaskConflict(f"该任务已由 {holder} 认领")
             if event == "task_assigned" and not scoping.is_candidate(session, str(assignee), row):
-                raise InvalidData("无法指派", {"assignee": [f"{assignee} 不是该任务候选组中的在岗人员"]})
+                raise InvalidData("无法指派", {"assignee": [
+                    f"请选择可以办理该任务的同事：{assignee} 不是该任务候选组中的在岗人员"]})
             store.set_assignee(conn, task_id, assignee)
             details: dict[str, Any] = {"assignee": assignee, "previous": row["assignee"]}
             if reason:
@@ -279,7 +281,7 @@ class CaseEngine:
         if halted is not None:
             raise TaskConflict(halted)
         if row["state"] != READY:
-            raise TaskConflict(_closed_message(row))
+            raise TaskConflict(_closed_message(row, labels.actor_names(session, [row["completed_by"]])))
         return instance, row
 
 
@@ -293,9 +295,10 @@ def _initial_data(application: Registered, green_channel: bool) -> dict[str, Any
     }
 
 
-def _closed_message(row: Mapping[str, Any]) -> str:
+def _closed_message(row: Mapping[str, Any], names: Mapping[str, str]) -> str:
     if row["state"] == COMPLETED:
-        return f"该任务已由 {row['completed_by']} 于 {clock.local_text(row['completed_at'])} 办理完成，无需重复提交"
+        who = names.get(row["completed_by"], row["completed_by"])
+        return f"该任务已由 {who} 于 {clock.local_text(row['completed_at'])} 办理完成，无需重复提交"
     return "该任务已取消（流程已转入其他环节），无需办理"
 
 

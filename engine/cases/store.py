@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, insert, select, update
 
 from engine.errors import TaskConflict
 from engine.status import CANCELLED, COMPLETED, OPEN, READY
@@ -207,3 +207,14 @@ def open_tasks(conn: Connection, case_no: str | None = None,
 def events_of_case(conn: Connection, case_no: str) -> list[Row[Any]]:
     """Return a case's event log in order."""
     return list(conn.execute(select(EVENT).where(EVENT.c.case_no == case_no).order_by(EVENT.c.id)))
+
+
+def task_of_open_case() -> ColumnElement[bool]:
+    """SQL on human_task: its case is running (a suspended or errored case's tasks wait with it)."""
+    return exists(select(INSTANCE.c.id).where(INSTANCE.c.id == TASK.c.instance_id, INSTANCE.c.status == OPEN))
+
+
+def case_worked(conn: Connection, case_no: str) -> bool:
+    """True once someone completed a task of the case (受理中 → 办理中 for the applicant and 12345)."""
+    return conn.execute(select(TASK.c.id).where(TASK.c.case_no == case_no, TASK.c.state == COMPLETED)
+                        .limit(1)).first() is not None

@@ -1,8 +1,9 @@
 """Where a task stands against its deadline (剩余 N 个工作日 / 今日到期 / 超期 N 天), in one place.
 
-`due_state` answers for one task, in Python, for every page, the receipt, the API and the
-instance diagram; `overdue_clause` and `due_soon_clause` are the same rules as SQL, for the inbox
-filters and sort, the instance list and the deadline jobs. A task is overdue once its due time
+`due_state` answers for one task, in Python, for every page, the receipt and the instance page;
+`is_overdue` (the same rule, without the working-day count) for the task lists of the API and the
+CLI and the instance diagram; `overdue_clause` and `due_soon_clause` are the same rules as SQL, for
+the inbox filters and sort, the instance list and the deadline jobs. A task is overdue once its due time
 has passed, and stays overdue once the deadline job has flagged it (`overdue_since`).
 """
 
@@ -37,16 +38,6 @@ class DueState:
     def urgent(self) -> bool:
         """True when at most one working day is left (临期) or the task is overdue."""
         return self.kind in ("soon", "today", "overdue")
-
-    def text(self) -> str:
-        """The Chinese wording (pages translate the same words through their catalog)."""
-        if self.kind == "overdue":
-            return f"超期 {self.days_overdue} 天"
-        if self.kind == "today":
-            return "今日到期"
-        if self.kind in ("ok", "soon"):
-            return f"剩余 {self.workdays_left} 个工作日"
-        return ""
 
 
 def is_overdue(due_at: datetime | None, now: datetime, overdue_since: datetime | None = None) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, exists, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import clock, db, tables
@@ -20,7 +20,7 @@ from engine.access.scoping import USERS, members_clause
 from engine.cases import store
 from engine.deadlines.due import due_soon_clause, past_due_clause
 from engine.deadlines.workcal import WorkCalendar
-from engine.status import OPEN, READY
+from engine.status import READY
 from engine.tables import TASK
 
 if TYPE_CHECKING:
@@ -29,9 +29,8 @@ if TYPE_CHECKING:
 
 def _open_tasks_where(conn: Connection, *conditions: Any) -> list[Mapping[str, Any]]:
     # Tasks of suspended cases wait with their case: no flags, reminders or escalation meanwhile.
-    case_open = exists(select(tables.INSTANCE.c.id).where(tables.INSTANCE.c.id == TASK.c.instance_id,
-                                                        tables.INSTANCE.c.status == OPEN))
-    rows = conn.execute(select(*store.TASK_COLUMNS).where(TASK.c.state == READY, case_open, *conditions))
+    rows = conn.execute(select(*store.TASK_COLUMNS).where(TASK.c.state == READY, store.task_of_open_case(),
+                                                          *conditions))
     return [cast(Mapping[str, Any], row._mapping) for row in rows]
 
 

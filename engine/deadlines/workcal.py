@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import yaml
 
+from engine.clock import LOCAL_TZ
+
 ENV_VAR = "RELIEF_CALENDAR_FILE"
-DEFAULT_TZ = "Asia/Shanghai"
+DEFAULT_TZ = LOCAL_TZ.key
 END_OF_DAY = time(23, 59, 59)
 # The longest official block so far is 9 days (春节 2026); a longer range is almost surely a typo.
 MAX_RANGE_DAYS = 31

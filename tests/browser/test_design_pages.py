@@ -24,7 +24,8 @@ from engine.bpmn import definitions
 from engine.bpmn.design import check_draft, load_samples
 from engine.models import ProcessDefinition, ProcessInstance
 from tests.support.browser import LiveServer, Step, visit
-from tests.support.cases import APPLICANT
+from tests.support.cases import dispatch, task_row
+from tests.support.cases import start_at_village_window as start
 from tests.support.db import BPMN_PATH, engine_for, suite_settings, tx
 
 pytestmark = pytest.mark.browser
@@ -67,24 +68,6 @@ def instance_count(live_server: LiveServer) -> int:
     """How many process instances (cases) exist."""
     with tx(live_server.app.config["DATABASE_URL"]) as session:
         return int(session.scalar(select(func.count()).select_from(ProcessInstance)) or 0)
-
-
-def start_case(engine: Any) -> str:
-    """Register a window application straight through the engine; return its case number."""
-    case_no, _ = engine.start_case(dict(APPLICANT), "window", "village", False, "clerk_v", "T01V01")
-    return str(case_no)
-
-
-def open_task(engine: Any, case_no: str, form_key: str) -> dict[str, Any]:
-    """The one open task of the case with `form_key`."""
-    [task] = [t for t in engine.queries.list_tasks(case_no=case_no) if t["form_key"] == form_key]
-    return task
-
-
-def dispatch(engine: Any, case_no: str, department: str = "minzheng") -> None:
-    """Complete the case's triage, sending it to one department."""
-    engine.complete_task(open_task(engine, case_no, "triage")["id"], "center1",
-                         {"decision": "eligible", "departments": [department]})
 
 
 def due_workdays_of(engine: Any, task: dict[str, Any]) -> int:
@@ -202,7 +185,7 @@ def test_modeler_loads_edits_and_deploys_next_version(page_for: Callable[[str], 
     makes version N+1; the case started before stays on N, a new case runs N+1 with the new name and due."""
     before = deployed_versions(live_server)
     latest = before[-1]
-    old_case = start_case(engine)
+    old_case = start(engine)
     page = page_for("designer1")
 
     with step(page, "open the modeler"):
@@ -250,11 +233,11 @@ def test_modeler_loads_edits_and_deploys_next_version(page_for: Callable[[str], 
         expect(page.locator("#diff-changed")).to_contain_text(NEW_TRIAGE_NAME)
 
     assert engine.queries.show_case(old_case)["definition_version"] == latest
-    old_triage = open_task(engine, old_case, "triage")
+    old_triage = task_row(engine, old_case, "triage")
     assert old_triage["name"] == TRIAGE_NAME and due_workdays_of(engine, old_triage) == TRIAGE_DUE
-    new_case = start_case(engine)
+    new_case = start(engine)
     assert engine.queries.show_case(new_case)["definition_version"] == latest + 1
-    new_triage = open_task(engine, new_case, "triage")
+    new_triage = task_row(engine, new_case, "triage")
     assert new_triage["name"] == NEW_TRIAGE_NAME
     assert due_workdays_of(engine, new_triage) == NEW_TRIAGE_DUE
 
@@ -432,7 +415,7 @@ def test_instance_page_shows_overlays_and_actions_work(page_for: Callable[[str],
     """Proof: the instance page draws the case's own version with 一门受理 done and 受理告知 active (markers and
     badges); suspend and resume ask first (dismissing changes nothing), take effect and are in the history;
     migrating to v2 (confirmed) moves the case, shown on the page and in the engine."""
-    case_no = start_case(engine)
+    case_no = start(engine)
     dispatch(engine, case_no, "minzheng")
     page = page_for("admin1")
     status = page.locator("#instance-status")
@@ -508,9 +491,9 @@ def test_heat_page_renders_overlays(page_for: Callable[[str], Page], engine: Any
     """Proof: after tasks are completed, the heat view draws a heat badge per user task and colours the
     elements by their time (relief-heat-N markers); the completed task's row counts it."""
     for _ in range(2):
-        case_no = start_case(engine)
+        case_no = start(engine)
         dispatch(engine, case_no, "minzheng")
-    engine.complete_task(open_task(engine, case_no, "dept_accept")["id"], "mz1",
+    engine.complete_task(task_row(engine, case_no, "dept_accept")["id"], "mz1",
                          {"materials": ["身份证"], "location": "民政局", "field_work": "none"})
     page = page_for("admin1")
     with step(page, "open the heat view"):

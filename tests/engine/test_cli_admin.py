@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-from typing import Any
-
 from sqlalchemy import select
 
 from engine.models import ApiToken, User
-from tests.support.cli import RELIEF, relief
+from tests.support.cli import relief
 from tests.support.db import tx
-
-
-def relief_stdin(*args: str, database_url: str, stdin: str, expect: int = 0) -> Any:
-    """Run `relief --json ...` with text on standard input."""
-    env = {**os.environ, "RELIEF_DATABASE_URL": database_url}
-    done = subprocess.run([str(RELIEF), *args, "--json"], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=120)
-    assert done.returncode == expect, done.stderr + done.stdout
-    import json
-
-    return json.loads(done.stdout)
 
 
 def test_demo_data_builds_the_county_and_is_idempotent(clean_db: str) -> None:
@@ -44,17 +29,16 @@ def test_demo_data_builds_the_county_and_is_idempotent(clean_db: str) -> None:
 
 def test_demo_data_is_refused_in_production(clean_db: str) -> None:
     """With RELIEF_ENV=production the demo county is never loaded."""
-    env = {**os.environ, "RELIEF_DATABASE_URL": clean_db, "RELIEF_ENV": "production"}
-    done = subprocess.run([str(RELIEF), "demo-data", "--json"], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 1 and "生产环境" in done.stdout
+    refused = relief("demo-data", database_url=clean_db, expect=1, ENV="production")
+    assert "生产环境" in refused["message"]
     assert relief("org", "list", database_url=clean_db) == []
 
 
 def test_user_create_reads_the_password_from_stdin(clean_db: str) -> None:
     """user create stores a hashed password read from stdin, with the given organisation and roles."""
     relief("demo-data", database_url=clean_db)
-    created = relief_stdin("user", "create", "zj2", "--org", "zhujian", "--role", "department", "--role", "analyst",
-                           database_url=clean_db, stdin="Secret123x\n")
+    created = relief("user", "create", "zj2", "--org", "zhujian", "--role", "department", "--role", "analyst",
+                           database_url=clean_db, input="Secret123x\n")
     assert created == {"username": "zj2", "org": "zhujian", "roles": ["department", "analyst"]}
     with tx(clean_db) as session:
         user = session.scalars(select(User).where(User.username == "zj2")).one()
@@ -65,11 +49,11 @@ def test_user_create_reads_the_password_from_stdin(clean_db: str) -> None:
 def test_user_create_refuses_unknown_org_role_and_weak_password(clean_db: str) -> None:
     """Unknown organisation, unknown role and a weak password are refused with field errors."""
     relief("demo-data", database_url=clean_db)
-    refused = relief_stdin("user", "create", "x1", "--org", "nowhere", "--role", "wizard", database_url=clean_db,
-                           stdin="short\n", expect=1)
+    refused = relief("user", "create", "x1", "--org", "nowhere", "--role", "wizard", database_url=clean_db,
+                           input="short\n", expect=1)
     assert set(refused["errors"]) == {"org", "role", "password"}
-    duplicate = relief_stdin("user", "create", "center1", "--org", "center", "--role", "center",
-                             database_url=clean_db, stdin="Secret123x\n", expect=1)
+    duplicate = relief("user", "create", "center1", "--org", "center", "--role", "center",
+                             database_url=clean_db, input="Secret123x\n", expect=1)
     assert "username" in duplicate["errors"]
 
 

@@ -144,3 +144,33 @@ def test_retry_from_the_command_line(county_db: str, applicant_file: Path, tmp_p
     assert bad["error"] == "invalid" and "data" in bad["errors"]
     assert relief("case", "retry", case_no, "--data", '{"priority": 1}', "--reason", "补数据", "--by", "admin1",
                   database_url=county_db) == {"case_no": case_no, "status": "open"}
+
+
+def _failed(cause: Exception, expression: str = "x / y") -> Exception:
+    """A SpiffWorkflow failure wrapping `cause`, as the script engine raises it."""
+    from SpiffWorkflow.exceptions import WorkflowException
+
+    try:
+        try:
+            raise cause
+        except Exception:  # noqa: BLE001 - the wrapped failure is the point
+            raise WorkflowException(f"Error evaluating expression '{expression}'") from None
+    except WorkflowException as err:
+        return err
+
+
+@pytest.mark.parametrize(("cause", "words"), [
+    (NameError("name 'priority' is not defined", name="priority"), "流程数据中没有变量 priority"),
+    (ZeroDivisionError("division by zero"), "除数为零"),
+    (KeyError("amount"), "缺少数据项 'amount'"),
+    (TypeError("unsupported operand type(s) for +: 'int' and 'str'"), "数据类型不匹配"),
+    (ValueError("invalid literal for int()"), "取值不符合要求"),
+    (IndexError("list index out of range"), "下标越界"),
+])
+def test_failures_are_explained_in_chinese(cause: Exception, words: str) -> None:
+    """What goes into the case history names the expression and says in Chinese what went wrong."""
+    from engine.bpmn.sandbox import explain
+
+    text = explain(_failed(cause))
+    assert text.startswith("表达式 x / y 无法计算：") and words in text
+    assert "Error evaluating" not in text and "unsupported operand" not in text and "invalid literal" not in text

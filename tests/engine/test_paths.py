@@ -10,14 +10,8 @@ import pytest
 from engine import clock
 from engine.access.accounts import create_user, upsert_organisation
 from engine.errors import InvalidData, NotFound, TaskConflict
+from tests.support.cases import accept
 from tests.support.db import suite_settings, tx
-
-ACCEPT = {"materials": ["身份证", "户口簿"], "location": "县社会救助中心3号窗口", "field_work": "none"}
-
-
-def accept(field_work: str = "none") -> dict[str, Any]:
-    """Department acceptance data (受理告知, R-5.4)."""
-    return {**ACCEPT, "field_work": field_work}
 
 
 def notices(walker: Any) -> list[str]:

@@ -44,6 +44,12 @@ def open_task(engine: Any, case_no: str, form_key: str, department: str | None =
     return str(tasks[0]["id"])
 
 
+def task_row(engine: Any, case_no: str, form_key: str) -> dict[str, Any]:
+    """The one open task of a case with `form_key`, as the task list shows it."""
+    [task] = [t for t in engine.queries.list_tasks(case_no=case_no) if t["form_key"] == form_key]
+    return dict(task)
+
+
 def dispatch(engine: Any, case_no: str, *departments: str, user: str = "center1") -> None:
     """Triage a case as eligible for `departments` (with the joint plan when several)."""
     chosen = list(departments or ("minzheng",))

@@ -29,42 +29,43 @@ REFUSED = [
 ]
 
 
-def window(env: dict[str, Any], region: dict[str, Any]) -> str:
+def window(env: dict[str, Any], region: dict[str, Any], **person: str) -> str:
     """The window form of the county clerk."""
     response = env["login"]("clerk_c").post("/intake/new", data={
-        **FORM, "township": region["township"], "village": region["village"] or ""})
+        **FORM, **person, "township": region["township"], "village": region["village"] or ""})
     assert response.status_code == 422
     return html.unescape(response.data.decode())
 
 
-def portal(env: dict[str, Any], region: dict[str, Any]) -> str:
+def portal(env: dict[str, Any], region: dict[str, Any], **person: str) -> str:
     """The online application."""
     response = env["client"].post("/portal/apply", data={
-        **FORM, "township": region["township"], "village": region["village"] or ""})
+        **FORM, **person, "township": region["township"], "village": region["village"] or ""})
     assert response.status_code == 422
     return html.unescape(response.data.decode())
 
 
-def rest(env: dict[str, Any], region: dict[str, Any]) -> str:
+def rest(env: dict[str, Any], region: dict[str, Any], **person: str) -> str:
     """POST /api/v1/applications by a window clerk."""
-    body = {**APPLICANT, "region": region}
+    body = {**APPLICANT, **person, "region": region}
     response = env["client"].post("/api/v1/applications", json=body, headers=env["bearer"]("clerk_c"))
     assert response.status_code == 422
     return json.dumps(response.json["errors"], ensure_ascii=False)
 
 
-def hotline(env: dict[str, Any], region: dict[str, Any]) -> str:
-    """A 12345 work order."""
-    body = {**ORDER, "region": {k: v for k, v in region.items() if v}}
+def hotline(env: dict[str, Any], region: dict[str, Any], **person: str) -> str:
+    """A 12345 work order (its caller is the applicant's name)."""
+    renamed = {"caller" if k == "name" else k: v for k, v in person.items()}
+    body = {**ORDER, **renamed, "region": {k: v for k, v in region.items() if v}}
     response = env["client"].post("/api/v1/hotline/work-orders", json=body, headers=env["bearer"]("hotline12345"))
     assert response.status_code == 422
     return json.dumps(response.json["errors"], ensure_ascii=False)
 
 
-def cli(env: dict[str, Any], region: dict[str, Any]) -> str:
+def cli(env: dict[str, Any], region: dict[str, Any], **person: str) -> str:
     """`relief case start`."""
     path = env["tmp_path"] / "applicant.json"
-    path.write_text(json.dumps({**APPLICANT, "region": region}, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps({**APPLICANT, **person, "region": region}, ensure_ascii=False), encoding="utf-8")
     result = relief("case", "start", "--channel", "window", "--level", "county", "--applicant", str(path),
                     database_url=env["db"], expect=1)
     return json.dumps(result["errors"], ensure_ascii=False)
@@ -87,3 +88,21 @@ def test_every_channel_refuses_a_bad_region_alike(channel: str, region: dict[str
         stored = [session.scalar(select(func.count()).select_from(t)) for t in (Application, ProcessInstance,
                                                                                 HumanTask)]
     assert stored == [0, 0, 0]
+
+
+PEOPLE = [
+    ({"name": "王" * 101}, "不能超过 100 个字"),
+    ({"phone": "8888"}, "联系电话格式不正确"),
+]
+
+
+@pytest.mark.parametrize(("person", "message"), PEOPLE, ids=["name-too-long", "bad-phone"])
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+def test_every_channel_refuses_a_bad_applicant_alike(channel: str, person: dict[str, str], message: str,
+                                                     client: Any, login: Any, bearer: Any, demo_db: str,
+                                                     tmp_path: Path) -> None:
+    """The same length limit and phone check in every channel, with the same words."""
+    env = {"client": client, "login": login, "bearer": bearer, "db": demo_db, "tmp_path": tmp_path}
+    assert message in CHANNELS[channel](env, {"township": "T01", "village": "T01V01"}, **person)
+    with tx(demo_db) as session:
+        assert session.scalar(select(func.count()).select_from(Application)) == 0

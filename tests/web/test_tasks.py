@@ -172,7 +172,7 @@ def test_completing_a_task_just_completed_shows_the_conflict(engine: Any, login:
                            data={"decision": "eligible", "departments": ["minzheng"], "note": "我的研判意见"})
     html = response.data.decode()
     assert response.status_code == 409
-    assert "该任务已由 center1 于" in html and "办理完成" in html and "我的研判意见" in html
+    assert "（center1） 于" in html and "办理完成" in html and "我的研判意见" in html
     assert len([e for e in events(engine, case_no, "task_completed") if e["task_id"] == task["id"]]) == 1
 
 
@@ -294,3 +294,16 @@ def test_joint_plan_starts_with_the_centers_departments(engine: Any, login: Any)
     html = login("joint1").get(f"/tasks/{plan['id']}").data.decode()
     assert 'value="minzheng" checked' in html and 'value="yibao" checked' in html
     assert 'value="jiaoyu" checked' not in html
+
+
+def test_losing_the_claim_to_a_colleague_keeps_what_was_typed(app: Flask, engine: Any, login: Any) -> None:
+    """When a colleague claimed the task first, 认领 is refused (403) and the typed values stay on the page."""
+    add_colleague(app)
+    case_no, accept = dispatched(engine, "minzheng")
+    mz1 = login("mz1")
+    assert 'id="claim" form="task-form"' in mz1.get(f"/tasks/{accept['id']}").data.decode()
+    login("mz2").post(f"/tasks/{accept['id']}/claim")
+    response = mz1.post(f"/tasks/{accept['id']}/claim", data={"location": "民政局二楼窗口", "materials": "身份证"})
+    html = response.data.decode()
+    assert response.status_code == 403 and "民政局二楼窗口" in html and "您本次填写的内容" in html
+    assert task_of(engine, case_no, "dept_accept")["assignee"] == "mz2"

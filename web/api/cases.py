@@ -41,6 +41,4 @@ def create_application() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/cases/<case_no>")
 def show_case(case_no: str) -> Response:
     """A case's status, open tasks and history, with the applicant masked; 404 outside the caller's scope."""
-    who = principal()
-    found = engine()
-    return jsonify({**found.queries.show_case(case_no, who), "applicant": found.files.applicant(who, case_no)})
+    return jsonify(engine().queries.show_case(case_no, principal(), applicant=True))

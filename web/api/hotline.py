@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request, url_for
 
-from engine.access import scoping
 from web.api.base import allowed, bp, refuse
 from web.services import engine, principal
 
@@ -26,9 +25,7 @@ def push_work_order() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/hotline/work-orders/<order_no>")
 def work_order(order_no: str) -> Response:
     """Where a work order stands, with the 回单 text once its case closed; only for 12345 and admins."""
-    who = principal()
-    # Anyone else is told the order does not exist, as for a case outside their scope.
-    state = engine().hotline.state(who, order_no) if scoping.may(who, "hotline_read") else None
+    state = engine().hotline.state(principal(), order_no)
     if state is None:
         refuse(404, f"工单 {order_no} 不存在")
     return jsonify(state.as_dict())

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engine import clock, db
 from engine.bpmn.definitions import DeployResult, deploy
 from engine.bpmn.design.checks import check_draft
-from engine.bpmn.design.diff import diff_definitions
+from engine.bpmn.design.diff import diff_definitions, summarise_diff
 from engine.bpmn.design.samples import SampleFileError, load_samples
 from engine.bpmn.design.trial import SampleResult, run_samples
 from engine.bpmn.elements import executable_processes
@@ -98,6 +98,34 @@ class DesignStudio:
         """Elements added, removed and changed between two versions of `key`."""
         return diff_definitions(self.version_xml(key, from_version).encode("utf-8"),
                                 self.version_xml(key, to_version).encode("utf-8"))
+
+    def diff_page(self, key: str, from_version: int | None, to_version: int | None) -> dict[str, Any]:
+        """The diff page: the versions, the two compared (default: the newest and the one before), the changes
+        and their one-line summary; NotFound for a version that does not exist."""
+        rows = self.versions(key)
+        numbers = [r.version for r in rows]
+        to_version = to_version or numbers[0]
+        from_version = from_version or (to_version - 1 if to_version - 1 in numbers else to_version)
+        if from_version not in numbers or to_version not in numbers:
+            raise NotFound(f"流程 {key} 没有该版本")
+        changes = self.diff(key, from_version, to_version)
+        return {"key": key, "versions": rows, "from_version": from_version, "to_version": to_version,
+                "diff": changes, "summary": summarise_diff(changes)}
+
+    def modeler_page(self, key: str, version: int | None) -> dict[str, Any]:
+        """The modeler page: the versions, the one opened (default the newest) with its XML, and the samples
+        (or why they cannot be used); NotFound for a version that does not exist."""
+        rows = self.versions(key)
+        wanted = version or rows[0].version
+        if wanted not in {r.version for r in rows}:
+            raise NotFound(f"流程 {key} 没有版本 {wanted}")
+        samples_error = None
+        try:
+            samples = self.samples(key)
+        except SampleFileError as err:
+            samples, samples_error = [], str(err)
+        return {"key": key, "version": wanted, "versions": rows, "latest": rows[0].version,
+                "xml": self.version_xml(key, wanted), "samples": samples, "samples_error": samples_error}
 
 
 def _key_problems(xml: bytes, key: str, filename: str) -> list[Problem]:

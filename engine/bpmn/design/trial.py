@@ -22,14 +22,17 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.bpmn.design.draft import Draft, load_draft
-from engine.bpmn.sandbox import SandboxScriptEngine
+from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.deadlines.policy import workday_deadline_helper
 from engine.deadlines.workcal import WorkCalendar
+from engine.i18n import _l
 from engine.settings import Settings
 
 MAX_STEPS = 200
 Status = Literal["passed", "failed", "stuck", "error"]
 STATUSES: tuple[str, ...] = get_args(Status)
+STATUS_LABELS = {"passed": _l("符合预期"), "failed": _l("不符合预期"), "stuck": _l("停在人工环节"),
+                 "error": _l("运行出错")}
 
 
 @dataclass
@@ -47,7 +50,8 @@ class SampleResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-ready dict (elements sorted)."""
-        return {"name": self.name, "status": self.status, "message": self.message, "path": self.path,
+        return {"name": self.name, "status": self.status, "status_label": STATUS_LABELS[self.status],
+                "message": self.message, "path": self.path,
                 "end": self.end, "notices": self.notices, "elements": sorted(self.elements),
                 "element_id": self.element_id}
 
@@ -103,7 +107,7 @@ class SampleRun:
             element_id, message = self._explain(err)
             return self._result(name, "error", message, element_id)
         except Exception as err:  # noqa: BLE001 - a draft's scripts may raise anything; report, never crash
-            return self._result(name, "error", f"运行出错：{type(err).__name__}: {err}", None)
+            return self._result(name, "error", f"运行出错：{explain(err)}", None)
         return self._judge(name)
 
     def _play(self) -> None:
@@ -151,7 +155,7 @@ class SampleRun:
         if ready:
             first = ready[0]
             department = first.data.get("department")
-            who = f"（部门 {department}）" if department else ""
+            who = f"（{self.reference.department_name(department)}）" if department else ""
             raise _Halt("stuck", f"「{self.draft.label(first.task_spec.bpmn_id)}」{who}没有样例决定，流程停在此处",
                         first.task_spec.bpmn_id)
         waiting = [t for t in self.workflow.get_tasks(state=TaskState.WAITING) if t.task_spec.bpmn_id]
@@ -194,14 +198,14 @@ class SampleRun:
         where = self.draft.label(element_id)
         flows = self.draft.conditional_flows(element_id) if element_id else []
         if task is None or not flows:
-            return element_id, f"「{where}」运行出错：{str(err).rstrip('. ')}"
+            return element_id, f"「{where}」运行出错：{explain(err)}"
         for flow_id, condition in flows:
             try:
                 with clock.frozen_at(self.now):
                     self.workflow.script_engine.environment.evaluate(condition, task.data)
             except Exception as cause:  # noqa: BLE001 - this is the failure being explained
                 return flow_id, (f"「{where}」的顺序流「{self.draft.label(flow_id)}」条件表达式 {condition!r} "
-                                 f"运行出错：{type(cause).__name__}: {cause}")
+                                 f"运行出错：{explain(cause)}")
         return element_id, f"「{where}」没有可走的出口：所有条件都不成立，且未设置默认顺序流"
 
     # -- the verdict -----------------------------------------------------------------------
