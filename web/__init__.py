@@ -20,21 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     INSTANCE_DIR, DATA_DIR, FORMS_DIR, CALENDAR_FILE, UPLOAD_DIR, ENV, … without the RELIEF_ prefix.
     """
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(
-        SECRET_KEY=None,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=2),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=110 * 1024 * 1024,  # up to 10 materials of 10 MB each, plus the form
-        PROXY_FIX=0,
-        INSTANCE_DIR=app.instance_path,
-        BABEL_DEFAULT_LOCALE="zh",
-        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
-        RATELIMIT_STORAGE_URI="memory://",
-        PORTAL_RATE_LIMIT="10 per minute;100 per day",
-        WTF_CSRF_TIME_LIMIT=None,
-        SCHEDULER="off",  # "on": run the deadline jobs in this process (RELIEF_SCHEDULER; `make run` sets it)
-    )
+    _defaults(app)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env("RELIEF")
@@ -56,6 +42,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         start_in_background(settings)
     return app
+
+
+def _defaults(app: Flask) -> None:
+    """The web app's own defaults; the engine's are `Settings`'."""
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=2),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=110 * 1024 * 1024,  # up to 10 materials of 10 MB each, plus the form
+        PROXY_FIX=0,
+        INSTANCE_DIR=app.instance_path,
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        RATELIMIT_STORAGE_URI="memory://",
+        PORTAL_RATE_LIMIT="10 per minute;100 per day",
+        WTF_CSRF_TIME_LIMIT=None,
+        SCHEDULER="off",  # "on": run the deadline jobs in this process (RELIEF_SCHEDULER; `make run` sets it)
+    )
 
 
 def _scheduler_wanted(app: Flask) -> bool:

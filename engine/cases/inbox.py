@@ -69,52 +69,59 @@ def _param_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def parse_task_query(args: Mapping[str, Any], strict: bool = False, per_page: int | None = None) -> TaskQuery:
-    """Read a TaskQuery from URL parameters. Lenient (the inbox page): bad values fall back to their
-    defaults and are listed in `errors`; strict (the API): InvalidData names each bad parameter."""
-    errors: dict[str, list[str]] = {}
+class _Args:
+    """URL parameters read leniently, every unusable one noted in `errors`."""
 
-    def text(key: str, limit: int) -> str:
-        return str(args.get(key) or "").strip()[:limit]
+    def __init__(self, args: Mapping[str, Any]):
+        self.args = args
+        self.errors: dict[str, list[str]] = {}
 
-    def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
-        value = text(key, 40)
+    def text(self, key: str, limit: int) -> str:
+        return str(self.args.get(key) or "").strip()[:limit]
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(key, 40)
         if value and value not in allowed:
-            errors[key] = [f"应为 {'、'.join(allowed)} 之一"]
+            self.errors[key] = [f"应为 {'、'.join(allowed)} 之一"]
         return value if value in allowed else default
 
-    def flag(key: str) -> bool:
-        value = text(key, 10).lower()
+    def flag(self, key: str) -> bool:
+        value = self.text(key, 10).lower()
         if value not in _FLAGS:
-            errors[key] = ["应为 1 或 0"]
+            self.errors[key] = ["应为 1 或 0"]
         return _FLAGS.get(value, False)
 
-    def day(key: str) -> date | None:
-        value = text(key, 20)
+    def day(self, key: str) -> date | None:
+        value = self.text(key, 20)
         try:
             return date.fromisoformat(value) if value else None
         except ValueError:
-            errors[key] = ["日期格式应为 YYYY-MM-DD"]
+            self.errors[key] = ["日期格式应为 YYYY-MM-DD"]
             return None
 
-    def number(key: str, default: int, highest: int) -> int:
-        value = text(key, 10)
+    def number(self, key: str, default: int, highest: int) -> int:
+        value = self.text(key, 10)
         if not value:
             return default
         if not value.isdigit() or not 1 <= int(value) <= highest:
-            errors[key] = [f"应为 1–{highest} 的整数"]
+            self.errors[key] = [f"应为 1–{highest} 的整数"]
             return default
         return int(value)
 
+
+def parse_task_query(args: Mapping[str, Any], strict: bool = False, per_page: int | None = None) -> TaskQuery:
+    """Read a TaskQuery from URL parameters. Lenient (the inbox page): bad values fall back to their
+    defaults and are listed in `errors`; strict (the API): InvalidData names each bad parameter."""
+    read = _Args(args)
     query = TaskQuery(
-        scope=choice("scope", SCOPES, "groups"), name=text("name", 50), matter=text("matter", 50),
-        channel=choice("channel", CHANNELS, ""), township=text("township", 60),
-        overdue=flag("overdue"), green_channel=flag("green_channel"), due_from=day("due_from"), due_to=day("due_to"),
-        case_no=text("case_no", 40), sort=choice("sort", SORTS, "priority"), page=number("page", 1, 10**6),
-        per_page=per_page or number("per_page", 20, MAX_PER_PAGE))
-    if strict and errors:
-        raise InvalidData("查询参数有误", errors)
-    query.errors = errors
+        scope=read.choice("scope", SCOPES, "groups"), name=read.text("name", 50), matter=read.text("matter", 50),
+        channel=read.choice("channel", CHANNELS, ""), township=read.text("township", 60),
+        overdue=read.flag("overdue"), green_channel=read.flag("green_channel"), due_from=read.day("due_from"),
+        due_to=read.day("due_to"), case_no=read.text("case_no", 40), sort=read.choice("sort", SORTS, "priority"),
+        page=read.number("page", 1, 10**6), per_page=per_page or read.number("per_page", 20, MAX_PER_PAGE))
+    if strict and read.errors:
+        raise InvalidData("查询参数有误", read.errors)
+    query.errors = read.errors
     return query
 
 
