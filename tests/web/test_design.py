@@ -95,7 +95,8 @@ def test_deploy_needs_a_comment_then_makes_the_next_version_and_audits(login: An
     again = client.post("/design/relief_linkage/deploy", json={"xml": renamed(), "comment": "重复"})
     assert again.status_code == 200 and again.get_json()["changed"] is False
     with tx(demo_db) as session:
-        entries = session.scalars(select(AuditLog).where(AuditLog.action == "deploy_definition")).all()
+        entries = session.scalars(select(AuditLog).where(AuditLog.action == "deploy_definition")
+                                  .order_by(AuditLog.id)).all()
         assert [(e.actor, e.target, e.details["comment"]) for e in entries][-1] == (
             "designer1", "relief_linkage@v2", "研判环节改名，时限改为3个工作日")
     versions = client.get("/design/relief_linkage").data.decode()
