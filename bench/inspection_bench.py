@@ -57,7 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, text  # noqa: E402
+from sqlalchemy import Connection, func, insert, select, text  # noqa: E402
 
 from bench.scheduler_bench import (  # noqa: E402
     APPLICATION,
@@ -72,11 +72,11 @@ from bench.scheduler_bench import (  # noqa: E402
     short_sql,
 )
 from engine import db, tables  # noqa: E402
-from engine.access import personal_data, scoping  # noqa: E402
+from engine.access import personal_data  # noqa: E402
 from engine.access.accounts import Principal, load_demo_data, principal_of  # noqa: E402
 from engine.bpmn.definitions import LoadedDefinition  # noqa: E402
 from engine.cases import store  # noqa: E402
-from engine.cases.casefile import MAX_SEARCH  # noqa: E402
+from engine.cases.casefile import case_list_query  # noqa: E402
 from engine.cases.inspection import InstanceQuery, definition_heat, list_instances  # noqa: E402
 from engine.cases.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
 from engine.clock import LOCAL_TZ  # noqa: E402
@@ -293,20 +293,9 @@ def instance_list(principal: Principal, **filters: Any) -> Query:
 
 def search_case_list(conn: Connection, principal: Principal, text: str = "", page: int = 1,
                      per_page: int = PER_PAGE) -> Page[dict[str, Any]]:
-    """The statements of `CaseFiles.search` (the staff case list) on `conn`, names masked; without its
+    """`CaseFiles.search` (the staff case list) on `conn`: its statement, names masked; without its
     lookup of the page's organisation names, which needs the ORM session it opens itself."""
-    instance = tables.INSTANCE
-    text = text.strip()[:MAX_SEARCH]
-    joined = APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)
-    where = scoping.case_filter(principal)
-    if text:
-        where = and_(where, or_(APPLICATION.c.case_no.contains(text), APPLICATION.c.request.contains(text)))
-    query = (select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
-                    APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
-                    APPLICATION.c.created_at, instance.c.status)
-             .select_from(joined).where(where)
-             .order_by(APPLICATION.c.created_at.desc(), APPLICATION.c.case_no.desc()))
-    found = paginate(conn, query, page, per_page, lambda r: dict(r._mapping))
+    found = paginate(conn, case_list_query(principal, text), page, per_page, lambda r: dict(r._mapping))
     for row in found.items:
         row["applicant"] = personal_data.mask_name(row.pop("applicant_name"))
     return found

@@ -48,8 +48,6 @@ CASE_STATUSES: dict[str, CaseStatus] = {s.code: s for s in (
 
 # What an end event of a process may set through its `caseStatus` property.
 END_STATUSES = (CLOSED_COMPLETED, CLOSED_DECLINED)
-# Statuses of cases that are not over (their timers and tasks still matter to someone).
-UNFINISHED = tuple(code for code, s in CASE_STATUSES.items() if not s.final)
 # The instance list's status filter: key → (label, statuses).
 FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     s.filter: (s.label, tuple(c for c, o in CASE_STATUSES.items() if o.filter == s.filter))

@@ -139,7 +139,12 @@ def may_see_case(conn: Connection, principal: Principal | None, case_no: str) ->
 def check_case(conn: Connection, principal: Principal | None, case_no: str) -> None:
     """Raise NotFound unless the case exists and is in the user's scope."""
     if not may_see_case(conn, principal, case_no):
-        raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
+        raise case_not_found(case_no)
+
+
+def case_not_found(case_no: str) -> NotFound:
+    """The one refusal for a case that is unknown or out of scope (the two are not told apart)."""
+    return NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
 
 
 def may_see_task(principal: Principal, task: Mapping[str, Any]) -> bool:

@@ -89,6 +89,12 @@ def latest_definition(session: Session, key: str, required: bool = True) -> Proc
     return definition
 
 
+def definitions_of(session: Session, key: str) -> list[ProcessDefinition]:
+    """Every deployed version of `key`, newest first ([] when never deployed; the XML stays unloaded)."""
+    return list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                .order_by(ProcessDefinition.version.desc())))
+
+
 @dataclass(frozen=True)
 class LoadedDefinition:
     """A definition's parsed specs and metadata, shared by all its instances."""

@@ -27,7 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock, status, tables
-from engine.bpmn.definitions import LoadedDefinition
+from engine.bpmn.definitions import LoadedDefinition, definitions_of
 from engine.bpmn.sandbox import explain
 from engine.cases import store
 from engine.cases.tasks import record, resolve_groups
@@ -146,9 +146,7 @@ class InstanceAdmin:
                 return {}
             source = self.workflows.specs.get_by_id(session, instance.definition_id)
             workflow = self.workflows.restore(instance, source)
-            others = list(session.scalars(select(ProcessDefinition).where(
-                ProcessDefinition.key == source.key, ProcessDefinition.version != source.version)
-                .order_by(ProcessDefinition.version.desc())))
+            others = [d for d in definitions_of(session, source.key) if d.version != source.version]
             return {d.version: compatibility(workflow, self.workflows.specs.get(d)) for d in others}
 
     def migrate_case(self, case_no: str, to_version: int, actor: str, reason: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine import clock, status, tables
@@ -45,8 +45,29 @@ def _row(row: Any) -> Mapping[str, Any]:
 def _application(session: Session, case_no: str) -> Application:
     application = session.scalar(select(Application).where(Application.case_no == case_no))
     if application is None:
-        raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
+        raise scoping.case_not_found(case_no)
     return application
+
+
+def case_list_query(principal: Principal, text: str = "") -> Select[Any]:
+    """The staff case list's statement: cases in scope, newest first, optionally matching a case number or
+    request text (the applicant's name still unmasked: the caller masks it)."""
+    instance = tables.INSTANCE
+    text = text.strip()[:MAX_SEARCH]
+    where = scoping.case_filter(principal)
+    if text:
+        where = and_(where, or_(APPLICATION.c.case_no.contains(text), APPLICATION.c.request.contains(text)))
+    return (select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
+                   APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
+                   APPLICATION.c.created_at, instance.c.status)
+            .select_from(APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)).where(where)
+            .order_by(APPLICATION.c.created_at.desc(), APPLICATION.c.case_no.desc()))
+
+
+def assignee_choices(session: Session, task: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Who could work the task if it were unclaimed (指派/改派候选): username, name, organisation."""
+    return [{"username": who.username, "display_name": who.display_name, "org": who.org_code}
+            for who in scoping.candidates(session, task)]
 
 
 def masked_applicant(application: Application) -> dict[str, str | None]:
@@ -186,7 +207,7 @@ class CaseFiles:
             return {
                 "task": view, "actions": actions,
                 "closed_rows": self.rows(task["form_key"], view["data"]) if task["state"] != READY else [],
-                "assignees": self._assignees(session, task) if actions["assign"] else [],
+                "assignees": assignee_choices(session, task) if actions["assign"] else [],
                 "case": self.glance(session, case_no), "status": self._status(session.connection(), case_no),
                 "history": self.history.entries(session, case_no, tasks),
                 "results": self.results(session, tasks, exclude=task_id),
@@ -209,20 +230,9 @@ class CaseFiles:
 
     def search(self, principal: Principal, text: str = "", page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
         """Cases this user may see, newest first, optionally matching a case number or request text."""
-        instance = tables.INSTANCE
-        text = text.strip()[:MAX_SEARCH]
-        joined = APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)
-        where = scoping.case_filter(principal)
-        if text:
-            where = and_(where, or_(APPLICATION.c.case_no.contains(text), APPLICATION.c.request.contains(text)))
-        query = (select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
-                        APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
-                        APPLICATION.c.created_at, instance.c.status)
-                 .select_from(joined).where(where)
-                 .order_by(APPLICATION.c.created_at.desc(), APPLICATION.c.case_no.desc()))
         with self.workflows.transaction() as session:
             conn = session.connection()
-            found = paginate(conn, query, page, per_page, lambda r: dict(r._mapping))
+            found = paginate(conn, case_list_query(principal, text), page, per_page, lambda r: dict(r._mapping))
             names = labels.org_names(session, {c for r in found.items for c in (r["township"], r["village"])})
         for row in found.items:
             row.update(applicant=personal_data.mask_name(row.pop("applicant_name")),
@@ -282,27 +292,3 @@ class CaseFiles:
                   attachment=attachment_id)
             return {"filename": attachment.filename, "content_type": attachment.content_type,
                     "directory": str(path.parent), "stored_name": attachment.sha256, "size": attachment.size}
-
-    # -- assignment -----------------------------------------------------------------------
-
-    @staticmethod
-    def _assignees(session: Session, task: Mapping[str, Any]) -> list[dict[str, str]]:
-        """Who could work the task if it were unclaimed (指派候选)."""
-        return [{"username": who.username, "display_name": who.display_name, "org": who.org_code}
-                for who in scoping.candidates(session, task)]
-
-    def assignees(self, task_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
-        """The candidates of several open tasks (the instance page's 改派), by task id."""
-        with self.workflows.transaction() as session:
-            result = {}
-            for task_id in task_ids:
-                row = store.get_task(session.connection(), task_id)
-                if row is not None:
-                    result[task_id] = self._assignees(session, row)
-            return result
-
-    def display_names(self, usernames: Sequence[str]) -> dict[str, str]:
-        """Usernames as '张三（zhangsan）' (unknown ones as they are)."""
-        with self.workflows.transaction() as session:
-            return labels.actor_names(session, usernames)
-

@@ -25,10 +25,10 @@ from sqlalchemy.engine import Connection
 from engine import clock, status
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
-from engine.bpmn.definitions import LINKAGE_PROCESS, LoadedDefinition
+from engine.bpmn.definitions import LINKAGE_PROCESS, LoadedDefinition, definitions_of
 from engine.cases import labels, store
 from engine.cases.admin import InstanceAdmin, errored_steps
-from engine.cases.casefile import CaseFiles
+from engine.cases.casefile import CaseFiles, assignee_choices
 from engine.cases.casefile import tasks_of_case as store_tasks
 from engine.cases.intake import CASE_PREFIX
 from engine.cases.workflows import Workflows, workflow_tasks
@@ -293,8 +293,7 @@ class Inspection:
         with self.workflows.transaction() as session:
             conn = session.connection()
             found = list_instances(conn, principal, query, clock.now())
-            versions = list(conn.execute(select(DEFINITION.c.version).where(DEFINITION.c.key == query.key)
-                                         .order_by(DEFINITION.c.version.desc())).scalars())
+            versions = [d.version for d in definitions_of(session, query.key)]
         found.extra["versions"] = versions
         return found
 
@@ -304,9 +303,7 @@ class Inspection:
         now = clock.now()
         with self.workflows.transaction() as session:
             conn = session.connection()
-            instance = store.find_instance(conn, case_no)
-            if instance is None or not scoping.may_see_case(conn, principal, case_no):
-                raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
+            instance = self.workflows.visible_case(session, principal, case_no)
             loaded = self.workflows.specs.get_by_id(session, instance.definition_id)
             xml = session.get_one(ProcessDefinition, instance.definition_id).xml
             open_rows = store.open_tasks(conn, case_no=case_no)
@@ -316,8 +313,7 @@ class Inspection:
             workflow = self.workflows.restore(instance, loaded)
             people = labels.actor_names(session, [t["assignee"] for t in tasks] + [t["completed_by"] for t in tasks]
                                         + [r["assignee"] for r in open_rows])
-            assignable = {row["id"]: [{"username": who.username, "display_name": who.display_name}
-                                      for who in scoping.candidates(session, row)] for row in open_rows}
+            assignable = {row["id"]: assignee_choices(session, row) for row in open_rows}
         migration = self.admin.migration_checks(case_no)
         reference = self.workflows.settings.reference
         calendar = self.workflows.calendar
@@ -344,8 +340,7 @@ class Inspection:
         """The heat view of one version of `key` (the newest unless `version`): per user task, the figures."""
         scoping.require(principal, "heat")
         with self.workflows.transaction() as session:
-            versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                                            .order_by(ProcessDefinition.version.desc())))
+            versions = definitions_of(session, key)
             wanted = version or (versions[0].version if versions else 0)
             definition = next((v for v in versions if v.version == wanted), None)
             if definition is None:

@@ -38,10 +38,8 @@ def group_labels(session: Session, reference: ReferenceData, groups: Iterable[st
 def actor_names(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:
     """Username → '张三（zhangsan）'; the engine's own actors by what they are."""
     names = dict(SYSTEM_ACTORS)
-    people = {u for u in usernames if u} - names.keys()
-    if people:
-        rows = session.execute(select(User.username, User.display_name).where(User.username.in_(sorted(people))))
-        names.update({username: f"{display}（{username}）" for username, display in rows})
+    people = display_names(session, {u for u in usernames if u} - names.keys())
+    names.update({username: f"{display}（{username}）" for username, display in people.items()})
     return names
 
 

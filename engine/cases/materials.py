@@ -17,11 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from engine.models import Attachment
-
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 10
 # extension -> (content type, magic bytes the content must start with)
@@ -124,10 +119,3 @@ def save_files(directory: Path, materials: Sequence[Material]) -> None:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-
-
-def attachments_of(session: Session, case_no: str) -> list[dict[str, Any]]:
-    """The materials of a case in upload order: filename, content type, size, hash, uploader, time."""
-    rows = session.scalars(select(Attachment).where(Attachment.case_no == case_no).order_by(Attachment.id))
-    return [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
-             "sha256": a.sha256, "uploaded_by": a.uploaded_by, "uploaded_at": a.uploaded_at} for a in rows]

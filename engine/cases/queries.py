@@ -8,14 +8,12 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
 from engine import clock
-from engine.access import scoping
 from engine.access.accounts import Principal
 from engine.cases import store
 from engine.cases.casefile import api_applicant
 from engine.cases.regions import places
 from engine.cases.tasks import task_summary
 from engine.cases.workflows import Workflows
-from engine.errors import NotFound
 from engine.models import ProcessDefinition
 
 
@@ -38,9 +36,7 @@ class CaseQueries:
         now = clock.now()
         with self.workflows.transaction() as session:
             conn = session.connection()
-            instance = store.find_instance(conn, case_no)
-            if instance is None or not scoping.may_see_case(conn, principal, case_no):
-                raise NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
+            instance = self.workflows.visible_case(session, principal, case_no)
             shown = {"applicant": api_applicant(session, case_no)} if applicant else {}
             return {
                 **shown, "case_no": case_no, "status": instance.status,

@@ -24,6 +24,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine import clock, db, status, tables
+from engine.access import scoping
+from engine.access.accounts import Principal
 from engine.bpmn.definitions import LoadedDefinition, SpecCache
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.bpmn.serializer import StateSerializer
@@ -121,6 +123,15 @@ class Workflows:
         instance = store.find_instance(session.connection(), case_no)
         if instance is None:
             raise NotFound(f"案件 {case_no} 不存在")
+        return instance
+
+    @staticmethod
+    def visible_case(session: Session, principal: Principal | None, case_no: str) -> InstanceState:
+        """The instance row of a case this user may see (None: an operator tool); NotFound otherwise."""
+        conn = session.connection()
+        instance = store.find_instance(conn, case_no)
+        if instance is None or not scoping.may_see_case(conn, principal, case_no):
+            raise scoping.case_not_found(case_no)
         return instance
 
     def locked_workflow(self, session: Session, case_no: str, action: str

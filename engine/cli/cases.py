@@ -9,11 +9,23 @@ import click
 
 from engine import status
 from engine.cases.channels import CHANNELS, LEVELS
-from engine.cli.common import Context, emit, fail, handles_refusals, pass_context, pass_json
+from engine.cli.common import Context, emit, handles_refusals, pass_context, pass_json
 from engine.errors import InvalidData, TaskConflict
 
 reason_option = click.option("--reason", required=True, help="操作原因（记入案件日志）")
 actor_option = click.option("--by", "actor", default="cli", help="操作人")
+
+
+def _json_object(text: str, field: str, what: str) -> dict[str, Any]:
+    """`text` parsed as a JSON object; a refusal naming `what` (exit 1) when it is not JSON or not an object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        message = f"{what}不是合法的 JSON（第 {err.lineno} 行第 {err.colno} 列）"
+        raise InvalidData(message, {field: [message]}) from err
+    if not isinstance(value, dict):
+        raise InvalidData(f"{what}应为 JSON 对象", {field: ["应为 JSON 对象"]})
+    return value
 
 
 @click.group()
@@ -34,13 +46,7 @@ def case() -> None:
 def case_start(ctx: Context, channel: str, level: str, applicant_file: Any, green_channel: bool, actor: str,
                as_json: bool) -> None:
     """Register an application and start its linkage process (checked like every other channel)."""
-    try:
-        applicant = json.load(applicant_file)
-    except json.JSONDecodeError as err:
-        fail(as_json, {"error": "invalid", "message": f"申请人文件不是合法的 JSON：{err}"}, f"错误：{err}")
-        return
-    if not isinstance(applicant, dict):
-        raise InvalidData("申请人文件应为 JSON 对象", {"applicant": ["应为 JSON 对象"]})
+    applicant = _json_object(applicant_file.read(), "applicant", "申请人文件")
     case_no, instance_id = ctx.engine.start_case(applicant, channel, level, green_channel, actor)
     emit(as_json, {"case_no": case_no, "instance_id": instance_id}, lambda p: f"已登记案件 {p['case_no']}")
 
@@ -115,10 +121,7 @@ def case_retry(ctx: Context, case_no: str, task_id: str | None, data: str | None
             raise TaskConflict(f"案件 {case_no} 有 {len(errored)} 个出错环节，请用 --task 指定" if errored
                                else f"案件 {case_no} 没有出错环节，无需重试")
         task_id = str(errored[0]["id"])
-    try:
-        patch = json.loads(data) if data else None
-    except ValueError as err:
-        raise InvalidData("修正数据格式有误", {"data": [f"不是合法的 JSON：{err}"]}) from err
+    patch = _json_object(data, "data", "修正数据") if data else None
     emit(as_json, admin.retry_task(case_no, task_id, patch, actor, reason), _status_line)
 
 
@@ -154,13 +157,7 @@ def _task_table(rows: list[dict[str, Any]]) -> str:
 @handles_refusals
 def task_complete(ctx: Context, task_id: str, user: str, data_json: str, as_json: bool) -> None:
     """Complete a user task with form data; print the case's open tasks afterwards."""
-    try:
-        data = json.loads(data_json)
-    except json.JSONDecodeError as err:
-        fail(as_json, {"error": "invalid", "message": f"--data 不是合法的 JSON：{err}"}, f"错误：{err}")
-        return
-    if not isinstance(data, dict):
-        fail(as_json, {"error": "invalid", "message": "--data 应为 JSON 对象"}, "错误：--data 应为 JSON 对象")
+    data = _json_object(data_json, "data", "--data ")
     emit(as_json, ctx.engine.complete_task(task_id, user, data), _task_table)
 
 

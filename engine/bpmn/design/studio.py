@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import clock, db
-from engine.bpmn.definitions import DeployResult, deploy
+from engine.bpmn.definitions import DeployResult, definitions_of, deploy
 from engine.bpmn.design.checks import check_draft
 from engine.bpmn.design.diff import diff_definitions, summarise_diff
 from engine.bpmn.design.samples import SampleFileError, load_samples
@@ -37,19 +37,12 @@ class DesignStudio:
     def versions(self, key: str) -> list[ProcessDefinition]:
         """Every deployed version of `key`, newest first (detached, XML not loaded); NotFound if none."""
         with db.transaction(self.sessions) as session:
-            rows = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                                        .order_by(ProcessDefinition.version.desc())))
+            rows = definitions_of(session, key)
             for row in rows:
                 session.expunge(row)
         if not rows:
             raise NotFound(f"流程 {key} 尚未部署")
         return rows
-
-    def version_numbers(self, key: str) -> list[int]:
-        """The deployed version numbers of `key`, newest first ([] when never deployed)."""
-        with db.transaction(self.sessions) as session:
-            return list(session.scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
-                                        .order_by(ProcessDefinition.version.desc())))
 
     def version_xml(self, key: str, version: int) -> str:
         """The BPMN of one version exactly as deployed; NotFound when there is no such version."""
