@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.bpmn.design import SampleFileError
-from engine.bpmn.design.studio import MAX_BPMN_BYTES
+from engine.bpmn.design.studio import MAX_BPMN_BYTES, SamplesFailed
 from engine.bpmn.loader import BpmnRejected
 from engine.cases.runtime import PROCESS_KEY
 from engine.errors import EngineError, InvalidData, NotFound
@@ -113,7 +113,7 @@ def try_samples(key: str) -> Any:
         return jsonify({"ok": False, "problems": [p.as_dict() for p in err.problems], "results": []}), 422
     except SampleFileError as err:
         return jsonify({"ok": False, "problems": [], "results": [], "message": str(err)}), 500
-    results = [{**r.as_dict(), "status_label": _(r.as_dict()["status_label"])} for r in found]
+    results = _sample_results(found)
     return jsonify({"ok": all(r["status"] == "passed" for r in results), "problems": [], "results": results})
 
 
@@ -123,18 +123,30 @@ def deploy(key: str) -> Any:
     """Deploy a draft (JSON {xml, comment}) as the next version; refused with its problems."""
     who = require("design")
     xml, body = _draft_from_json()
-    outcome, status = _deploy(xml, key, f"{key}.bpmn", who.username, str(body.get("comment") or ""))
+    outcome, status = _deploy(xml, key, f"{key}.bpmn", who, str(body.get("comment") or ""),
+                              body.get("despite_samples") is True, str(body.get("reason") or ""))
     return jsonify(outcome), status
 
 
-def _deploy(xml: bytes, key: str, filename: str, username: str, comment: str) -> tuple[dict[str, Any], int]:
+def _sample_results(results: list[Any]) -> list[dict[str, Any]]:
+    return [{**r.as_dict(), "status_label": _(r.as_dict()["status_label"])} for r in results]
+
+
+def _deploy(xml: bytes, key: str, filename: str, who: Any, comment: str, despite_samples: bool = False,
+            reason: str = "") -> tuple[dict[str, Any], int]:
+    may_override = who.has("admin")
+    if despite_samples and not may_override:
+        return {"ok": False, "problems": [], "message": _("只有管理员可以越过样例部署")}, 403
     try:
-        result = _studio().deploy(xml, key, filename, username, comment)
+        result = _studio().deploy_draft(xml, key, filename, who.username, comment, despite_samples, reason)
     except InvalidData as err:
         message = "；".join(m for ms in err.errors.values() for m in ms)
         return {"ok": False, "problems": [], "message": message}, 422
     except BpmnRejected as err:
         return {"ok": False, "problems": [p.as_dict() for p in err.problems], "message": _("校验未通过，未部署")}, 422
+    except SamplesFailed as err:
+        return {"ok": False, "problems": [], "message": err.message, "results": _sample_results(err.results),
+                "may_override": may_override}, 422
     except EngineError as err:
         return {"ok": False, "problems": [], "message": err.message}, 409
     if not result.changed:
@@ -181,10 +193,12 @@ def upload(key: str) -> Any:
             return render_template("design/versions.html", problems=problems, **page), 422
         flash(_("文件 %(f)s 校验通过，可以部署", f=uploaded), "success")
         return render_template("design/versions.html", problems=[], **page)
-    outcome, status = _deploy(xml, key, uploaded, who.username, comment)
+    outcome, status = _deploy(xml, key, uploaded, who, comment, request.form.get("despite_samples") == "1",
+                              (request.form.get("reason") or "").strip())
     if status >= 400:
         return render_template("design/versions.html", problems=outcome["problems"],
-                               upload_errors=[outcome["message"]], **page), status
+                               upload_errors=[outcome["message"]], sample_results=outcome.get("results"),
+                               may_override=outcome.get("may_override", False), **page), status
     flash(outcome["message"], "success")
     return redirect(url_for("design.versions", key=key))
 

@@ -207,6 +207,15 @@ def members_clause(groups: Iterable[str]) -> ColumnElement[bool]:
         USERS.c.id.in_(select(ROLES.c.user_id).where(ROLES.c.role.in_(codes)))))
 
 
+def error_watchers_clause() -> ColumnElement[bool]:
+    """SQL on app_user: who is told when a case stops in error — the center's supervisors and the
+    administrators (active users only)."""
+    role_holders = select(ROLES.c.user_id).where(ROLES.c.role == "admin")
+    center = select(ROLES.c.user_id).where(ROLES.c.role == "center")
+    return and_(USERS.c.active.is_(True), or_(USERS.c.id.in_(role_holders),
+                                              and_(USERS.c.is_supervisor.is_(True), USERS.c.id.in_(center))))
+
+
 def candidates(session: Session, task: Mapping[str, Any]) -> list[Principal]:
     """Active users who may work the task if it were unclaimed (指派候选), by username."""
     groups = list(task["candidate_groups"])

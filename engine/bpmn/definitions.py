@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import func, select
@@ -52,12 +54,18 @@ def validate(xml: bytes, filename: str, settings: Settings) -> ProcessModel:
         raise BpmnRejected([Problem(filename, None, None, f"流程引擎无法解析：{err}")]) from err
 
 
+# Run on a changed draft before it is stored: raises to refuse it, or returns details for the audit log.
+DeployGate = Callable[[ProcessModel], dict[str, Any]]
+
+
 def deploy(session: Session, settings: Settings, xml: bytes, filename: str, deployed_by: str, at: datetime,
-           comment: str | None = None) -> DeployResult:
+           comment: str | None = None, gate: DeployGate | None = None) -> DeployResult:
     """Store `xml` as the next version of its process unless it equals the latest one.
 
     Deploy refuses what the modeler's 校验 refuses: the load checks plus reachability (every
-    element reachable from a start event and able to reach an end event).
+    element reachable from a start event and able to reach an end event). A changed draft then
+    passes `gate` (the design studio runs the process's samples there); what the gate returns is
+    added to the audit entry, and an entry with `despite_samples` is a deploy an administrator forced.
     """
     model = validate(xml, filename, settings)
     problems = reachability_problems(model.tree, filename)
@@ -67,13 +75,15 @@ def deploy(session: Session, settings: Settings, xml: bytes, filename: str, depl
     latest = latest_definition(session, model.key, required=False)
     if latest is not None and latest.checksum == digest:
         return DeployResult(model.key, latest.version, False, latest.id)
+    gated = gate(model) if gate is not None else {}
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         xml=xml.decode("utf-8"), checksum=digest, deployed_by=deployed_by, deployed_at=at, comment=comment)
     session.add(definition)
     # Every deployment, from the modeler, an upload or the CLI, is in the security audit log.
-    session.add(AuditLog(actor=deployed_by, action="deploy_definition", target=f"{model.key}@v{definition.version}",
-                         details={"comment": comment, "checksum": digest, "filename": filename}, at=at))
+    action = "deploy_despite_samples" if gated.get("despite_samples") else "deploy_definition"
+    session.add(AuditLog(actor=deployed_by, action=action, target=f"{model.key}@v{definition.version}",
+                         details={"comment": comment, "checksum": digest, "filename": filename, **gated}, at=at))
     session.flush()
     return DeployResult(model.key, definition.version, True, definition.id)
 

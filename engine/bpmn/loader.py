@@ -20,13 +20,13 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from engine.bpmn.sandbox import expression_errors, script_errors
+from engine.deadlines.policy import MAX_DUE_WORKDAYS
 from engine.status import CLOSED_COMPLETED, END_STATUSES
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 XSD_PATH = Path(SpiffWorkflow.__file__).parent / "bpmn" / "parser" / "schema" / "BPMN20.xsd"
-MAX_DUE_WORKDAYS = 365
 _GROUP_EXPRESSION = re.compile(r"^\$\{(.+)\}$", re.S)
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 

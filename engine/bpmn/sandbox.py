@@ -6,6 +6,11 @@ Here every expression and script is compiled by RestrictedPython, which refuses
 underscore names and frame/code internals at compile time and routes attribute access,
 item access, iteration and writes through guards at run time. Only a short whitelist of
 builtins and helpers is visible.
+
+Every evaluation also runs under a budget (`engine.bpmn.budget`): the compile policy
+(`engine.bpmn.budget_transform`) routes the operators that can grow without bound, loops,
+functions and iteration through guards that refuse oversized results and stop a run after
+one second or a million steps, with a Chinese message; constant payloads are refused at compile.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from engine.bpmn import budget
+from engine.bpmn.budget_transform import BudgetedTransformer
 
 EXPRESSION_FILENAME = "<bpmn-expression>"
 SCRIPT_FILENAME = "<bpmn-script>"
@@ -55,17 +63,16 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         raise AttributeError(f"禁止访问属性 {name!r}")
     if isinstance(obj, ModuleType | FunctionType):
         raise AttributeError(f"禁止访问 {type(obj).__name__} 的属性 {name!r}")
-    return safer_getattr_raise(obj, name, *default)
+    if budget.unguardable(obj, name):
+        raise AttributeError(f"请在对象上调用 {name}()，不要通过类型 {obj.__name__} 调用")
+    value = safer_getattr_raise(obj, name, *default)
+    return budget.guarded_method(obj, name, value) if budget.needs_guard(obj, name) else value
 
 
 def _guarded_getitem(obj: Any, key: Any) -> Any:
     if isinstance(key, str) and key.startswith("_") and not isinstance(obj, dict | list | tuple):
         raise KeyError(key)
     return obj[key]
-
-
-def _guarded_getiter(obj: Any) -> Any:
-    return iter(obj)
 
 
 _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -76,6 +83,8 @@ _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _inplacevar(op: str, target: Any, value: Any) -> Any:
+    if op[:-1] in budget.GUARDED_OPERATORS:
+        return budget.checked_op(op[:-1], target, value)
     try:
         return _INPLACE_OPERATORS[op](target, value)
     except KeyError:
@@ -107,9 +116,11 @@ def _safe_builtins() -> dict[str, Any]:
         allowed.pop(name, None)
     allowed["__import__"] = _internal_import
     allowed.update({
-        "len": len, "min": min, "max": max, "sum": sum, "any": any, "all": all,
+        "len": len, "min": min, "max": max, "any": any, "all": all,
         "list": list, "dict": dict, "set": set, "frozenset": frozenset, "enumerate": enumerate,
         "reversed": reversed, "map": map, "filter": filter,
+        # The budget's versions of what C code would otherwise run unbounded.
+        "range": budget.checked_range, "pow": budget.checked_pow, "sum": budget.checked_sum,
     })
     return allowed
 
@@ -124,19 +135,21 @@ SAFE_HELPERS: Mapping[str, Any] = {
 _GUARDS: Mapping[str, Any] = {
     "_getattr_": _guarded_getattr,
     "_getitem_": _guarded_getitem,
-    "_getiter_": _guarded_getiter,
+    "_getiter_": budget.counted,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
     "_inplacevar_": _inplacevar,
     "_apply_": _apply,
+    "_op_": budget.checked_op,
+    "_tick_": budget.tick,
 }
 
 
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> CodeType:
     """Compile a condition/timer/group expression or raise SandboxError."""
-    result = compile_restricted_eval(source.strip(), EXPRESSION_FILENAME)
+    result = compile_restricted_eval(source.strip(), EXPRESSION_FILENAME, policy=BudgetedTransformer)
     if result.errors or result.code is None:
         raise SandboxError(source, result.errors or ["无法编译"])
     return result.code
@@ -166,7 +179,7 @@ def compile_script(source: str) -> CodeType:
     policy = _policy_errors(source)
     if policy:
         raise SandboxError(source, policy)
-    result = compile_restricted_exec(source, SCRIPT_FILENAME)
+    result = compile_restricted_exec(source, SCRIPT_FILENAME, policy=BudgetedTransformer)
     if result.errors or result.code is None:
         raise SandboxError(source, result.errors or ["无法编译"])
     return result.code
@@ -190,7 +203,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression: str, context: Mapping[str, Any],
                  external_context: Mapping[str, Any] | None = None) -> Any:
         code = compile_expression(expression)
-        return eval(code, self._namespace(context, external_context))  # noqa: S307 - restricted code
+        with budget.running():
+            return eval(code, self._namespace(context, external_context))  # noqa: S307 - restricted code
 
     def execute(self, script: str, context: dict[str, Any],
                 external_context: Mapping[str, Any] | None = None) -> bool:
@@ -199,7 +213,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             raise ValueError(f"流程数据中的变量名与内置函数冲突：{sorted(clash)}")
         code = compile_script(script)
         namespace = self._namespace(context, external_context)
-        exec(code, namespace)  # noqa: S102 - restricted code
+        with budget.running():
+            exec(code, namespace)  # noqa: S102 - restricted code
         reserved = set(self.globals) | set(external_context or {})
         for key in list(context):
             if key not in namespace and not key.startswith("_"):
@@ -258,6 +273,8 @@ def _original(err: BaseException) -> BaseException | None:
 
 
 def _what_went_wrong(original: BaseException | None, fallback: str) -> str:
+    if isinstance(original, budget.BudgetExceeded):
+        return f"超出运行预算：{original}"
     if isinstance(original, NameError):
         return f"流程数据中没有变量 {getattr(original, 'name', None) or original}"
     if isinstance(original, ZeroDivisionError):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
-from engine.bpmn.definitions import LINKAGE_PROCESS, DeployResult, SpecCache, deploy
+from engine.bpmn.definitions import LINKAGE_PROCESS, DeployResult, SpecCache
 from engine.bpmn.design.studio import DesignStudio
 from engine.cases import labels, materials, store
 from engine.cases.admin import InstanceAdmin
@@ -92,11 +92,11 @@ class CaseEngine:
 
     # -- definitions ---------------------------------------------------------------------
 
-    def deploy(self, xml: bytes, filename: str, deployed_by: str = "system",
-               comment: str | None = None) -> DeployResult:
-        """Validate and store a BPMN file as a new version unless unchanged."""
-        with self.workflows.transaction() as session:
-            return deploy(session, self.settings, xml, filename, deployed_by, clock.now(), comment)
+    def deploy(self, xml: bytes, filename: str, deployed_by: str = "system", comment: str | None = None,
+               despite_samples: bool = False, reason: str | None = None) -> DeployResult:
+        """Validate, try on the samples and store a BPMN file as a new version unless unchanged
+        (`DesignStudio.deploy`)."""
+        return self.design.deploy(xml, filename, deployed_by, comment, despite_samples, reason)
 
     # -- running -------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ from engine.deadlines.policy import workday_deadline_helper
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import NotFound, TaskConflict, WorkflowFailure
 from engine.notify.notices import Notices
+from engine.notify.outbox import queue_in_app
 from engine.settings import Settings
 
 
@@ -219,9 +221,23 @@ class Workflows:
         instance.status = status.ERROR
         for task in failed:
             name = task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name
+            message = f"「{name}」执行出错：{explain(err)}"
             record(session, instance.case_no, "task_error", "system", now, str(task.id), name,
-                   {"element": task.task_spec.bpmn_id or task.task_spec.name,
-                    "message": f"「{name}」执行出错：{explain(err)}"})
+                   {"element": task.task_spec.bpmn_id or task.task_spec.name, "message": message})
+            Workflows._tell_error_watchers(session, instance.case_no, str(task.id), name, message, now)
+
+    @staticmethod
+    def _tell_error_watchers(session: Session, case_no: str, task_id: str, name: str, message: str,
+                             now: datetime) -> None:
+        """A case in error waits for an administrator: the center's supervisors and the administrators
+        get an in-app notice (once per failed step and person), so no case stops unseen."""
+        conn = session.connection()
+        names = conn.execute(select(tables.USERS.c.username).where(scoping.error_watchers_clause())).scalars()
+        queue_in_app(conn, [{"case_no": case_no, "recipient": "staff", "channel": "in_app", "username": username,
+                             "kind": "case_error", "content": f"【流程出错】{case_no} {message}，请管理员处理",
+                             "details": {"task_id": task_id, "task": name}, "status": "pending",
+                             "created_at": now, "dedup_key": f"case_error:{task_id}:{username}:{now.isoformat()}"}
+                            for username in sorted(names)])
 
     def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
                        workflow: BpmnWorkflow, now: datetime) -> None:

@@ -26,12 +26,15 @@ def init_db(ctx: Context, as_json: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--by", "deployed_by", default="cli", help="部署人")
 @click.option("--comment", default=None, help="版本说明")
+@click.option("--despite-samples", is_flag=True, help="样例未通过也部署（管理员操作，须写明理由，记入审计日志）")
+@click.option("--reason", default=None, help="越过样例部署的理由")
 @pass_json
 @pass_context
 @handles_refusals
-def deploy(ctx: Context, file: Path, deployed_by: str, comment: str | None, as_json: bool) -> None:
-    """Validate a BPMN file and deploy it as a new version (no-op when unchanged)."""
-    result = ctx.engine.deploy(file.read_bytes(), file.name, deployed_by, comment)
+def deploy(ctx: Context, file: Path, deployed_by: str, comment: str | None, despite_samples: bool,
+           reason: str | None, as_json: bool) -> None:
+    """Validate a BPMN file, run its samples and deploy it as a new version (no-op when unchanged)."""
+    result = ctx.engine.deploy(file.read_bytes(), file.name, deployed_by, comment, despite_samples, reason)
     payload = {"key": result.key, "version": result.version, "changed": result.changed}
     emit(as_json, payload,
          lambda p: f"{p['key']} 版本 {p['version']}" + ("（新部署）" if p["changed"] else "（未变化）"))

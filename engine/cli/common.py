@@ -72,6 +72,7 @@ def handles_refusals(command: Callable[..., None]) -> Callable[..., None]:
                  "BPMN 校验未通过：\n" + "\n".join(f"  {p}" for p in err.problems))
         except EngineError as err:
             details = "".join(f"\n  {k}: {'；'.join(v)}" for k, v in getattr(err, "errors", {}).items())
+            details += "".join(f"\n  样例「{r.name}」{r.message}" for r in getattr(err, "results", []))
             fail(as_json, err.as_dict(), f"错误：{err.message}{details}")
 
     return wrapper

@@ -8,18 +8,18 @@ however many schedulers race. Notices carry a unique key as a second guard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import clock, db, tables
 from engine.access.scoping import USERS, members_clause
 from engine.cases import store
 from engine.deadlines.due import due_soon_clause, past_due_clause
 from engine.deadlines.workcal import WorkCalendar
+from engine.notify.outbox import queue_in_app
 from engine.status import READY
 from engine.tables import TASK
 
@@ -58,15 +58,6 @@ def recipients(conn: Connection, task: Mapping[str, Any], supervisors: bool) -> 
     if task["assignee"]:
         names.add(task["assignee"])
     return sorted(names)
-
-
-def queue_in_app(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Insert in-app notices, skipping any whose dedup_key exists; return how many were new."""
-    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = (module.insert(tables.NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"])
-                 .returning(tables.NOTICE.c.id))
-    # Count returned ids: PostgreSQL reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
-    return sum(conn.execute(statement, dict(row)).scalar() is not None for row in rows)
 
 
 def _notice(task: Mapping[str, Any], kind: str, username: str, text: str, at: datetime) -> dict[str, Any]:

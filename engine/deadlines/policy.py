@@ -11,6 +11,8 @@ from engine import clock
 from engine.deadlines.workcal import WorkCalendar
 
 DEFAULT_FACTOR = Fraction(1, 2)
+# The longest time limit a step may have, in working days (the deploy lint and the BPMN helper).
+MAX_DUE_WORKDAYS = 365
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ def workday_deadline_helper(calendar: WorkCalendar, policy: DueTimePolicy) -> Ca
 
     def workday_deadline(workdays: int, green_channel: bool = False) -> str:
         """The ISO due moment `workdays` working days from the engine clock; 绿色通道 cases get fewer."""
+        if not 0 <= int(workdays) <= MAX_DUE_WORKDAYS:
+            raise ValueError(f"workday_deadline 的工作日数应在 0 到 {MAX_DUE_WORKDAYS} 之间，实际为 {workdays}")
         days = policy.due_workdays(int(workdays), bool(green_channel))
         return calendar.add_workdays(clock.now(), days).isoformat()
 

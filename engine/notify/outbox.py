@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import clock, db
 from engine.access import scoping
@@ -95,6 +96,15 @@ def recover_stale(conn: Connection, now: datetime) -> int:
         update(NOTICE).where(NOTICE.c.status == SENDING, NOTICE.c.next_attempt_at <= now)
         .values(status=case((attempts >= MAX_ATTEMPTS, FAILED), else_=RETRYING), attempts=attempts,
                 next_attempt_at=now, last_error="发送进程中断，未确认是否送达")).rowcount or 0
+
+
+def queue_in_app(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Insert in-app notices, skipping any whose dedup_key exists; return how many were new."""
+    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (module.insert(NOTICE).on_conflict_do_nothing(index_elements=["dedup_key"])
+                 .returning(NOTICE.c.id))
+    # Count returned ids: PostgreSQL reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING.
+    return sum(conn.execute(statement, dict(row)).scalar() is not None for row in rows)
 
 
 def mark_in_app_delivered(conn: Connection, now: datetime) -> int:

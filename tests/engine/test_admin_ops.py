@@ -344,7 +344,8 @@ def test_migration_works_with_workflow_reuse(county_db: str, applicant: dict[str
     engine = CaseEngine.for_url(county_db)
     engine.deploy(BPMN_PATH.read_bytes(), BPMN_PATH.name, "test")
     case_no, _ = engine.start_case(applicant, "window", "village")
-    engine.deploy(with_step(BPMN_PATH.read_bytes(), "Flow_triage_gw", "precheck"), BPMN_PATH.name, "test")
+    engine.deploy(with_step(BPMN_PATH.read_bytes(), "Flow_triage_gw", "precheck"), BPMN_PATH.name, "test",
+                  despite_samples=True, reason="样例未覆盖新增的复核环节")
     engine.admin.suspend_case(case_no, "admin1", "准备迁移")
     engine.admin.migrate_case(case_no, 2, "admin1", "增加复核环节")
     engine.admin.resume_case(case_no, "admin1", "迁移完成")
@@ -370,10 +371,10 @@ def test_admin_commands_end_to_end(county_db: str, applicant_file: Path, tmp_pat
     assert relief("case", "resume", case_no, "--reason", "材料齐全", database_url=county_db)["status"] == "open"
     v2 = tmp_path / "v2.bpmn"
     v2.write_bytes(relabelled(BPMN_PATH.read_bytes()))
-    relief("deploy", str(v2), database_url=county_db)
+    relief("deploy", str(v2), "--despite-samples", "--reason", "测试迁移", database_url=county_db)
     v3 = tmp_path / "v3.bpmn"
     v3.write_bytes(renamed_id(BPMN_PATH.read_bytes(), "triage", "triage_v3"))
-    relief("deploy", str(v3), database_url=county_db)
+    relief("deploy", str(v3), "--despite-samples", "--reason", "测试迁移", database_url=county_db)
     unsafe = relief("case", "migrate", case_no, "--to-version", "3", database_url=county_db, expect=1)
     assert unsafe["error"] == "conflict" and "triage" in unsafe["message"]
     assert relief("case", "migrate", case_no, "--to-version", "9", database_url=county_db, expect=1)["error"] == \

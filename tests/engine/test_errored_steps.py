@@ -131,7 +131,7 @@ def test_retry_from_the_command_line(county_db: str, applicant_file: Path, tmp_p
     """`relief case retry CASE_NO --data JSON --reason` finds the one errored step; refusals exit 1 with the reason."""
     broken = tmp_path / "broken.bpmn"
     broken.write_bytes(with_broken_condition(BPMN_PATH.read_bytes()))
-    relief("deploy", str(broken), database_url=county_db)
+    relief("deploy", str(broken), "--despite-samples", "--reason", "测试出错重试", database_url=county_db)
     case_no = relief("case", "start", "--channel", "window", "--level", "village", "--applicant",
                      str(applicant_file), database_url=county_db)["case_no"]
     none = relief("case", "retry", case_no, "--reason", "试", database_url=county_db, expect=1)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.models import AuditLog
+from tests.support.bpmn import without_triage
 from tests.support.db import BPMN_PATH, tx
 
 SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
@@ -148,3 +149,44 @@ def test_upload_from_the_desktop_modeler_validates_then_deploys(login: Any) -> N
         content_type="multipart/form-data", follow_redirects=True)
     assert good.status_code == 200 and "桌面建模器修改" in good.data.decode()
     assert 'data-version="2"' in good.data.decode()
+
+
+def test_deploy_from_the_modeler_is_refused_when_samples_fail(login: Any, demo_db: str) -> None:
+    """The modeler's deploy runs the samples: refused with each failing sample; only an administrator
+    may deploy it anyway, with a reason (audited)."""
+    draft = without_triage().decode()
+    designer = login("designer1")
+    refused = designer.post("/design/relief_linkage/deploy", json={"xml": draft, "comment": "删掉受理"})
+    body = refused.get_json()
+    assert refused.status_code == 422 and body["may_override"] is False
+    assert len(body["results"]) == 8
+    assert body["results"][0]["status_label"] in ("停在人工环节", "运行出错", "不符合预期")
+    assert "未部署" in body["message"]
+    forced = designer.post("/design/relief_linkage/deploy", json={
+        "xml": draft, "comment": "删掉受理", "despite_samples": True, "reason": "试试"})
+    assert forced.status_code == 403 and "管理员" in forced.get_json()["message"]
+    admin = login("admin1")
+    assert admin.post("/design/relief_linkage/deploy", json={"xml": draft, "comment": "删掉受理"}).get_json()[
+        "may_override"] is True
+    done = admin.post("/design/relief_linkage/deploy", json={
+        "xml": draft, "comment": "删掉受理", "despite_samples": True, "reason": "受理改在线下"})
+    assert done.status_code == 201, done.get_json()
+    with tx(demo_db) as session:
+        entry = session.scalars(select(AuditLog).where(AuditLog.action == "deploy_despite_samples")).one()
+    assert (entry.actor, entry.details["despite_samples"]) == ("admin1", "受理改在线下")
+
+
+def test_upload_lists_the_failing_samples_and_offers_the_override_to_administrators(login: Any) -> None:
+    form = {"file": (io.BytesIO(without_triage()), "camunda.bpmn"), "comment": "上传", "action": "deploy"}
+    page = login("designer1").post("/design/relief_linkage/upload", data=form, content_type="multipart/form-data")
+    html = page.data.decode()
+    assert page.status_code == 422 and 'id="upload-samples"' in html and "不符合救助条件·不予受理" in html
+    assert 'name="despite_samples"' not in html
+    form = {"file": (io.BytesIO(without_triage()), "camunda.bpmn"), "comment": "上传", "action": "deploy"}
+    admin = login("admin1").post("/design/relief_linkage/upload", data=form, content_type="multipart/form-data")
+    assert admin.status_code == 422 and 'name="despite_samples"' in admin.data.decode()
+    form = {"file": (io.BytesIO(without_triage()), "camunda.bpmn"), "comment": "上传", "action": "deploy",
+            "despite_samples": "1", "reason": "线下受理"}
+    forced = login("admin1").post("/design/relief_linkage/upload", data=form, content_type="multipart/form-data",
+                                  follow_redirects=True)
+    assert forced.status_code == 200 and 'data-version="2"' in forced.data.decode()

@@ -104,13 +104,25 @@
     });
   }
 
-  function deploy() {
+  // Deploy runs the samples on the server: a draft whose samples fail comes back with them, and an
+  // administrator may then deploy it anyway with a reason (the server checks the role and audits it).
+  function deploy(despite) {
     var comment = document.getElementById('deploy-comment').value.trim();
     if (!comment) { setStatus(msg('msgComment'), 'error'); document.getElementById('deploy-comment').focus(); return; }
-    if (!window.confirm(msg('msgDeployConfirm'))) { return; }
+    var body = {comment: comment};
+    if (despite) {
+      var reason = document.getElementById('override-reason').value.trim();
+      if (!reason) { setStatus(msg('msgReason'), 'error'); document.getElementById('override-reason').focus(); return; }
+      if (!window.confirm(msg('msgDespiteConfirm'))) { return; }
+      body.despite_samples = true;
+      body.reason = reason;
+    } else if (!window.confirm(msg('msgDeployConfirm'))) { return; }
     withDraft(function (xml) {
-      return post(root.dataset.deployUrl, {xml: xml, comment: comment}).then(function (data) {
+      body.xml = xml;
+      return post(root.dataset.deployUrl, body).then(function (data) {
         showProblems(data.problems || []);
+        if (data.results && data.results.length) { showResults(data.results); }
+        document.getElementById('override-box').hidden = !(data.may_override && !data.ok);
         if (data.ok) {
           dirty = false;
           setStatus(data.message, 'success');
@@ -136,7 +148,8 @@
 
   document.getElementById('btn-validate').addEventListener('click', validate);
   document.getElementById('btn-try').addEventListener('click', trySamples);
-  document.getElementById('btn-deploy').addEventListener('click', deploy);
+  document.getElementById('btn-deploy').addEventListener('click', function () { deploy(false); });
+  document.getElementById('btn-deploy-despite').addEventListener('click', function () { deploy(true); });
   document.getElementById('btn-download').addEventListener('click', download);
   document.addEventListener('relief:modeler-changed', function () { dirty = true; setStatus(msg('msgDirty')); });
   window.addEventListener('beforeunload', function (event) {

@@ -12,20 +12,44 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import clock, db
-from engine.bpmn.definitions import DeployResult, definitions_of, deploy
+from engine.bpmn.definitions import DeployGate, DeployResult, definitions_of, deploy
 from engine.bpmn.design.checks import check_draft
 from engine.bpmn.design.diff import diff_definitions, summarise_diff
 from engine.bpmn.design.samples import SampleFileError, load_samples
 from engine.bpmn.design.trial import SampleResult, run_samples
 from engine.bpmn.elements import executable_processes
-from engine.bpmn.loader import BpmnRejected, Problem, parse_safely
+from engine.bpmn.loader import BpmnRejected, Problem, ProcessModel, parse_safely
 from engine.deadlines.workcal import WorkCalendar
-from engine.errors import InvalidData, NotFound
+from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ProcessDefinition
 from engine.settings import Settings
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 MAX_COMMENT = 500
+
+
+class SamplesFailed(EngineError):
+    """A draft whose sample cases do not run as expected is not deployed; `results` lists the failures."""
+
+    code = "samples_failed"
+
+    def __init__(self, key: str, failed: list[SampleResult], total: int):
+        self.results = failed
+        names = "、".join(f"「{r.name}」" for r in failed)
+        super().__init__(f"流程 {key} 的 {total} 个样例中有 {len(failed)} 个未按预期运行，未部署：{names}")
+
+    def as_dict(self) -> dict[str, object]:
+        """The error with every failing sample's result."""
+        return {**super().as_dict(), "samples": [r.as_dict() for r in self.results]}
+
+
+def _checked_text(text: str | None, what: str, field: str) -> str:
+    value = (text or "").strip()
+    if not value:
+        raise InvalidData(f"请填写{what}", {field: [f"请填写{what}"]})
+    if len(value) > MAX_COMMENT:
+        raise InvalidData(f"{what}过长", {field: [f"{what}不能超过 {MAX_COMMENT} 字"]})
+    return value
 
 
 class DesignStudio:
@@ -74,18 +98,47 @@ class DesignStudio:
             raise BpmnRejected(problems)
         return run_samples(xml, self.samples(key), self.settings, self.calendar, filename)
 
-    def deploy(self, xml: bytes, key: str, filename: str, deployed_by: str, comment: str) -> DeployResult:
-        """Deploy a draft of `key` as its next version with a comment (audited); refused with its problems."""
-        text = (comment or "").strip()
-        if not text:
-            raise InvalidData("请填写部署说明", {"comment": ["请填写部署说明（本次修改了什么、为什么）"]})
-        if len(text) > MAX_COMMENT:
-            raise InvalidData("部署说明过长", {"comment": [f"部署说明不能超过 {MAX_COMMENT} 字"]})
+    def deploy_draft(self, xml: bytes, key: str, filename: str, deployed_by: str, comment: str,
+                     despite_samples: bool = False, reason: str | None = None) -> DeployResult:
+        """Deploy a draft of `key` from the design pages: a comment is required, the key must match."""
+        text = _checked_text(comment, "部署说明", "comment")
         problems = _key_problems(xml, key, filename)
         if problems:
             raise BpmnRejected(problems)
+        return self.deploy(xml, filename, deployed_by, text, despite_samples, reason)
+
+    def deploy(self, xml: bytes, filename: str, deployed_by: str, comment: str | None = None,
+               despite_samples: bool = False, reason: str | None = None) -> DeployResult:
+        """Every deploy path ends here (modeler, upload, `relief deploy`): the deploy checks, then the
+        process's sample cases; a draft whose samples fail is refused with them (SamplesFailed) unless
+        `despite_samples` with a `reason`, which the audit log keeps. Unchanged drafts are a no-op."""
+        forced = _checked_text(reason, "越过样例部署的理由", "reason") if despite_samples else None
+        gate = self._samples_gate(xml, filename, forced)
         with db.transaction(self.sessions) as session:
-            return deploy(session, self.settings, xml, filename, deployed_by, clock.now(), text)
+            return deploy(session, self.settings, xml, filename, deployed_by, clock.now(), comment, gate)
+
+    def _samples_gate(self, xml: bytes, filename: str, forced: str | None) -> DeployGate:
+        def gate(model: ProcessModel) -> dict[str, Any]:
+            broken: str | None = None
+            try:
+                samples = load_samples(model.key)
+            except FileNotFoundError:
+                return {"samples": "none"}
+            except SampleFileError as err:
+                samples, broken = [], str(err)
+            results = run_samples(xml, samples, self.settings, self.calendar, filename) if samples else []
+            failed = [r for r in results if r.status != "passed"]
+            if broken:
+                failed.insert(0, SampleResult("样例文件", "error", f"样例文件有误：{broken}"))
+            details: dict[str, Any] = {"samples_passed": len(results) - len(failed) + bool(broken),
+                                       "samples_failed": [r.name for r in failed]}
+            if failed and forced is None:
+                raise SamplesFailed(model.key, failed, len(results) + bool(broken))
+            if failed:
+                details["despite_samples"] = forced
+            return details
+
+        return gate
 
     def diff(self, key: str, from_version: int, to_version: int) -> dict[str, list[dict[str, Any]]]:
         """Elements added, removed and changed between two versions of `key`."""

@@ -21,6 +21,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
+from engine.bpmn import budget
 from engine.bpmn.design.draft import Draft, load_draft
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.deadlines.policy import workday_deadline_helper
@@ -63,7 +64,10 @@ def run_samples(xml: bytes, samples: list[dict[str, Any]], settings: Settings, c
     :raises BpmnRejected: when the draft cannot be parsed into a runnable process.
     """
     draft = load_draft(xml, filename)
-    return [SampleRun(draft, sample, settings, calendar).run() for sample in samples]
+    # One budget for the whole trial: a runaway script stops the request within about a second,
+    # and the samples after it fail at once instead of spending a second each.
+    with budget.running():
+        return [SampleRun(draft, sample, settings, calendar).run() for sample in samples]
 
 
 class _Halt(Exception):
