@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.bpmn.design import SampleFileError
-from engine.bpmn.design.studio import MAX_BPMN_BYTES, SamplesFailed
-from engine.bpmn.loader import BpmnRejected
+from engine.bpmn.design.studio import SamplesFailed
+from engine.bpmn.loader import MAX_BPMN_BYTES, BpmnRejected
 from engine.cases.runtime import PROCESS_KEY
 from engine.errors import EngineError, InvalidData, NotFound
 from web.services import engine, require

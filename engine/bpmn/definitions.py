@@ -13,7 +13,15 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.loader import BpmnRejected, Problem, ProcessModel, inspect_process, load_process, parse_safely
+from engine.bpmn.loader import (
+    BpmnRejected,
+    Problem,
+    ProcessModel,
+    as_utf8,
+    inspect_process,
+    load_process,
+    parse_safely,
+)
 from engine.bpmn.parser import build_specs
 from engine.bpmn.reachability import reachability_problems
 from engine.errors import NotDeployed
@@ -71,6 +79,7 @@ def deploy(session: Session, settings: Settings, xml: bytes, filename: str, depl
     problems = reachability_problems(model.tree, filename)
     if problems:
         raise BpmnRejected(problems)
+    xml = as_utf8(xml, model.tree)
     digest = checksum(xml)
     latest = latest_definition(session, model.key, required=False)
     if latest is not None and latest.checksum == digest:

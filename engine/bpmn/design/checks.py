@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from engine.bpmn.definitions import validate
-from engine.bpmn.loader import BpmnRejected, Problem, parse_safely
+from engine.bpmn.loader import BpmnRejected, Problem, parse_draft
 from engine.bpmn.reachability import reachability_problems
 from engine.settings import Settings
 
@@ -19,7 +19,7 @@ from engine.settings import Settings
 def check_draft(xml: bytes, filename: str, settings: Settings) -> list[Problem]:
     """Return every problem that would refuse or strand the draft; [] when it may be deployed."""
     try:
-        tree = parse_safely(xml, filename)
+        tree = parse_draft(xml, filename)
     except BpmnRejected as err:
         return err.problems
     return _unique([*_deploy_problems(xml, filename, settings), *reachability_problems(tree, filename)])

@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
 from engine.bpmn.elements import executable_processes, flow_elements, kind_name, label
-from engine.bpmn.loader import BPMN_NS, BpmnRejected, Problem, ProcessModel, inspect_process, parse_safely
+from engine.bpmn.loader import BPMN_NS, BpmnRejected, Problem, ProcessModel, inspect_process, parse_draft
 from engine.bpmn.parser import build_specs
 
 
@@ -53,7 +53,7 @@ class Draft:
 
 def load_draft(xml: bytes, filename: str = "draft.bpmn") -> Draft:
     """Parse `xml` into specs the way the engine does; raise BpmnRejected if it cannot run."""
-    tree = parse_safely(xml, filename)
+    tree = parse_draft(xml, filename)
     # Only the metadata is wanted here; check_draft reports lint problems.
     model, _problems = inspect_process(tree, filename, set(), set())
     try:

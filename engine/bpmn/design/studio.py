@@ -24,7 +24,6 @@ from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ProcessDefinition
 from engine.settings import Settings
 
-MAX_BPMN_BYTES = 2 * 1024 * 1024
 MAX_COMMENT = 500
 
 
