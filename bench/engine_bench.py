@@ -32,6 +32,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from engine import schema  # noqa: E402
 from engine.bpmn.loader import parse_safely  # noqa: E402
 from engine.bpmn.parser import build_specs  # noqa: E402
+from engine.bpmn.sandbox import SandboxScriptEngine  # noqa: E402
 from engine.cases.runtime import CaseEngine  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
@@ -55,14 +56,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
-def bare_runner() -> Callable[[dict[str, Any]], int]:
-    """Return a function running one case on bare SpiffWorkflow in memory; it returns the step count."""
+def bare_runner(sandbox: str = "none") -> Callable[[dict[str, Any]], int]:
+    """Return a function running one case on bare SpiffWorkflow in memory; it returns the step count.
+
+    `sandbox` is the script engine: "none" (SpiffWorkflow's plain eval/exec, the baseline), "budget"
+    (the product's sandbox with the run-time budget) or "no-budget" (RestrictedPython without it).
+    """
     tree = parse_safely(BPMN.read_bytes(), BPMN.name)
     spec, subprocess_specs = build_specs(tree, "relief_linkage", BPMN.name)
     deadline = "2099-01-01T00:00:00+00:00"
-    script_engine = PythonScriptEngine(environment=TaskDataEnvironment({
-        "notify_applicant": lambda *args, **kwargs: None,
-        "workday_deadline": lambda n, green_channel=False: deadline}))
+    helpers = {"notify_applicant": lambda *args, **kwargs: None,
+               "workday_deadline": lambda n, green_channel=False: deadline}
+    script_engine = (PythonScriptEngine(environment=TaskDataEnvironment(helpers)) if sandbox == "none"
+                     else SandboxScriptEngine(helpers, budgeted=sandbox == "budget"))
     region = APPLICANT["region"]
 
     def run(decisions: dict[str, Any]) -> int:
@@ -108,6 +114,21 @@ def measure(run: Callable[[dict[str, Any]], int], decisions: dict[str, Any], cas
     return cases / (time.perf_counter() - started), steps
 
 
+def budget_cost(cases: int) -> dict[str, str]:
+    """The sandbox's run-time budget on versus off, in memory (no database), same flow and decisions."""
+    print(f"{'scenario':<20}{'budget on cases/s':>20}{'budget off cases/s':>20}{'on/off':>8}")
+    found: dict[str, str] = {}
+    ratios = []
+    for name, decisions in SCENARIOS.items():
+        on = statistics.median(measure(bare_runner("budget"), decisions, cases)[0] for _ in range(3))
+        off = statistics.median(measure(bare_runner("no-budget"), decisions, cases)[0] for _ in range(3))
+        ratios.append(on / off)
+        print(f"{name:<20}{on:>20.1f}{off:>20.1f}{ratios[-1]:>8.3f}")
+        found[f"{name}_budget_on_off"] = f"{ratios[-1]:.3f}"
+    found["budget_on_off_geomean"] = f"{statistics.geometric_mean(ratios):.3f}"
+    return found
+
+
 def main() -> None:
     """Run every scenario on both sides and print cases/s and the ratio, then the summary line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -142,6 +163,7 @@ def main() -> None:
         ratio = statistics.geometric_mean(ratios)
         print(f"persisted/in-memory ratio (engine with reuse), geometric mean: {ratio:.2f}")
         summary["ratio_geomean"] = f"{ratio:.3f}"
+        summary.update(budget_cost(cases))
         print("summary: " + " ".join(f"{k}={v}" for k, v in summary.items()))
 
 

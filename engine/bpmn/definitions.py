@@ -18,6 +18,7 @@ from engine.bpmn.loader import (
     Problem,
     ProcessModel,
     as_utf8,
+    capped,
     inspect_process,
     load_process,
     parse_safely,
@@ -78,7 +79,7 @@ def deploy(session: Session, settings: Settings, xml: bytes, filename: str, depl
     model = validate(xml, filename, settings)
     problems = reachability_problems(model.tree, filename)
     if problems:
-        raise BpmnRejected(problems)
+        raise BpmnRejected(capped(problems, filename))
     xml = as_utf8(xml, model.tree)
     digest = checksum(xml)
     latest = latest_definition(session, model.key, required=False)

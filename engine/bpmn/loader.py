@@ -159,7 +159,7 @@ def xsd_problems(tree: etree._ElementTree, filename: str) -> list[Problem]:
             problems.setdefault((e.line, e.message), Problem(filename, e.line, ids.get(e.line) if e.line else None,
                                                              f"不符合 BPMN 2.0 XSD：{e.message}"))
     found = sorted(problems.values(), key=lambda p: p.line or 0) + (_duplicate_ids(tree, filename) if big else [])
-    return _capped(found, filename)
+    return capped(found, filename)
 
 
 def _windows(big: list[etree._Element]) -> Iterator[None]:
@@ -205,7 +205,8 @@ def _duplicate_ids(tree: etree._ElementTree, filename: str) -> list[Problem]:
     return found
 
 
-def _capped(problems: list[Problem], filename: str) -> list[Problem]:
+def capped(problems: list[Problem], filename: str) -> list[Problem]:
+    """At most MAX_PROBLEMS problems, the rest counted in a last one (a page of thousands helps no one)."""
     if len(problems) <= MAX_PROBLEMS:
         return problems
     rest = len(problems) - MAX_PROBLEMS

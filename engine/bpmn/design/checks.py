@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from engine.bpmn.definitions import validate
-from engine.bpmn.loader import BpmnRejected, Problem, parse_draft
+from engine.bpmn.loader import BpmnRejected, Problem, capped, parse_draft
 from engine.bpmn.reachability import reachability_problems
 from engine.settings import Settings
 
@@ -22,7 +22,8 @@ def check_draft(xml: bytes, filename: str, settings: Settings) -> list[Problem]:
         tree = parse_draft(xml, filename)
     except BpmnRejected as err:
         return err.problems
-    return _unique([*_deploy_problems(xml, filename, settings), *reachability_problems(tree, filename)])
+    return capped(_unique([*_deploy_problems(xml, filename, settings), *reachability_problems(tree, filename)]),
+                  filename)
 
 
 def _deploy_problems(xml: bytes, filename: str, settings: Settings) -> list[Problem]:
