@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
 from sqlalchemy.types import TypeDecorator
@@ -51,6 +51,8 @@ class ProcessDefinition(Base):
     deployed_by: Mapped[str] = mapped_column(String(100))
     deployed_at: Mapped[datetime]
     comment: Mapped[str | None] = mapped_column(Text)
+    # The model is that of the version before; only the diagram (BPMN DI) moved (仅布局).
+    layout_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Application(Base):

@@ -151,9 +151,11 @@ def _deploy(xml: bytes, key: str, filename: str, who: Any, comment: str, despite
         return {"ok": False, "problems": [], "message": err.message}, 409
     if not result.changed:
         return {"ok": True, "changed": False, "version": result.version,
-                "message": _("草稿与版本 %(v)s 完全相同，无需部署", v=result.version)}, 200
-    return {"ok": True, "changed": True, "version": result.version,
-            "message": _("已部署为版本 %(v)s；新案件按此版本办理，在办案件仍按原版本", v=result.version),
+                "message": _("草稿与版本 %(v)s 的流程和布局相同（仅格式不同），无需部署", v=result.version)}, 200
+    message = (_("已部署为版本 %(v)s（仅布局变化，流程未变）", v=result.version) if result.layout_only
+               else _("已部署为版本 %(v)s；新案件按此版本办理，在办案件仍按原版本", v=result.version))
+    return {"ok": True, "changed": True, "version": result.version, "layout_only": result.layout_only,
+            "message": message,
             "versions_url": url_for("design.versions", key=key)}, 201
 
 

@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.bpmn.fingerprint import Fingerprints, fingerprints
 from engine.bpmn.loader import (
     BpmnRejected,
     Problem,
@@ -51,6 +52,7 @@ class DeployResult:
     version: int
     changed: bool
     definition_id: int
+    layout_only: bool = False
 
 
 def validate(xml: bytes, filename: str, settings: Settings) -> ProcessModel:
@@ -83,19 +85,33 @@ def deploy(session: Session, settings: Settings, xml: bytes, filename: str, depl
     xml = as_utf8(xml, model.tree)
     digest = checksum(xml)
     latest = latest_definition(session, model.key, required=False)
-    if latest is not None and latest.checksum == digest:
-        return DeployResult(model.key, latest.version, False, latest.id)
-    gated = gate(model) if gate is not None else {}
+    layout_only = False
+    if latest is not None:
+        if latest.checksum == digest:
+            return DeployResult(model.key, latest.version, False, latest.id)
+        before, now = _fingerprints_of(latest), fingerprints(model.tree)
+        if before.semantic == now.semantic:
+            if before.layout == now.layout:  # re-exported, re-indented: the same model and diagram
+                return DeployResult(model.key, latest.version, False, latest.id)
+            layout_only = True
+    # A layout-only version runs exactly as the one before: its samples need not run again.
+    gated = gate(model) if gate is not None and not layout_only else {}
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
-        xml=xml.decode("utf-8"), checksum=digest, deployed_by=deployed_by, deployed_at=at, comment=comment)
+        xml=xml.decode("utf-8"), checksum=digest, deployed_by=deployed_by, deployed_at=at, comment=comment,
+        layout_only=layout_only)
     session.add(definition)
     # Every deployment, from the modeler, an upload or the CLI, is in the security audit log.
     action = "deploy_despite_samples" if gated.get("despite_samples") else "deploy_definition"
     session.add(AuditLog(actor=deployed_by, action=action, target=f"{model.key}@v{definition.version}",
-                         details={"comment": comment, "checksum": digest, "filename": filename, **gated}, at=at))
+                         details={"comment": comment, "checksum": digest, "filename": filename,
+                                  "layout_only": layout_only, **gated}, at=at))
     session.flush()
-    return DeployResult(model.key, definition.version, True, definition.id)
+    return DeployResult(model.key, definition.version, True, definition.id, layout_only)
+
+
+def _fingerprints_of(definition: ProcessDefinition) -> Fingerprints:
+    return fingerprints(parse_safely(definition.xml.encode("utf-8"), f"{definition.key}@v{definition.version}.bpmn"))
 
 
 def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:

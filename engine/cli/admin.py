@@ -36,8 +36,10 @@ def deploy(ctx: Context, file: Path, deployed_by: str, comment: str | None, desp
     """Validate a BPMN file, run its samples and deploy it as a new version (no-op when unchanged)."""
     result = ctx.engine.deploy(file.read_bytes(), file.name, deployed_by, comment, despite_samples, reason)
     payload = {"key": result.key, "version": result.version, "changed": result.changed}
-    emit(as_json, payload,
-         lambda p: f"{p['key']} 版本 {p['version']}" + ("（新部署）" if p["changed"] else "（未变化）"))
+    if result.layout_only:
+        payload["layout_only"] = True
+    emit(as_json, payload, lambda p: f"{p['key']} 版本 {p['version']}" + (
+        "（仅布局）" if p.get("layout_only") else "（新部署）" if p["changed"] else "（未变化）"))
 
 
 @click.command("demo-data")

@@ -23,6 +23,7 @@ from engine import clock
 from engine.bpmn import definitions
 from engine.bpmn.design import check_draft, load_samples
 from engine.models import ProcessDefinition, ProcessInstance
+from tests.support.bpmn import moved_shape
 from tests.support.browser import LiveServer, Step, visit
 from tests.support.cases import dispatch, task_row
 from tests.support.cases import start_at_village_window as start
@@ -471,8 +472,8 @@ def test_instance_page_shows_overlays_and_actions_work(page_for: Callable[[str],
         expect(page.locator('ol.history li[data-event="case_resumed"]')).to_contain_text("原因：身份已核实")
     assert engine.queries.show_case(case_no)["status"] == "open"
 
-    v2 = engine.deploy(BPMN_PATH.read_bytes() + b"\n", BPMN_PATH.name, "designer1", "v2（仅格式变化）")
-    assert v2.changed and v2.version == 2
+    v2 = engine.deploy(moved_shape(BPMN_PATH.read_bytes()), BPMN_PATH.name, "designer1", "v2（仅布局变化）")
+    assert v2.changed and v2.version == 2 and v2.layout_only
     with step(page, "migrate to v2"):
         visit(page, f"/admin/instances/{case_no}")
         expect(page.locator("h1 .muted")).to_have_text(f"{KEY} v1")

@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
+from sqlalchemy import select
 
 from engine.bpmn import loader
 from engine.bpmn.loader import BpmnRejected, parse_safely, xsd_problems
+from engine.models import AuditLog, ProcessDefinition
+from tests.support.bpmn import moved_shape
 from tests.support.cli import relief
-from tests.support.db import BPMN_PATH
+from tests.support.db import BPMN_PATH, tx
 
 SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
 RENAMED = SHIPPED.replace('name="一门受理·初步研判"', 'name="一门受理·初步研判（转码）"', 1)
@@ -105,3 +109,32 @@ def test_at_most_two_hundred_problems_are_listed() -> None:
     problems = xsd_problems(tree, "d.bpmn")
     assert len(problems) == loader.MAX_PROBLEMS + 1
     assert "另有 800 个问题未列出" in problems[-1].message
+
+
+def reexported(xml: bytes) -> bytes:
+    """What a modeler's re-export changes: other prefixes, no indentation between tags, a newer
+    exporterVersion, a comment (scripts and conditions keep their text)."""
+    flat = etree.tostring(etree.fromstring(xml, etree.XMLParser(remove_blank_text=True)), encoding="unicode")
+    text = flat.replace("bpmn:", "semantic:").replace("xmlns:bpmn=", "xmlns:semantic=")
+    text = text.replace('exporterVersion="5.0.0"', 'exporterVersion="5.31.0"')
+    return text.replace("<semantic:process", "<!-- saved again --><semantic:process", 1).encode()
+
+
+def test_a_save_that_changes_only_serialisation_makes_no_version(case_engine: Any, clean_db: str) -> None:
+    """Re-exported with other prefixes, indentation and exporter version: the same model, no new version."""
+    again = case_engine.deploy(reexported(BPMN_PATH.read_bytes()), "relief_linkage.bpmn", "designer1", "重新导出")
+    assert (again.changed, again.version) == (False, 1)
+
+
+def test_a_layout_only_change_makes_a_version_marked_layout_only(case_engine: Any, clean_db: str) -> None:
+    """Moving a shape is a new version marked 仅布局; its samples do not run again (audited as such)."""
+    moved = case_engine.deploy(moved_shape(BPMN_PATH.read_bytes()), "relief_linkage.bpmn", "designer1", "挪动")
+    assert (moved.changed, moved.version, moved.layout_only) == (True, 2, True)
+    renamed = case_engine.deploy(RENAMED.encode(), "relief_linkage.bpmn", "designer1", "改名")
+    assert (renamed.version, renamed.layout_only) == (3, False)
+    with tx(clean_db) as session:
+        flags = {row.version: row.layout_only for row in session.execute(
+            select(ProcessDefinition.version, ProcessDefinition.layout_only))}
+        entry = session.scalars(select(AuditLog).where(AuditLog.target == "relief_linkage@v2")).one()
+    assert flags == {1: False, 2: True, 3: False}
+    assert entry.details["layout_only"] is True and "samples_passed" not in entry.details

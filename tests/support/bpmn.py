@@ -25,6 +25,14 @@ def without_flow(flow_id: str) -> bytes:
     return edit(SHIPPED, rf'<bpmn:sequenceFlow id="{flow_id}"[^>]*/>', "", regex=True)
 
 
+def moved_shape(xml: bytes) -> bytes:
+    """The same process with one diagram shape moved: a layout-only (仅布局) version."""
+    text = xml.decode()
+    shape = text.index('bpmnElement="triage"')
+    bounds = text.index('x="', shape)
+    return (text[:bounds] + 'x="1' + text[bounds + 3:]).encode()
+
+
 def without_triage() -> bytes:
     """The modeler's draft after deleting 一门受理 and joining its flows: valid, but every sample fails."""
     text = edit(SHIPPED, r'<bpmn:userTask id="triage".*?</bpmn:userTask>', "", regex=True).decode()

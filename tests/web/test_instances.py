@@ -11,7 +11,7 @@ import pytest
 
 from engine import clock
 from engine.clock import LOCAL_TZ
-from tests.support.bpmn import with_broken_condition
+from tests.support.bpmn import moved_shape, with_broken_condition
 from tests.support.cases import APPLICANT, complete_case, dispatch, open_task, start
 from tests.support.db import BPMN_PATH
 
@@ -125,8 +125,7 @@ def test_reassign_and_terminate(login: Any, engine: Any) -> None:
 def test_migrate_through_the_page(login: Any, engine: Any) -> None:
     """The page lists other versions with the check's verdict; migrating moves the case and logs it."""
     case_no = start(engine)
-    engine.deploy(BPMN_PATH.read_bytes().replace(b"</bpmn:definitions>", b"</bpmn:definitions>\n"),
-                  "relief_linkage.bpmn", "designer1", "v2")
+    engine.deploy(moved_shape(BPMN_PATH.read_bytes()), "relief_linkage.bpmn", "designer1", "v2")
     client = login("admin1")
     assert "v2：可以迁移" in html_of(client.get(f"/admin/instances/{case_no}"))
     client.post(f"/admin/instances/{case_no}/migrate", data={"to_version": "2", "reason": "采用新版本"})
