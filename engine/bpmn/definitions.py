@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,9 +34,16 @@ from engine.settings import Settings
 LINKAGE_PROCESS = "relief_linkage"
 
 
-def known_groups(settings: Settings) -> set[str]:
-    """Return the candidate-group codes a BPMN may name: roles and department codes."""
-    return set(settings.reference.roles()) | set(settings.reference.departments())
+def known_groups(settings: Settings) -> dict[str, str]:
+    """The candidate groups a BPMN may name — role and department codes — each also by its Chinese name
+    (a lane called 民政局 is the group `minzheng`): alias → code."""
+    found: dict[str, str] = {}
+    for records in (settings.reference.roles(), settings.reference.departments()):
+        for code, record in records.items():
+            found[code] = code
+            if record.get("zh"):
+                found.setdefault(str(record["zh"]), code)
+    return found
 
 
 def checksum(xml: bytes) -> str:
@@ -144,11 +151,14 @@ class LoadedDefinition:
 
 
 class SpecCache:
-    """Parses each definition's XML once per process; definitions are immutable."""
+    """Parses each definition's XML once per process; definitions are immutable.
 
-    def __init__(self) -> None:
+    `groups` (alias → code, `known_groups`) turns lane names into candidate groups as deploy did."""
+
+    def __init__(self, groups: Mapping[str, str] | None = None) -> None:
         self._loaded: dict[int, LoadedDefinition] = {}
         self._lock = threading.Lock()
+        self.groups = dict(groups or {})
 
     def get(self, definition: ProcessDefinition) -> LoadedDefinition:
         """Return the parsed specs of `definition`, parsing on first use."""
@@ -158,7 +168,7 @@ class SpecCache:
         with self._lock:
             loaded = self._loaded.get(definition.id)
             if loaded is None:
-                loaded = self._parse(definition)
+                loaded = self._parse(definition, self.groups)
                 self._loaded[definition.id] = loaded
         return loaded
 
@@ -168,11 +178,11 @@ class SpecCache:
         return loaded if loaded is not None else self.get(session.get_one(ProcessDefinition, definition_id))
 
     @staticmethod
-    def _parse(definition: ProcessDefinition) -> LoadedDefinition:
+    def _parse(definition: ProcessDefinition, groups: Mapping[str, str]) -> LoadedDefinition:
         filename = f"{definition.key}@v{definition.version}.bpmn"
         tree = parse_safely(definition.xml.encode("utf-8"), filename)
         # Deployed definitions were linted at deploy time; here only the metadata is wanted.
-        model, _problems = inspect_process(tree, filename, set(), set())
+        model, _problems = inspect_process(tree, filename, set(), groups)
         spec, subprocess_specs = build_specs(tree, definition.key, filename)
         return LoadedDefinition(definition.id, definition.key, definition.version, model, spec,
                                 subprocess_specs)

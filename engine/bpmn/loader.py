@@ -10,7 +10,7 @@ Every refusal names the file, the line and the element id.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,14 +20,20 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from engine.bpmn.sandbox import expression_errors, script_errors
-from engine.deadlines.policy import MAX_DUE_WORKDAYS
+from engine.bpmn.usertasks import (
+    BPMN_NS,
+    CAMUNDA_NS,
+    NS,
+    ReadContext,
+    UserTaskMeta,
+    checked_workdays,
+    is_juel,
+    lanes_of,
+    read_user_task,
+)
 from engine.status import CLOSED_COMPLETED, END_STATUSES
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 XSD_PATH = Path(SpiffWorkflow.__file__).parent / "bpmn" / "parser" / "schema" / "BPMN20.xsd"
-_GROUP_EXPRESSION = re.compile(r"^\$\{(.+)\}$", re.S)
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 
 
@@ -58,17 +64,6 @@ class BpmnRejected(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-@dataclass(frozen=True)
-class UserTaskMeta:
-    """What the engine reads from a user task's Camunda attributes."""
-
-    id: str
-    name: str
-    form_key: str
-    candidate_groups: tuple[str, ...]
-    due_workdays: int
-
-
 @dataclass
 class ProcessModel:
     """A validated BPMN document and the metadata the engine needs from it."""
@@ -79,6 +74,8 @@ class ProcessModel:
     user_tasks: dict[str, UserTaskMeta] = field(default_factory=dict)
     end_statuses: dict[str, str] = field(default_factory=dict)
     element_names: dict[str, str] = field(default_factory=dict)
+    # What validate points out without refusing: a task with no deadline, one with no assignment.
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _safe_parser() -> etree.XMLParser:
@@ -222,83 +219,68 @@ def _properties(element: etree._Element) -> dict[str, str]:
     return {n.get("name"): n.get("value", "") for n in nodes}
 
 
-def split_groups(raw: str) -> tuple[str, ...]:
-    """Split a candidateGroups attribute, keeping `${...}` expressions whole."""
-    parts, depth, current = [], 0, ""
-    for char in raw:
-        depth += char == "{"
-        depth -= char == "}"
-        if char == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += char
-    parts.append(current.strip())
-    return tuple(p for p in parts if p)
-
-
-def group_expression(group: str) -> str | None:
-    """Return the Python expression inside `${...}`, or None for a literal group code."""
-    match = _GROUP_EXPRESSION.match(group)
-    return match.group(1).strip() if match else None
-
-
 class _Linter:
-    """Collects lint problems for one document."""
+    """Collects lint problems (and warnings) for one document."""
 
-    def __init__(self, model: ProcessModel, filename: str, known_forms: set[str], known_groups: set[str]):
+    def __init__(self, model: ProcessModel, filename: str, known_forms: set[str], known_groups: Mapping[str, str],
+                 known_decisions: Collection[str] = ()):
         self.model, self.filename = model, filename
-        self.known_forms, self.known_groups = known_forms, known_groups
+        self.known_forms, self.known_groups, self.known_decisions = known_forms, known_groups, known_decisions
         self.problems: list[Problem] = []
 
     def add(self, element: etree._Element, message: str) -> None:
         self.problems.append(Problem(self.filename, element.sourceline, element.get("id"), message))
 
+    def warn(self, element: etree._Element, message: str) -> None:
+        self.model.warnings.append(Problem(self.filename, element.sourceline, element.get("id"), message))
+
     def run(self, process: etree._Element) -> None:
         for element in process.iter():
             if isinstance(element.tag, str) and element.get("id") and element.get("name"):
                 self.model.element_names[element.get("id")] = element.get("name")
+        context = self.context(process)
         for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-            self.user_task(task)
+            meta, findings = read_user_task(task, _properties(task), context)
+            self.model.user_tasks[meta.id] = meta
+            for severity, message in findings:
+                (self.add if severity == "error" else self.warn)(task, message)
         for end in process.iter(f"{{{BPMN_NS}}}endEvent"):
             self.end_event(end)
+        self.unsupported(process)
         for element, kind, source in _expressions(process):
+            if is_juel(source):
+                self.add(element, f"{_KIND_LABEL[kind]} {source.strip()!r}：表达式须为 Python，不支持 JUEL")
+                continue
             errors = script_errors(source) if kind == "script" else expression_errors(source)
             for error in errors:
                 self.add(element, f"{_KIND_LABEL[kind]}无法通过沙箱编译：{error}")
 
-    def user_task(self, task: etree._Element) -> None:
-        form_key = _camunda(task, "formKey") or ""
-        if not form_key:
-            self.add(task, "用户任务缺少 camunda:formKey")
-        elif form_key not in self.known_forms:
-            self.add(task, f"表单 {form_key!r} 不存在（forms/ 目录中没有 {form_key}.json）")
-        groups = split_groups(_camunda(task, "candidateGroups") or "")
-        if not groups:
-            self.add(task, "用户任务缺少 camunda:candidateGroups")
-        for group in groups:
-            self.candidate_group(task, group)
-        due = self.due_workdays(task)
-        self.model.user_tasks[task.get("id")] = UserTaskMeta(
-            task.get("id"), task.get("name") or task.get("id"), form_key, groups, due)
+    def context(self, process: etree._Element) -> ReadContext:
+        """The process's defaults (camunda properties `defaultGroup`, `dueWorkdays`) and lanes."""
+        properties = _properties(process)
+        default_group = properties.get("defaultGroup")
+        if default_group is not None and default_group not in self.known_groups:
+            self.add(process, f"流程属性 defaultGroup 的 {default_group!r} 不是角色或机构")
+        findings: list[tuple[str, str]] = []
+        workdays = checked_workdays(properties["dueWorkdays"], findings) if "dueWorkdays" in properties else None
+        for _severity, message in findings:
+            self.add(process, f"流程属性 {message}")
+        return ReadContext(self.known_forms, self.known_groups, lanes_of(process),
+                           self.known_groups.get(default_group or "", default_group), workdays)
 
-    def candidate_group(self, task: etree._Element, group: str) -> None:
-        expression = group_expression(group)
-        if expression is not None:
-            for error in expression_errors(expression):
-                self.add(task, f"候选组表达式 {group!r} 无法通过沙箱编译：{error}")
-        elif group not in self.known_groups:
-            self.add(task, f"未知的候选组 {group!r}（应为角色代码或机构代码）")
-
-    def due_workdays(self, task: etree._Element) -> int:
-        raw = _properties(task).get("dueWorkdays")
-        if raw is None:
-            self.add(task, "用户任务缺少办理时限属性 dueWorkdays（工作日）")
-            return 0
-        if not raw.strip().isdigit() or not 0 <= int(raw) <= MAX_DUE_WORKDAYS:
-            self.add(task, f"dueWorkdays 应为 0 到 {MAX_DUE_WORKDAYS} 之间的整数，实际为 {raw!r}")
-            return 0
-        return int(raw)
+    def unsupported(self, process: etree._Element) -> None:
+        """What would only fail when a case reaches it is refused now, saying what is not supported."""
+        for task in process.iter(f"{{{BPMN_NS}}}serviceTask", f"{{{BPMN_NS}}}sendTask"):
+            how = next((f"camunda:{a}" for a in ("class", "delegateExpression", "expression", "type")
+                        if _camunda(task, a)), None)
+            self.add(task, f"服务任务{f'（{how}）' if how else ''}没有注册的处理程序：本系统不运行 Java 类或外部任务，"
+                           "请改用脚本任务或用户任务")
+        for task in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+            decision = _camunda(task, "decisionRef")
+            if not decision:
+                self.add(task, "业务规则任务缺少 camunda:decisionRef（要调用的决策表）")
+            elif decision not in self.known_decisions:
+                self.add(task, f"业务规则任务引用的决策表 {decision!r} 未部署，也不在本次部署的文件中")
 
     def end_event(self, end: etree._Element) -> None:
         status = _properties(end).get("caseStatus", CLOSED_COMPLETED)
@@ -347,7 +329,7 @@ def _executable_process(tree: etree._ElementTree, filename: str) -> etree._Eleme
 
 
 def inspect_process(tree: etree._ElementTree, filename: str, known_forms: set[str],
-                    known_groups: set[str]) -> tuple[ProcessModel, list[Problem]]:
+                    known_groups: Mapping[str, str]) -> tuple[ProcessModel, list[Problem]]:
     """Read the engine's metadata from a parsed document, with the lint problems found."""
     process = _executable_process(tree, filename)
     model = ProcessModel(process.get("id"), process.get("name") or process.get("id"), tree)
@@ -356,7 +338,7 @@ def inspect_process(tree: etree._ElementTree, filename: str, known_forms: set[st
     return model, linter.problems
 
 
-def load_process(data: bytes, filename: str, known_forms: set[str], known_groups: set[str]) -> ProcessModel:
+def load_process(data: bytes, filename: str, known_forms: set[str], known_groups: Mapping[str, str]) -> ProcessModel:
     """Validate a BPMN document completely and return its model, or raise BpmnRejected."""
     tree = parse_draft(data, filename)
     problems = xsd_problems(tree, filename)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from engine import tables
 from engine.bpmn.definitions import LoadedDefinition
 from engine.bpmn.forms import FormLibrary
-from engine.bpmn.loader import group_expression
+from engine.bpmn.usertasks import expression_of
 from engine.cases import store
 from engine.cases.store import InstanceState
 from engine.deadlines.due import is_overdue
@@ -50,7 +50,7 @@ def resolve_groups(workflow: BpmnWorkflow, task: Task, groups: Iterable[str]) ->
     """Turn candidate groups, `${expr}` ones evaluated in the sandbox, into group codes."""
     resolved: list[str] = []
     for group in groups:
-        expression = group_expression(group)
+        expression = expression_of(group)
         if expression is None:
             resolved.append(group)
             continue

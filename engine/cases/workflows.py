@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Principal
-from engine.bpmn.definitions import LoadedDefinition, SpecCache
+from engine.bpmn.definitions import LoadedDefinition, SpecCache, known_groups
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.bpmn.serializer import StateSerializer
 from engine.cases import store
@@ -83,7 +83,7 @@ class Workflows:
         self.settings, self.sessions, self.calendar = settings, sessions, calendar
         self.policy = settings.due_policy
         self.notices = Notices(settings.reference)
-        self.specs = SpecCache()
+        self.specs = SpecCache(known_groups(settings))
         self.serializer = StateSerializer()
         self.script_engine = SandboxScriptEngine(bpmn_helpers(settings, calendar))
         # Keep the last committed workflow object per instance to skip deserializing it on the

@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy import Engine, event, text
 
 from engine import db
+from engine.bpmn.definitions import validate
 from engine.bpmn.design import (
     SampleFileError,
     check_draft,
@@ -124,12 +125,11 @@ def test_condition_escaping_the_sandbox_is_refused_at_its_flow() -> None:
     assert {p.line for p in problems["Flow_ineligible"]} == {line_of(draft, '<bpmn:sequenceFlow id="Flow_ineligible"')}
 
 
-def test_missing_form_key_is_reported_at_the_user_task() -> None:
-    """A user task without camunda:formKey cannot be rendered; the problem names the task."""
+def test_a_user_task_without_form_key_gets_the_generic_form() -> None:
+    """Issue 10: a task with no camunda:formKey is no longer refused; it is completed on the generic form."""
     draft = edit(SHIPPED, 'camunda:formKey="summary" ', "")
-    [problem] = check_draft(draft, "draft.bpmn", SETTINGS)
-    assert (problem.element_id, problem.message) == ("summary", "用户任务缺少 camunda:formKey")
-    assert problem.line == line_of(draft, '<bpmn:userTask id="summary"')
+    assert check_draft(draft, "draft.bpmn", SETTINGS) == []
+    assert validate(draft, "draft.bpmn", SETTINGS).user_tasks["summary"].form_key == "generic"
 
 
 def test_doctype_and_malformed_xml_are_problems_not_exceptions() -> None:

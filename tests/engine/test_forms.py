@@ -12,6 +12,7 @@ from engine.settings import Settings
 from tests.support.db import suite_settings
 
 FORM_KEYS = {
+    "generic",
     "triage",
     "joint_plan",
     "joint_conference",
@@ -159,7 +160,7 @@ def _walk(schema: Any) -> list[dict[str, Any]]:
 
 
 def test_known_form_keys_lists_every_form() -> None:
-    """The shipped forms directory holds exactly the eight user-task forms."""
+    """The shipped forms directory holds exactly the eight user-task forms and the generic completion form."""
     assert forms.known_keys() == FORM_KEYS
 
 

@@ -12,7 +12,8 @@ from typing import Any
 from lxml import etree
 
 from engine.bpmn.elements import flow_elements, local_name, processes
-from engine.bpmn.loader import CAMUNDA_NS, NS, parse_safely, split_groups
+from engine.bpmn.loader import CAMUNDA_NS, NS, parse_safely
+from engine.bpmn.usertasks import split_list
 
 FIELDS = ("type", "name", "formKey", "candidateGroups", "dueWorkdays", "caseStatus", "condition", "timer",
           "script", "source", "target", "attachedTo", "default")
@@ -67,7 +68,7 @@ def _fields(element: etree._Element) -> dict[str, str | None]:
         "type": local_name(element),
         "name": element.get("name"),
         "formKey": element.get(f"{{{CAMUNDA_NS}}}formKey"),
-        "candidateGroups": ",".join(split_groups(groups)) if groups is not None else None,
+        "candidateGroups": ",".join(split_list(groups)) if groups is not None else None,
         "dueWorkdays": properties.get("dueWorkdays"),
         "caseStatus": properties.get("caseStatus"),
         "condition": _text(element, "./bpmn:conditionExpression"),

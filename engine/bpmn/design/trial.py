@@ -22,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.bpmn import budget
+from engine.bpmn.definitions import known_groups
 from engine.bpmn.design.draft import Draft, load_draft
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.deadlines.policy import workday_deadline_helper
@@ -63,7 +64,7 @@ def run_samples(xml: bytes, samples: list[dict[str, Any]], settings: Settings, c
 
     :raises BpmnRejected: when the draft cannot be parsed into a runnable process.
     """
-    draft = load_draft(xml, filename)
+    draft = load_draft(xml, filename, known_groups(settings))
     # One budget for the whole trial: a runaway script stops the request within about a second,
     # and the samples after it fail at once instead of spending a second each.
     with budget.running():
