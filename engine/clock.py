@@ -24,6 +24,11 @@ def aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def local_aware(value: datetime) -> datetime:
+    """Return `value` as an aware UTC datetime; naive values are Beijing time (what people write)."""
+    return aware(value.replace(tzinfo=LOCAL_TZ) if value.tzinfo is None else value)
+
+
 @contextmanager
 def frozen_at(moment: datetime | None) -> Iterator[datetime]:
     """Make `now()` return `moment` inside the block (no-op when `moment` is None)."""

@@ -99,3 +99,9 @@ TASK_STATES = {READY: _l("待办"), COMPLETED: _l("已办结"), CANCELLED: _l("�
 def task_state_label(code: str) -> str:
     """The Chinese label of a human task's state."""
     return TASK_STATES.get(code, code)
+
+# A candidate group naming one user (camunda:candidateUsers, a task's starter): `user:<username>`.
+USER_GROUP = "user:"
+
+# The key of the linkage flow of Figure 1 (processes/relief_linkage.bpmn): what applications start on.
+LINKAGE_PROCESS = "relief_linkage"

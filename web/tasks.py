@@ -26,10 +26,10 @@ def _file(task_id: str) -> dict[str, Any]:
         abort(404)
 
 
-def _schema(form_key: str) -> dict[str, Any] | None:
-    schema = settings().forms.schema_or_none(form_key)
+def _schema(task: dict[str, Any]) -> dict[str, Any] | None:
+    schema = settings().forms.task_schema(task["form_key"], (task.get("context") or {}).get("choices"))
     if schema is None:
-        current_app.logger.error("task form %r cannot be loaded", form_key)
+        current_app.logger.error("task form %r cannot be loaded", task["form_key"])
     return schema
 
 
@@ -38,7 +38,7 @@ def _render(file: dict[str, Any], values: Values | None = None, errors: dict[str
             unmask_errors: list[str] | None = None, status: int = 200) -> Any:
     """Draw the task page; `values` are what the user typed (kept on every error), `entered` marks them unsaved."""
     task, errors = file["task"], errors or {}
-    schema = _schema(task["form_key"])
+    schema = _schema(task)
     fields = []
     if schema is not None:
         if values is None:
@@ -56,7 +56,7 @@ def _render(file: dict[str, Any], values: Values | None = None, errors: dict[str
 
 def _typed(file: dict[str, Any]) -> Values | None:
     """What the user had typed into the task's form, when this request carries it (else None)."""
-    schema = _schema(file["task"]["form_key"])
+    schema = _schema(file["task"])
     if schema is None or not any(name in request.form for name in schema.get("properties", {})):
         return None
     return values_from_form(schema, request.form)
@@ -74,14 +74,15 @@ def show(task_id: str) -> Any:
 def complete(task_id: str) -> Any:
     """Submit the task's form (提交办理); on any refusal redraw the page with everything typed."""
     who, file = principal(), _file(task_id)
-    schema = _schema(file["task"]["form_key"])
+    schema = _schema(file["task"])
     if schema is None:
         return _render(file, status=500)
     values = values_from_form(schema, request.form)
     data, type_errors = parse(schema, request.form)
     if type_errors:
         flash(_("表单填写有误，请按提示修改"), "error")
-        errors = {**settings().forms.validate(file["task"]["form_key"], data), **type_errors}
+        errors = {**settings().forms.validate(file["task"]["form_key"], data,
+                                              (file["task"].get("context") or {}).get("choices")), **type_errors}
         return _render(file, values, errors, status=422)
     try:
         engine().complete_task(task_id, who.username, data, principal=who)

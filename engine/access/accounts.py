@@ -23,6 +23,7 @@ from engine import clock, db
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ApiToken, AuditLog, Organisation, User, UserRole
 from engine.settings import Settings
+from engine.status import USER_GROUP
 
 ORG_KINDS = ("center", "department", "joint_office", "township", "village")
 GROUP_ORG_KINDS = ("department", "township", "village")
@@ -52,9 +53,10 @@ class Principal:
     def groups(self) -> frozenset[str]:
         """Candidate groups this user belongs to: their roles, their organisation when it is one that
         BPMN names as a group (a department, township or village), and a township's villages. The
-        center's and the joint office's work is addressed to roles, so their clerks are not candidates."""
+        center's and the joint office's work is addressed to roles, so their clerks are not candidates.
+        A BPMN's camunda:candidateUsers name users: each is the group `user:<username>`."""
         own = {self.org_code} if self.org_kind in GROUP_ORG_KINDS else set()
-        return self.roles | own | self.covers
+        return self.roles | own | self.covers | {f"{USER_GROUP}{self.username}"}
 
     def has(self, *roles: str) -> bool:
         """True when the user holds any of `roles`."""

@@ -26,7 +26,8 @@ from engine.access.accounts import GROUP_ORG_KINDS, Principal, principal_of
 from engine.errors import Forbidden, NotFound
 from engine.i18n import _l
 from engine.models import User
-from engine.tables import APPLICATION, HOTLINE, ORGS, ROLES, TASK, TASK_GROUP, USERS
+from engine.status import USER_GROUP
+from engine.tables import APPLICATION, HOTLINE, INSTANCE, ORGS, ROLES, TASK, TASK_GROUP, USERS
 
 COUNTY_WIDE = ("center", "admin", "analyst")
 STAFF_ROLES = ("clerk", "center", "joint_office", "department", "field", "designer", "admin", "analyst")
@@ -92,8 +93,10 @@ def task_filter(principal: Principal) -> ColumnElement[bool]:
     """SQL predicate on human_task: the tasks this user may see."""
     if principal.has("center", "admin"):
         return true()
-    if not principal.has("department", "field", "joint_office", "clerk"):
+    if not principal.has(*STAFF_ROLES):
         return false()
+    # Any member of staff sees what is addressed to them (a candidate user, the assignee, the
+    # starter of a process whose task names no one); the linkage flow's groups stay as they were.
     return or_(_task_groups_match(principal.groups), TASK.c.assignee == principal.username)
 
 
@@ -129,11 +132,18 @@ def case_filter(principal: Principal) -> ColumnElement[bool]:
 
 
 def may_see_case(conn: Connection, principal: Principal | None, case_no: str) -> bool:
-    """True when the case exists and this user may see it (None: an operator tool, sees all that exists)."""
-    where = APPLICATION.c.case_no == case_no
-    if principal is not None:
-        where = and_(where, case_filter(principal))
-    return conn.execute(select(APPLICATION.c.case_no).where(where)).first() is not None
+    """True when the case exists and this user may see it (None: an operator tool, sees all that exists).
+
+    A process started by key (LC…) has no application behind it: the county-wide roles see it, and
+    anyone who may see one of its tasks."""
+    application = select(APPLICATION.c.case_no).where(APPLICATION.c.case_no == case_no)
+    if conn.execute(application).first() is not None:
+        return principal is None or conn.execute(application.where(case_filter(principal))).first() is not None
+    if conn.execute(select(INSTANCE.c.id).where(INSTANCE.c.case_no == case_no)).first() is None:
+        return False
+    if principal is None or principal.has(*COUNTY_WIDE):
+        return True
+    return conn.execute(select(TASK.c.id).where(TASK.c.case_no == case_no, task_filter(principal))).first() is not None
 
 
 def check_case(conn: Connection, principal: Principal | None, case_no: str) -> None:
@@ -151,7 +161,7 @@ def may_see_task(principal: Principal, task: Mapping[str, Any]) -> bool:
     """The in-memory twin of `task_filter` for one task row."""
     if principal.has("center", "admin"):
         return True
-    if not principal.has("department", "field", "joint_office", "clerk"):
+    if not principal.has(*STAFF_ROLES):
         return False
     return bool(principal.groups.intersection(task["candidate_groups"])) or task["assignee"] == principal.username
 
@@ -202,9 +212,17 @@ def members_clause(groups: Iterable[str]) -> ColumnElement[bool]:
     codes = sorted(set(groups))
     group_orgs = select(ORGS.c.code).where(ORGS.c.code.in_(codes), ORGS.c.kind.in_(GROUP_ORG_KINDS))
     covering = select(ORGS.c.parent_code).where(ORGS.c.code.in_(codes), ORGS.c.kind == "village")
+    named = [code[len(USER_GROUP):] for code in codes if code.startswith(USER_GROUP)]
     return and_(USERS.c.active.is_(True), or_(
-        USERS.c.org_code.in_(group_orgs), USERS.c.org_code.in_(covering),
+        USERS.c.org_code.in_(group_orgs), USERS.c.org_code.in_(covering), USERS.c.username.in_(named),
         USERS.c.id.in_(select(ROLES.c.user_id).where(ROLES.c.role.in_(codes)))))
+
+
+def is_active_staff(session: Session, username: str) -> bool:
+    """True when `username` is an active user holding a staff role (not an integration account)."""
+    return session.execute(select(USERS.c.id).where(
+        USERS.c.username == username, USERS.c.active.is_(True),
+        USERS.c.id.in_(select(ROLES.c.user_id).where(ROLES.c.role.in_(STAFF_ROLES))))).first() is not None
 
 
 def error_watchers_clause() -> ColumnElement[bool]:

@@ -30,9 +30,6 @@ from engine.errors import NotDeployed
 from engine.models import AuditLog, ProcessDefinition
 from engine.settings import Settings
 
-# The key of the linkage flow of Figure 1 (processes/relief_linkage.bpmn): what new cases start on.
-LINKAGE_PROCESS = "relief_linkage"
-
 
 def known_groups(settings: Settings) -> dict[str, str]:
     """The candidate groups a BPMN may name — role and department codes — each also by its Chinese name

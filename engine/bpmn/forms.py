@@ -15,6 +15,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 FORM_ERROR_KEY = "_form"
+# The generic completion form's field holding the way on (engine.bpmn.usertasks.GENERIC_FORM).
+CHOICE_FIELD = "choice"
 
 # Form keys come from BPMN and URLs; restricting them keeps a key from naming a path outside FORMS_DIR.
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -159,12 +161,24 @@ class FormLibrary:
         except (UnknownFormError, FormSchemaError):
             return None
 
-    def validate(self, key: str, data: Any) -> dict[str, list[str]]:
-        """Validate submitted form data; return field -> Chinese messages, empty when valid."""
+    def validate(self, key: str, data: Any, choices: list[str] | None = None) -> dict[str, list[str]]:
+        """Validate submitted form data; return field -> Chinese messages, empty when valid. `choices` are a
+        generic-form task's ways on (the flows of the gateway after it): then `choice` must be one of them."""
         errors: dict[str, list[str]] = {}
         for error in self._validator(key).iter_errors(data):
             _collect(errors, error)
+        if choices and isinstance(data, Mapping) and data.get(CHOICE_FIELD) not in choices:
+            _add(errors, CHOICE_FIELD, "请选择办理结果：" + "、".join(choices))
         return errors
+
+    def task_schema(self, key: str, choices: list[str] | None = None) -> dict[str, Any] | None:
+        """The schema a task's page draws: the form's, with a generic task's choices as a required list."""
+        schema = self.schema_or_none(key)
+        if schema is None or not choices or CHOICE_FIELD not in schema.get("properties", {}):
+            return schema
+        schema["properties"][CHOICE_FIELD].update({"enum": list(choices)})
+        schema["required"] = [*schema.get("required", []), CHOICE_FIELD]
+        return schema
 
     def apply_defaults(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Return a copy of `data` with the schema's top-level defaults filled in for absent fields."""

@@ -31,7 +31,7 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 GENERIC_FORM = "generic"
 STARTER = "started_by"
-USER_GROUP = "user:"
+
 _EXPRESSION = re.compile(r"^\$\{(.+)\}$", re.S)
 _JUEL = re.compile(r"^\s*[#$]\{.*\}\s*$", re.S)
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
@@ -203,26 +203,33 @@ def due_date_problem(value: str) -> str | None:
 
 
 def fixed_due(value: str) -> datetime | None:
-    """An ISO 8601 date or date-time, or None."""
+    """An ISO 8601 date-time, or a date (due at the end of that day), or None. Naive is Beijing time."""
     try:
-        parsed = datetime.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         try:
-            day = date.fromisoformat(value)
+            return datetime.fromisoformat(value)
         except ValueError:
             return None
-        parsed = datetime(day.year, day.month, day.day, 23, 59, 59)
-    return parsed
+    return datetime(day.year, day.month, day.day, 23, 59, 59)
 
 
-def duration(value: str) -> timedelta | None:
-    """An ISO 8601 duration (P3D, PT4H, P1W…), or None."""
-    if not value.startswith("P"):
+MAX_DUE_SPAN = timedelta(days=3660)
+
+
+def duration(value: str, start: datetime | None = None) -> timedelta | None:
+    """An ISO 8601 duration (P3D, PT4H, P1M…) from `start` (months have their lengths), or None when it
+    is not one or is longer than MAX_DUE_SPAN (about ten years)."""
+    if not value.upper().startswith("P"):
         return None
     try:
-        return TimerEventDefinition.parse_iso_duration(value)
+        parsed = TimerEventDefinition.parse_iso_duration(value)
+        if parsed.get("years", 0) * 12 + parsed.get("months", 0) > 120:
+            return None
+        span: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, start or datetime.now().astimezone())
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises several kinds on a malformed duration
         return None
+    return span if timedelta(0) <= span <= MAX_DUE_SPAN else None
 
 
 def due_from_value(value: Any, at: datetime) -> datetime | None:
@@ -237,7 +244,7 @@ def due_from_value(value: Any, at: datetime) -> datetime | None:
         found = fixed_due(value)
         if found is not None:
             return found
-        span = duration(value)
+        span = duration(value, at)
         return at + span if span is not None else None
     return None
 

@@ -25,7 +25,7 @@ from engine.cases.progress import applicant_progress
 from engine.cases.workflows import Workflows
 from engine.deadlines.due import due_state
 from engine.errors import InvalidData, NotFound
-from engine.models import Application, Attachment
+from engine.models import Application, Attachment, CaseEvent, ProcessDefinition
 from engine.paging import Page, paginate
 from engine.status import COMPLETED, READY
 from engine.tables import APPLICATION, TASK
@@ -103,7 +103,10 @@ class CaseFiles:
     # -- pieces ---------------------------------------------------------------------------
 
     def glance(self, session: Session, case_no: str) -> dict[str, Any]:
-        """The case at a glance, applicant masked: request, channel, region, matters, materials."""
+        """The case at a glance, applicant masked: request, channel, region, matters, materials (for a
+        process started by key, which has no application: the process and who started it)."""
+        if session.scalar(select(Application.id).where(Application.case_no == case_no)) is None:
+            return self._process_glance(session, case_no)
         application = _application(session, case_no)
         names = labels.org_names(session, (application.township, application.village, application.registered_org))
         people = labels.actor_names(session, [application.registered_by])
@@ -124,6 +127,25 @@ class CaseFiles:
                 application.registered_by or "", application.registered_by or ""),
             "window": names.get(application.registered_org or "", application.registered_org or ""),
             "attachments": self._attachments(session, case_no),
+        }
+
+    def _process_glance(self, session: Session, case_no: str) -> dict[str, Any]:
+        instance = store.find_instance(session.connection(), case_no)
+        if instance is None:
+            raise scoping.case_not_found(case_no)
+        definition = session.get_one(ProcessDefinition, instance.definition_id)
+        started = session.scalars(select(CaseEvent).where(
+            CaseEvent.case_no == case_no, CaseEvent.type == "case_started").order_by(CaseEvent.id)).first()
+        starter = started.actor if started is not None else None
+        people = labels.actor_names(session, [starter])
+        return {
+            "case_no": case_no, "process_key": definition.key, "process_name": definition.name,
+            "applicant": None, "channel": None, "channel_label": "", "level": None, "level_label": "",
+            "green_channel": False, "township": None, "village": None, "region": {"township": None, "village": None},
+            "region_names": {}, "place": "", "request": definition.name, "matters": [],
+            "registered_at": instance.started_at, "registered_by": starter,
+            "registered_by_name": people.get(starter or "", starter), "clerk_name": "", "window": "",
+            "attachments": [],
         }
 
     @staticmethod

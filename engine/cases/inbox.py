@@ -178,7 +178,8 @@ class Inbox:
         scoping.require(principal, "work_tasks")
         now = clock.now()
         calendar = self.workflows.calendar
-        joined = TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no)
+        # Outer: tasks of processes started by key (LC…) have no application behind them.
+        joined = TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no, isouter=True)
         statement = (select(*store.TASK_COLUMNS, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
                             APPLICATION.c.green_channel, APPLICATION.c.applicant_name, APPLICATION.c.matters,
                             APPLICATION.c.request)
@@ -189,8 +190,9 @@ class Inbox:
             summary = task_summary(r, now)
             summary.update({
                 "channel": r["channel"], "township": r["township"], "village": r["village"],
-                "green_channel": bool(r["green_channel"]), "applicant": personal_data.mask_name(r["applicant_name"]),
-                "matters": list(r["matters"] or []), "request": r["request"], "context": r["context"],
+                "green_channel": bool(r["green_channel"]),
+                "applicant": personal_data.mask_name(r["applicant_name"] or ""),
+                "matters": list(r["matters"] or []), "request": r["request"] or "", "context": r["context"],
                 "due": due_state(r["due_at"], now, calendar, r["overdue_since"]),
             })
             return summary
@@ -202,7 +204,7 @@ class Inbox:
 
     def _name(self, session: Any, rows: list[dict[str, Any]]) -> None:
         """Give rows the names of their places, groups and departments (codes stay for links)."""
-        codes = {c for r in rows for c in (r["township"], r["village"], *r["candidate_groups"])}
+        codes = {c for r in rows for c in (r["township"], r["village"], *r["candidate_groups"]) if c}
         names = labels.group_labels(session, self.reference, codes)
         for r in rows:
             r["place"] = labels.place(names, r["township"], r["village"])

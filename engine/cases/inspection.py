@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from engine import clock, status
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
-from engine.bpmn.definitions import LINKAGE_PROCESS, LoadedDefinition, definitions_of
+from engine.bpmn.definitions import LoadedDefinition, definitions_of
 from engine.cases import labels, store
 from engine.cases.admin import InstanceAdmin, errored_steps
 from engine.cases.casefile import CaseFiles, assignee_choices
@@ -36,7 +36,7 @@ from engine.deadlines.due import due_state, is_overdue, overdue_clause
 from engine.errors import NotFound
 from engine.models import ProcessDefinition
 from engine.paging import Page, paginate
-from engine.status import COMPLETED, OPEN, READY
+from engine.status import COMPLETED, LINKAGE_PROCESS, OPEN, READY
 from engine.tables import APPLICATION, DEFINITION, INSTANCE, TASK
 
 MAX_TEXT = 100

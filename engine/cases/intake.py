@@ -27,6 +27,8 @@ from engine.reference import ReferenceData
 from engine.tables import APPLICATION
 
 CASE_PREFIX = "SJ"
+# Instances of other processes (started by key, not by an application): 流程 LC…, same daily counter.
+PROCESS_PREFIX = "LC"
 # Longest accepted text of each applicant field (the columns' sizes); longer input is refused,
 # never cut. Forms, the OpenAPI document and the 12345 schema show the same numbers.
 MAX_LENGTHS = {"name": 100, "id_number": 30, "phone": 30, "address": 300, "request": 4000}
@@ -118,11 +120,11 @@ def _sequence_upsert(dialect: str) -> Any:
     return statement
 
 
-def next_case_no(conn: Connection, at: datetime) -> str:
-    """Allocate the next case number of the local day, e.g. SJ202611280001."""
+def next_case_no(conn: Connection, at: datetime, prefix: str = CASE_PREFIX) -> str:
+    """Allocate the next case number of the local day, e.g. SJ202611280001 (LC… for a process instance)."""
     day = at.astimezone(LOCAL_TZ).strftime("%Y%m%d")
     number = conn.execute(_sequence_upsert(conn.dialect.name), {"day": day}).scalar_one()
-    return f"{CASE_PREFIX}{day}{number:04d}"
+    return f"{prefix}{day}{number:04d}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from engine.cases.channels import CHANNEL_LABELS, LEVEL_LABELS, channel_label, l
 from engine.i18n import _l
 from engine.models import Organisation, User
 from engine.reference import ReferenceData
+from engine.status import USER_GROUP
 
 SYSTEM_ACTORS = {"system": _l("系统"), "scheduler": _l("系统定时任务"), "applicant": _l("申请人（网上申请）"),
                  "cli": _l("命令行"), "make": _l("系统部署")}
@@ -29,10 +30,13 @@ def org_names(session: Session, codes: Iterable[str | None]) -> dict[str, str]:
 
 
 def group_labels(session: Session, reference: ReferenceData, groups: Iterable[str]) -> dict[str, str]:
-    """Names of candidate groups: organisation names, else role names, else the code."""
+    """Names of candidate groups: organisation names, else role names, else the code; a candidate user
+    (`user:<name>`) by the person's name."""
     codes = list(dict.fromkeys(groups))
     names = org_names(session, codes)
-    return {g: names.get(g) or reference.role_name(g) for g in codes}
+    people = actor_names(session, [g[len(USER_GROUP):] for g in codes if g.startswith(USER_GROUP)])
+    return {g: people.get(g[len(USER_GROUP):], g[len(USER_GROUP):]) if g.startswith(USER_GROUP)
+            else names.get(g) or reference.role_name(g) for g in codes}
 
 
 def actor_names(session: Session, usernames: Iterable[str | None]) -> dict[str, str]:

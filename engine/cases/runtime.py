@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
-from engine.bpmn.definitions import LINKAGE_PROCESS, DeployResult, SpecCache
+from engine.bpmn.definitions import DeployResult, SpecCache
 from engine.bpmn.design.studio import DesignStudio
+from engine.bpmn.usertasks import STARTER
 from engine.cases import labels, materials, store
 from engine.cases.admin import InstanceAdmin
 from engine.cases.casefile import CaseFiles
@@ -35,7 +36,7 @@ from engine.cases.consultations import Consultations
 from engine.cases.hotline import Hotline
 from engine.cases.inbox import Inbox
 from engine.cases.inspection import Inspection
-from engine.cases.intake import Registered, check_application, refuse, register
+from engine.cases.intake import PROCESS_PREFIX, Registered, check_application, next_case_no, refuse, register
 from engine.cases.queries import CaseQueries
 from engine.cases.store import InstanceState
 from engine.cases.tasks import record, task_summary
@@ -44,7 +45,7 @@ from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
 from engine.notify.outbox import Outbox
 from engine.settings import Settings
-from engine.status import COMPLETED, OPEN, READY
+from engine.status import COMPLETED, LINKAGE_PROCESS, OPEN, READY
 
 PROCESS_KEY = LINKAGE_PROCESS
 DECISION_FIELDS = ("decision", "resolution", "outcome")
@@ -138,19 +139,46 @@ class CaseEngine:
 
     def _start(self, session: Session, application: Registered, definition: tuple[int, int], green_channel: bool,
                actor: str, now: datetime) -> int:
+        return self._begin(session, application.case_no, definition, _initial_data(application, green_channel),
+                           actor, now, {"channel": application.channel, "level": application.level,
+                                        "green_channel": green_channel})
+
+    def _begin(self, session: Session, case_no: str, definition: tuple[int, int], data: dict[str, Any],
+               actor: str, now: datetime, event: dict[str, Any]) -> int:
+        """Create the instance of `definition` with its process data and run it to its first wait."""
         definition_id, version = definition
         loaded = self.specs.get_by_id(session, definition_id)
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.workflows.script_engine)
-        workflow.data.update(_initial_data(application, green_channel))
+        workflow.data.update(data)
         workflow.get_next_task(state=TaskState.READY).data.update(workflow.data)
         instance = store.insert_instance(session.connection(), {
-            "definition_id": definition_id, "case_no": application.case_no, "status": OPEN, "state": "",
+            "definition_id": definition_id, "case_no": case_no, "status": OPEN, "state": "",
             "serializer_version": self.workflows.serializer.version, "started_at": now})
-        record(session, application.case_no, "case_started", actor, now,
-               data={"channel": application.channel, "level": application.level, "green_channel": green_channel,
-                     "definition_version": version})
+        record(session, case_no, "case_started", actor, now, data={**event, "definition_version": version})
         self.workflows.advance(session, instance, loaded, workflow, actor, now)
         return instance.id
+
+    def start_process(self, key: str, data: Mapping[str, Any] | None = None, actor: str = "system") -> tuple[str, int]:
+        """Start the newest version of process `key` with initial process variables `data`; return its
+        number (LC…) and instance id. Applications start the linkage flow through `start_case` instead.
+        When `actor` is an active member of staff, tasks naming no one go to them (SpiffArena's rule)."""
+        values = dict(data or {})
+        bad = [k for k in values if not isinstance(k, str) or not k or k.startswith("_") or not k.isidentifier()]
+        if bad:
+            names = "、".join(map(str, bad))
+            raise InvalidData("流程变量名无效", {"data": [f"变量名须为标识符且不以下划线开头：{names}"]})
+        now = clock.now()
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            latest = store.latest_definition_id(conn, key)
+            if latest is None:
+                raise NotDeployed(f"流程 {key} 尚未部署，请先执行 relief deploy")
+            case_no = next_case_no(conn, now, PROCESS_PREFIX)
+            if scoping.is_active_staff(session, actor):
+                values[STARTER] = actor
+            instance_id = self._begin(session, case_no, latest, {"case_no": case_no, **values}, actor, now,
+                                      {"process": key})
+            return case_no, instance_id
 
     def complete_task(self, task_id: str, user: str, data: dict[str, Any],
                       principal: Principal | None = None) -> list[dict[str, Any]]:
@@ -164,7 +192,8 @@ class CaseEngine:
         forms = self.settings.forms
         with self.workflows.transaction() as session:
             instance, row = self._open_task(session, task_id, principal, scoping.may_work_task)
-            errors = forms.validate(row["form_key"], data) or self._catalog_errors(data)
+            choices = (row["context"] or {}).get("choices")
+            errors = forms.validate(row["form_key"], data, choices) or self._catalog_errors(data)
             if errors:
                 raise InvalidData("表单填写有误，请按提示修改", errors)
             loaded = self.specs.get_by_id(session, instance.definition_id)

@@ -11,16 +11,16 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import tables
+from engine import clock, tables
 from engine.bpmn.definitions import LoadedDefinition
 from engine.bpmn.forms import FormLibrary
-from engine.bpmn.usertasks import expression_of
+from engine.bpmn.usertasks import STARTER, UserTaskMeta, due_from_value, expression_of
 from engine.cases import store
 from engine.cases.store import InstanceState
 from engine.deadlines.due import is_overdue
 from engine.deadlines.policy import DueTimePolicy
 from engine.deadlines.workcal import WorkCalendar
-from engine.status import READY
+from engine.status import READY, USER_GROUP
 
 # Task data worth copying onto the mirror row: it decides who may see the task (scoping).
 CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel")
@@ -60,6 +60,22 @@ def resolve_groups(workflow: BpmnWorkflow, task: Task, groups: Iterable[str]) ->
     return list(dict.fromkeys(resolved))
 
 
+def assignment(workflow: BpmnWorkflow, task: Task, meta: UserTaskMeta) -> tuple[list[str], str | None]:
+    """The candidate groups (candidate users as `user:<name>`) and the assignee of a new task. A task
+    naming no one goes to the staff user who started the process, else to the process's default group."""
+    groups = resolve_groups(workflow, task, meta.candidate_groups)
+    groups += [f"{USER_GROUP}{name}" for name in resolve_groups(workflow, task, meta.candidate_users)]
+    assignee = next(iter(resolve_groups(workflow, task, [meta.assignee])), None) if meta.assignee else None
+    if meta.unassigned:
+        starter = workflow.data.get(STARTER)
+        if isinstance(starter, str) and starter:
+            assignee = starter
+            groups.append(f"{USER_GROUP}{starter}")
+        elif meta.default_group:
+            groups.append(meta.default_group)
+    return list(dict.fromkeys(groups)), assignee
+
+
 class TaskMirror:
     """Writes the READY user tasks of one instance into `human_task` and cancels vanished ones."""
 
@@ -89,20 +105,24 @@ class TaskMirror:
     def _row(self, workflow: BpmnWorkflow, task: Task, at: datetime) -> dict[str, Any]:
         meta = self.loaded.model.user_tasks.get(task.task_spec.bpmn_id)
         name = meta.name if meta else (task.task_spec.bpmn_name or task.task_spec.name)
+        groups, assignee = assignment(workflow, task, meta) if meta else ([], None)
         return {
             "id": str(task.id), "instance_id": self.instance.id, "case_no": self.instance.case_no,
             "task_spec": task.task_spec.bpmn_id, "name": name, "form_key": meta.form_key if meta else "",
-            "candidate_groups": resolve_groups(workflow, task, meta.candidate_groups) if meta else [],
-            "context": self._context(task, meta.form_key if meta else ""),
-            "assignee": None, "state": READY, "created_at": at,
-            "due_at": self._due_at(task, meta.due_workdays, at) if meta else None,
+            "candidate_groups": groups, "context": self._context(task, meta),
+            "assignee": assignee, "state": READY, "created_at": at,
+            "due_at": self._due_at(workflow, task, meta, at) if meta else None,
             "completed_at": None, "completed_by": None, "data": None,
         }
 
-    def _context(self, task: Task, form_key: str) -> dict[str, Any]:
+    def _context(self, task: Task, meta: UserTaskMeta | None) -> dict[str, Any]:
         """What scoping needs, and the values the form starts with (fields marked `x-prefill` in the
-        form file name the case data they take, e.g. the departments the center chose)."""
+        form file name the case data they take, e.g. the departments the center chose); the generic
+        form's choices (the outgoing flows of the gateway after the task)."""
+        form_key = meta.form_key if meta else ""
         context: dict[str, Any] = {k: task.data[k] for k in CONTEXT_KEYS if k in task.data}
+        if meta is not None and meta.choices:
+            context["choices"] = list(meta.choices)
         schema = self.forms.schema_or_none(form_key) if form_key else None
         prefill = {name: task.data[spec["x-prefill"]]
                    for name, spec in (schema or {}).get("properties", {}).items()
@@ -111,10 +131,20 @@ class TaskMirror:
             context["prefill"] = prefill
         return context
 
-    def _due_at(self, task: Task, due_workdays: int, at: datetime) -> datetime:
-        """The due moment of a new task; green-channel cases (绿色通道, R-6.3.5) get less time."""
-        workdays = self.policy.due_workdays(due_workdays, bool(task.data.get("green_channel")))
-        return self.calendar.add_workdays(at, workdays)
+    def _due_at(self, workflow: BpmnWorkflow, task: Task, meta: UserTaskMeta, at: datetime) -> datetime | None:
+        """The due moment of a new task: dueWorkdays on the working-day calendar (green-channel cases,
+        绿色通道 R-6.3.5, get less time), or camunda:dueDate — a date, a duration from now, an expression."""
+        if meta.due_workdays is not None:
+            workdays = self.policy.due_workdays(meta.due_workdays, bool(task.data.get("green_channel")))
+            return self.calendar.add_workdays(at, workdays)
+        if not meta.due_date:
+            return None
+        expression = expression_of(meta.due_date)
+        value: Any = workflow.script_engine.evaluate(task, expression) if expression else meta.due_date
+        due = due_from_value(value, at)
+        if due is None:
+            raise ValueError(f"办理期限 {meta.due_date} 的值 {value!r} 不是日期、时长或 ISO 8601 文本")
+        return clock.local_aware(due)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -11,6 +11,7 @@ from engine import status
 from engine.cases.channels import CHANNELS, LEVELS
 from engine.cli.common import Context, emit, handles_refusals, pass_context, pass_json
 from engine.errors import InvalidData, TaskConflict
+from engine.status import LINKAGE_PROCESS
 
 reason_option = click.option("--reason", required=True, help="操作原因（记入案件日志）")
 actor_option = click.option("--by", "actor", default="cli", help="操作人")
@@ -34,20 +35,34 @@ def case() -> None:
 
 
 @case.command("start")
-@click.option("--channel", type=click.Choice(CHANNELS), required=True)
-@click.option("--level", type=click.Choice(LEVELS), required=True)
-@click.option("--applicant", "applicant_file", type=click.File("r", encoding="utf-8"), required=True,
-              help="申请人信息 JSON 文件 (name, id_number, phone, region, request)")
+@click.option("--process", "process_key", default=LINKAGE_PROCESS, show_default=True,
+              help="要启动的流程标识；默认的联动流程须登记申请人")
+@click.option("--data", "data_text", default=None, help="初始流程变量 JSON 对象（非联动流程）")
+@click.option("--channel", type=click.Choice(CHANNELS), default=None, help="受理渠道（联动流程必填）")
+@click.option("--level", type=click.Choice(LEVELS), default=None, help="受理层级（联动流程必填）")
+@click.option("--applicant", "applicant_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="申请人信息 JSON 文件 (name, id_number, phone, region, request)（联动流程必填）")
 @click.option("--green-channel", is_flag=True, help="绿色通道 (R-6.3.5)")
-@click.option("--by", "actor", default="cli", help="登记人")
+@click.option("--by", "actor", default="cli", help="登记人或发起人（工作人员用户名：未指定办理人的任务交给他）")
 @pass_json
 @pass_context
 @handles_refusals
-def case_start(ctx: Context, channel: str, level: str, applicant_file: Any, green_channel: bool, actor: str,
-               as_json: bool) -> None:
-    """Register an application and start its linkage process (checked like every other channel)."""
+def case_start(ctx: Context, process_key: str, data_text: str | None, channel: str | None, level: str | None,
+               applicant_file: Any, green_channel: bool, actor: str, as_json: bool) -> None:
+    """Register an application and start its linkage process (checked like every other channel), or start
+    any other deployed process with `--process KEY [--data JSON]`."""
+    if process_key != LINKAGE_PROCESS:
+        data = _json_object(data_text, "data", "--data") if data_text else {}
+        case_no, instance_id = ctx.engine.start_process(process_key, data, actor)
+        emit(as_json, {"case_no": case_no, "instance_id": instance_id, "process": process_key},
+             lambda p: f"已启动流程 {p['process']}：{p['case_no']}")
+        return
+    missing = [name for name, value in (("--channel", channel), ("--level", level), ("--applicant", applicant_file))
+               if value is None]
+    if missing:
+        raise InvalidData("联动流程须登记申请人", {"applicant": [f"请提供 {'、'.join(missing)}"]})
     applicant = _json_object(applicant_file.read(), "applicant", "申请人文件")
-    case_no, instance_id = ctx.engine.start_case(applicant, channel, level, green_channel, actor)
+    case_no, instance_id = ctx.engine.start_case(applicant, str(channel), str(level), green_channel, actor)
     emit(as_json, {"case_no": case_no, "instance_id": instance_id}, lambda p: f"已登记案件 {p['case_no']}")
 
 

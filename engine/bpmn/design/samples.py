@@ -66,6 +66,11 @@ class SampleFileError(ValueError):
     """A sample file is missing, not YAML, or does not match the sample schema."""
 
 
+def has_samples(key: str, directory: Path | None = None) -> bool:
+    """True when process `key` has a sample file (a new process may have none yet)."""
+    return bool(_KEY_RE.match(key)) and ((directory or SAMPLES_DIR) / f"{key}.yaml").is_file()
+
+
 def load_samples(key: str, directory: Path | None = None) -> list[dict[str, Any]]:
     """Read and check the samples of process `key` from `<directory>/<key>.yaml`."""
     if not _KEY_RE.match(key):

@@ -15,7 +15,7 @@ from engine import clock, db
 from engine.bpmn.definitions import DeployGate, DeployResult, definitions_of, deploy
 from engine.bpmn.design.checks import check_draft
 from engine.bpmn.design.diff import diff_definitions, summarise_diff
-from engine.bpmn.design.samples import SampleFileError, load_samples
+from engine.bpmn.design.samples import SampleFileError, has_samples, load_samples
 from engine.bpmn.design.trial import SampleResult, run_samples
 from engine.bpmn.elements import executable_processes
 from engine.bpmn.loader import BpmnRejected, Problem, ProcessModel, parse_safely
@@ -119,10 +119,10 @@ class DesignStudio:
     def _samples_gate(self, xml: bytes, filename: str, forced: str | None) -> DeployGate:
         def gate(model: ProcessModel) -> dict[str, Any]:
             broken: str | None = None
+            if not has_samples(model.key):
+                return {"samples": "none"}
             try:
                 samples = load_samples(model.key)
-            except FileNotFoundError:
-                return {"samples": "none"}
             except SampleFileError as err:
                 samples, broken = [], str(err)
             results = run_samples(xml, samples, self.settings, self.calendar, filename) if samples else []
