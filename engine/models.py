@@ -53,6 +53,10 @@ class ProcessDefinition(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     # The model is that of the version before; only the diagram (BPMN DI) moved (仅布局).
     layout_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # "bpmn" (a process) or "dmn" (a decision table, keyed by its decision id).
+    kind: Mapped[str] = mapped_column(String(10), default="bpmn", server_default="bpmn")
+    # What its call activities and business rule tasks reach, pinned at deploy: key → definition id.
+    depends_on: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class Application(Base):

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, flash, jsonify, make_response, red
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.bpmn.deployment import MAX_ZIP_BYTES, DeployFile, files_of
 from engine.bpmn.design import SampleFileError
 from engine.bpmn.design.studio import SamplesFailed
 from engine.bpmn.loader import MAX_BPMN_BYTES, BpmnRejected
@@ -62,9 +63,10 @@ def _problems(xml: bytes, key: str, filename: str) -> list[dict[str, Any]]:
 @bp.route("/")
 @login_required
 def index() -> Any:
-    """The designer's start page: the linkage process's versions."""
-    require("design")
-    return redirect(url_for("design.versions", key=PROCESS_KEY))
+    """The designer's start page: every deployed process (the linkage flow first) and decision table."""
+    found = _studio().catalogue()
+    found.sort(key=lambda r: (r["kind"] != "bpmn", r["key"] != PROCESS_KEY, r["key"]))
+    return render_template("design/index.html", definitions=found)
 
 
 @bp.route("/<key>")
@@ -123,7 +125,7 @@ def deploy(key: str) -> Any:
     """Deploy a draft (JSON {xml, comment}) as the next version; refused with its problems."""
     who = require("design")
     xml, body = _draft_from_json()
-    outcome, status = _deploy(xml, key, f"{key}.bpmn", who, str(body.get("comment") or ""),
+    outcome, status = _deploy([DeployFile(f"{key}.bpmn", xml)], key, who, str(body.get("comment") or ""),
                               body.get("despite_samples") is True, str(body.get("reason") or ""))
     return jsonify(outcome), status
 
@@ -132,13 +134,18 @@ def _sample_results(results: list[Any]) -> list[dict[str, Any]]:
     return [{**r.as_dict(), "status_label": _(r.as_dict()["status_label"])} for r in results]
 
 
-def _deploy(xml: bytes, key: str, filename: str, who: Any, comment: str, despite_samples: bool = False,
+def _deploy(files: list[DeployFile], key: str, who: Any, comment: str, despite_samples: bool = False,
             reason: str = "") -> tuple[dict[str, Any], int]:
+    """Deploy one draft of `key` (the modeler, an upload) or a set of files; the answer and its status."""
     may_override = who.has("admin")
     if despite_samples and not may_override:
         return {"ok": False, "problems": [], "message": _("只有管理员可以越过样例部署")}, 403
     try:
-        result = _studio().deploy_draft(xml, key, filename, who.username, comment, despite_samples, reason)
+        if len(files) == 1:
+            results = [_studio().deploy_draft(files[0].data, key, files[0].filename, who.username, comment,
+                                              despite_samples, reason)]
+        else:
+            results = _studio().deploy_files(files, who.username, comment, despite_samples, reason)
     except InvalidData as err:
         message = "；".join(m for ms in err.errors.values() for m in ms)
         return {"ok": False, "problems": [], "message": message}, 422
@@ -149,6 +156,15 @@ def _deploy(xml: bytes, key: str, filename: str, who: Any, comment: str, despite
                 "may_override": may_override}, 422
     except EngineError as err:
         return {"ok": False, "problems": [], "message": err.message}, 409
+    return _deployed(results, key)
+
+
+def _deployed(results: list[Any], key: str) -> tuple[dict[str, Any], int]:
+    if len(results) > 1:
+        changed = "、".join(f"{r.key} v{r.version}" for r in results if r.changed) or _("无变化")
+        return {"ok": True, "changed": any(r.changed for r in results),
+                "message": _("已部署：%(list)s", list=changed)}, 201
+    result = results[0]
     if not result.changed:
         return {"ok": True, "changed": False, "version": result.version,
                 "message": _("草稿与版本 %(v)s 的流程和布局相同（仅格式不同），无需部署", v=result.version)}, 200
@@ -159,43 +175,53 @@ def _deploy(xml: bytes, key: str, filename: str, who: Any, comment: str, despite
             "versions_url": url_for("design.versions", key=key)}, 201
 
 
-def _read_upload(comment: str, action: str) -> tuple[bytes, str, list[str]]:
-    file = request.files.get("file")
+def _read_upload(comment: str, action: str) -> tuple[list[DeployFile], str, list[str]]:
+    """The uploaded files (several, or a zip of them), each read up to the size limit; the refusals."""
+    uploads = [f for f in request.files.getlist("file") if f and f.filename]
     errors: list[str] = []
-    xml = b""
-    if file is None or not file.filename:
-        errors.append(_("请选择 .bpmn 文件"))
-    else:
-        xml = file.read(MAX_BPMN_BYTES + 1)
-        if len(xml) > MAX_BPMN_BYTES:
-            errors.append(_("流程图文件超过 2 MB"))
-        elif not xml.strip():
-            errors.append(_("文件为空"))
+    found: list[DeployFile] = []
+    if not uploads:
+        errors.append(_("请选择 .bpmn、.dmn 或 .zip 文件"))
+    names = [str(u.filename) for u in uploads]
+    for upload, name in zip(uploads, names, strict=True):
+        limit = MAX_ZIP_BYTES if name.lower().endswith(".zip") else MAX_BPMN_BYTES
+        data = upload.read(limit + 1)
+        if len(data) > limit:
+            errors.append(_("文件 %(f)s 过大", f=name))
+        elif not data.strip():
+            errors.append(_("文件 %(f)s 为空", f=name))
+        else:
+            try:
+                found += files_of(name, data)
+            except BpmnRejected as err:
+                errors += [p.message for p in err.problems]
     if action == "deploy" and not comment:
         errors.append(_("请填写部署说明（本次修改了什么、为什么）"))
-    return xml, (file.filename if file is not None and file.filename else ""), errors
+    return found, "、".join(names), errors
 
 
 @bp.route("/<key>/upload", methods=["POST"])
 @login_required
 def upload(key: str) -> Any:
-    """A file saved by the Camunda desktop modeler: validate only, or validate and deploy."""
+    """Files saved by the Camunda desktop modeler — one, several, or a zip (BPMN and DMN deployed together):
+    validate only, or validate and deploy."""
     who = require("design")
     rows = _versions(key)
     comment = (request.form.get("comment") or "").strip()
     action = request.form.get("action", "validate")
-    xml, filename, errors = _read_upload(comment, action)
-    uploaded = filename or f"{key}.bpmn"
+    files, uploaded, errors = _read_upload(comment, action)
+    uploaded = uploaded or f"{key}.bpmn"
     page = {"key": key, "versions": rows, "comment": comment, "uploaded": uploaded}
     if errors:
         return render_template("design/versions.html", problems=None, upload_errors=errors, **page), 422
     if action != "deploy":
-        problems = _problems(xml, key, uploaded)
+        problems = ([p.as_dict() for p in _studio().check_files(files)] if len(files) > 1
+                    else _problems(files[0].data, key, files[0].filename))
         if problems:
             return render_template("design/versions.html", problems=problems, **page), 422
         flash(_("文件 %(f)s 校验通过，可以部署", f=uploaded), "success")
         return render_template("design/versions.html", problems=[], **page)
-    outcome, status = _deploy(xml, key, uploaded, who, comment, request.form.get("despite_samples") == "1",
+    outcome, status = _deploy(files, key, who, comment, request.form.get("despite_samples") == "1",
                               (request.form.get("reason") or "").strip())
     if status >= 400:
         return render_template("design/versions.html", problems=outcome["problems"],

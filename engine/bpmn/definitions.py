@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
-from engine.bpmn.fingerprint import Fingerprints, fingerprints
+from engine.bpmn.deployment import (
+    BPMN,
+    DeployFile,
+    DeployGate,
+    DeployResult,
+    DeploySet,
+    checksum,
+    dependency_trees,
+    latest,
+)
 from engine.bpmn.loader import (
+    NO_DEPENDENCIES,
     BpmnRejected,
+    Dependencies,
     Problem,
     ProcessModel,
-    as_utf8,
-    capped,
     inspect_process,
-    load_process,
+    inspect_processes,
+    is_dmn,
+    load_processes,
     parse_safely,
 )
 from engine.bpmn.parser import build_specs
-from engine.bpmn.reachability import reachability_problems
 from engine.errors import NotDeployed
-from engine.models import AuditLog, ProcessDefinition
+from engine.models import ProcessDefinition
 from engine.settings import Settings
+
+__all__ = ["DeployFile", "DeployGate", "DeployResult", "checksum", "deploy", "deploy_set", "validate"]
 
 
 def known_groups(settings: Settings) -> dict[str, str]:
@@ -43,87 +53,52 @@ def known_groups(settings: Settings) -> dict[str, str]:
     return found
 
 
-def checksum(xml: bytes) -> str:
-    """Return the SHA-256 hex digest identifying a BPMN document's exact bytes."""
-    return hashlib.sha256(xml).hexdigest()
+def validate(xml: bytes, filename: str, settings: Settings,
+             dependencies: Dependencies = NO_DEPENDENCIES) -> ProcessModel:
+    """Run every deploy-time check on one BPMN file; return the model of its (first) executable process,
+    or raise `BpmnRejected` with the problems."""
+    return validate_all(xml, filename, settings, dependencies)[0]
 
 
-@dataclass(frozen=True)
-class DeployResult:
-    """What `deploy` did: the key and version now current, and whether it is new."""
-
-    key: str
-    version: int
-    changed: bool
-    definition_id: int
-    layout_only: bool = False
-
-
-def validate(xml: bytes, filename: str, settings: Settings) -> ProcessModel:
-    """Run every deploy-time check on `xml`; raise `BpmnRejected` with the problems."""
+def validate_all(xml: bytes, filename: str, settings: Settings,
+                 dependencies: Dependencies = NO_DEPENDENCIES) -> list[ProcessModel]:
+    """Every deploy-time check on one BPMN file; a model per executable process (a collaboration has several)."""
     try:
-        return load_process(xml, filename, settings.forms.known_keys(), known_groups(settings))
+        return load_processes(xml, filename, settings.forms.known_keys(), known_groups(settings), dependencies)
     except BpmnRejected:
         raise
     except Exception as err:  # noqa: BLE001 - SpiffWorkflow's parser can trip anywhere on a malformed draft
         raise BpmnRejected([Problem(filename, None, None, f"流程引擎无法解析：{err}")]) from err
 
 
-# Run on a changed draft before it is stored: raises to refuse it, or returns details for the audit log.
-DeployGate = Callable[[ProcessModel], dict[str, Any]]
+def deploy_set(session: Session, settings: Settings, files: Sequence[DeployFile], deployed_by: str, at: datetime,
+               comment: str | None = None, gate: DeployGate | None = None) -> list[DeployResult]:
+    """Check a set of BPMN and DMN files together and store what changed (see `engine.bpmn.deployment`).
+
+    Deploy refuses what the modeler's 校验 refuses: the load checks plus reachability (every element
+    reachable from a start event and able to reach an end event). A changed process then passes
+    `gate` (the design studio runs its samples there); what the gate returns is added to the audit
+    entry, and an entry with `despite_samples` is a deploy an administrator forced.
+    """
+    deploying = DeploySet(session, settings, files, known_groups(settings))
+    try:
+        models = deploying.check()
+    except BpmnRejected:
+        raise
+    except Exception as err:  # noqa: BLE001 - SpiffWorkflow's parser can trip anywhere on a malformed draft
+        raise BpmnRejected([Problem(files[0].filename, None, None, f"流程引擎无法解析：{err}")]) from err
+    return deploying.store(models, deployed_by, at, comment, gate)
 
 
 def deploy(session: Session, settings: Settings, xml: bytes, filename: str, deployed_by: str, at: datetime,
            comment: str | None = None, gate: DeployGate | None = None) -> DeployResult:
-    """Store `xml` as the next version of its process unless it equals the latest one.
-
-    Deploy refuses what the modeler's 校验 refuses: the load checks plus reachability (every
-    element reachable from a start event and able to reach an end event). A changed draft then
-    passes `gate` (the design studio runs the process's samples there); what the gate returns is
-    added to the audit entry, and an entry with `despite_samples` is a deploy an administrator forced.
-    """
-    model = validate(xml, filename, settings)
-    problems = reachability_problems(model.tree, filename)
-    if problems:
-        raise BpmnRejected(capped(problems, filename))
-    xml = as_utf8(xml, model.tree)
-    digest = checksum(xml)
-    latest = latest_definition(session, model.key, required=False)
-    layout_only = False
-    if latest is not None:
-        if latest.checksum == digest:
-            return DeployResult(model.key, latest.version, False, latest.id)
-        before, now = _fingerprints_of(latest), fingerprints(model.tree)
-        if before.semantic == now.semantic:
-            if before.layout == now.layout:  # re-exported, re-indented: the same model and diagram
-                return DeployResult(model.key, latest.version, False, latest.id)
-            layout_only = True
-    # A layout-only version runs exactly as the one before: its samples need not run again.
-    gated = gate(model) if gate is not None and not layout_only else {}
-    definition = ProcessDefinition(
-        key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
-        xml=xml.decode("utf-8"), checksum=digest, deployed_by=deployed_by, deployed_at=at, comment=comment,
-        layout_only=layout_only)
-    session.add(definition)
-    # Every deployment, from the modeler, an upload or the CLI, is in the security audit log.
-    action = "deploy_despite_samples" if gated.get("despite_samples") else "deploy_definition"
-    session.add(AuditLog(actor=deployed_by, action=action, target=f"{model.key}@v{definition.version}",
-                         details={"comment": comment, "checksum": digest, "filename": filename,
-                                  "layout_only": layout_only, **gated}, at=at))
-    session.flush()
-    return DeployResult(model.key, definition.version, True, definition.id, layout_only)
-
-
-def _fingerprints_of(definition: ProcessDefinition) -> Fingerprints:
-    return fingerprints(parse_safely(definition.xml.encode("utf-8"), f"{definition.key}@v{definition.version}.bpmn"))
+    """Deploy one file (`deploy_set` of one); return the result of its first process or decision."""
+    return deploy_set(session, settings, [DeployFile(filename, xml)], deployed_by, at, comment, gate)[0]
 
 
 def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:
-    """Return the newest deployed version of `key` (NotDeployed if none and required)."""
-    newest = select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key).scalar_subquery()
-    definition = session.scalars(
-        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == newest)
-    ).first()
+    """Return the newest deployed version of process `key` (NotDeployed if none and required)."""
+    definition = latest(session, key, BPMN)
     if definition is None and required:
         raise NotDeployed(f"流程 {key} 尚未部署，请先执行 relief deploy")
     return definition
@@ -131,7 +106,8 @@ def latest_definition(session: Session, key: str, required: bool = True) -> Proc
 
 def definitions_of(session: Session, key: str) -> list[ProcessDefinition]:
     """Every deployed version of `key`, newest first ([] when never deployed; the XML stays unloaded)."""
-    return list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+    return list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key,
+                                                                ProcessDefinition.kind == BPMN)
                                 .order_by(ProcessDefinition.version.desc())))
 
 
@@ -179,7 +155,14 @@ class SpecCache:
         filename = f"{definition.key}@v{definition.version}.bpmn"
         tree = parse_safely(definition.xml.encode("utf-8"), filename)
         # Deployed definitions were linted at deploy time; here only the metadata is wanted.
-        model, _problems = inspect_process(tree, filename, set(), groups)
-        spec, subprocess_specs = build_specs(tree, definition.key, filename)
+        model, _problems = inspect_process(tree, filename, set(), groups, definition.key)
+        session = object_session(definition)
+        pinned = dict(definition.depends_on or {})
+        extra = dependency_trees(session, pinned) if pinned and session is not None else []
+        for other in extra:
+            if not is_dmn(other):
+                for called, _problems in inspect_processes(other, filename, set(), groups):
+                    model.called_tasks[called.key] = called.user_tasks
+        spec, subprocess_specs = build_specs(tree, definition.key, filename, extra)
         return LoadedDefinition(definition.id, definition.key, definition.version, model, spec,
                                 subprocess_specs)

@@ -19,6 +19,7 @@ import SpiffWorkflow
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
+from engine.bpmn.parser import DMN_MARK, build_specs
 from engine.bpmn.sandbox import expression_errors, script_errors
 from engine.bpmn.usertasks import (
     BPMN_NS,
@@ -76,6 +77,12 @@ class ProcessModel:
     element_names: dict[str, str] = field(default_factory=dict)
     # What validate points out without refusing: a task with no deadline, one with no assignment.
     warnings: list[Problem] = field(default_factory=list)
+    # The user tasks of the processes its call activities reach (other files), by process key.
+    called_tasks: dict[str, dict[str, UserTaskMeta]] = field(default_factory=dict)
+
+    def task_meta(self, process: str, element_id: str) -> UserTaskMeta | None:
+        """A user task's metadata: of the called process `process` when it is one, else of this model."""
+        return self.called_tasks.get(process, {}).get(element_id) or self.user_tasks.get(element_id)
 
 
 def _safe_parser() -> etree.XMLParser:
@@ -223,9 +230,10 @@ class _Linter:
     """Collects lint problems (and warnings) for one document."""
 
     def __init__(self, model: ProcessModel, filename: str, known_forms: set[str], known_groups: Mapping[str, str],
-                 known_decisions: Collection[str] = ()):
+                 known_decisions: Collection[str] = (), known_processes: Collection[str] = ()):
         self.model, self.filename = model, filename
         self.known_forms, self.known_groups, self.known_decisions = known_forms, known_groups, known_decisions
+        self.known_processes = known_processes
         self.problems: list[Problem] = []
 
     def add(self, element: etree._Element, message: str) -> None:
@@ -281,6 +289,13 @@ class _Linter:
                 self.add(task, "业务规则任务缺少 camunda:decisionRef（要调用的决策表）")
             elif decision not in self.known_decisions:
                 self.add(task, f"业务规则任务引用的决策表 {decision!r} 未部署，也不在本次部署的文件中")
+        for call in process.iter(f"{{{BPMN_NS}}}callActivity"):
+            callee = call.get("calledElement")
+            if not callee:
+                self.add(call, "调用活动缺少 calledElement（要调用的流程标识）")
+            elif callee not in self.known_processes:
+                self.add(call, f"调用活动「{call.get('name') or call.get('id')}」调用的流程 {callee!r} 未部署，"
+                               "也不在本次部署的文件中")
 
     def end_event(self, end: etree._Element) -> None:
         status = _properties(end).get("caseStatus", CLOSED_COMPLETED)
@@ -310,44 +325,75 @@ def _expressions(process: etree._Element) -> Iterator[tuple[etree._Element, str,
         yield owner, "loop", text
 
 
-def _spiff_problems(tree: etree._ElementTree, key: str, filename: str) -> list[Problem]:
-    from engine.bpmn.parser import build_specs
+def is_dmn(tree: etree._ElementTree) -> bool:
+    """True for a DMN document (any DMN version's namespace)."""
+    return DMN_MARK in (etree.QName(tree.getroot()).namespace or "")
 
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What a document may call besides itself: other documents of the deploy set or deployed versions
+    (parsed trees, for the engine's parser), and the process keys and decision ids they provide."""
+
+    trees: tuple[etree._ElementTree, ...] = ()
+    processes: frozenset[str] = frozenset()
+    decisions: frozenset[str] = frozenset()
+
+
+NO_DEPENDENCIES = Dependencies()
+
+
+def _spiff_problems(tree: etree._ElementTree, key: str, filename: str,
+                    dependencies: Dependencies = NO_DEPENDENCIES) -> list[Problem]:
     try:
-        build_specs(tree, key, filename)
+        build_specs(tree, key, filename, dependencies.trees)
     except ValidationException as err:
         return [Problem(filename, getattr(err, "line_number", None) or None, getattr(err, "id", None),
                         f"流程引擎无法解析：{err}")]
     return []
 
 
-def _executable_process(tree: etree._ElementTree, filename: str) -> etree._Element:
+def _executable(tree: etree._ElementTree, filename: str) -> list[etree._Element]:
     processes = [p for p in tree.getroot().iter(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
-    if len(processes) != 1:
-        raise BpmnRejected([Problem(filename, None, None, "文件中应恰好有一个可执行流程 (isExecutable=\"true\")")])
-    return processes[0]
+    if not processes:
+        raise BpmnRejected([Problem(filename, None, None, "文件中没有可执行流程 (isExecutable=\"true\")")])
+    return processes
+
+
+def inspect_processes(tree: etree._ElementTree, filename: str, known_forms: set[str],
+                      known_groups: Mapping[str, str],
+                      dependencies: Dependencies = NO_DEPENDENCIES) -> list[tuple[ProcessModel, list[Problem]]]:
+    """Read each executable process of a document (a collaboration holds several), with its lint problems."""
+    found = []
+    own = {p.get("id") for p in _executable(tree, filename)}
+    for process in _executable(tree, filename):
+        model = ProcessModel(process.get("id"), process.get("name") or process.get("id"), tree)
+        linter = _Linter(model, filename, known_forms, known_groups, dependencies.decisions,
+                         own | dependencies.processes)
+        linter.run(process)
+        found.append((model, linter.problems))
+    return found
 
 
 def inspect_process(tree: etree._ElementTree, filename: str, known_forms: set[str],
-                    known_groups: Mapping[str, str]) -> tuple[ProcessModel, list[Problem]]:
-    """Read the engine's metadata from a parsed document, with the lint problems found."""
-    process = _executable_process(tree, filename)
-    model = ProcessModel(process.get("id"), process.get("name") or process.get("id"), tree)
-    linter = _Linter(model, filename, known_forms, known_groups)
-    linter.run(process)
-    return model, linter.problems
+                    known_groups: Mapping[str, str], key: str | None = None) -> tuple[ProcessModel, list[Problem]]:
+    """Read one executable process of a document: the one with id `key`, else the first."""
+    found = inspect_processes(tree, filename, known_forms, known_groups)
+    return next((f for f in found if f[0].key == key), found[0])
 
 
-def load_process(data: bytes, filename: str, known_forms: set[str], known_groups: Mapping[str, str]) -> ProcessModel:
-    """Validate a BPMN document completely and return its model, or raise BpmnRejected."""
+def load_processes(data: bytes, filename: str, known_forms: set[str], known_groups: Mapping[str, str],
+                   dependencies: Dependencies = NO_DEPENDENCIES) -> list[ProcessModel]:
+    """Validate a BPMN document completely and return a model per executable process, or raise BpmnRejected."""
     tree = parse_draft(data, filename)
     problems = xsd_problems(tree, filename)
     if problems:
         raise BpmnRejected(problems)
-    model, problems = inspect_process(tree, filename, known_forms, known_groups)
+    inspected = inspect_processes(tree, filename, known_forms, known_groups, dependencies)
+    problems = [p for _model, found in inspected for p in found]
+    if problems:
+        raise BpmnRejected(capped(problems, filename))
+    problems = [p for model, _found in inspected for p in _spiff_problems(tree, model.key, filename, dependencies)]
     if problems:
         raise BpmnRejected(problems)
-    problems = _spiff_problems(tree, model.key, filename)
-    if problems:
-        raise BpmnRejected(problems)
-    return model
+    return [model for model, _found in inspected]

@@ -9,6 +9,7 @@ run on the engine clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lxml import etree
@@ -37,15 +38,19 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaStartEventParser,
 )
 from SpiffWorkflow.camunda.parser.task_spec import (
+    BusinessRuleTaskParser,
     CallActivityParser,
     CamundaTaskParser,
     ScriptTaskParser,
     SubWorkflowParser,
     UserTaskParser,
 )
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from engine.bpmn.timers import clocked
+
+DMN_MARK = "/DMN/"  # in every DMN version's namespace
 
 
 class _StandardMultiInstance:
@@ -77,6 +82,7 @@ class ReliefParser(CamundaParser):
         full_tag("intermediateThrowEvent"): (_event_parser(CamundaIntermediateThrowEventParser),
                                              IntermediateThrowEvent),
         full_tag("boundaryEvent"): (_event_parser(CamundaBoundaryEventParser), BoundaryEvent),
+        full_tag("businessRuleTask"): (_task_parser(BusinessRuleTaskParser), BusinessRuleTask),
         full_tag("task"): (_task_parser(CamundaTaskParser), NoneTask),
         full_tag("manualTask"): (_task_parser(CamundaTaskParser), ManualTask),
         full_tag("scriptTask"): (_task_parser(ScriptTaskParser), ScriptTask),
@@ -100,10 +106,17 @@ def _connect_loop_children(spec: BpmnProcessSpec) -> None:
                 child.completed_event.connect(task_spec.merge_child)
 
 
-def build_specs(tree: etree._ElementTree, process_key: str, filename: str) -> ProcessSpecs:
-    """Parse an already-validated BPMN document into the top spec and its subprocess specs."""
+def build_specs(tree: etree._ElementTree, process_key: str, filename: str,
+                extra: Sequence[etree._ElementTree] = ()) -> ProcessSpecs:
+    """Parse an already-validated BPMN document into the top spec and its subprocess specs; `extra` are the
+    documents its call activities and business rule tasks reach (other BPMN files, DMN decision tables)."""
     parser = ReliefParser()
     parser.add_bpmn_xml(tree, filename=filename)
+    for number, other in enumerate(extra):
+        if DMN_MARK in (etree.QName(other.getroot()).namespace or ""):
+            parser.add_dmn_xml(other.getroot(), filename=f"decisions-{number}.dmn")
+        else:
+            parser.add_bpmn_xml(other, filename=f"called-{number}.bpmn")
     spec = parser.get_spec(process_key)
     subprocess_specs = parser.get_subprocess_specs(process_key)
     for each in (spec, *subprocess_specs.values()):

@@ -51,13 +51,16 @@ _FORBIDDEN_ATTRIBUTES = frozenset({
 })
 
 
-class SandboxError(Exception):
-    """An expression or script that the sandbox refuses to compile."""
+class SandboxError(SyntaxError):
+    """An expression or script that the sandbox refuses to compile (a SyntaxError, as Python's own)."""
 
     def __init__(self, source: str, errors: Iterable[str]):
         self.source = source
         self.errors = list(errors)
         super().__init__("; ".join(self.errors))
+        # SpiffWorkflow reads a SyntaxError's line to quote the script: the first error's, else line 1.
+        found = re.match(r"Line (\d+)", self.errors[0]) if self.errors else None
+        self.lineno = min(int(found.group(1)), max(source.count("\n") + 1, 1)) if found else 1
 
 
 def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
@@ -254,6 +257,7 @@ class SandboxScriptEngine(PythonScriptEngine):
         super().__init__(environment=RestrictedEnvironment(helpers, budgeted))
 
     def validate(self, expression: str) -> None:
+        # SpiffWorkflow's DMN engine tells `"a"` from `> 5` by catching SyntaxError: SandboxError is one.
         compile_expression(expression)
 
 

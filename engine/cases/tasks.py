@@ -103,7 +103,7 @@ class TaskMirror:
         return sorted([*still_open, *created], key=store.open_order)
 
     def _row(self, workflow: BpmnWorkflow, task: Task, at: datetime) -> dict[str, Any]:
-        meta = self.loaded.model.user_tasks.get(task.task_spec.bpmn_id)
+        meta = self.loaded.model.task_meta(task.workflow.spec.name, task.task_spec.bpmn_id)
         name = meta.name if meta else (task.task_spec.bpmn_name or task.task_spec.name)
         groups, assignee = assignment(workflow, task, meta) if meta else ([], None)
         return {

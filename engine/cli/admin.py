@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ def init_db(ctx: Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--by", "deployed_by", default="cli", help="部署人")
 @click.option("--comment", default=None, help="版本说明")
 @click.option("--despite-samples", is_flag=True, help="样例未通过也部署（管理员操作，须写明理由，记入审计日志）")
@@ -31,15 +32,33 @@ def init_db(ctx: Context, as_json: bool) -> None:
 @pass_json
 @pass_context
 @handles_refusals
-def deploy(ctx: Context, file: Path, deployed_by: str, comment: str | None, despite_samples: bool,
+def deploy(ctx: Context, files: tuple[Path, ...], deployed_by: str, comment: str | None, despite_samples: bool,
            reason: str | None, as_json: bool) -> None:
-    """Validate a BPMN file, run its samples and deploy it as a new version (no-op when unchanged)."""
-    result = ctx.engine.deploy(file.read_bytes(), file.name, deployed_by, comment, despite_samples, reason)
+    """Validate BPMN and DMN files (or a .zip of them) together, run the samples and deploy what changed.
+
+    One file prints one result; several print a list, one entry per process or decision."""
+    from engine.bpmn.deployment import files_of  # a command's own import: `relief --help` stays quick
+
+    found = [item for path in files for item in files_of(path.name, path.read_bytes())]
+    results = ctx.engine.design.deploy_files(found, deployed_by, comment, despite_samples, reason)
+    payloads = [_deployed(r) for r in results]
+    emit(as_json, payloads[0] if len(files) == 1 and len(payloads) == 1 else payloads,
+         lambda p: "\n".join(_deployed_line(x) for x in (p if isinstance(p, list) else [p])))
+
+
+def _deployed(result: Any) -> dict[str, Any]:
     payload = {"key": result.key, "version": result.version, "changed": result.changed}
     if result.layout_only:
         payload["layout_only"] = True
-    emit(as_json, payload, lambda p: f"{p['key']} 版本 {p['version']}" + (
-        "（仅布局）" if p.get("layout_only") else "（新部署）" if p["changed"] else "（未变化）"))
+    if result.kind != "bpmn":
+        payload["kind"] = result.kind
+    return payload
+
+
+def _deployed_line(p: dict[str, Any]) -> str:
+    what = "决策表" if p.get("kind") == "dmn" else "流程"
+    state = "（仅布局）" if p.get("layout_only") else "（新部署）" if p["changed"] else "（未变化）"
+    return f"{what} {p['key']} 版本 {p['version']}{state}"
 
 
 @click.command("demo-data")

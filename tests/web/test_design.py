@@ -190,3 +190,40 @@ def test_upload_lists_the_failing_samples_and_offers_the_override_to_administrat
     forced = login("admin1").post("/design/relief_linkage/upload", data=form, content_type="multipart/form-data",
                                   follow_redirects=True)
     assert forced.status_code == 200 and 'data-version="2"' in forced.data.decode()
+
+
+def test_upload_several_files_or_a_zip_deploys_them_together(login: Any, engine: Any) -> None:
+    """A call activity across two files: both files in one upload (or in a zip) deploy together."""
+    import zipfile
+
+    corpus = BPMN_PATH.parents[1] / "tests" / "data" / "bpmn"
+    client = login("designer1")
+    parent = (corpus / "review_parent.bpmn").read_bytes()
+    child = (corpus / "review_child.bpmn").read_bytes()
+    alone = client.post("/design/relief_linkage/upload", data={
+        "file": [(io.BytesIO(parent), "review_parent.bpmn")], "comment": "父", "action": "deploy"},
+        content_type="multipart/form-data")
+    assert alone.status_code == 422  # one file is a draft of this page's process: another key is refused
+    both = client.post("/design/relief_linkage/upload", data={
+        "file": [(io.BytesIO(parent), "review_parent.bpmn"), (io.BytesIO(child), "review_child.bpmn")],
+        "comment": "父子一起", "action": "deploy"}, content_type="multipart/form-data", follow_redirects=True)
+    assert both.status_code == 200 and "review_parent v1" in both.data.decode()
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("rule_check.bpmn", (corpus / "rule_check.bpmn").read_bytes())
+        archive.writestr("income_rule.dmn", (corpus / "income_rule.dmn").read_bytes())
+    zipped = client.post("/design/relief_linkage/upload", data={
+        "file": [(io.BytesIO(packed.getvalue()), "rules.zip")], "comment": "决策表", "action": "deploy"},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert zipped.status_code == 200 and "income_rule v1" in zipped.data.decode()
+
+
+def test_the_design_index_lists_every_process_and_decision(login: Any, engine: Any) -> None:
+    corpus = BPMN_PATH.parents[1] / "tests" / "data" / "bpmn"
+    from engine.bpmn.deployment import DeployFile
+
+    names = ("rule_check.bpmn", "income_rule.dmn")
+    engine.design.deploy_files([DeployFile(n, (corpus / n).read_bytes()) for n in names], "designer1", "规则")
+    html = login("designer1").get("/design/").data.decode()
+    assert html.index('data-key="relief_linkage"') < html.index('data-key="income_check"')
+    assert 'data-key="income_rule" data-kind="dmn"' in html and "收入是否低于低保标准" in html

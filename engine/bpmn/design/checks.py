@@ -10,25 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.bpmn.definitions import validate
-from engine.bpmn.loader import BpmnRejected, Problem, capped, parse_draft
+from engine.bpmn.definitions import validate_all
+from engine.bpmn.loader import NO_DEPENDENCIES, BpmnRejected, Dependencies, Problem, capped, parse_draft
 from engine.bpmn.reachability import reachability_problems
 from engine.settings import Settings
 
 
-def check_draft(xml: bytes, filename: str, settings: Settings) -> list[Problem]:
-    """Return every problem that would refuse or strand the draft; [] when it may be deployed."""
+def check_draft(xml: bytes, filename: str, settings: Settings,
+                dependencies: Dependencies = NO_DEPENDENCIES) -> list[Problem]:
+    """Return every problem that would refuse or strand the draft; [] when it may be deployed.
+    `dependencies` are the deployed processes and decisions its call activities and rule tasks reach."""
     try:
         tree = parse_draft(xml, filename)
     except BpmnRejected as err:
         return err.problems
-    return capped(_unique([*_deploy_problems(xml, filename, settings), *reachability_problems(tree, filename)]),
-                  filename)
+    return capped(_unique([*_deploy_problems(xml, filename, settings, dependencies),
+                           *reachability_problems(tree, filename)]), filename)
 
 
-def _deploy_problems(xml: bytes, filename: str, settings: Settings) -> list[Problem]:
+def _deploy_problems(xml: bytes, filename: str, settings: Settings, dependencies: Dependencies) -> list[Problem]:
     try:
-        validate(xml, filename, settings)
+        validate_all(xml, filename, settings, dependencies)
     except BpmnRejected as err:
         return err.problems
     return []

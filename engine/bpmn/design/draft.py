@@ -52,11 +52,13 @@ class Draft:
         return [(i, e.condition) for i, e in self.elements.items() if e.source == gateway_id and e.condition]
 
 
-def load_draft(xml: bytes, filename: str = "draft.bpmn", groups: Mapping[str, str] | None = None) -> Draft:
-    """Parse `xml` into specs the way the engine does; raise BpmnRejected if it cannot run."""
+def load_draft(xml: bytes, filename: str = "draft.bpmn", groups: Mapping[str, str] | None = None,
+               key: str | None = None) -> Draft:
+    """Parse `xml` (its process `key`, else the first) into specs the way the engine does; raise
+    BpmnRejected if it cannot run."""
     tree = parse_draft(xml, filename)
     # Only the metadata is wanted here; check_draft reports lint problems.
-    model, _problems = inspect_process(tree, filename, set(), groups or {})
+    model, _problems = inspect_process(tree, filename, set(), groups or {}, key)
     try:
         spec, subprocess_specs = build_specs(tree, model.key, filename)
     except ValidationException as err:

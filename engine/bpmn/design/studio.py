@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import clock, db
-from engine.bpmn.definitions import DeployGate, DeployResult, definitions_of, deploy
+from engine.bpmn.definitions import (
+    DeployFile,
+    DeployGate,
+    DeployResult,
+    definitions_of,
+    deploy_set,
+    known_groups,
+)
+from engine.bpmn.deployment import DeploySet
 from engine.bpmn.design.checks import check_draft
 from engine.bpmn.design.diff import diff_definitions, summarise_diff
 from engine.bpmn.design.samples import SampleFileError, has_samples, load_samples
@@ -57,6 +65,20 @@ class DesignStudio:
     def __init__(self, settings: Settings, sessions: db.SessionFactory, calendar: WorkCalendar):
         self.settings, self.sessions, self.calendar = settings, sessions, calendar
 
+    def catalogue(self) -> list[dict[str, Any]]:
+        """Every deployed process and decision table, each once with its newest version (the design index)."""
+        newest = (select(ProcessDefinition.kind, ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                  .group_by(ProcessDefinition.kind, ProcessDefinition.key).subquery())
+        with db.transaction(self.sessions) as session:
+            rows = session.execute(select(ProcessDefinition.kind, ProcessDefinition.key, ProcessDefinition.name,
+                                          ProcessDefinition.version, ProcessDefinition.deployed_at,
+                                          ProcessDefinition.deployed_by)
+                                   .join(newest, (newest.c.kind == ProcessDefinition.kind)
+                                         & (newest.c.key == ProcessDefinition.key)
+                                         & (newest.c.v == ProcessDefinition.version))
+                                   .order_by(ProcessDefinition.kind, ProcessDefinition.key)).all()
+        return [dict(r._mapping) for r in rows]
+
     def versions(self, key: str) -> list[ProcessDefinition]:
         """Every deployed version of `key`, newest first (detached, XML not loaded); NotFound if none."""
         with db.transaction(self.sessions) as session:
@@ -84,8 +106,24 @@ class DesignStudio:
             raise SampleFileError(str(err)) from err
 
     def problems(self, xml: bytes, key: str, filename: str) -> list[Problem]:
-        """Every deploy check plus reachability; a draft of another process key is refused too."""
-        return check_draft(xml, filename, self.settings) or _key_problems(xml, key, filename)
+        """Every deploy check plus reachability, against what is deployed (the processes its call activities
+        and the decisions its rule tasks reach); a draft of another process key is refused too."""
+        with db.transaction(self.sessions) as session:
+            try:
+                checking = DeploySet(session, self.settings, [DeployFile(filename, xml)], known_groups(self.settings))
+            except BpmnRejected as err:
+                return err.problems
+            dependencies = checking.dependencies(checking.parsed[0])
+        return check_draft(xml, filename, self.settings, dependencies) or _key_problems(xml, key, filename)
+
+    def check_files(self, files: list[DeployFile]) -> list[Problem]:
+        """The problems of a set of files checked together, as deploy would check them ([] when it may deploy)."""
+        with db.transaction(self.sessions) as session:
+            try:
+                DeploySet(session, self.settings, files, known_groups(self.settings)).check()
+            except BpmnRejected as err:
+                return err.problems
+        return []
 
     def try_samples(self, xml: bytes, key: str, filename: str) -> list[SampleResult]:
         """Run the sample cases of `key` against a draft in memory; no case is touched.
@@ -95,7 +133,7 @@ class DesignStudio:
         problems = self.problems(xml, key, filename)
         if problems:
             raise BpmnRejected(problems)
-        return run_samples(xml, self.samples(key), self.settings, self.calendar, filename)
+        return run_samples(xml, self.samples(key), self.settings, self.calendar, filename, key)
 
     def deploy_draft(self, xml: bytes, key: str, filename: str, deployed_by: str, comment: str,
                      despite_samples: bool = False, reason: str | None = None) -> DeployResult:
@@ -108,16 +146,22 @@ class DesignStudio:
 
     def deploy(self, xml: bytes, filename: str, deployed_by: str, comment: str | None = None,
                despite_samples: bool = False, reason: str | None = None) -> DeployResult:
-        """Every deploy path ends here (modeler, upload, `relief deploy`): the deploy checks, then the
-        process's sample cases; a draft whose samples fail is refused with them (SamplesFailed) unless
-        `despite_samples` with a `reason`, which the audit log keeps. Unchanged drafts are a no-op."""
-        forced = _checked_text(reason, "越过样例部署的理由", "reason") if despite_samples else None
-        gate = self._samples_gate(xml, filename, forced)
-        with db.transaction(self.sessions) as session:
-            return deploy(session, self.settings, xml, filename, deployed_by, clock.now(), comment, gate)
+        """Deploy one file (see `deploy_files`); the result of its first process or decision."""
+        return self.deploy_files([DeployFile(filename, xml)], deployed_by, comment, despite_samples, reason)[0]
 
-    def _samples_gate(self, xml: bytes, filename: str, forced: str | None) -> DeployGate:
-        def gate(model: ProcessModel) -> dict[str, Any]:
+    def deploy_files(self, files: list[DeployFile], deployed_by: str, comment: str | None = None,
+                     despite_samples: bool = False, reason: str | None = None) -> list[DeployResult]:
+        """Every deploy path ends here (modeler, upload, `relief deploy`): the deploy checks of the whole
+        set, then each changed process's sample cases; a draft whose samples fail is refused with them
+        (SamplesFailed) unless `despite_samples` with a `reason`, which the audit log keeps. Unchanged
+        files are a no-op."""
+        forced = _checked_text(reason, "越过样例部署的理由", "reason") if despite_samples else None
+        gate = self._samples_gate(forced)
+        with db.transaction(self.sessions) as session:
+            return deploy_set(session, self.settings, files, deployed_by, clock.now(), comment, gate)
+
+    def _samples_gate(self, forced: str | None) -> DeployGate:
+        def gate(model: ProcessModel, xml: bytes, filename: str) -> dict[str, Any]:
             broken: str | None = None
             if not has_samples(model.key):
                 return {"samples": "none"}
@@ -125,7 +169,7 @@ class DesignStudio:
                 samples = load_samples(model.key)
             except SampleFileError as err:
                 samples, broken = [], str(err)
-            results = run_samples(xml, samples, self.settings, self.calendar, filename) if samples else []
+            results = run_samples(xml, samples, self.settings, self.calendar, filename, model.key) if samples else []
             failed = [r for r in results if r.status != "passed"]
             if broken:
                 failed.insert(0, SampleResult("样例文件", "error", f"样例文件有误：{broken}"))

@@ -59,12 +59,12 @@ class SampleResult:
 
 
 def run_samples(xml: bytes, samples: list[dict[str, Any]], settings: Settings, calendar: WorkCalendar,
-                filename: str = "draft.bpmn") -> list[SampleResult]:
+                filename: str = "draft.bpmn", key: str | None = None) -> list[SampleResult]:
     """Run each sample case through the draft in memory and report path, end and verdict.
 
     :raises BpmnRejected: when the draft cannot be parsed into a runnable process.
     """
-    draft = load_draft(xml, filename, known_groups(settings))
+    draft = load_draft(xml, filename, known_groups(settings), key)
     # One budget for the whole trial: a runaway script stops the request within about a second,
     # and the samples after it fail at once instead of spending a second each.
     with budget.running():
