@@ -77,6 +77,8 @@ class Application(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     request: Mapped[str] = mapped_column(Text)
     matters: Mapped[list[Any]] = mapped_column(default=list)
+    # What the applicant told of their situation (forms/situation.json): the suggestion table's input.
+    situation: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     created_at: Mapped[datetime]
     registered_by: Mapped[str | None] = mapped_column(String(100))
     registered_org: Mapped[str | None] = mapped_column(String(60), index=True)

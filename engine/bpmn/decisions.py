@@ -18,7 +18,7 @@ from pathlib import Path
 import SpiffWorkflow
 from lxml import etree
 
-from engine.bpmn.loader import Problem
+from engine.bpmn.loader import BPMN_NS, CAMUNDA_NS, BpmnRejected, Dependencies, Problem, parse_safely
 from engine.bpmn.sandbox import expression_errors
 
 _SCHEMAS = {
@@ -90,9 +90,43 @@ def _cell_problem(text: str, kind: str) -> str | None:
     label = {"inputExpression": "输入表达式", "inputEntry": "条件单元格", "outputEntry": "输出单元格"}[kind]
     if ".." in text or text.startswith("not("):
         return f"{label} {text!r}：单元格须为 Python 表达式，不支持 FEEL 的区间或 not() 写法"
-    errors = expression_errors(text)
-    if errors and kind == "inputEntry":
-        # A test on the input: the engine puts the input in front (`> 5` → `v > 5`), or in place of `?`.
-        as_test = expression_errors(f"v {text}")
-        errors = as_test and expression_errors(text.replace("?", "v")) and as_test
+    if kind == "inputEntry" and "?" in text:
+        # A test with the input in place of `?` (`800 <= ? < 1275`), as the engine evaluates it.
+        errors = expression_errors(text.replace("?", "v"))
+    else:
+        errors = expression_errors(text)
+        if errors and kind == "inputEntry":
+            # A test on the input: the engine puts the input in front (`> 5` → `v > 5`).
+            errors = expression_errors(f"v {text}")
     return f"{label} {text!r} 无法通过沙箱编译：{errors[0]}" if errors else None
+
+
+# The repository's own decision tables (processes/*.dmn) seed a county's: a process that uses one which
+# is not deployed yet gets it deployed with it (version 1); from then on the deployed, county-edited
+# version is the one that runs. Validating and trying a draft see them the same way.
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "processes"
+
+
+def shipped_decisions(directory: Path | None = None) -> dict[str, Path]:
+    """Decision id → the repository's .dmn file providing it."""
+    found: dict[str, Path] = {}
+    for path in sorted((directory or SHIPPED_DIR).glob("*.dmn")):
+        try:
+            decision = decision_of(parse_safely(path.read_bytes(), path.name))
+        except BpmnRejected:
+            continue
+        if decision is not None:
+            found.setdefault(decision.id, path)
+    return found
+
+
+def with_shipped(tree: etree._ElementTree, dependencies: Dependencies) -> Dependencies:
+    """`dependencies` plus the shipped decision tables `tree`'s business rule tasks use and nothing else provides."""
+    used = {t.get(f"{{{CAMUNDA_NS}}}decisionRef", "") for t in tree.getroot().iter(f"{{{BPMN_NS}}}businessRuleTask")}
+    shipped = shipped_decisions()
+    missing = sorted(d for d in used - set(dependencies.decisions) if d in shipped)
+    if not missing:
+        return dependencies
+    trees = [parse_safely(shipped[d].read_bytes(), shipped[d].name) for d in missing]
+    return Dependencies((*dependencies.trees, *trees), dependencies.processes,
+                        frozenset({*dependencies.decisions, *missing}))

@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from engine.bpmn.decisions import with_shipped
 from engine.bpmn.deployment import (
     BPMN,
     DeployFile,
@@ -31,6 +32,7 @@ from engine.bpmn.loader import (
     inspect_processes,
     is_dmn,
     load_processes,
+    parse_draft,
     parse_safely,
 )
 from engine.bpmn.parser import build_specs
@@ -64,7 +66,9 @@ def validate_all(xml: bytes, filename: str, settings: Settings,
                  dependencies: Dependencies = NO_DEPENDENCIES) -> list[ProcessModel]:
     """Every deploy-time check on one BPMN file; a model per executable process (a collaboration has several)."""
     try:
-        return load_processes(xml, filename, settings.forms.known_keys(), known_groups(settings), dependencies)
+        tree = parse_draft(xml, filename)
+        return load_processes(xml, filename, settings.forms.known_keys(), known_groups(settings),
+                              with_shipped(tree, dependencies))
     except BpmnRejected:
         raise
     except Exception as err:  # noqa: BLE001 - SpiffWorkflow's parser can trip anywhere on a malformed draft

@@ -23,7 +23,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.decisions import decision_of, decision_problems
+from engine.bpmn.decisions import decision_of, decision_problems, shipped_decisions
 from engine.bpmn.fingerprint import fingerprints
 from engine.bpmn.loader import (
     BPMN_NS,
@@ -67,8 +67,9 @@ class DeployResult:
     kind: str = BPMN
 
 
-# Run on a changed process before it is stored: raises to refuse it, or returns details for the audit log.
-DeployGate = Callable[[ProcessModel, bytes, str], dict[str, Any]]
+# Run on a changed process before it is stored (its model, file, name and what it may call): raises to
+# refuse it, or returns details for the audit log.
+DeployGate = Callable[[ProcessModel, bytes, str, Dependencies], dict[str, Any]]
 
 
 MAX_ZIP_BYTES = 10 * 1024 * 1024
@@ -140,6 +141,7 @@ class DeploySet:
         if len(files) > MAX_FILES:
             raise BpmnRejected([Problem("", None, None, f"一次最多部署 {MAX_FILES} 个文件")])
         self.parsed = [self._parse(f) for f in files]
+        self.parsed += self._shipped_decisions()
         owners: dict[tuple[str, str], str] = {}
         problems = []
         for parsed in self.parsed:
@@ -149,6 +151,14 @@ class DeploySet:
                     problems.append(Problem(parsed.file.filename, None, key, f"标识 {key} 也在 {other} 中定义"))
         if problems:
             raise BpmnRejected(problems)
+
+    def _shipped_decisions(self) -> list[_Parsed]:
+        """The repository's decision tables the set uses that are neither in it nor deployed (first deploy)."""
+        in_set = {k for p in self.parsed if p.kind == DMN for k in p.keys}
+        used = {d for p in self.parsed if p.kind == BPMN for d in references(p.tree)[1]} - in_set
+        shipped = shipped_decisions()
+        return [self._parse(DeployFile(shipped[d].name, shipped[d].read_bytes())) for d in sorted(used)
+                if d in shipped and latest(self.session, d, DMN) is None]
 
     @staticmethod
     def _parse(file: DeployFile) -> _Parsed:
@@ -205,7 +215,32 @@ class DeploySet:
                 model = next((m for m in models.get(parsed.file.filename, []) if m.key == key), None)
                 results[(parsed.kind, key)] = self._store_one(parsed, key, model, results, deployed_by, at, comment,
                                                               gate)
-        return list(results.values())
+        # In the order of the files given (the repository's decision tables a first deploy added come last).
+        given = [results[(p.kind, k)] for p in self.parsed for k in p.keys]
+        return given + self._follow_new_decisions(given, deployed_by, at, gate)
+
+    def _follow_new_decisions(self, done: list[DeployResult], deployed_by: str, at: datetime,
+                              gate: DeployGate | None) -> list[DeployResult]:
+        """A new version of a decision table takes effect for the processes using it: each one's newest
+        version not in this set is deployed again with the new decision pinned (its samples run again)."""
+        changed = {f"{DMN}:{r.key}": r for r in done if r.kind == DMN and r.changed}
+        in_set = {k for p in self.parsed if p.kind == BPMN for k in p.keys}
+        followed = []
+        for pin, decision in changed.items():
+            users = self.session.scalars(select(ProcessDefinition.key).where(ProcessDefinition.kind == BPMN)
+                                         .distinct()).all()
+            for key in sorted(set(users) - in_set):
+                row = latest(self.session, key, BPMN)
+                if row is None or pin not in dict(row.depends_on or {}):
+                    continue
+                parsed = self._parse(DeployFile(f"{key}.bpmn", row.xml.encode("utf-8")))
+                model = next(m for m in load_processes(parsed.file.data, parsed.file.filename,
+                                                       self.settings.forms.known_keys(), self.groups,
+                                                       self.dependencies(parsed)) if m.key == key)
+                note = f"决策表 {decision.key} 更新为 v{decision.version}"
+                followed.append(self._store_one(parsed, key, model, {(DMN, decision.key): decision}, deployed_by, at,
+                                                note, gate))
+        return followed
 
     def _callees_first(self) -> list[_Parsed]:
         """Decision tables, then BPMN files each after the files of the set it calls (a cycle keeps file order)."""
@@ -252,8 +287,8 @@ class DeploySet:
                     return DeployResult(key, before.version, False, before.id, kind=parsed.kind)
                 layout_only = True
         # A layout-only version runs exactly as the one before: its samples need not run again.
-        gated = gate(model, xml, parsed.file.filename) if gate is not None and model is not None and not layout_only \
-            else {}
+        gated = (gate(model, xml, parsed.file.filename, self.dependencies(parsed))
+                 if gate is not None and model is not None and not layout_only else {})
         name = model.name if model is not None else (decision_of(parsed.tree) or _Unnamed(key)).name
         definition = ProcessDefinition(
             key=key, version=(before.version + 1) if before else 1, name=name, xml=xml.decode("utf-8"),

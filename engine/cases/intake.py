@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +51,8 @@ class CheckedApplication:
     request: str
     region: Region
     matters: list[str]
+    # The applicant's situation (forms/situation.json), for the decision table's suggestion; may be empty.
+    situation: dict[str, Any] = field(default_factory=dict)
 
 
 def _field_errors(applicant: Mapping[str, Any], allow_missing_id: bool) -> dict[str, list[str]]:
@@ -99,12 +101,16 @@ def check_application(conn: Connection, reference: ReferenceData, applicant: Map
         errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
     if consent is False:
         errors["consent"] = ["请阅读并同意个人信息处理说明后再提交"]
+    situation = applicant.get("situation") or {}
+    if not isinstance(situation, Mapping):
+        errors["situation"] = ["申请人情况应为对象"]
     if errors:
         return None, errors
     return CheckedApplication(
         name=_text(applicant, "name"), id_number=normalize_id_number(_text(applicant, "id_number")),
         phone=_text(applicant, "phone"), address=_text(applicant, "address") or None,
-        request=_text(applicant, "request"), region=region, matters=list(dict.fromkeys(map(str, matters)))), {}
+        request=_text(applicant, "request"), region=region, matters=list(dict.fromkeys(map(str, matters))),
+        situation=dict(situation)), {}
 
 
 _UPSERTS: dict[str, Any] = {}
@@ -138,6 +144,7 @@ class Registered:
     township: str
     village: str | None
     matters: list[str]
+    situation: dict[str, Any] = field(default_factory=dict)
 
 
 _INSERT_APPLICATION = insert(APPLICATION)
@@ -154,12 +161,14 @@ def register(conn: Connection, checked: CheckedApplication, channel: str, level:
     """Store a checked application under a new case number."""
     township = str(checked.region["township"])
     registered = Registered(case_no=next_case_no(conn, at), channel=channel, level=level, request=checked.request,
-                            township=township, village=checked.region.get("village"), matters=checked.matters)
+                            township=township, village=checked.region.get("village"), matters=checked.matters,
+                            situation=checked.situation)
     conn.execute(_INSERT_APPLICATION, {
         "case_no": registered.case_no, "channel": channel, "level": level, "green_channel": green_channel,
         "applicant_name": checked.name, "phone": checked.phone, "id_number": checked.id_number,
         "township": registered.township, "village": registered.village, "address": checked.address,
-        "request": registered.request, "matters": registered.matters, "created_at": at,
+        "request": registered.request, "matters": registered.matters, "situation": registered.situation,
+        "created_at": at,
         "registered_by": registered_by, "registered_org": registered_org,
         "query_code_hash": query_code_hash(registered.case_no, query_code) if query_code else None})
     return registered

@@ -123,6 +123,10 @@ class CaseEngine:
                 raise NotDeployed(f"流程 {PROCESS_KEY} 尚未部署，请先执行 relief deploy")
             checked, errors = check_application(conn, self.settings.reference, applicant, channel, level,
                                                 allow_missing_id, consent)
+            situation = applicant.get("situation")
+            if isinstance(situation, Mapping) and situation:
+                errors.update({f"situation.{k}": v for k, v in self.settings.forms.validate("situation",
+                                                                                           dict(situation)).items()})
             files, file_errors = materials.check(uploads)
             if errors or file_errors or refusals or checked is None:
                 raise refuse({**errors, **file_errors, **(refusals or {})})
@@ -321,6 +325,7 @@ def _initial_data(application: Registered, green_channel: bool) -> dict[str, Any
         "green_channel": green_channel, "request": application.request,
         "region": {"township": application.township, "village": application.village},
         "matters": list(application.matters),
+        "situation": dict(application.situation),
     }
 
 

@@ -36,13 +36,15 @@ def deploy(ctx: Context, files: tuple[Path, ...], deployed_by: str, comment: str
            reason: str | None, as_json: bool) -> None:
     """Validate BPMN and DMN files (or a .zip of them) together, run the samples and deploy what changed.
 
-    One file prints one result; several print a list, one entry per process or decision."""
+    One file prints the result of its (first) process; several print a list, one entry per process or
+    decision. A decision table of the repository that the processes use and that is not deployed yet is
+    deployed with them."""
     from engine.bpmn.deployment import files_of  # a command's own import: `relief --help` stays quick
 
     found = [item for path in files for item in files_of(path.name, path.read_bytes())]
     results = ctx.engine.design.deploy_files(found, deployed_by, comment, despite_samples, reason)
     payloads = [_deployed(r) for r in results]
-    emit(as_json, payloads[0] if len(files) == 1 and len(payloads) == 1 else payloads,
+    emit(as_json, payloads[0] if len(found) == 1 else payloads,
          lambda p: "\n".join(_deployed_line(x) for x in (p if isinstance(p, list) else [p])))
 
 

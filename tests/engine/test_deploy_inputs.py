@@ -134,7 +134,7 @@ def test_a_layout_only_change_makes_a_version_marked_layout_only(case_engine: An
     assert (renamed.version, renamed.layout_only) == (3, False)
     with tx(clean_db) as session:
         flags = {row.version: row.layout_only for row in session.execute(
-            select(ProcessDefinition.version, ProcessDefinition.layout_only))}
+            select(ProcessDefinition.version, ProcessDefinition.layout_only).where(ProcessDefinition.kind == "bpmn"))}
         entry = session.scalars(select(AuditLog).where(AuditLog.target == "relief_linkage@v2")).one()
     assert flags == {1: False, 2: True, 3: False}
     assert entry.details["layout_only"] is True and "samples_passed" not in entry.details

@@ -79,7 +79,7 @@ def test_nested_subprocess_inside_the_multi_instance_is_checked() -> None:
     """Reachability is checked inside dept_work, the subprocess nested in the multi-instance dept_handling."""
     problems = by_element(check_draft(without_flow("Flow_collect_end"), "draft.bpmn", SETTINGS))
     assert [p.message for p in problems["collect_result"]] == ["「汇总本部门结果」无法到达任何结束事件"]
-    assert [p.message for p in problems["work_end"]] == ["「work_end」从开始事件无法到达"]
+    assert [p.message for p in problems["work_end"]] == ["「办理完成」从开始事件无法到达"]
     assert "dept_work" not in problems and "summary" not in problems
 
 
@@ -110,8 +110,9 @@ def test_flow_to_an_element_outside_its_scope() -> None:
 
 def test_subprocess_without_end_event() -> None:
     """A subprocess with no end event is reported once, at the subprocess."""
-    draft = edit(SHIPPED, r'<bpmn:endEvent id="work_end">(.*?)</bpmn:endEvent>',
-                 r'<bpmn:intermediateThrowEvent id="work_end">\1</bpmn:intermediateThrowEvent>', regex=True)
+    draft = edit(SHIPPED, r'<bpmn:endEvent id="work_end" name="办理完成">(.*?)</bpmn:endEvent>',
+                 r'<bpmn:intermediateThrowEvent id="work_end" name="办理完成">\1</bpmn:intermediateThrowEvent>',
+                 regex=True)
     problems = by_element(check_draft(draft, "draft.bpmn", SETTINGS))
     assert "子流程「部门办理」缺少结束事件" in [p.message for p in problems["dept_work"]]
 
@@ -222,7 +223,8 @@ def test_path_notices_and_end_of_a_single_department_case() -> None:
     """The path lists BPMN elements in completion order (no Spiff internals); notices are captured."""
     [result] = run_samples(BPMN_PATH.read_bytes(), [sample("单部门办理·无需现场")], SETTINGS, CALENDAR)
     ids = [step["id"] for step in result.path]
-    assert ids[:6] == ["start", "notify_received", "triage", "gw_triage", "gw_dispatch", "dispatch"]
+    assert ids[:8] == ["start", "notify_received", "suggest", "tidy_suggestion", "triage", "gw_triage",
+                       "gw_dispatch", "dispatch"]
     assert ids[-4:] == ["dept_handling", "summary", "notify_completed", "end_completed"]
     assert not any(i in ("Start", "End") or "." in i or "[" in i for i in ids)
     assert ids.index("dept_accept") < ids.index("dept_result") < ids.index("dept_work")

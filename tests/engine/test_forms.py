@@ -13,6 +13,7 @@ from tests.support.db import suite_settings
 
 FORM_KEYS = {
     "generic",
+    "situation",
     "triage",
     "joint_plan",
     "joint_conference",

@@ -37,10 +37,10 @@ def without_triage() -> bytes:
     """The modeler's draft after deleting 一门受理 and joining its flows: valid, but every sample fails."""
     text = edit(SHIPPED, r'<bpmn:userTask id="triage".*?</bpmn:userTask>', "", regex=True).decode()
     text = text.replace('<bpmn:sequenceFlow id="Flow_triage_gw" sourceRef="triage" targetRef="gw_triage" />', "")
-    text = text.replace('sourceRef="notify_received" targetRef="triage"',
-                        'sourceRef="notify_received" targetRef="gw_triage"')
+    text = text.replace('sourceRef="tidy_suggestion" targetRef="triage"',
+                        'sourceRef="tidy_suggestion" targetRef="gw_triage"')
     text = text.replace("<bpmn:incoming>Flow_triage_gw</bpmn:incoming>",
-                        "<bpmn:incoming>Flow_received_triage</bpmn:incoming>")
+                        "<bpmn:incoming>Flow_tidy_triage</bpmn:incoming>")
     text = text.replace("<bpmn:flowNodeRef>triage</bpmn:flowNodeRef>", "")
     return edit(text, r'<bpmndi:BPMN(Shape|Edge) id="(triage|Flow_triage_gw)_di".*?</bpmndi:BPMN(Shape|Edge)>', "",
                 regex=True)

@@ -9,8 +9,18 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
+from engine.bpmn.decisions import with_shipped
 from engine.bpmn.elements import executable_processes, flow_elements, kind_name, label
-from engine.bpmn.loader import BPMN_NS, BpmnRejected, Problem, ProcessModel, inspect_process, parse_draft
+from engine.bpmn.loader import (
+    BPMN_NS,
+    NO_DEPENDENCIES,
+    BpmnRejected,
+    Dependencies,
+    Problem,
+    ProcessModel,
+    inspect_process,
+    parse_draft,
+)
 from engine.bpmn.parser import build_specs
 
 
@@ -53,14 +63,14 @@ class Draft:
 
 
 def load_draft(xml: bytes, filename: str = "draft.bpmn", groups: Mapping[str, str] | None = None,
-               key: str | None = None) -> Draft:
+               key: str | None = None, dependencies: Dependencies = NO_DEPENDENCIES) -> Draft:
     """Parse `xml` (its process `key`, else the first) into specs the way the engine does; raise
     BpmnRejected if it cannot run."""
     tree = parse_draft(xml, filename)
     # Only the metadata is wanted here; check_draft reports lint problems.
     model, _problems = inspect_process(tree, filename, set(), groups or {}, key)
     try:
-        spec, subprocess_specs = build_specs(tree, model.key, filename)
+        spec, subprocess_specs = build_specs(tree, model.key, filename, with_shipped(tree, dependencies).trees)
     except ValidationException as err:
         raise BpmnRejected([Problem(filename, getattr(err, "line_number", None) or None,
                                     getattr(err, "id", None), f"流程引擎无法解析：{err}")]) from err

@@ -26,7 +26,7 @@ from engine.bpmn.design.diff import diff_definitions, summarise_diff
 from engine.bpmn.design.samples import SampleFileError, has_samples, load_samples
 from engine.bpmn.design.trial import SampleResult, run_samples
 from engine.bpmn.elements import executable_processes
-from engine.bpmn.loader import BpmnRejected, Problem, ProcessModel, parse_safely
+from engine.bpmn.loader import BpmnRejected, Dependencies, Problem, ProcessModel, parse_safely
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ProcessDefinition
@@ -108,13 +108,17 @@ class DesignStudio:
     def problems(self, xml: bytes, key: str, filename: str) -> list[Problem]:
         """Every deploy check plus reachability, against what is deployed (the processes its call activities
         and the decisions its rule tasks reach); a draft of another process key is refused too."""
-        with db.transaction(self.sessions) as session:
-            try:
-                checking = DeploySet(session, self.settings, [DeployFile(filename, xml)], known_groups(self.settings))
-            except BpmnRejected as err:
-                return err.problems
-            dependencies = checking.dependencies(checking.parsed[0])
+        try:
+            dependencies = self._dependencies(xml, filename)
+        except BpmnRejected as err:
+            return err.problems
         return check_draft(xml, filename, self.settings, dependencies) or _key_problems(xml, key, filename)
+
+    def _dependencies(self, xml: bytes, filename: str) -> Dependencies:
+        """What a draft may call: deployed processes and decisions (the repository's for those not deployed)."""
+        with db.transaction(self.sessions) as session:
+            checking = DeploySet(session, self.settings, [DeployFile(filename, xml)], known_groups(self.settings))
+            return checking.dependencies(checking.parsed[0])
 
     def check_files(self, files: list[DeployFile]) -> list[Problem]:
         """The problems of a set of files checked together, as deploy would check them ([] when it may deploy)."""
@@ -133,7 +137,8 @@ class DesignStudio:
         problems = self.problems(xml, key, filename)
         if problems:
             raise BpmnRejected(problems)
-        return run_samples(xml, self.samples(key), self.settings, self.calendar, filename, key)
+        return run_samples(xml, self.samples(key), self.settings, self.calendar, filename, key,
+                           self._dependencies(xml, filename))
 
     def deploy_draft(self, xml: bytes, key: str, filename: str, deployed_by: str, comment: str,
                      despite_samples: bool = False, reason: str | None = None) -> DeployResult:
@@ -161,7 +166,7 @@ class DesignStudio:
             return deploy_set(session, self.settings, files, deployed_by, clock.now(), comment, gate)
 
     def _samples_gate(self, forced: str | None) -> DeployGate:
-        def gate(model: ProcessModel, xml: bytes, filename: str) -> dict[str, Any]:
+        def gate(model: ProcessModel, xml: bytes, filename: str, dependencies: Dependencies) -> dict[str, Any]:
             broken: str | None = None
             if not has_samples(model.key):
                 return {"samples": "none"}
@@ -169,7 +174,8 @@ class DesignStudio:
                 samples = load_samples(model.key)
             except SampleFileError as err:
                 samples, broken = [], str(err)
-            results = run_samples(xml, samples, self.settings, self.calendar, filename, model.key) if samples else []
+            results = (run_samples(xml, samples, self.settings, self.calendar, filename, model.key, dependencies)
+                       if samples else [])
             failed = [r for r in results if r.status != "passed"]
             if broken:
                 failed.insert(0, SampleResult("样例文件", "error", f"样例文件有误：{broken}"))

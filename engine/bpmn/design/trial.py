@@ -24,6 +24,7 @@ from engine import clock
 from engine.bpmn import budget
 from engine.bpmn.definitions import known_groups
 from engine.bpmn.design.draft import Draft, load_draft
+from engine.bpmn.loader import NO_DEPENDENCIES, Dependencies
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.deadlines.policy import workday_deadline_helper
 from engine.deadlines.workcal import WorkCalendar
@@ -59,12 +60,13 @@ class SampleResult:
 
 
 def run_samples(xml: bytes, samples: list[dict[str, Any]], settings: Settings, calendar: WorkCalendar,
-                filename: str = "draft.bpmn", key: str | None = None) -> list[SampleResult]:
+                filename: str = "draft.bpmn", key: str | None = None,
+                dependencies: Dependencies = NO_DEPENDENCIES) -> list[SampleResult]:
     """Run each sample case through the draft in memory and report path, end and verdict.
 
     :raises BpmnRejected: when the draft cannot be parsed into a runnable process.
     """
-    draft = load_draft(xml, filename, known_groups(settings), key)
+    draft = load_draft(xml, filename, known_groups(settings), key, dependencies)
     # One budget for the whole trial: a runaway script stops the request within about a second,
     # and the samples after it fail at once instead of spending a second each.
     with budget.running():
