@@ -11,7 +11,8 @@ RELIEF_SCHEDULER ?= on
 PO     := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-# The BPMN modeler/viewer bundles (frontend/, bpmn-js + esbuild) are build output in web/static/dist.
+# The BPMN modeler/viewer and DMN editor bundles (frontend/: bpmn-js, dmn-js, esbuild) are build output
+# in web/static/dist; bpmnlint (.bpmnlintrc, recommended rules) checks processes/ in `make lint`.
 FRONTEND := web/static/dist/.built
 
 .PHONY: setup db run test lint bench clean translations
@@ -54,6 +55,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check engine web tests bench scripts
 	$(BIN)/mypy engine web
+	frontend/node_modules/.bin/bpmnlint processes/*.bpmn
 
 bench: setup
 	$(BIN)/python bench/engine_bench.py

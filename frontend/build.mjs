@@ -13,7 +13,7 @@ await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 await esbuild.build({
   absWorkingDir: here,
-  entryPoints: { modeler: 'src/modeler.js', viewer: 'src/viewer.js' },
+  entryPoints: { modeler: 'src/modeler.js', viewer: 'src/viewer.js', decisions: 'src/decisions.js' },
   outdir,
   bundle: true,
   format: 'iife',
@@ -32,7 +32,7 @@ await esbuild.build({
 });
 
 const sizes = [];
-for (const file of ['modeler.js', 'modeler.css', 'viewer.js', 'viewer.css']) {
+for (const file of ['modeler.js', 'modeler.css', 'viewer.js', 'viewer.css', 'decisions.js', 'decisions.css']) {
   const { size } = await stat(path.join(outdir, file));
   sizes.push(`${file} ${(size / 1024).toFixed(0)} KiB`);
 }

@@ -10,6 +10,7 @@ desktop modeler as uploads. These views parse the request, call the studio and r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
@@ -137,15 +138,23 @@ def _sample_results(results: list[Any]) -> list[dict[str, Any]]:
 def _deploy(files: list[DeployFile], key: str, who: Any, comment: str, despite_samples: bool = False,
             reason: str = "") -> tuple[dict[str, Any], int]:
     """Deploy one draft of `key` (the modeler, an upload) or a set of files; the answer and its status."""
+    def run() -> list[Any]:
+        if len(files) == 1:
+            return [_studio().deploy_draft(files[0].data, key, files[0].filename, who.username, comment,
+                                           despite_samples, reason)]
+        return list(_studio().deploy_files(files, who.username, comment, despite_samples, reason))
+
+    return _deploy_with(run, key, who, despite_samples)
+
+
+def _deploy_with(run: Callable[[], list[Any]], key: str, who: Any,
+                 despite_samples: bool) -> tuple[dict[str, Any], int]:
+    """Run a deployment and answer as every design page does: refusals with problems or failing samples."""
     may_override = who.has("admin")
     if despite_samples and not may_override:
         return {"ok": False, "problems": [], "message": _("只有管理员可以越过样例部署")}, 403
     try:
-        if len(files) == 1:
-            results = [_studio().deploy_draft(files[0].data, key, files[0].filename, who.username, comment,
-                                              despite_samples, reason)]
-        else:
-            results = _studio().deploy_files(files, who.username, comment, despite_samples, reason)
+        results = run()
     except InvalidData as err:
         message = "；".join(m for ms in err.errors.values() for m in ms)
         return {"ok": False, "problems": [], "message": message}, 422
@@ -240,3 +249,28 @@ def diff(key: str) -> Any:
     except NotFound:
         abort(404)
     return render_template("design/diff.html", **page)
+
+
+@bp.route("/decisions/<key>")
+@login_required
+def decision(key: str) -> Any:
+    """The decision table editor (dmn-js, bundled by `make setup`): the newest version, its history and the
+    processes that use it."""
+    try:
+        page = _studio().decision_page(key)
+    except NotFound:
+        abort(404)
+    return render_template("design/decision.html", **page)
+
+
+@bp.route("/decisions/<key>/deploy", methods=["POST"])
+@login_required
+def deploy_decision(key: str) -> Any:
+    """Deploy an edited decision table (JSON {xml, comment}); the processes using it follow, samples gating."""
+    who = require("design")
+    xml, body = _draft_from_json()
+    despite, reason = body.get("despite_samples") is True, str(body.get("reason") or "")
+    comment = str(body.get("comment") or "")
+    outcome, status = _deploy_with(lambda: _studio().deploy_decision(xml, key, who.username, comment, despite, reason),
+                                   key, who, despite)
+    return jsonify(outcome), status

@@ -13,8 +13,18 @@ import {
 } from 'bpmn-js-properties-panel';
 import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platform';
 import camundaModdleDescriptors from 'camunda-bpmn-moddle/resources/camunda.json';
+import zhCN from './zh-CN.js';
 
 const PROBLEM_MARKER = 'relief-problem';
+
+// bpmn-js's translate service, replaced as its i18n example shows: Chinese when the page is zh-CN.
+function translateModule(table) {
+  function translate(template, replacements) {
+    const text = (table && table[template]) || template;
+    return text.replace(/{([^}]+)}/g, (_, key) => (replacements && key in replacements ? replacements[key] : `{${key}}`));
+  }
+  return { translate: ['value', translate] };
+}
 
 function resolveNode(target, what) {
   const node = typeof target === 'string' ? document.querySelector(target) : target;
@@ -35,7 +45,8 @@ const ReliefModeler = {
   ready: false,
 
   /** Create the modeler in `canvas` with its panel in `properties`, import `xml`; resolves to the import warnings. */
-  async init({ canvas = '#modeler-canvas', properties = '#modeler-properties', xml } = {}) {
+  async init({ canvas = '#modeler-canvas', properties = '#modeler-properties', xml,
+               locale = document.documentElement.lang } = {}) {
     if (this.modeler) {
       this.modeler.destroy();
     }
@@ -51,7 +62,8 @@ const ReliefModeler = {
         BpmnPropertiesProviderModule,
         CamundaPlatformPropertiesProviderModule,
         // Keeps Camunda extension elements consistent while editing (as the properties panel docs advise).
-        CamundaBehaviorsModule
+        CamundaBehaviorsModule,
+        translateModule(String(locale || '').toLowerCase().startsWith('zh') ? zhCN : null)
       ],
       moddleExtensions: { camunda: camundaModdleDescriptors }
     });

@@ -509,3 +509,61 @@ def test_heat_page_renders_overlays(page_for: Callable[[str], Page], engine: Any
             ".map(e => e.dataset.elementId)")
         assert {"triage", "dept_accept"} <= set(heated)
         expect(page.locator('#heat-table tr[data-element-id="triage"] td').nth(1)).to_have_text("2")
+
+
+def test_decision_table_edited_beside_the_diagram_changes_the_next_triage(
+        page_for: Callable[[str], Page], engine: Any, step: Step) -> None:
+    """Proof (issue 10): from the modeler the designer opens the suggestion table in dmn-js, raises the
+    低保 line from 850 to 1000 元 in two cells and deploys; the linkage flow follows the new table, and the
+    next case with 950 元 per person has 最低生活保障 suggested (pre-ticked) on the triage form."""
+    page = page_for("designer1")
+    with step(page, "open the decision table from the modeler"):
+        open_modeler(page)
+        page.locator('a[data-decision="relief_suggestion"]').click()
+        expect(page.locator("body[data-decisions-ready='1']")).to_have_count(1)
+        expect(page.locator("#decision-editor")).to_contain_text("人均月收入")
+    with step(page, "edit the two income cells"):
+        for old, new in (("< 850", "< 1000"), ("850 <= ? < 1275", "1000 <= ? < 1275")):
+            cell = page.locator("#decision-editor td", has_text=old).first
+            cell.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type(new)
+            page.keyboard.press("Escape")
+            expect(page.locator("#decision-editor td", has_text=new).first).to_be_visible()
+        expect(page.locator("#designer-status")).to_have_text("决策表有未部署的修改")
+    with step(page, "deploy the table"):
+        page.locator("#deploy-comment").fill("当地低保标准调整为 1000 元")
+        seen: list[str] = []
+        accept_next_dialog(page, seen)
+        page.locator("#btn-deploy-decision").click()
+        status = status_is(page, "success")
+        expect(status).to_contain_text("relief_suggestion v2")
+        expect(status).to_contain_text("relief_linkage v")
+        assert seen and "决策表新版本" in seen[0]
+    case_no = start(engine, situation={"monthly_income": 950})
+    center = page_for("center1")
+    with step(center, "the next triage shows the new suggestion"):
+        visit(center, f"/tasks/{task_row(engine, case_no, 'triage')['id']}")
+        expect(center.locator('input[name="matters"][value="dibao"]')).to_be_checked()
+        expect(center.locator('input[name="departments"][value="minzheng"]')).to_be_checked()
+
+
+def test_a_draft_missing_triage_is_refused_with_the_failing_samples(
+        page_for: Callable[[str], Page], live_server: LiveServer, step: Step) -> None:
+    """Proof (issue 10): 一门受理 deleted (its flows joined) passes 校验 but 部署 runs the samples and refuses
+    it, listing the eight that fail; no version is added."""
+    from tests.support.bpmn import without_triage
+
+    before = deployed_versions(live_server)
+    page = page_for("designer1")
+    with step(page, "the draft without triage in the modeler"):
+        open_modeler(page)
+        page.evaluate("xml => ReliefModeler.modeler.importXML(xml)", without_triage().decode())
+        page.locator("#btn-validate").click()
+        expect(status_is(page, "success")).to_have_text("校验通过，没有发现问题")
+    with step(page, "deploy is refused with the samples"):
+        deploy_from_modeler(page, "去掉一门受理")
+        expect(status_is(page, "error")).to_contain_text("8 个样例中有 8 个未按预期运行，未部署")
+        expect(page.locator("#try-results tbody tr")).to_have_count(8)
+        expect(page.locator("#override-box")).to_be_hidden()
+    assert deployed_versions(live_server) == before

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine import clock, db
+from engine.bpmn.decisions import decision_of
 from engine.bpmn.definitions import (
     DeployFile,
     DeployGate,
@@ -20,13 +21,13 @@ from engine.bpmn.definitions import (
     deploy_set,
     known_groups,
 )
-from engine.bpmn.deployment import DeploySet
+from engine.bpmn.deployment import BPMN, DMN, DeploySet, latest, references
 from engine.bpmn.design.checks import check_draft
 from engine.bpmn.design.diff import diff_definitions, summarise_diff
 from engine.bpmn.design.samples import SampleFileError, has_samples, load_samples
 from engine.bpmn.design.trial import SampleResult, run_samples
 from engine.bpmn.elements import executable_processes
-from engine.bpmn.loader import BpmnRejected, Dependencies, Problem, ProcessModel, parse_safely
+from engine.bpmn.loader import BpmnRejected, Dependencies, Problem, ProcessModel, parse_draft, parse_safely
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ProcessDefinition
@@ -79,6 +80,45 @@ class DesignStudio:
                                    .order_by(ProcessDefinition.kind, ProcessDefinition.key)).all()
         return [dict(r._mapping) for r in rows]
 
+    def decision_page(self, key: str) -> dict[str, Any]:
+        """The decision table editor: the newest version of decision `key` with its XML, its versions and the
+        processes whose newest version uses it; NotFound when no such decision is deployed."""
+        with db.transaction(self.sessions) as session:
+            rows = list(session.scalars(select(ProcessDefinition).where(
+                ProcessDefinition.key == key, ProcessDefinition.kind == DMN)
+                .order_by(ProcessDefinition.version.desc())))
+            if not rows:
+                raise NotFound(f"决策表 {key} 尚未部署")
+            users = []
+            for key_of in session.scalars(select(ProcessDefinition.key).where(ProcessDefinition.kind == BPMN)
+                                          .distinct()):
+                row = latest(session, key_of, BPMN)
+                if row is not None and f"{DMN}:{key}" in dict(row.depends_on or {}):
+                    users.append(key_of)
+            return {"key": key, "name": rows[0].name, "version": rows[0].version, "xml": rows[0].xml,
+                    "versions": [{"version": r.version, "deployed_by": r.deployed_by, "deployed_at": r.deployed_at,
+                                  "comment": r.comment} for r in rows], "used_by": users}
+
+    def deploy_decision(self, xml: bytes, key: str, deployed_by: str, comment: str,
+                        despite_samples: bool = False, reason: str | None = None) -> list[DeployResult]:
+        """Deploy an edited decision table of `key` (a comment required); the processes using it follow
+        (their samples run again). Refused when the file holds another decision."""
+        text = _checked_text(comment, "部署说明", "comment")
+        try:
+            found = decision_of(parse_draft(xml, f"{key}.dmn"))
+        except BpmnRejected:
+            found = None
+        if found is not None and found.id != key:
+            raise BpmnRejected([Problem(f"{key}.dmn", None, found.id, f"决策标识应为 {key}，草稿中为 {found.id}")])
+        return self.deploy_files([DeployFile(f"{key}.dmn", xml)], deployed_by, text, despite_samples, reason)
+
+    def decisions_used(self, xml: str) -> list[str]:
+        """The decisions a process's business rule tasks use (the modeler links to their editors)."""
+        try:
+            return sorted(references(parse_safely(xml.encode("utf-8"), "process.bpmn"))[1])
+        except BpmnRejected:
+            return []
+
     def versions(self, key: str) -> list[ProcessDefinition]:
         """Every deployed version of `key`, newest first (detached, XML not loaded); NotFound if none."""
         with db.transaction(self.sessions) as session:
@@ -93,6 +133,7 @@ class DesignStudio:
         """The BPMN of one version exactly as deployed; NotFound when there is no such version."""
         with db.transaction(self.sessions) as session:
             xml = session.scalar(select(ProcessDefinition.xml).where(ProcessDefinition.key == key,
+                                                                     ProcessDefinition.kind == BPMN,
                                                                      ProcessDefinition.version == version))
         if xml is None:
             raise NotFound(f"流程 {key} 没有版本 {version}")
@@ -219,8 +260,9 @@ class DesignStudio:
             samples = self.samples(key)
         except SampleFileError as err:
             samples, samples_error = [], str(err)
+        xml = self.version_xml(key, wanted)
         return {"key": key, "version": wanted, "versions": rows, "latest": rows[0].version,
-                "xml": self.version_xml(key, wanted), "samples": samples, "samples_error": samples_error}
+                "xml": xml, "samples": samples, "samples_error": samples_error, "decisions": self.decisions_used(xml)}
 
 
 def _key_problems(xml: bytes, key: str, filename: str) -> list[Problem]:
