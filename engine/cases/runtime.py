@@ -18,15 +18,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
-from engine.bpmn.definitions import DeployResult, SpecCache
+from engine.bpmn.definitions import DeployResult, LoadedDefinition, SpecCache, latest_definition
 from engine.bpmn.design.studio import DesignStudio
 from engine.bpmn.usertasks import STARTER
 from engine.cases import labels, materials, store
@@ -148,13 +152,19 @@ class CaseEngine:
                                         "green_channel": green_channel})
 
     def _begin(self, session: Session, case_no: str, definition: tuple[int, int], data: dict[str, Any],
-               actor: str, now: datetime, event: dict[str, Any]) -> int:
-        """Create the instance of `definition` with its process data and run it to its first wait."""
+               actor: str, now: datetime, event: dict[str, Any], message: str | None = None) -> int:
+        """Create the instance of `definition` with its process data and run it to its first wait (a
+        message start event gets the message `message`, its payload also in the variable `message`)."""
         definition_id, version = definition
         loaded = self.specs.get_by_id(session, definition_id)
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.workflows.script_engine)
         workflow.data.update(data)
         workflow.get_next_task(state=TaskState.READY).data.update(workflow.data)
+        start = _message_start(loaded, message) if message else None
+        if start is not None:
+            workflow.do_engine_steps()
+            payload = {k: v for k, v in data.items() if k not in ("case_no", STARTER)}
+            workflow.catch(BpmnEvent(start, {"payload": payload, "result_var": "message"}))
         instance = store.insert_instance(session.connection(), {
             "definition_id": definition_id, "case_no": case_no, "status": OPEN, "state": "",
             "serializer_version": self.workflows.serializer.version, "started_at": now})
@@ -162,7 +172,8 @@ class CaseEngine:
         self.workflows.advance(session, instance, loaded, workflow, actor, now)
         return instance.id
 
-    def start_process(self, key: str, data: Mapping[str, Any] | None = None, actor: str = "system") -> tuple[str, int]:
+    def start_process(self, key: str, data: Mapping[str, Any] | None = None, actor: str = "system",
+                      message: str | None = None) -> tuple[str, int]:
         """Start the newest version of process `key` with initial process variables `data`; return its
         number (LC…) and instance id. Applications start the linkage flow through `start_case` instead.
         When `actor` is an active member of staff, tasks naming no one go to them (SpiffArena's rule)."""
@@ -181,8 +192,25 @@ class CaseEngine:
             if scoping.is_active_staff(session, actor):
                 values[STARTER] = actor
             instance_id = self._begin(session, case_no, latest, {"case_no": case_no, **values}, actor, now,
-                                      {"process": key})
+                                      {"process": key, **({"message": message} if message else {})}, message)
             return case_no, instance_id
+
+    def start_by_message(self, name: str, data: Mapping[str, Any] | None = None,
+                         actor: str = "system") -> list[dict[str, Any]]:
+        """Start every deployed process whose start event waits for the message `name` (its newest version),
+        the message's payload as the initial process variables; return [{case_no, process}]."""
+        started = []
+        with self.workflows.transaction() as session:
+            keys = list(session.scalars(select(tables.DEFINITION.c.key).where(tables.DEFINITION.c.kind == "bpmn")
+                                        .distinct()))
+            waiting = [k for k in sorted(keys)
+                       if _message_start(self.specs.get(latest_definition(session, k)), name)]  # type: ignore[arg-type]
+        if not waiting:
+            raise NotFound(f"没有以消息 {name} 启动的流程")
+        for key in waiting:
+            case_no, _ = self.start_process(key, data, actor, message=name)
+            started.append({"case_no": case_no, "process": key})
+        return started
 
     def complete_task(self, task_id: str, user: str, data: dict[str, Any],
                       principal: Principal | None = None) -> list[dict[str, Any]]:
@@ -316,6 +344,16 @@ class CaseEngine:
         if row["state"] != READY:
             raise TaskConflict(_closed_message(row, labels.actor_names(session, [row["completed_by"]])))
         return instance, row
+
+
+def _message_start(loaded: LoadedDefinition, name: str | None) -> Any:
+    """The message event definition of a start event of the process waiting for `name`, if any."""
+    for spec in loaded.spec.task_specs.values():
+        definition = getattr(spec, "event_definition", None)
+        if (isinstance(spec, StartEvent) and isinstance(definition, MessageEventDefinition)
+                and definition.name == name):
+            return definition
+    return None
 
 
 def _initial_data(application: Registered, green_channel: bool) -> dict[str, Any]:

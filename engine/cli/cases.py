@@ -66,6 +66,20 @@ def case_start(ctx: Context, process_key: str, data_text: str | None, channel: s
     emit(as_json, {"case_no": case_no, "instance_id": instance_id}, lambda p: f"已登记案件 {p['case_no']}")
 
 
+@case.command("message")
+@click.argument("name")
+@click.option("--data", "data_text", default=None, help="消息内容 JSON 对象（作为初始流程变量）")
+@click.option("--by", "actor", default="cli", help="发送人")
+@pass_json
+@pass_context
+@handles_refusals
+def case_message(ctx: Context, name: str, data_text: str | None, actor: str, as_json: bool) -> None:
+    """Send the message NAME: every process whose start event waits for it starts (a message start event)."""
+    data = _json_object(data_text, "data", "--data") if data_text else {}
+    started = ctx.engine.start_by_message(name, data, actor)
+    emit(as_json, started, lambda p: "\n".join(f"已启动流程 {s['process']}：{s['case_no']}" for s in p))
+
+
 @case.command("show")
 @click.argument("case_no")
 @pass_json

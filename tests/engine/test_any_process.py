@@ -204,3 +204,26 @@ def test_relief_deploy_takes_several_files_and_zips(demo_db: str, tmp_path: Path
     broken.write_bytes(b"PK not really")
     refused = relief("deploy", str(broken), database_url=demo_db, expect=1)
     assert "不是有效的 zip 文件" in refused["problems"][0]["message"]
+
+
+def test_a_message_start_event_starts_its_process(case_engine: Any, demo_db: str) -> None:
+    """`relief case message relief_clue --data …` starts every process whose start event waits for it."""
+    deploy_file(case_engine, "message_start.bpmn")
+    [started] = case_engine.start_by_message("relief_clue", {"reporter": "东湖社区"}, "cli")
+    assert started["process"] == "clue_followup"
+    shown = case_engine.queries.show_case(started["case_no"])
+    assert [t["name"] for t in shown["open_tasks"]] == ["核实线索"]
+    workflow = case_engine.queries.restore_workflow(started["case_no"])
+    [verify] = [t for t in workflow.get_tasks() if t.task_spec.name == "verify_clue"]
+    assert verify.data["reporter"] == "东湖社区" and verify.data["message"] == {"reporter": "东湖社区"}
+    from engine.errors import NotFound
+
+    with pytest.raises(NotFound):
+        case_engine.start_by_message("no_such_message", {}, "cli")
+
+
+def test_relief_case_message(demo_db: str) -> None:
+    relief("deploy", str(CORPUS / "message_start.bpmn"), database_url=demo_db)
+    [started] = relief("case", "message", "relief_clue", "--data", '{"reporter": "村委会"}', database_url=demo_db)
+    assert started["process"] == "clue_followup"
+    assert relief("case", "message", "nobody_listens", database_url=demo_db, expect=1)["error"] == "not_found"
