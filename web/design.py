@@ -102,7 +102,8 @@ def validate(key: str) -> Any:
     """Validate a draft (JSON {xml}); answer {ok, problems:[{file,line,element,message}]}."""
     xml, _body = _draft_from_json()
     problems = _problems(xml, key, f"{key}-draft.bpmn")
-    return jsonify({"ok": not problems, "problems": problems})
+    warnings = [] if problems else [w.as_dict() for w in _studio().warnings(xml, f"{key}-draft.bpmn")]
+    return jsonify({"ok": not problems, "problems": problems, "warnings": warnings})
 
 
 @bp.route("/<key>/try", methods=["POST"])

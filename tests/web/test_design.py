@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -55,7 +56,7 @@ def test_validate_reports_problems_with_element_ids(login: Any) -> None:
     """The shipped process validates; an escaping condition and a missing form are reported by element."""
     client = login("designer1")
     ok = client.post("/design/relief_linkage/validate", json={"xml": SHIPPED}).get_json()
-    assert ok == {"ok": True, "problems": []}
+    assert ok == {"ok": True, "problems": [], "warnings": []}
     broken = escaping().replace('camunda:formKey="summary"', 'camunda:formKey="no_such_form"', 1)
     answer = client.post("/design/relief_linkage/validate", json={"xml": broken}).get_json()
     assert answer["ok"] is False
@@ -227,3 +228,14 @@ def test_the_design_index_lists_every_process_and_decision(login: Any, engine: A
     html = login("designer1").get("/design/").data.decode()
     assert html.index('data-key="relief_linkage"') < html.index('data-key="income_check"')
     assert 'data-key="income_rule" data-kind="dmn"' in html and "收入是否低于低保标准" in html
+
+
+def test_validate_gives_warnings_that_do_not_refuse(login: Any) -> None:
+    """A task without any deadline validates, with a warning naming it (issue 10)."""
+    start = SHIPPED.index('<bpmn:userTask id="summary"')
+    end = SHIPPED.index("</bpmn:userTask>", start)
+    task = SHIPPED[start:end]
+    no_due = SHIPPED[:start] + re.sub(r'<camunda:property name="dueWorkdays" value="\d+" />', "", task) + SHIPPED[end:]
+    answer = login("designer1").post("/design/relief_linkage/validate", json={"xml": no_due}).get_json()
+    assert answer["ok"] is True and answer["problems"] == []
+    assert [(w["element_id"], "办理时限" in w["message"]) for w in answer["warnings"]] == [("summary", True)]

@@ -78,8 +78,10 @@
   function validate() {
     return withDraft(function (xml) {
       return post(root.dataset.validateUrl, {xml: xml}).then(function (data) {
-        showProblems(data.problems || []);
-        if (data.ok) { setStatus(msg('msgValid'), 'success'); }
+        showProblems((data.problems || []).concat((data.warnings || []).map(function (w) {
+          return {element_id: w.element_id, line: w.line, message: msg('msgWarning') + w.message};
+        })));
+        if (data.ok) { setStatus(msg('msgValid') + ((data.warnings || []).length ? msg('msgWarnings', data.warnings.length) : ''), 'success'); }
         else { setStatus(data.message || msg('msgInvalid', (data.problems || []).length), 'error'); }
       });
     });

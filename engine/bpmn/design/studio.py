@@ -20,6 +20,7 @@ from engine.bpmn.definitions import (
     definitions_of,
     deploy_set,
     known_groups,
+    validate_all,
 )
 from engine.bpmn.deployment import BPMN, DMN, DeploySet, latest, references
 from engine.bpmn.design.checks import check_draft
@@ -154,6 +155,14 @@ class DesignStudio:
         except BpmnRejected as err:
             return err.problems
         return check_draft(xml, filename, self.settings, dependencies) or _key_problems(xml, key, filename)
+
+    def warnings(self, xml: bytes, filename: str) -> list[Problem]:
+        """What validate points out without refusing the draft: a task with no deadline, one naming no one."""
+        try:
+            models = validate_all(xml, filename, self.settings, self._dependencies(xml, filename))
+        except BpmnRejected:
+            return []
+        return [w for model in models for w in model.warnings]
 
     def _dependencies(self, xml: bytes, filename: str) -> Dependencies:
         """What a draft may call: deployed processes and decisions (the repository's for those not deployed)."""
