@@ -46,7 +46,7 @@ from engine.cases.store import InstanceState
 from engine.cases.tasks import record, task_summary
 from engine.cases.workflows import Workflows
 from engine.deadlines.workcal import WorkCalendar
-from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
+from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.notify.outbox import Outbox
 from engine.settings import Settings
 from engine.status import COMPLETED, LINKAGE_PROCESS, OPEN, READY
@@ -122,9 +122,7 @@ class CaseEngine:
         now = clock.now()
         with self.workflows.transaction() as session:
             conn = session.connection()
-            latest = store.latest_definition_id(conn, PROCESS_KEY)
-            if latest is None:
-                raise NotDeployed(f"流程 {PROCESS_KEY} 尚未部署，请先执行 relief deploy")
+            latest = store.startable(conn, PROCESS_KEY)
             checked, errors = check_application(conn, self.settings.reference, applicant, channel, level,
                                                 allow_missing_id, consent)
             situation = applicant.get("situation")
@@ -185,9 +183,7 @@ class CaseEngine:
         now = clock.now()
         with self.workflows.transaction() as session:
             conn = session.connection()
-            latest = store.latest_definition_id(conn, key)
-            if latest is None:
-                raise NotDeployed(f"流程 {key} 尚未部署，请先执行 relief deploy")
+            latest = store.startable(conn, key)
             case_no = next_case_no(conn, now, PROCESS_PREFIX)
             if scoping.is_active_staff(session, actor):
                 values[STARTER] = actor

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, insert, select, update
 
-from engine.errors import TaskConflict
+from engine.errors import NotDeployed, TaskConflict
 from engine.status import CANCELLED, COMPLETED, OPEN, READY
 from engine.tables import DEFINITION, EVENT, HOTLINE, INSTANCE, TASK, TASK_GROUP
 
@@ -110,13 +110,21 @@ def due_timer_instances(conn: Connection, moment: datetime) -> list[int]:
 
 
 _LATEST_DEFINITION = select(DEFINITION.c.id, DEFINITION.c.version).where(
-    DEFINITION.c.key == bindparam("key")).order_by(DEFINITION.c.version.desc()).limit(1)
+    DEFINITION.c.key == bindparam("key"), DEFINITION.c.kind == "bpmn").order_by(DEFINITION.c.version.desc()).limit(1)
 
 
 def latest_definition_id(conn: Connection, key: str) -> tuple[int, int] | None:
-    """Return (id, version) of the newest deployed version of `key`, or None."""
+    """Return (id, version) of the newest deployed version of process `key`, or None."""
     row = conn.execute(_LATEST_DEFINITION, {"key": key}).first()
     return (row.id, row.version) if row else None
+
+
+def startable(conn: Connection, key: str) -> tuple[int, int]:
+    """(id, version) of the newest version of process `key`, which new cases start on; NotDeployed if none."""
+    found = latest_definition_id(conn, key)
+    if found is None:
+        raise NotDeployed(f"流程 {key} 尚未部署，请先执行 relief deploy")
+    return found
 
 
 def hotline_order_of(conn: Connection, case_no: str) -> str | None:

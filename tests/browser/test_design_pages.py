@@ -368,7 +368,7 @@ def test_modeler_round_trip_keeps_engine_attributes(page_for: Callable[[str], Pa
                 body: JSON.stringify({xml})});
             return {status: response.status, body: await response.json()};
         }""")
-        assert answer == {"status": 200, "body": {"ok": True, "problems": []}}
+        assert answer == {"status": 200, "body": {"ok": True, "problems": [], "warnings": []}}
 
 
 def test_samples_run_from_the_modeler(page_for: Callable[[str], Page], live_server: LiveServer, engine: Any,
