@@ -75,6 +75,11 @@ class StateSerializer:
         self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config()))
         self.version: str = self._serializer.VERSION
 
+    @property
+    def registry(self) -> Any:
+        """The converter registry (SpiffWorkflow's spec diff compares task specs through it)."""
+        return self._serializer.registry
+
     def dump(self, workflow: BpmnWorkflow) -> str:
         """Return the workflow's state as JSON (no spec)."""
         registry = self._serializer.registry

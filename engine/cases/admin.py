@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.util.diff import diff_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
@@ -136,7 +137,7 @@ class InstanceAdmin:
             instance = self.workflows.find_case(session, case_no)
             source = self.workflows.specs.get_by_id(session, instance.definition_id)
             target = self._version(session, source.key, to_version)
-            return compatibility(self.workflows.restore(instance, source), target)
+            return compatibility(self.workflows.restore(instance, source), target, self.workflows.serializer.registry)
 
     def migration_checks(self, case_no: str) -> dict[int, dict[str, Any]]:
         """The migration verdict of every other deployed version of the case's process (newest first)."""
@@ -147,7 +148,8 @@ class InstanceAdmin:
             source = self.workflows.specs.get_by_id(session, instance.definition_id)
             workflow = self.workflows.restore(instance, source)
             others = [d for d in definitions_of(session, source.key) if d.version != source.version]
-            return {d.version: compatibility(workflow, self.workflows.specs.get(d)) for d in others}
+            registry = self.workflows.serializer.registry
+            return {d.version: compatibility(workflow, self.workflows.specs.get(d), registry) for d in others}
 
     def migrate_case(self, case_no: str, to_version: int, actor: str, reason: str) -> dict[str, Any]:
         """Move an open, suspended or errored case onto another deployed version when the check allows it.
@@ -162,7 +164,7 @@ class InstanceAdmin:
             target = self._version(session, source.key, to_version)
             if target.id == source.id:
                 raise TaskConflict(f"案件 {case_no} 已在版本 {target.version} 上运行，无需迁移")
-            check = compatibility(workflow, target)
+            check = compatibility(workflow, target, self.workflows.serializer.registry)
             if not check["safe"]:
                 raise TaskConflict(_unsafe_message(check, target.version))
             try:
@@ -256,19 +258,24 @@ def _label(task: Task) -> str:
     return str(task.task_spec.bpmn_id or task.task_spec.name)
 
 
-def compatibility(workflow: BpmnWorkflow, target: LoadedDefinition) -> dict[str, Any]:
-    """Compare a workflow's tasks with a target version's specs (see `migration_check`)."""
+def compatibility(workflow: BpmnWorkflow, target: LoadedDefinition, registry: Any) -> dict[str, Any]:
+    """Compare a workflow's tasks with a target version's specs (see `migration_check`).
+
+    SpiffWorkflow's own `diff_workflow` aligns each task with the target's task spec; the product's
+    rule is stricter than an alignment: an active step must exist in the target with the same element
+    id and kind (the inbox rows and their claims name it), and no step already done may disappear."""
+    top, subprocesses = diff_workflow(registry, workflow, target.spec, target.subprocess_specs)
+    diffs = [(workflow, top), *((workflow.subprocesses[i], d) for i, d in subprocesses.items())]
     missing: list[str] = []
     missing_completed: list[str] = []
-    for process in _processes(workflow):
-        spec = target.spec if process is workflow else target.subprocess_specs.get(process.spec.name)
-        specs = spec.task_specs if spec is not None else {}
+    for process, diff in diffs:
         for task in process.tasks.values():
-            new = specs.get(task.task_spec.name)
+            new = diff.alignment.get(task) if diff is not None else None
             if task.has_state(ACTIVE):
                 if new is None or type(new) is not type(task.task_spec) or new.bpmn_id != task.task_spec.bpmn_id:
                     missing.append(_label(task))
-            elif task.has_state(TaskState.FINISHED_MASK) and new is None:
+            elif task.has_state(TaskState.FINISHED_MASK) and (new is None or new.name != task.task_spec.name):
+                # The state is loaded onto the target by task spec name: a done step must keep its id.
                 missing_completed.append(_label(task))
     missing, missing_completed = sorted(set(missing)), sorted(set(missing_completed))
     return {"safe": not missing and not missing_completed, "missing": missing,
