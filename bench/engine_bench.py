@@ -37,6 +37,7 @@ from engine.cases.runtime import CaseEngine  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
 BPMN = ROOT / "processes" / "relief_linkage.bpmn"
+DMN = ROOT / "processes" / "relief_suggestion.dmn"
 APPLICANT = {"name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
              "region": {"township": "T01", "village": "T01V01"}, "request": "因病致贫"}
 ACCEPT = {"materials": ["身份证"], "location": "窗口", "field_work": "none"}
@@ -63,7 +64,9 @@ def bare_runner(sandbox: str = "none") -> Callable[[dict[str, Any]], int]:
     (the product's sandbox with the run-time budget) or "no-budget" (RestrictedPython without it).
     """
     tree = parse_safely(BPMN.read_bytes(), BPMN.name)
-    spec, subprocess_specs = build_specs(tree, "relief_linkage", BPMN.name)
+    # The suggestion decision table the flow runs before triage (the engine deploys it with the flow).
+    decisions = parse_safely(DMN.read_bytes(), DMN.name)
+    spec, subprocess_specs = build_specs(tree, "relief_linkage", BPMN.name, [decisions])
     deadline = "2099-01-01T00:00:00+00:00"
     helpers = {"notify_applicant": lambda *args, **kwargs: None,
                "workday_deadline": lambda n, green_channel=False: deadline}
@@ -75,7 +78,7 @@ def bare_runner(sandbox: str = "none") -> Callable[[dict[str, Any]], int]:
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
         # The flow reads green_channel (the overrun timer's workday_deadline(15, green_channel)).
         workflow.get_next_task(state=TaskState.READY).data.update({"region": region, "case_no": "X",
-                                                                   "green_channel": False})
+                                                                   "green_channel": False, "situation": {}})
         workflow.do_engine_steps()
         steps = 0
         while not workflow.is_completed():
