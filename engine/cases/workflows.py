@@ -8,6 +8,7 @@ human-task mirror, the event log and the applicant notices in the same transacti
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -60,6 +61,13 @@ def bpmn_helpers(settings: Settings, calendar: WorkCalendar) -> dict[str, Any]:
     """The functions BPMN expressions and scripts may call (the trial runs give the same ones)."""
     return {"notify_applicant": notify_applicant,
             "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)}
+
+
+def _error_notice_key(task_id: str, username: str, at: datetime) -> str:
+    """One notice per failed step, person and failure (a retry that fails again tells them again); hashed,
+    so a long username cannot overflow the key column."""
+    digest = hashlib.sha256(f"{task_id}:{username}:{at.isoformat()}".encode()).hexdigest()
+    return f"case_error:{digest}"
 
 
 def workflow_tasks(workflow: BpmnWorkflow, state: int = TaskState.ANY_MASK) -> list[Task]:
@@ -236,7 +244,7 @@ class Workflows:
         queue_in_app(conn, [{"case_no": case_no, "recipient": "staff", "channel": "in_app", "username": username,
                              "kind": "case_error", "content": f"【流程出错】{case_no} {message}，请管理员处理",
                              "details": {"task_id": task_id, "task": name}, "status": "pending",
-                             "created_at": now, "dedup_key": f"case_error:{task_id}:{username}:{now.isoformat()}"}
+                             "created_at": now, "dedup_key": _error_notice_key(task_id, username, now)}
                             for username in sorted(names)])
 
     def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
