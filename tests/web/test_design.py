@@ -239,3 +239,12 @@ def test_validate_gives_warnings_that_do_not_refuse(login: Any) -> None:
     answer = login("designer1").post("/design/relief_linkage/validate", json={"xml": no_due}).get_json()
     assert answer["ok"] is True and answer["problems"] == []
     assert [(w["element_id"], "办理时限" in w["message"]) for w in answer["warnings"]] == [("summary", True)]
+
+
+def test_upload_of_a_utf16_file_deploys_without_an_error_page(login: Any) -> None:
+    """Issue 10: a UTF-16 file from the desktop modeler used to answer 500 on deploy."""
+    text = renamed().replace('encoding="UTF-8"', 'encoding="UTF-16"', 1)
+    page = login("designer1").post("/design/relief_linkage/upload", data={
+        "file": (io.BytesIO(text.encode("utf-16")), "utf16.bpmn"), "comment": "UTF-16 文件", "action": "deploy"},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert page.status_code == 200 and 'data-version="2"' in page.data.decode()
