@@ -193,14 +193,6 @@ def checked_op(op: str, left: Any, right: Any) -> Any:
     return result
 
 
-def checked_inplace(op: str, left: Any, right: Any) -> Any:
-    """Augmented assignment (`x *= n`) under the same checks as the operator."""
-    base = op[:-1]
-    if base in _CHECKS:
-        return checked_op(base, left, right)
-    return None
-
-
 # -- builtins -----------------------------------------------------------------------------------
 
 

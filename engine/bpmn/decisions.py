@@ -18,7 +18,7 @@ from pathlib import Path
 import SpiffWorkflow
 from lxml import etree
 
-from engine.bpmn.loader import BPMN_NS, CAMUNDA_NS, BpmnRejected, Dependencies, Problem, parse_safely
+from engine.bpmn.loader import BpmnRejected, Dependencies, Problem, parse_safely, references
 from engine.bpmn.sandbox import expression_errors
 
 _SCHEMAS = {
@@ -108,23 +108,31 @@ SHIPPED_DIR = Path(__file__).resolve().parents[2] / "processes"
 
 
 def shipped_decisions(directory: Path | None = None) -> dict[str, Path]:
-    """Decision id → the repository's .dmn file providing it."""
+    """Decision id → the repository's .dmn file providing it (each file read once until it changes)."""
     found: dict[str, Path] = {}
     for path in sorted((directory or SHIPPED_DIR).glob("*.dmn")):
-        try:
-            decision = decision_of(parse_safely(path.read_bytes(), path.name))
-        except BpmnRejected:
-            continue
-        if decision is not None:
-            found.setdefault(decision.id, path)
+        decision_id = _decision_id(str(path), path.stat().st_mtime_ns)
+        if decision_id is not None:
+            found.setdefault(decision_id, path)
     return found
+
+
+@lru_cache(maxsize=64)
+def _decision_id(path: str, _mtime: int) -> str | None:
+    try:
+        decision = decision_of(parse_safely(Path(path).read_bytes(), Path(path).name))
+    except BpmnRejected:
+        return None
+    return decision.id if decision is not None else None
 
 
 def with_shipped(tree: etree._ElementTree, dependencies: Dependencies) -> Dependencies:
     """`dependencies` plus the shipped decision tables `tree`'s business rule tasks use and nothing else provides."""
-    used = {t.get(f"{{{CAMUNDA_NS}}}decisionRef", "") for t in tree.getroot().iter(f"{{{BPMN_NS}}}businessRuleTask")}
+    wanted = references(tree)[1] - set(dependencies.decisions)
+    if not wanted:
+        return dependencies
     shipped = shipped_decisions()
-    missing = sorted(d for d in used - set(dependencies.decisions) if d in shipped)
+    missing = sorted(d for d in wanted if d in shipped)
     if not missing:
         return dependencies
     trees = [parse_safely(shipped[d].read_bytes(), shipped[d].name) for d in missing]

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from lxml import etree
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -18,7 +19,6 @@ from engine.bpmn.deployment import (
     DeployGate,
     DeployResult,
     DeploySet,
-    checksum,
     dependency_trees,
     latest,
 )
@@ -40,7 +40,7 @@ from engine.errors import NotDeployed
 from engine.models import ProcessDefinition
 from engine.settings import Settings
 
-__all__ = ["DeployFile", "DeployGate", "DeployResult", "checksum", "deploy", "deploy_set", "validate"]
+__all__ = ["DeployFile", "DeployGate", "DeployResult", "deploy_set", "validate", "validate_all"]
 
 
 def known_groups(settings: Settings) -> dict[str, str]:
@@ -62,12 +62,13 @@ def validate(xml: bytes, filename: str, settings: Settings,
     return validate_all(xml, filename, settings, dependencies)[0]
 
 
-def validate_all(xml: bytes, filename: str, settings: Settings,
-                 dependencies: Dependencies = NO_DEPENDENCIES) -> list[ProcessModel]:
-    """Every deploy-time check on one BPMN file; a model per executable process (a collaboration has several)."""
+def validate_all(xml: bytes, filename: str, settings: Settings, dependencies: Dependencies = NO_DEPENDENCIES,
+                 tree: etree._ElementTree | None = None) -> list[ProcessModel]:
+    """Every deploy-time check on one BPMN file (`tree`: the file already parsed, so it is parsed once);
+    a model per executable process (a collaboration has several)."""
     try:
-        tree = parse_draft(xml, filename)
-        return load_processes(xml, filename, settings.forms.known_keys(), known_groups(settings),
+        tree = tree if tree is not None else parse_draft(xml, filename)
+        return load_processes(tree, filename, settings.forms.known_keys(), known_groups(settings),
                               with_shipped(tree, dependencies))
     except BpmnRejected:
         raise
@@ -92,12 +93,6 @@ def deploy_set(session: Session, settings: Settings, files: Sequence[DeployFile]
     except Exception as err:  # noqa: BLE001 - SpiffWorkflow's parser can trip anywhere on a malformed draft
         raise BpmnRejected([Problem(files[0].filename, None, None, f"流程引擎无法解析：{err}")]) from err
     return deploying.store(models, deployed_by, at, comment, gate)
-
-
-def deploy(session: Session, settings: Settings, xml: bytes, filename: str, deployed_by: str, at: datetime,
-           comment: str | None = None, gate: DeployGate | None = None) -> DeployResult:
-    """Deploy one file (`deploy_set` of one); return the result of its first process or decision."""
-    return deploy_set(session, settings, [DeployFile(filename, xml)], deployed_by, at, comment, gate)[0]
 
 
 def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:

@@ -27,7 +27,6 @@ from engine.bpmn.decisions import decision_of, decision_problems, shipped_decisi
 from engine.bpmn.fingerprint import fingerprints
 from engine.bpmn.loader import (
     BPMN_NS,
-    CAMUNDA_NS,
     BpmnRejected,
     Dependencies,
     Problem,
@@ -38,6 +37,7 @@ from engine.bpmn.loader import (
     load_processes,
     parse_draft,
     parse_safely,
+    references,
 )
 from engine.bpmn.reachability import reachability_problems
 from engine.models import AuditLog, ProcessDefinition
@@ -99,13 +99,7 @@ class _Parsed:
     tree: etree._ElementTree
     kind: str
     keys: list[str]
-
-
-def references(tree: etree._ElementTree) -> tuple[set[str], set[str]]:
-    """The process keys a BPMN document's call activities call, and the decisions its business rule tasks use."""
-    called = {c.get("calledElement", "") for c in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity")}
-    used = {t.get(f"{{{CAMUNDA_NS}}}decisionRef", "") for t in tree.getroot().iter(f"{{{BPMN_NS}}}businessRuleTask")}
-    return called - {""}, used - {""}
+    dependencies: Dependencies | None = None  # `DeploySet.dependencies`, once worked out
 
 
 def latest(session: Session, key: str, kind: str = BPMN) -> ProcessDefinition | None:
@@ -180,7 +174,7 @@ class DeploySet:
                 continue
             try:
                 models[parsed.file.filename] = load_processes(
-                    parsed.file.data, parsed.file.filename, self.settings.forms.known_keys(), self.groups,
+                    parsed.tree, parsed.file.filename, self.settings.forms.known_keys(), self.groups,
                     self.dependencies(parsed))
             except BpmnRejected as err:
                 problems += err.problems
@@ -191,7 +185,13 @@ class DeploySet:
         return models
 
     def dependencies(self, parsed: _Parsed) -> Dependencies:
-        """What `parsed` may call: the other files of the set, and deployed versions of what they do not hold."""
+        """What `parsed` may call: the other files of the set, and deployed versions of what they do not hold
+        (worked out once per file: the check and each sample gate ask again)."""
+        if parsed.dependencies is None:
+            parsed.dependencies = self._find_dependencies(parsed)
+        return parsed.dependencies
+
+    def _find_dependencies(self, parsed: _Parsed) -> Dependencies:
         called, used = references(parsed.tree)
         in_set = {(p.kind, k): p for p in self.parsed for k in p.keys}
         trees = [p.tree for p in self.parsed if p is not parsed]
@@ -225,16 +225,18 @@ class DeploySet:
         version not in this set is deployed again with the new decision pinned (its samples run again)."""
         changed = {f"{DMN}:{r.key}": r for r in done if r.kind == DMN and r.changed}
         in_set = {k for p in self.parsed if p.kind == BPMN for k in p.keys}
-        followed = []
+        followed: list[DeployResult] = []
+        if not changed:
+            return followed
+        users = set(self.session.scalars(select(ProcessDefinition.key).where(ProcessDefinition.kind == BPMN)
+                                         .distinct())) - in_set
         for pin, decision in changed.items():
-            users = self.session.scalars(select(ProcessDefinition.key).where(ProcessDefinition.kind == BPMN)
-                                         .distinct()).all()
-            for key in sorted(set(users) - in_set):
+            for key in sorted(users):
                 row = latest(self.session, key, BPMN)
                 if row is None or pin not in dict(row.depends_on or {}):
                     continue
                 parsed = self._parse(DeployFile(f"{key}.bpmn", row.xml.encode("utf-8")))
-                model = next(m for m in load_processes(parsed.file.data, parsed.file.filename,
+                model = next(m for m in load_processes(parsed.tree, parsed.file.filename,
                                                        self.settings.forms.known_keys(), self.groups,
                                                        self.dependencies(parsed)) if m.key == key)
                 note = f"决策表 {decision.key} 更新为 v{decision.version}"
@@ -289,7 +291,8 @@ class DeploySet:
         # A layout-only version runs exactly as the one before: its samples need not run again.
         gated = (gate(model, xml, parsed.file.filename, self.dependencies(parsed))
                  if gate is not None and model is not None and not layout_only else {})
-        name = model.name if model is not None else (decision_of(parsed.tree) or _Unnamed(key)).name
+        decision = decision_of(parsed.tree) if model is None else None
+        name = model.name if model is not None else decision.name if decision is not None else key
         definition = ProcessDefinition(
             key=key, version=(before.version + 1) if before else 1, name=name, xml=xml.decode("utf-8"),
             checksum=digest, deployed_by=deployed_by, deployed_at=at, comment=comment, layout_only=layout_only,
@@ -303,11 +306,6 @@ class DeploySet:
                                            **gated}, at=at))
         self.session.flush()
         return DeployResult(key, definition.version, True, definition.id, layout_only, parsed.kind)
-
-
-@dataclass(frozen=True)
-class _Unnamed:
-    name: str
 
 
 def checksum(xml: bytes) -> str:

@@ -19,7 +19,7 @@ import SpiffWorkflow
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
-from engine.bpmn.parser import DMN_MARK, build_specs
+from engine.bpmn.parser import build_specs, is_dmn  # noqa: F401 - is_dmn: callers read it with the loader
 from engine.bpmn.sandbox import expression_errors, script_errors
 from engine.bpmn.usertasks import (
     BPMN_NS,
@@ -325,9 +325,11 @@ def _expressions(process: etree._Element) -> Iterator[tuple[etree._Element, str,
         yield owner, "loop", text
 
 
-def is_dmn(tree: etree._ElementTree) -> bool:
-    """True for a DMN document (any DMN version's namespace)."""
-    return DMN_MARK in (etree.QName(tree.getroot()).namespace or "")
+def references(tree: etree._ElementTree) -> tuple[set[str], set[str]]:
+    """The process keys a BPMN document's call activities call, and the decisions its business rule tasks use."""
+    called = {c.get("calledElement", "") for c in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity")}
+    used = {t.get(f"{{{CAMUNDA_NS}}}decisionRef", "") for t in tree.getroot().iter(f"{{{BPMN_NS}}}businessRuleTask")}
+    return called - {""}, used - {""}
 
 
 @dataclass(frozen=True)
@@ -382,10 +384,10 @@ def inspect_process(tree: etree._ElementTree, filename: str, known_forms: set[st
     return next((f for f in found if f[0].key == key), found[0])
 
 
-def load_processes(data: bytes, filename: str, known_forms: set[str], known_groups: Mapping[str, str],
+def load_processes(tree: etree._ElementTree, filename: str, known_forms: set[str], known_groups: Mapping[str, str],
                    dependencies: Dependencies = NO_DEPENDENCIES) -> list[ProcessModel]:
-    """Validate a BPMN document completely and return a model per executable process, or raise BpmnRejected."""
-    tree = parse_draft(data, filename)
+    """Validate a parsed BPMN document (`parse_draft`) completely and return a model per executable process,
+    or raise BpmnRejected."""
     problems = xsd_problems(tree, filename)
     if problems:
         raise BpmnRejected(problems)

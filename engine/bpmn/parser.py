@@ -53,6 +53,11 @@ from engine.bpmn.timers import clocked
 DMN_MARK = "/DMN/"  # in every DMN version's namespace
 
 
+def is_dmn(tree: etree._ElementTree) -> bool:
+    """True for a DMN document (any DMN version's namespace)."""
+    return DMN_MARK in (etree.QName(tree.getroot()).namespace or "")
+
+
 class _StandardMultiInstance:
     _add_multiinstance_task = TaskParser._add_multiinstance_task
 
@@ -113,7 +118,7 @@ def build_specs(tree: etree._ElementTree, process_key: str, filename: str,
     parser = ReliefParser()
     parser.add_bpmn_xml(tree, filename=filename)
     for number, other in enumerate(extra):
-        if DMN_MARK in (etree.QName(other.getroot()).namespace or ""):
+        if is_dmn(other):
             parser.add_dmn_xml(other.getroot(), filename=f"decisions-{number}.dmn")
         else:
             parser.add_bpmn_xml(other, filename=f"called-{number}.bpmn")

@@ -7,14 +7,8 @@
   var dirty = false;
   var ready = false;
 
-  function msg(name) { return root.dataset[name] || ''; }
-  function setStatus(text, kind) { statusEl.textContent = text; statusEl.className = kind || 'muted'; }
-  function el(tag, text, cls) {
-    var node = document.createElement(tag);
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    if (cls) { node.className = cls; }
-    return node;
-  }
+  var page = window.ReliefDesignPage(root, statusEl);
+  var msg = page.msg, setStatus = page.setStatus, el = page.el;
 
   function show(data) {
     var list = document.getElementById('problems');
@@ -41,11 +35,7 @@
     if (!window.confirm(msg('msgDeployConfirm'))) { return; }
     setStatus(msg('msgWorking'));
     editor.saveXML().then(function (xml) {
-      return fetch(root.dataset.deployUrl, {
-        method: 'POST', credentials: 'same-origin',
-        headers: {'Content-Type': 'application/json', 'X-CSRFToken': root.dataset.csrf, 'Accept': 'application/json'},
-        body: JSON.stringify({xml: xml, comment: comment})
-      }).then(function (response) { return response.json(); });
+      return page.post(root.dataset.deployUrl, {xml: xml, comment: comment});
     }).then(function (data) {
       show(data);
       if (data.ok) { dirty = false; setStatus(data.message, 'success'); }

@@ -7,25 +7,8 @@
   var statusEl = document.getElementById('designer-status');
   var dirty = false;
 
-  function msg(name, n) { return (root.dataset[name] || '').replace('{n}', n); }
-  function setStatus(text, kind) { statusEl.textContent = text; statusEl.className = kind || 'muted'; }
-  function el(tag, text, cls) {
-    var node = document.createElement(tag);
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    if (cls) { node.className = cls; }
-    return node;
-  }
-
-  function post(url, body) {
-    return fetch(url, {
-      method: 'POST', credentials: 'same-origin',
-      headers: {'Content-Type': 'application/json', 'X-CSRFToken': root.dataset.csrf, 'Accept': 'application/json'},
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().catch(function () { return {ok: false, message: msg('msgFailed')}; })
-        .then(function (data) { data.httpStatus = response.status; return data; });
-    });
-  }
+  var page = window.ReliefDesignPage(root, statusEl);
+  var msg = page.msg, setStatus = page.setStatus, el = page.el, post = page.post;
 
   function showProblems(problems) {
     var box = document.getElementById('problems-box');

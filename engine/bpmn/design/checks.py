@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lxml import etree
+
 from engine.bpmn.definitions import validate_all
 from engine.bpmn.loader import NO_DEPENDENCIES, BpmnRejected, Dependencies, Problem, capped, parse_draft
 from engine.bpmn.reachability import reachability_problems
@@ -24,13 +26,14 @@ def check_draft(xml: bytes, filename: str, settings: Settings,
         tree = parse_draft(xml, filename)
     except BpmnRejected as err:
         return err.problems
-    return capped(_unique([*_deploy_problems(xml, filename, settings, dependencies),
+    return capped(_unique([*_deploy_problems(xml, filename, settings, dependencies, tree),
                            *reachability_problems(tree, filename)]), filename)
 
 
-def _deploy_problems(xml: bytes, filename: str, settings: Settings, dependencies: Dependencies) -> list[Problem]:
+def _deploy_problems(xml: bytes, filename: str, settings: Settings, dependencies: Dependencies,
+                     tree: etree._ElementTree) -> list[Problem]:
     try:
-        validate_all(xml, filename, settings, dependencies)
+        validate_all(xml, filename, settings, dependencies, tree)
     except BpmnRejected as err:
         return err.problems
     return []

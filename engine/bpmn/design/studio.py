@@ -22,13 +22,13 @@ from engine.bpmn.definitions import (
     known_groups,
     validate_all,
 )
-from engine.bpmn.deployment import BPMN, DMN, DeploySet, latest, references
+from engine.bpmn.deployment import BPMN, DMN, DeploySet, latest
 from engine.bpmn.design.checks import check_draft
 from engine.bpmn.design.diff import diff_definitions, summarise_diff
 from engine.bpmn.design.samples import SampleFileError, has_samples, load_samples
 from engine.bpmn.design.trial import SampleResult, run_samples
 from engine.bpmn.elements import executable_processes
-from engine.bpmn.loader import BpmnRejected, Dependencies, Problem, ProcessModel, parse_draft, parse_safely
+from engine.bpmn.loader import BpmnRejected, Dependencies, Problem, ProcessModel, parse_draft, parse_safely, references
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ProcessDefinition
