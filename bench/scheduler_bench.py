@@ -196,13 +196,14 @@ def captured_statements(url: str) -> Iterator[dict[str, Any]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def query_plans(url: str, statements: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """EXPLAIN (QUERY PLAN) each captured statement that reads human_task or process_instance."""
+def query_plans(url: str, statements: dict[str, Any],
+                tables_read: Sequence[str] = ("human_task", "process_instance")) -> list[tuple[str, list[str]]]:
+    """EXPLAIN (QUERY PLAN) each captured statement that reads or updates one of `tables_read`."""
     plans = []
     with db.get_engine(url).connect() as conn:
         explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
         for statement, parameters in statements.items():
-            if not any(t in statement for t in ("FROM human_task", "UPDATE human_task", "FROM process_instance")):
+            if not any(f"{verb} {t}" in statement for t in tables_read for verb in ("FROM", "UPDATE")):
                 continue
             rows = conn.exec_driver_sql(explain + statement, parameters).all()
             plans.append((statement, [str(row[-1]) for row in rows]))

@@ -24,7 +24,8 @@ def engine_options(url: str) -> dict[str, Any]:
     """Keyword arguments for `create_engine` (and Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS)."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 60, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # JIT compiles each of the inbox's short index reads for longer than they take to run.
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "connect_args": {"options": "-c jit=off"}}
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -36,8 +37,13 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "relief_read_only"  # execution option: a transaction that only reads
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read takes no lock up front (a plain deferred BEGIN, reading a WAL snapshot) so readers never
+    # queue behind writers; everything else takes the write lock at once (see `configure_engine`).
+    connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def configure_engine(engine: Engine) -> Engine:
@@ -49,6 +55,17 @@ def configure_engine(engine: Engine) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics (after migrations and bulk loads): SQLite's `PRAGMA optimize`
+    (analysing the tables whose statistics are missing or stale), PostgreSQL's ANALYZE."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA optimize=0x10002")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+        conn.commit()
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -77,11 +94,15 @@ def session_factory(url: str) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(sessions: SessionFactory) -> Iterator[Session]:
-    """Open a session in one transaction: commit on success, roll back on error, then close it."""
+def transaction(sessions: SessionFactory, read_only: bool = False) -> Iterator[Session]:
+    """Open a session in one transaction: commit on success, roll back on error, then close it.
+
+    `read_only`: the transaction only reads; on SQLite it then does not take the write lock."""
     session = sessions()
     try:
         with session.begin():
+            if read_only:
+                session.connection(execution_options={READ_ONLY: True})
             yield session
     finally:
         session.close()

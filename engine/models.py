@@ -153,6 +153,34 @@ class HumanTaskGroup(Base):
     group_code: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
 
 
+class InboxEntry(Base):
+    """One open task as one viewer finds it in the inbox: a row per (viewer key, READY task of an open
+    case), with the sort keys and filter columns copied from the task and its application, so a page
+    is an index range read per viewer key (`engine.cases.inbox_index` writes them, `engine.access.scoping`
+    decides the keys). Undated tasks sort last through `due_key` (`inbox_index.UNDATED`)."""
+
+    __tablename__ = "inbox_entry"
+    __table_args__ = (Index("ix_inbox_entry_priority", "viewer", "green_rank", "due_key", "created_at", "task_id"),
+                      Index("ix_inbox_entry_due", "viewer", "due_key", "created_at", "task_id"),
+                      Index("ix_inbox_entry_created", "viewer", "created_at", "task_id"),
+                      Index("ix_inbox_entry_name", "viewer", "name", "due_key", "task_id"),
+                      Index("ix_inbox_entry_task", "task_id"),
+                      Index("ix_inbox_entry_case", "case_no", "viewer"),
+                      Index("ix_inbox_entry_instance", "instance_id"))
+
+    viewer: Mapped[str] = mapped_column(String(110), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Integer)
+    case_no: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    green_rank: Mapped[int] = mapped_column(Integer)  # 0: 绿色通道 first
+    due_key: Mapped[datetime]
+    created_at: Mapped[datetime]
+    township: Mapped[str | None] = mapped_column(String(60))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    matters: Mapped[str] = mapped_column(String(500), default="")  # "|code|code|", for a LIKE filter
+
+
 class CaseEvent(Base):
     """An append-only entry of a case's history (R-6.1.2.2 full-process tracking)."""
 

@@ -22,10 +22,15 @@ class Page(Generic[T]):
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     extra: dict[str, Any] = field(default_factory=dict)
+    # A capped count: there are more than `total` items (shown as "1,000+"), how many is not counted.
+    capped: bool = False
+    # Where the next page starts (keyset pagination), and whether there is one, when the query knows.
+    cursor: str | None = None
+    more: bool | None = None
 
     @property
     def pages(self) -> int:
-        """How many pages there are (at least one, even when empty)."""
+        """How many pages there are (at least one, even when empty); with a capped count, those counted."""
         return max(1, (self.total + self.per_page - 1) // self.per_page)
 
     @property
@@ -36,7 +41,7 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         """True when there is a page after this one."""
-        return self.page < self.pages
+        return self.more if self.more is not None else self.page < self.pages
 
 
 def clamp(page: Any, per_page: Any = DEFAULT_PER_PAGE) -> tuple[int, int]:

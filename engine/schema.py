@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from engine.db import ensure_sqlite_directory
+from engine.db import analyze, ensure_sqlite_directory, get_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -24,3 +24,4 @@ def upgrade(url: str) -> None:
     """Bring the schema at `url` (`Settings.database_url`) to the newest revision."""
     ensure_sqlite_directory(url)
     command.upgrade(alembic_config(url), "head")
+    analyze(get_engine(url))

@@ -13,6 +13,7 @@ from engine.models import (
     HotlineOrder,
     HumanTask,
     HumanTaskGroup,
+    InboxEntry,
     Notification,
     Organisation,
     ProcessDefinition,
@@ -27,6 +28,7 @@ ATTACHMENT = cast(Table, Attachment.__table__)
 DEFINITION = cast(Table, ProcessDefinition.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
 HOTLINE = cast(Table, HotlineOrder.__table__)
+INBOX = cast(Table, InboxEntry.__table__)
 INSTANCE = cast(Table, ProcessInstance.__table__)
 LEASE = cast(Table, SchedulerLease.__table__)
 NOTICE = cast(Table, Notification.__table__)

@@ -56,7 +56,7 @@ def _defaults(app: Flask) -> None:
         INSTANCE_DIR=app.instance_path,
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
-        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_STORAGE_URI="relief-memory://",  # web.extensions.InlineExpiryMemoryStorage
         PORTAL_RATE_LIMIT="10 per minute;100 per day",
         WTF_CSRF_TIME_LIMIT=None,
         SCHEDULER="off",  # "on": run the deadline jobs in this process (RELIEF_SCHEDULER; `make run` sets it)

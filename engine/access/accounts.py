@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,6 +29,7 @@ ORG_KINDS = ("center", "department", "joint_office", "township", "village")
 GROUP_ORG_KINDS = ("department", "township", "village")
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+TOKEN_TOUCH_EVERY = timedelta(minutes=1)  # how stale an API token's last_used_at may be
 MIN_PASSWORD_LENGTH = 8
 DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_county.yaml"
 
@@ -199,17 +200,26 @@ def revoke_tokens(session: Session, username: str, at: datetime) -> int:
     return count
 
 
-def user_for_token(session: Session, token: str, at: datetime) -> User | None:
-    """Return the active user owning a live token, or None."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
-                                                ApiToken.revoked_at.is_(None)))
+def user_for_token(session: Session, token: str, at: datetime) -> tuple[User | None, int | None]:
+    """The active user owning a live token, and the token's id when its last use is to be written now
+    (at most once per TOKEN_TOUCH_EVERY: authenticating a request writes nothing otherwise)."""
+    row = session.execute(select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at).where(
+        ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))).first()
     if row is None:
-        return None
+        return None, None
     user = session.get(User, row.user_id)
     if user is None or not user.active:
-        return None
-    row.last_used_at = at
-    return user
+        return None, None
+    stale = row.last_used_at is None or at - row.last_used_at >= TOKEN_TOUCH_EVERY
+    return user, row.id if stale else None
+
+
+def touch_token(session: Session, token_id: int, at: datetime) -> None:
+    """Record a token's use at `at` (unless a concurrent request just did)."""
+    session.execute(update(ApiToken).where(
+        ApiToken.id == token_id,
+        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= at - TOKEN_TOUCH_EVERY))
+        .values(last_used_at=at))
 
 
 def load_demo_data(session: Session, settings: Settings, at: datetime, path: Path = DEMO_FILE) -> dict[str, int]:
@@ -243,21 +253,27 @@ class Accounts:
 
     def principal(self, user_id: int) -> Principal | None:
         """The principal of an active user by id (a disabled account is signed out at once)."""
-        with db.transaction(self.sessions) as session:
+        with db.transaction(self.sessions, read_only=True) as session:
             user = session.get(User, user_id)
             return principal_of(session, user) if user is not None and user.active else None
 
     def principal_named(self, username: str) -> Principal | None:
         """The principal of an active user by username (operator tools, tests)."""
-        with db.transaction(self.sessions) as session:
+        with db.transaction(self.sessions, read_only=True) as session:
             user = session.scalar(select(User).where(User.username == username))
             return principal_of(session, user) if user is not None and user.active else None
 
     def principal_for_token(self, token: str) -> Principal | None:
-        """The principal owning a live API token, or None."""
-        with db.transaction(self.sessions) as session:
-            user = user_for_token(session, token, clock.now())
-            return principal_of(session, user) if user else None
+        """The principal owning a live API token, or None; read without a write (the token's last use is
+        recorded at most once a minute, in a transaction of its own)."""
+        now = clock.now()
+        with db.transaction(self.sessions, read_only=True) as session:
+            user, touch = user_for_token(session, token, now)
+            found = principal_of(session, user) if user else None
+        if touch is not None:
+            with db.transaction(self.sessions) as session:
+                touch_token(session, touch, now)
+        return found
 
     def create_user(self, username: str, password: str, org_code: str, roles: list[str],
                     display_name: str | None = None, can_unmask: bool = False, is_supervisor: bool = False) -> str:

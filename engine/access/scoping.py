@@ -100,6 +100,31 @@ def task_filter(principal: Principal) -> ColumnElement[bool]:
     return or_(_task_groups_match(principal.groups), TASK.c.assignee == principal.username)
 
 
+# The inbox index (`inbox_entry`) files each open task under viewer keys; a user's inbox is the entries
+# under their keys. The two functions below are `task_filter` in that form and must say the same.
+ALL_TASKS = "*"  # every open task: what the center and administrators see
+ASSIGNEE_KEY = "assignee:"  # the task's holder
+
+
+def entry_keys(candidate_groups: Iterable[str], assignee: str | None) -> list[str]:
+    """The viewer keys an open task is filed under: everyone's (the center's), each candidate group's
+    and its assignee's."""
+    keys = [ALL_TASKS, *candidate_groups, *([f"{ASSIGNEE_KEY}{assignee}"] if assignee else [])]
+    return list(dict.fromkeys(keys))
+
+
+def inbox_keys(principal: Principal, mine: bool = False) -> list[str]:
+    """The viewer keys of this user's inbox (`mine`: only the tasks they hold) — `task_filter` as keys."""
+    if not principal.has(*STAFF_ROLES):
+        return []
+    own = f"{ASSIGNEE_KEY}{principal.username}"
+    if mine:
+        return [own]
+    if principal.has("center", "admin"):
+        return [ALL_TASKS]
+    return sorted(principal.groups | {own})
+
+
 def _region(principal: Principal) -> ColumnElement[bool]:
     if principal.org_kind == "township":
         return APPLICATION.c.township == principal.org_code

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from engine import clock, status, tables
 from engine.bpmn.definitions import LoadedDefinition, definitions_of
 from engine.bpmn.sandbox import explain
-from engine.cases import store
+from engine.cases import inbox_index, store
 from engine.cases.tasks import record, resolve_groups
 from engine.cases.workflows import Workflows, require, workflow_tasks
 from engine.errors import InvalidData, NotFound, TaskConflict, WorkflowFailure
@@ -363,3 +363,4 @@ def _refresh_open_rows(session: Session, instance: store.InstanceState, target: 
             name=meta.name, form_key=meta.form_key, candidate_groups=groups))
         conn.execute(delete(tables.TASK_GROUP).where(tables.TASK_GROUP.c.task_id == task_id))
         store.insert_rows(conn, tables.TASK_GROUP, [{"task_id": task_id, "group_code": g} for g in groups])
+    inbox_index.rebuild(conn, instance.id)

@@ -216,7 +216,7 @@ class CaseFiles:
     def task_file(self, principal: Principal, task_id: str) -> dict[str, Any]:
         """Everything the task page shows; NotFound when the task is unknown or out of scope."""
         now = clock.now()
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             row = session.connection().execute(
                 select(*store.TASK_COLUMNS, TASK.c.data).where(TASK.c.id == task_id)).first()
             task = _row(row) if row is not None else None
@@ -238,7 +238,7 @@ class CaseFiles:
     def case_file(self, principal: Principal, case_no: str) -> dict[str, Any]:
         """Everything the case page shows; NotFound when the case is unknown or out of scope."""
         now = clock.now()
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             scoping.check_case(session.connection(), principal, case_no)
             tasks = tasks_of_case(session, case_no)
             open_rows = sorted((t for t in tasks if t["state"] == READY), key=store.open_order)
@@ -252,7 +252,7 @@ class CaseFiles:
 
     def search(self, principal: Principal, text: str = "", page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
         """Cases this user may see, newest first, optionally matching a case number or request text."""
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             conn = session.connection()
             found = paginate(conn, case_list_query(principal, text), page, per_page, lambda r: dict(r._mapping))
             names = labels.org_names(session, {c for r in found.items for c in (r["township"], r["village"])})
@@ -265,7 +265,7 @@ class CaseFiles:
     def receipt(self, principal: Principal, case_no: str) -> dict[str, Any]:
         """The printable receipt (回执) of a registered application, masked; NotFound outside scope."""
         now = clock.now()
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             scoping.check_case(session.connection(), principal, case_no)
             case = self.glance(session, case_no)
             triage = [t for t in store.open_tasks(session.connection(), case_no=case_no) if t["form_key"] == "triage"]
@@ -280,7 +280,7 @@ class CaseFiles:
 
     def progress(self, case_no: str, code: str) -> dict[str, Any] | None:
         """What an applicant may see of their case with the right query code (进度查询), else None."""
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             return applicant_progress(session.connection(), self.reference, case_no, code)
 
     # -- acting on personal data ----------------------------------------------------------

@@ -7,29 +7,43 @@ REST API ask for; `parse_task_query` reads it from URL parameters for both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, select
+from sqlalchemy import ColumnElement, Connection, distinct, func, literal, select, tuple_, union_all
 
 from engine import clock
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
 from engine.cases import labels, store
 from engine.cases.channels import CHANNELS
+from engine.cases.inbox_index import UNDATED
 from engine.cases.regions import places
 from engine.cases.tasks import task_summary
 from engine.cases.workflows import Workflows
-from engine.deadlines.due import due_state, overdue_clause
+from engine.deadlines.due import due_state, entry_overdue_clause
 from engine.errors import InvalidData
 from engine.models import SavedFilter
-from engine.paging import MAX_PER_PAGE, Page, paginate
-from engine.status import READY
-from engine.tables import APPLICATION, TASK
+from engine.paging import MAX_PER_PAGE, Page
+from engine.tables import APPLICATION, INBOX, TASK
 
 SORTS = ("priority", "due", "created", "name")
+# Each sort as the inbox index's columns (its indexes serve them per viewer key) and whether it runs
+# newest first. The priority order — 绿色通道 first, then the soonest due (the overdue first), then the
+# oldest — needs no "overdue" column: a task is overdue exactly when its due time has passed.
+SORT_COLUMNS: dict[str, tuple[tuple[Any, ...], bool]] = {
+    "priority": ((INBOX.c.green_rank, INBOX.c.due_key, INBOX.c.created_at, INBOX.c.task_id), False),
+    "due": ((INBOX.c.due_key, INBOX.c.created_at, INBOX.c.task_id), False),
+    "created": ((INBOX.c.created_at, INBOX.c.task_id), True),
+    "name": ((INBOX.c.name, INBOX.c.due_key, INBOX.c.task_id), False),
+}
+COUNT_CAP = 1000  # counted exactly up to here, then "1,000+"
+MAX_DEPTH = 5000  # a page number reaches this many tasks deep; further pages follow the 下一页 cursor
 SCOPES = ("groups", "mine")
 MAX_FILTER_NAME = 100
 _FLAGS = {"": False, "0": False, "false": False, "off": False, "1": True, "true": True, "on": True}
@@ -52,6 +66,7 @@ class TaskQuery:
     sort: str = "priority"
     page: int = 1
     per_page: int = 20
+    after: str = ""  # the cursor of the page before (下一页), from Page.cursor
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def as_params(self) -> dict[str, Any]:
@@ -113,12 +128,20 @@ def parse_task_query(args: Mapping[str, Any], strict: bool = False, per_page: in
     """Read a TaskQuery from URL parameters. Lenient (the inbox page): bad values fall back to their
     defaults and are listed in `errors`; strict (the API): InvalidData names each bad parameter."""
     read = _Args(args)
+    size = per_page or read.number("per_page", 20, MAX_PER_PAGE)
+    after = read.text("after", 400)
     query = TaskQuery(
         scope=read.choice("scope", SCOPES, "groups"), name=read.text("name", 50), matter=read.text("matter", 50),
         channel=read.choice("channel", CHANNELS, ""), township=read.text("township", 60),
         overdue=read.flag("overdue"), green_channel=read.flag("green_channel"), due_from=read.day("due_from"),
         due_to=read.day("due_to"), case_no=read.text("case_no", 40), sort=read.choice("sort", SORTS, "priority"),
-        page=read.number("page", 1, 10**6), per_page=per_page or read.number("per_page", 20, MAX_PER_PAGE))
+        page=read.number("page", 1, 10**6), per_page=size, after=after)
+    if after and decode_cursor(after, query.sort) is None:
+        read.errors["after"] = ["翻页位置无效，已从第一页开始"]
+        query.after, query.page = "", 1
+    if not query.after and (query.page - 1) * size > MAX_DEPTH:
+        read.errors["page"] = [f"页码过大：按页码最多可查看前 {MAX_DEPTH} 项，请缩小筛选范围或逐页翻看"]
+        query.page = 1
     if strict and read.errors:
         raise InvalidData("查询参数有误", read.errors)
     query.errors = read.errors
@@ -129,41 +152,115 @@ def _local_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, clock.LOCAL_TZ)
 
 
-def _filters(query: TaskQuery, principal: Principal, now: datetime) -> list[Any]:
-    clauses: list[Any] = [TASK.c.state == READY, scoping.task_filter(principal), store.task_of_open_case()]
-    if query.scope == "mine":
-        clauses.append(TASK.c.assignee == principal.username)
+def _filters(query: TaskQuery, now: datetime) -> list[ColumnElement[bool]]:
+    """The query's filters on the inbox index (the viewer keys are the scope)."""
+    clauses: list[ColumnElement[bool]] = []
     if query.name:
-        clauses.append(TASK.c.name.contains(query.name))
+        clauses.append(INBOX.c.name.contains(query.name, autoescape=True))
     if query.case_no:
-        clauses.append(TASK.c.case_no == query.case_no)
+        clauses.append(INBOX.c.case_no == query.case_no)
     if query.matter:
-        clauses.append(cast(APPLICATION.c.matters, String).contains(f'"{query.matter}"'))
+        clauses.append(INBOX.c.matters.contains(f"|{query.matter}|", autoescape=True))
     if query.channel:
-        clauses.append(APPLICATION.c.channel == query.channel)
+        clauses.append(INBOX.c.channel == query.channel)
     if query.township:
-        clauses.append(APPLICATION.c.township == query.township)
+        clauses.append(INBOX.c.township == query.township)
     if query.overdue:
-        clauses.append(overdue_clause(now))
+        clauses.append(entry_overdue_clause(now, INBOX.c.due_key))
     if query.green_channel:
-        clauses.append(APPLICATION.c.green_channel.is_(True))
+        clauses.append(INBOX.c.green_rank == 0)
     if query.due_from:
-        clauses.append(TASK.c.due_at >= _local_day_start(query.due_from))
+        clauses.extend([INBOX.c.due_key >= _local_day_start(query.due_from), INBOX.c.due_key < UNDATED])
     if query.due_to:
-        clauses.append(TASK.c.due_at < _local_day_start(query.due_to + timedelta(days=1)))
+        clauses.append(INBOX.c.due_key < _local_day_start(query.due_to + timedelta(days=1)))
     return clauses
 
 
-def _order(query: TaskQuery, now: datetime) -> list[Any]:
-    if query.sort == "due":
-        return [TASK.c.due_at, TASK.c.created_at]
-    if query.sort == "created":
-        return [TASK.c.created_at.desc()]
-    if query.sort == "name":
-        return [TASK.c.name, TASK.c.due_at]
-    overdue_first = case((overdue_clause(now), 0), else_=1)
-    green_first = case((APPLICATION.c.green_channel.is_(True), 0), else_=1)
-    return [green_first, overdue_first, TASK.c.due_at, TASK.c.created_at]
+def encode_cursor(sort: str, values: Sequence[Any]) -> str:
+    """Where the next page starts: the sort values of this page's last task, URL-safe."""
+    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps([sort, *plain]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, sort: str) -> list[Any] | None:
+    """The sort values of a cursor made for `sort`, or None when it is not one (tampered, another sort)."""
+    try:
+        found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    columns = SORT_COLUMNS[sort][0]
+    if not isinstance(found, list) or len(found) != len(columns) + 1 or found[0] != sort:
+        return None
+    values: list[Any] = []
+    for column, value in zip(columns, found[1:], strict=True):
+        if column.name in ("due_key", "created_at"):
+            try:
+                values.append(clock.aware(datetime.fromisoformat(value)))
+            except (TypeError, ValueError):
+                return None
+        elif column.name == "green_rank" and isinstance(value, int) and not isinstance(value, bool):
+            values.append(value)
+        elif column.name in ("task_id", "name") and isinstance(value, str):
+            values.append(value)
+        else:
+            return None
+    return values
+
+
+def _after(columns: tuple[Any, ...], newest_first: bool, values: list[Any]) -> ColumnElement[bool]:
+    """SQL: the row sorts after the cursor's values (a row-value comparison the indexes serve)."""
+    bound = tuple_(*(literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)))
+    return tuple_(*columns) < bound if newest_first else tuple_(*columns) > bound
+
+
+def _count(conn: Connection, keys: list[str], filters: list[ColumnElement[bool]]) -> tuple[int, bool]:
+    """How many tasks the keys hold: exact up to COUNT_CAP, else (COUNT_CAP, True).
+
+    A task is filed once per key, so reading at most (COUNT_CAP + 1) entries per key either reads them
+    all (the distinct count is exact) or finds more than COUNT_CAP distinct tasks."""
+    if len(keys) == 1:
+        inner = select(literal(1).label("one")).where(INBOX.c.viewer == keys[0], *filters).limit(COUNT_CAP + 1)
+        found = conn.execute(select(func.count()).select_from(inner.subquery())).scalar_one()
+    else:
+        limited = select(INBOX.c.task_id).where(INBOX.c.viewer.in_(keys), *filters) \
+            .limit((COUNT_CAP + 1) * len(keys)).subquery()
+        found = conn.execute(select(func.count(distinct(limited.c.task_id)))).scalar_one()
+    return min(int(found), COUNT_CAP), int(found) > COUNT_CAP
+
+
+def _page_ids(conn: Connection, keys: list[str], filters: list[ColumnElement[bool]], query: TaskQuery,
+              cursor: list[Any] | None) -> tuple[list[str], str | None]:
+    """The task ids of the page in order, and the cursor of the next page (None: this is the last).
+
+    Each viewer key is read as one index range in the page's order, at most as deep as the page; a task
+    under several keys is kept once (the merged head of every range holds the page)."""
+    columns, newest_first = SORT_COLUMNS[query.sort]
+    offset = 0 if cursor is not None else (query.page - 1) * query.per_page
+    depth = offset + query.per_page + 1
+    where = [*filters, *([_after(columns, newest_first, cursor)] if cursor is not None else [])]
+    order = [c.desc() for c in columns] if newest_first else list(columns)
+    ranges = [select(INBOX.c.task_id.label("tid"), *columns).where(INBOX.c.viewer == key, *where)
+              .order_by(*order).limit(depth) for key in keys]
+    if len(ranges) == 1:
+        rows = conn.execute(ranges[0]).all()
+    else:
+        merged = union_all(*(select(*r.subquery().c) for r in ranges)).subquery()
+        rows = conn.execute(select(merged).order_by(*(merged.c[c.name].desc() if newest_first else merged.c[c.name]
+                                                       for c in columns))).all()
+    seen: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        seen.setdefault(row.tid, tuple(row)[1:])
+    ordered = list(seen.items())[offset:offset + query.per_page + 1]
+    page, more = ordered[:query.per_page], len(ordered) > query.per_page
+    next_cursor = encode_cursor(query.sort, page[-1][1]) if more and page else None
+    return [task_id for task_id, _values in page], next_cursor
+
+
+_DETAILS = select(*store.TASK_COLUMNS, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
+                  APPLICATION.c.green_channel, APPLICATION.c.applicant_name, APPLICATION.c.matters,
+                  APPLICATION.c.request).select_from(
+    # Outer: tasks of processes started by key (LC…) have no application behind them.
+    TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no, isouter=True))
 
 
 class Inbox:
@@ -174,16 +271,15 @@ class Inbox:
         self.reference = workflows.settings.reference
 
     def tasks(self, principal: Principal, query: TaskQuery) -> Page[dict[str, Any]]:
-        """One page of the open tasks this user may see, with the case at a glance and the due state."""
+        """One page of the open tasks this user may see, with the case at a glance and the due state.
+
+        Read from the inbox index: one range per viewer key of the user (`scoping.inbox_keys`), a count
+        capped at COUNT_CAP, the page's tasks by id."""
         scoping.require(principal, "work_tasks")
         now = clock.now()
         calendar = self.workflows.calendar
-        # Outer: tasks of processes started by key (LC…) have no application behind them.
-        joined = TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no, isouter=True)
-        statement = (select(*store.TASK_COLUMNS, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
-                            APPLICATION.c.green_channel, APPLICATION.c.applicant_name, APPLICATION.c.matters,
-                            APPLICATION.c.request)
-                     .select_from(joined).where(and_(*_filters(query, principal, now))).order_by(*_order(query, now)))
+        keys = scoping.inbox_keys(principal, mine=query.scope == "mine")
+        cursor = decode_cursor(query.after, query.sort) if query.after else None
 
         def row(found: Any) -> dict[str, Any]:
             r = found._mapping
@@ -197,10 +293,18 @@ class Inbox:
             })
             return summary
 
-        with self.workflows.transaction() as session:
-            page = paginate(session.connection(), statement, query.page, query.per_page, row)
-            self._name(session, page.items)
-        return page
+        if not keys:
+            return Page([], 0, query.page, query.per_page, more=False)
+        with self.workflows.reading() as session:
+            conn = session.connection()
+            filters = _filters(query, now)
+            total, capped = _count(conn, keys, filters)
+            ids, next_cursor = _page_ids(conn, keys, filters, query, cursor)
+            found = {r.id: r for r in conn.execute(_DETAILS.where(TASK.c.id.in_(ids)))} if ids else {}
+            items = [row(found[i]) for i in ids if i in found]
+            self._name(session, items)
+        return Page(items, total, query.page, query.per_page, capped=capped, cursor=next_cursor,
+                    more=next_cursor is not None)
 
     def _name(self, session: Any, rows: list[dict[str, Any]]) -> None:
         """Give rows the names of their places, groups and departments (codes stay for links)."""
@@ -215,7 +319,7 @@ class Inbox:
     def page(self, principal: Principal, query: TaskQuery) -> dict[str, Any]:
         """The inbox page: one page of tasks, the user's saved filters and the choices of the filter form."""
         found = self.tasks(principal, query)
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             saved = session.scalars(select(SavedFilter).where(SavedFilter.user_id == principal.user_id)
                                     .order_by(SavedFilter.name)).all()
             townships = [(p.code, p.name) for p in places(session.connection()) if p.kind == "township"]

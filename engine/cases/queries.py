@@ -26,7 +26,7 @@ class CaseQueries:
     def list_tasks(self, group: str | None = None, case_no: str | None = None) -> list[dict[str, Any]]:
         """List open user tasks, optionally of one candidate group and/or one case."""
         now = clock.now()
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             rows = store.open_tasks(session.connection(), case_no=case_no, group=group)
             return [task_summary(r, now) for r in rows]
 
@@ -34,7 +34,7 @@ class CaseQueries:
         """Return a case's status, definition version, open tasks and full history (NotFound outside scope);
         with `applicant`, the applicant masked (the REST API's case)."""
         now = clock.now()
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             conn = session.connection()
             instance = self.workflows.visible_case(session, principal, case_no)
             shown = {"applicant": api_applicant(session, case_no)} if applicant else {}
@@ -49,20 +49,20 @@ class CaseQueries:
 
     def restore_workflow(self, case_no: str) -> BpmnWorkflow:
         """Deserialize a case's workflow from the database (never from the reuse cache)."""
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             instance = self.workflows.find_case(session, case_no)
             loaded = self.workflows.specs.get_by_id(session, instance.definition_id)
             return self.workflows.restore(instance, loaded)
 
     def definitions(self) -> list[ProcessDefinition]:
         """Return every deployed definition, newest first."""
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             return list(session.scalars(select(ProcessDefinition).order_by(
                 ProcessDefinition.key, ProcessDefinition.version.desc())))
 
     def regions(self) -> dict[str, list[tuple[str, ...]]]:
         """The county's townships (code, name) and villages (code, name, township) for region selects."""
-        with self.workflows.transaction() as session:
+        with self.workflows.reading() as session:
             found = places(session.connection())
         return {"townships": [(p.code, p.name) for p in found if p.kind == "township"],
                 "villages": [(p.code, p.name, p.parent or "") for p in found if p.kind == "village"]}

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, insert, select, update
 
+from engine.cases import inbox_index
 from engine.errors import NotDeployed, TaskConflict
 from engine.status import CANCELLED, COMPLETED, OPEN, READY
 from engine.tables import DEFINITION, EVENT, HOTLINE, INSTANCE, TASK, TASK_GROUP
@@ -60,6 +61,10 @@ class InstanceState:
     started_at: datetime
     ended_at: datetime | None
     next_timer_at: datetime | None
+    read_status: str = ""  # the status as read: a change to or from open refiles the inbox index
+
+    def __post_init__(self) -> None:
+        self.read_status = self.read_status or self.status
 
 
 _INSTANCE_COLUMNS = (INSTANCE.c.id, INSTANCE.c.definition_id, INSTANCE.c.case_no, INSTANCE.c.status,
@@ -90,7 +95,8 @@ def insert_instance(conn: Connection, values: Mapping[str, Any]) -> InstanceStat
     """Insert a new instance row (lock_version 1) and return it."""
     row = dict(values, lock_version=1, ended_at=None, next_timer_at=None)
     new_id = conn.execute(insert(INSTANCE).values(row).returning(INSTANCE.c.id)).scalar_one()
-    return InstanceState(id=new_id, **{k: row[k] for k in InstanceState.__dataclass_fields__ if k != "id"})
+    fields = [k for k in InstanceState.__dataclass_fields__ if k not in ("id", "read_status")]
+    return InstanceState(id=new_id, **{k: row[k] for k in fields})
 
 
 def save_instance(conn: Connection, instance: InstanceState) -> None:
@@ -101,6 +107,9 @@ def save_instance(conn: Connection, instance: InstanceState) -> None:
     if result.rowcount != 1:
         raise TaskConflict("案件已被他人同时处理，请刷新后重试")
     instance.lock_version += 1
+    if instance.status != instance.read_status and OPEN in (instance.status, instance.read_status):
+        inbox_index.rebuild(conn, instance.id)
+    instance.read_status = instance.status
 
 
 def due_timer_instances(conn: Connection, moment: datetime) -> list[int]:
@@ -151,11 +160,13 @@ def get_task(conn: Connection, task_id: str) -> Mapping[str, Any] | None:
 def complete_task(conn: Connection, task_id: str, user: str, at: datetime, data: Mapping[str, Any]) -> None:
     """Mark a human task completed by `user` with the submitted data."""
     conn.execute(_COMPLETE_TASK, {"task_id": task_id, "at": at, "user": user, "values": dict(data)})
+    inbox_index.remove(conn, [task_id])
 
 
 def set_assignee(conn: Connection, task_id: str, assignee: str | None) -> None:
     """Set (or clear) the user holding an open task."""
     conn.execute(update(TASK).where(TASK.c.id == task_id).values(assignee=assignee))
+    inbox_index.reassign(conn, task_id, assignee)
 
 
 def open_tasks_of_instance(conn: Connection, instance_id: int) -> dict[str, Mapping[str, Any]]:
@@ -174,16 +185,19 @@ def cancel_tasks(conn: Connection, task_ids: Sequence[str], at: datetime) -> Non
     if task_ids:
         conn.execute(update(TASK).where(TASK.c.id.in_(task_ids), TASK.c.state == READY)
                      .values(state=CANCELLED, completed_at=at))
+        inbox_index.remove(conn, task_ids)
 
 
-def insert_tasks(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert new READY human tasks with their candidate-group rows."""
+def insert_tasks(conn: Connection, rows: Sequence[Mapping[str, Any]], instance_status: str) -> None:
+    """Insert new READY human tasks with their candidate-group rows, filed in the inbox index while
+    their case (in `instance_status`) is open."""
     if not rows:
         return
     conn.execute(_INSERT_TASK, [dict(r) for r in rows])
     groups = [{"task_id": r["id"], "group_code": g} for r in rows for g in r["candidate_groups"]]
     if groups:
         conn.execute(_INSERT_GROUP, groups)
+    inbox_index.add(conn, instance_status, rows)
 
 
 _INSERTS: dict[str, Any] = {}

@@ -95,7 +95,7 @@ class TaskMirror:
             record(self.session, self.instance.case_no, "task_cancelled", actor, at, task_id,
                    existing[task_id]["name"])
         created = [self._row(workflow, task, at) for task_id, task in ready.items() if task_id not in existing]
-        store.insert_tasks(conn, created)
+        store.insert_tasks(conn, created, self.instance.status)
         for row in created:
             record(self.session, self.instance.case_no, "task_created", "system", at, row["id"], row["name"],
                    {"candidate_groups": row["candidate_groups"], "due_at": _iso(row["due_at"])})

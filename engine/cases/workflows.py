@@ -117,6 +117,12 @@ class Workflows:
             for instance_id, version, workflow in pending:
                 self._cache[instance_id] = (version, workflow)
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads (lists, pages): on SQLite it takes no write lock."""
+        with db.transaction(self.sessions, read_only=True) as session:
+            yield session
+
     # -- finding and locking ------------------------------------------------------------------
 
     @staticmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Table, and_, or_
 
@@ -63,6 +63,13 @@ def due_state(due_at: datetime | str | None, now: datetime, calendar: WorkCalend
 def past_due_clause(now: datetime, task: Table = TASK) -> ColumnElement[bool]:
     """SQL: the task's due time has passed at `now` (the deadline job flags these once)."""
     return task.c.due_at < now
+
+
+def entry_overdue_clause(now: datetime, due_key: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL on the inbox index (`due_key`, undated ones far ahead): the open task is overdue at `now`. The
+    flag needs no column there: the deadline job flags a task only once its due time has passed, and a
+    task's due time never moves."""
+    return due_key < now
 
 
 def overdue_clause(now: datetime, task: Table = TASK) -> ColumnElement[bool]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from engine import db
+from engine import db, schema
 from engine.models import Base
 
 
@@ -15,3 +17,27 @@ def test_migrations_match_the_models(clean_db: str) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_the_inbox_index_migration_files_the_open_tasks(case_engine: Any) -> None:
+    """Upgrading a database of 0009 (before the inbox index) files its open tasks as the engine would."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from engine.tables import INBOX
+    from tests.support.cases import dispatch, start
+    from tests.support.db import tx
+
+    engine = case_engine
+    dispatch(engine, start(engine), "minzheng", "yibao")
+    engine.claim_task(engine.queries.list_tasks(case_no=start(engine, green_channel=True))[0]["id"], "center1")
+    with tx(engine.database_url) as session:
+        filed = set(session.execute(select(*INBOX.c)).all())
+    config = schema.alembic_config(engine.database_url)
+    command.downgrade(config, "0009")
+    try:
+        command.upgrade(config, "head")
+    finally:
+        schema.upgrade(engine.database_url)
+    with tx(engine.database_url) as session:
+        assert set(session.execute(select(*INBOX.c)).all()) == filed and len(filed) == 7

@@ -278,6 +278,12 @@ def test_task_filters_and_pagination(client: Any, bearer: Any, engine: Any) -> N
     assert [t["case_no"] for t in only_green["items"]] == [green]
     assert set(first["items"][0]) == {"id", "case_no", "name", "form_key", "candidate_groups", "assignee",
                                       "created_at", "due_at", "overdue"}
+    # 下一页 by position: the cursor of page 1 gives page 2, the last page has none; a tampered one is 422.
+    assert (first["total_capped"], second["next_cursor"]) == (False, None)
+    after = client.get(f"{API}/tasks?per_page=3&after={first['next_cursor']}", headers=headers).json
+    assert [t["id"] for t in after["items"]] == [t["id"] for t in second["items"]]
+    tampered = client.get(f"{API}/tasks?per_page=3&after=x{first['next_cursor']}", headers=headers)
+    assert tampered.status_code == 422 and "after" in tampered.json["errors"]
 
 
 def test_bad_task_query_is_422_naming_each_parameter(client: Any, bearer: Any) -> None:

@@ -9,7 +9,7 @@ from flask import Response, jsonify
 
 from engine.cases.channels import CHANNELS
 from engine.cases.hotline import STATUS_LABELS, WORK_ORDER_SCHEMA
-from engine.cases.inbox import SORTS
+from engine.cases.inbox import MAX_DEPTH, SORTS
 from engine.cases.intake import MAX_LENGTHS
 from engine.paging import MAX_PER_PAGE
 from engine.status import CASE_STATUSES as STATUS_VOCABULARY
@@ -58,9 +58,13 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "TaskPage": {
-        "type": "object", "required": ["items", "total", "page", "per_page"],
-        "properties": {"items": {"type": "array", "items": _ref("Task")}, "total": {"type": "integer"},
-                       "page": {"type": "integer"}, "per_page": {"type": "integer"}},
+        "type": "object", "required": ["items", "total", "total_capped", "page", "per_page", "next_cursor"],
+        "properties": {"items": {"type": "array", "items": _ref("Task")},
+                       "total": {"type": "integer", "description": "共计多少项；total_capped 时为下限（如 1000+）"},
+                       "total_capped": {"type": "boolean", "description": "超过计数上限，total 只是下限"},
+                       "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                       "next_cursor": {"type": ["string", "null"],
+                                       "description": "下一页的位置：作为 after 参数传回；null 表示已是最后一页"}},
     },
     "CompleteTask": {
         "type": "object", "required": ["data"],
@@ -168,8 +172,9 @@ TASK_PARAMETERS = [
     _query("due_to", "截止日期止（含）", {"type": "string", "format": "date"}),
     _query("case_no", "案件编号"),
     _query("sort", "排序", {"type": "string", "enum": list(SORTS)}),
-    _query("page", "页码", {"type": "integer", "minimum": 1}),
+    _query("page", f"页码（不带 after 时最多翻到第 {MAX_DEPTH} 项）", {"type": "integer", "minimum": 1}),
     _query("per_page", "每页条数", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}),
+    _query("after", "上一页返回的 next_cursor（按位置翻页，深翻页用它）"),
 ]
 
 

@@ -26,8 +26,9 @@ def list_tasks() -> Response:
     """One page of the open tasks the caller may see (scope=mine: assigned to them)."""
     who = allowed("work_tasks")
     found = engine().inbox.tasks(who, parse_task_query(request.args, strict=True))
-    return jsonify({"items": [task_view(r) for r in found.items], "total": found.total, "page": found.page,
-                    "per_page": found.per_page})
+    return jsonify({"items": [task_view(r) for r in found.items], "total": found.total,
+                    "total_capped": found.capped, "page": found.page, "per_page": found.per_page,
+                    "next_cursor": found.cursor})
 
 
 @bp.post("/tasks/<task_id>/claim")
