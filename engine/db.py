@@ -58,11 +58,12 @@ def configure_engine(engine: Engine) -> Engine:
 
 
 def analyze(engine: Engine) -> None:
-    """Refresh the planner's statistics (after migrations and bulk loads): SQLite's `PRAGMA optimize`
-    (analysing the tables whose statistics are missing or stale), PostgreSQL's ANALYZE."""
+    """Refresh the planner's statistics (after migrations and bulk loads) with ANALYZE; on SQLite from a
+    sample of each index (`analysis_limit`), so it takes a second, not minutes, on a county's data."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA optimize=0x10002")
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
         else:
             conn.exec_driver_sql("ANALYZE")
         conn.commit()

@@ -160,7 +160,10 @@ class InboxEntry(Base):
     decides the keys). Undated tasks sort last through `due_key` (`inbox_index.UNDATED`)."""
 
     __tablename__ = "inbox_entry"
-    __table_args__ = (Index("ix_inbox_entry_priority", "viewer", "green_rank", "due_key", "created_at", "task_id"),
+    # The priority index (the inbox's default order) carries every filter column too, so a filtered
+    # page and its count read that index alone.
+    __table_args__ = (Index("ix_inbox_entry_priority", "viewer", "green_rank", "due_key", "created_at", "task_id",
+                            "township", "channel", "matters", "name"),
                       Index("ix_inbox_entry_due", "viewer", "due_key", "created_at", "task_id"),
                       Index("ix_inbox_entry_created", "viewer", "created_at", "task_id"),
                       Index("ix_inbox_entry_name", "viewer", "name", "due_key", "task_id"),

@@ -15,7 +15,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, distinct, func, literal, select, tuple_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    distinct,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 
 from engine import clock
 from engine.access import personal_data, scoping
@@ -152,28 +164,54 @@ def _local_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, clock.LOCAL_TZ)
 
 
-def _filters(query: TaskQuery, now: datetime) -> list[ColumnElement[bool]]:
-    """The query's filters on the inbox index (the viewer keys are the scope)."""
-    clauses: list[ColumnElement[bool]] = []
+def _like(text: str) -> str:
+    """`text` as a LIKE pattern matching it anywhere (its own % _ and / taken literally)."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def _filters(query: TaskQuery, now: datetime) -> dict[str, Any]:
+    """The query's filters on the inbox index by name, with their parameter values (the viewer keys are
+    the scope); `_FILTER_CLAUSES` is the SQL of each."""
+    found: dict[str, Any] = {}
     if query.name:
-        clauses.append(INBOX.c.name.contains(query.name, autoescape=True))
+        found["name"] = _like(query.name)
     if query.case_no:
-        clauses.append(INBOX.c.case_no == query.case_no)
+        found["case_no"] = query.case_no
     if query.matter:
-        clauses.append(INBOX.c.matters.contains(f"|{query.matter}|", autoescape=True))
+        found["matter"] = _like(f"|{query.matter}|")
     if query.channel:
-        clauses.append(INBOX.c.channel == query.channel)
+        found["channel"] = query.channel
     if query.township:
-        clauses.append(INBOX.c.township == query.township)
+        found["township"] = query.township
     if query.overdue:
-        clauses.append(entry_overdue_clause(now, INBOX.c.due_key))
+        found["overdue"] = now
     if query.green_channel:
-        clauses.append(INBOX.c.green_rank == 0)
+        found["green"] = 0
     if query.due_from:
-        clauses.extend([INBOX.c.due_key >= _local_day_start(query.due_from), INBOX.c.due_key < UNDATED])
+        found["due_from"] = _local_day_start(query.due_from)
     if query.due_to:
-        clauses.append(INBOX.c.due_key < _local_day_start(query.due_to + timedelta(days=1)))
-    return clauses
+        found["due_to"] = _local_day_start(query.due_to + timedelta(days=1))
+    return found
+
+
+def _param(name: str, column: Any) -> Any:
+    return bindparam(f"f_{name}", type_=column.type)
+
+
+# Each filter as SQL on the index with its value as a parameter, so a page's statements are built once
+# per shape (sort, filters, number of keys) and only executed after that.
+_FILTER_CLAUSES: dict[str, Any] = {
+    "name": lambda: INBOX.c.name.like(_param("name", INBOX.c.name), escape="/"),
+    "case_no": lambda: INBOX.c.case_no == _param("case_no", INBOX.c.case_no),
+    "matter": lambda: INBOX.c.matters.like(_param("matter", INBOX.c.matters), escape="/"),
+    "channel": lambda: INBOX.c.channel == _param("channel", INBOX.c.channel),
+    "township": lambda: INBOX.c.township == _param("township", INBOX.c.township),
+    "overdue": lambda: entry_overdue_clause(_param("overdue", INBOX.c.due_key), INBOX.c.due_key),
+    "green": lambda: INBOX.c.green_rank == _param("green", INBOX.c.green_rank),
+    "due_from": lambda: and_(INBOX.c.due_key >= _param("due_from", INBOX.c.due_key), INBOX.c.due_key < UNDATED),
+    "due_to": lambda: INBOX.c.due_key < _param("due_to", INBOX.c.due_key),
+}
 
 
 def encode_cursor(sort: str, values: Sequence[Any]) -> str:
@@ -207,60 +245,89 @@ def decode_cursor(text: str, sort: str) -> list[Any] | None:
     return values
 
 
-def _after(columns: tuple[Any, ...], newest_first: bool, values: list[Any]) -> ColumnElement[bool]:
-    """SQL: the row sorts after the cursor's values (a row-value comparison the indexes serve)."""
-    bound = tuple_(*(literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)))
+def _after(columns: tuple[Any, ...], newest_first: bool) -> ColumnElement[bool]:
+    """SQL: the row sorts after the cursor's values (parameters c0, c1, …; a row-value comparison the
+    indexes serve)."""
+    bound = tuple_(*(bindparam(f"c{i}", type_=c.type) for i, c in enumerate(columns)))
     return tuple_(*columns) < bound if newest_first else tuple_(*columns) > bound
 
 
-def _count(conn: Connection, keys: list[str], filters: list[ColumnElement[bool]]) -> tuple[int, bool]:
-    """How many tasks the keys hold: exact up to COUNT_CAP, else (COUNT_CAP, True).
+@dataclass(frozen=True)
+class _Statements:
+    """The statements of one shape of page: the capped count and the page's task ids in order."""
 
-    A task is filed once per key, so reading at most (COUNT_CAP + 1) entries per key either reads them
-    all (the distinct count is exact) or finds more than COUNT_CAP distinct tasks."""
-    if len(keys) == 1:
-        inner = select(literal(1).label("one")).where(INBOX.c.viewer == keys[0], *filters).limit(COUNT_CAP + 1)
-        found = conn.execute(select(func.count()).select_from(inner.subquery())).scalar_one()
-    else:
-        limited = select(INBOX.c.task_id).where(INBOX.c.viewer.in_(keys), *filters) \
-            .limit((COUNT_CAP + 1) * len(keys)).subquery()
-        found = conn.execute(select(func.count(distinct(limited.c.task_id)))).scalar_one()
-    return min(int(found), COUNT_CAP), int(found) > COUNT_CAP
+    count: Any
+    page: Any
 
 
-def _page_ids(conn: Connection, keys: list[str], filters: list[ColumnElement[bool]], query: TaskQuery,
-              cursor: list[Any] | None) -> tuple[list[str], str | None]:
-    """The task ids of the page in order, and the cursor of the next page (None: this is the last).
+_SHAPES: dict[tuple[Any, ...], _Statements] = {}
+MAX_SHAPES = 512
 
-    Each viewer key is read as one index range in the page's order, at most as deep as the page; a task
-    under several keys is kept once (the merged head of every range holds the page)."""
-    columns, newest_first = SORT_COLUMNS[query.sort]
-    offset = 0 if cursor is not None else (query.page - 1) * query.per_page
-    depth = offset + query.per_page + 1
-    where = [*filters, *([_after(columns, newest_first, cursor)] if cursor is not None else [])]
+
+def _statements(sort: str, filters: tuple[str, ...], keys: int, after: bool) -> _Statements:
+    """The statements of a page of this shape, built once.
+
+    The page reads each viewer key as one index range in the page's order, at most `depth` deep, and
+    merges them in SQL (so the database's own collation orders names); with a case number the case's
+    few entries are read through their own index instead. The count reads at most COUNT_CAP + 1
+    entries per key: a task is filed once per key, so it either reads them all (the distinct count is
+    exact) or finds more than COUNT_CAP distinct tasks."""
+    shape = (sort, filters, keys, after, COUNT_CAP)
+    found = _SHAPES.get(shape)
+    if found is not None:
+        return found
+    columns, newest_first = SORT_COLUMNS[sort]
+    where = [_FILTER_CLAUSES[name]() for name in filters]
     order = [c.desc() for c in columns] if newest_first else list(columns)
-    ranges = [select(INBOX.c.task_id.label("tid"), *columns).where(INBOX.c.viewer == key, *where)
-              .order_by(*order).limit(depth) for key in keys]
-    if len(ranges) == 1:
-        rows = conn.execute(ranges[0]).all()
+    ranged = [*where, *([_after(columns, newest_first)] if after else [])]
+    viewers = [bindparam(f"k{i}", type_=INBOX.c.viewer.type) for i in range(keys)]
+    depth = bindparam("depth", type_=Integer())
+    if "case_no" in filters or keys == 1:
+        page = select(INBOX.c.task_id, *columns).where(INBOX.c.viewer.in_(viewers), *ranged) \
+            .order_by(*order).limit(depth * keys)
     else:
-        merged = union_all(*(select(*r.subquery().c) for r in ranges)).subquery()
-        rows = conn.execute(select(merged).order_by(*(merged.c[c.name].desc() if newest_first else merged.c[c.name]
-                                                       for c in columns))).all()
+        ranges = [select(INBOX.c.task_id, *columns).where(INBOX.c.viewer == viewer, *ranged)
+                  .order_by(*order).limit(depth).subquery() for viewer in viewers]
+        merged = union_all(*(select(*r.c) for r in ranges)).subquery()
+        page = select(*merged.c).order_by(*(merged.c[c.name].desc() if newest_first else merged.c[c.name]
+                                            for c in columns))
+    cap = bindparam("cap", type_=Integer())
+    if keys == 1:
+        inner = select(literal(1).label("one")).where(INBOX.c.viewer == viewers[0], *where).limit(cap)
+        count = select(func.count()).select_from(inner.subquery())
+    else:
+        limited = select(INBOX.c.task_id).where(INBOX.c.viewer.in_(viewers), *where).limit(cap * keys).subquery()
+        count = select(func.count(distinct(limited.c.task_id)))
+    if len(_SHAPES) >= MAX_SHAPES:
+        _SHAPES.clear()
+    return _SHAPES.setdefault(shape, _Statements(count, page))
+
+
+def _read_page(conn: Connection, keys: list[str], query: TaskQuery, now: datetime,
+               cursor: list[Any] | None) -> tuple[int, bool, list[str], str | None]:
+    """(total, capped, the page's task ids in order, the next page's cursor or None)."""
+    filters = _filters(query, now)
+    statements = _statements(query.sort, tuple(filters), len(keys), cursor is not None)
+    params: dict[str, Any] = {f"f_{name}": value for name, value in filters.items()}
+    params.update({f"k{i}": key for i, key in enumerate(keys)})
+    params.update({f"c{i}": value for i, value in enumerate(cursor or [])})
+    found = int(conn.execute(statements.count, {**params, "cap": COUNT_CAP + 1}).scalar_one())
+    offset = 0 if cursor is not None else (query.page - 1) * query.per_page
     seen: dict[str, tuple[Any, ...]] = {}
-    for row in rows:
-        seen.setdefault(row.tid, tuple(row)[1:])
+    for row in conn.execute(statements.page, {**params, "depth": offset + query.per_page + 1}):
+        seen.setdefault(row[0], tuple(row)[1:])  # a task under several keys is kept once
     ordered = list(seen.items())[offset:offset + query.per_page + 1]
     page, more = ordered[:query.per_page], len(ordered) > query.per_page
     next_cursor = encode_cursor(query.sort, page[-1][1]) if more and page else None
-    return [task_id for task_id, _values in page], next_cursor
+    return min(found, COUNT_CAP), found > COUNT_CAP, [task_id for task_id, _values in page], next_cursor
 
 
 _DETAILS = select(*store.TASK_COLUMNS, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
                   APPLICATION.c.green_channel, APPLICATION.c.applicant_name, APPLICATION.c.matters,
                   APPLICATION.c.request).select_from(
     # Outer: tasks of processes started by key (LC…) have no application behind them.
-    TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no, isouter=True))
+    TASK.join(APPLICATION, APPLICATION.c.case_no == TASK.c.case_no, isouter=True)).where(
+    TASK.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class Inbox:
@@ -297,10 +364,8 @@ class Inbox:
             return Page([], 0, query.page, query.per_page, more=False)
         with self.workflows.reading() as session:
             conn = session.connection()
-            filters = _filters(query, now)
-            total, capped = _count(conn, keys, filters)
-            ids, next_cursor = _page_ids(conn, keys, filters, query, cursor)
-            found = {r.id: r for r in conn.execute(_DETAILS.where(TASK.c.id.in_(ids)))} if ids else {}
+            total, capped, ids, next_cursor = _read_page(conn, keys, query, now, cursor)
+            found = {r.id: r for r in conn.execute(_DETAILS, {"ids": ids})} if ids else {}
             items = [row(found[i]) for i in ids if i in found]
             self._name(session, items)
         return Page(items, total, query.page, query.per_page, capped=capped, cursor=next_cursor,
