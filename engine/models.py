@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
 from sqlalchemy.types import TypeDecorator
@@ -95,6 +107,8 @@ class ProcessInstance(Base):
     case_no: Mapped[str] = mapped_column(String(40), unique=True)
     status: Mapped[str] = mapped_column(String(30), index=True)
     state: Mapped[str] = mapped_column(Text)
+    # A case that ended keeps its state compressed here (zlib), `state` then empty: it is never run again.
+    state_archive: Mapped[bytes | None] = mapped_column(LargeBinary)
     serializer_version: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
@@ -130,10 +144,10 @@ class HumanTask(Base):
     form_key: Mapped[str] = mapped_column(String(100))
     candidate_groups: Mapped[list[Any]] = mapped_column(default=list)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
-    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[dict[str, Any] | None]

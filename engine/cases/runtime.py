@@ -327,10 +327,9 @@ class CaseEngine:
                    allowed: Any) -> tuple[InstanceState, Mapping[str, Any]]:
         """Lock the task's instance, then read the task as it is now: in scope, allowed, still open."""
         conn = session.connection()
-        instance_id = store.task_instance_id(conn, task_id)
-        if instance_id is None:
+        instance = store.lock_instance_of_task(conn, task_id)
+        if instance is None:
             raise NotFound(f"任务 {task_id} 不存在")
-        instance = self.workflows.lock_instance(session, instance_id)
         row = store.get_task(conn, task_id)
         assert row is not None
         scoping.check_task_access(principal, row, allowed)

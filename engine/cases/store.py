@@ -35,7 +35,6 @@ def _param(name: str, column: Any) -> Any:
 
 
 # Statements are built once: constructing a statement costs more than executing it on SQLite.
-_TASK_INSTANCE = select(TASK.c.instance_id).where(TASK.c.id == bindparam("task_id"))
 _GET_TASK = select(*TASK_COLUMNS).where(TASK.c.id == bindparam("task_id"))
 _COMPLETE_TASK = update(TASK).where(TASK.c.id == bindparam("task_id")).values(
     state=COMPLETED, completed_at=_param("at", TASK.c.completed_at), completed_by=bindparam("user"),
@@ -56,6 +55,7 @@ class InstanceState:
     case_no: str
     status: str
     state: str
+    state_archive: bytes | None
     serializer_version: str
     lock_version: int
     started_at: datetime
@@ -68,13 +68,17 @@ class InstanceState:
 
 
 _INSTANCE_COLUMNS = (INSTANCE.c.id, INSTANCE.c.definition_id, INSTANCE.c.case_no, INSTANCE.c.status,
-                     INSTANCE.c.state, INSTANCE.c.serializer_version, INSTANCE.c.lock_version,
+                     INSTANCE.c.state, INSTANCE.c.state_archive, INSTANCE.c.serializer_version, INSTANCE.c.lock_version,
                      INSTANCE.c.started_at, INSTANCE.c.ended_at, INSTANCE.c.next_timer_at)
 _LOAD_INSTANCE = select(*_INSTANCE_COLUMNS).where(INSTANCE.c.id == bindparam("instance_id"))
 _LOCK_INSTANCE = _LOAD_INSTANCE.with_for_update()
+_LOCK_INSTANCE_OF_TASK = select(*_INSTANCE_COLUMNS).where(
+    INSTANCE.c.id == select(TASK.c.instance_id).where(TASK.c.id == bindparam("task_id")).scalar_subquery()
+).with_for_update()
 _SAVE_INSTANCE = update(INSTANCE).where(
     INSTANCE.c.id == bindparam("b_id"), INSTANCE.c.lock_version == bindparam("b_lock")).values(
-    status=bindparam("b_status"), state=bindparam("b_state"), serializer_version=bindparam("b_version"),
+    status=bindparam("b_status"), state=bindparam("b_state"), state_archive=bindparam("b_archive"),
+    serializer_version=bindparam("b_version"),
     ended_at=_param("b_ended", INSTANCE.c.ended_at), next_timer_at=_param("b_timer", INSTANCE.c.next_timer_at),
     lock_version=bindparam("b_lock") + 1)
 
@@ -82,6 +86,12 @@ _SAVE_INSTANCE = update(INSTANCE).where(
 def load_instance(conn: Connection, instance_id: int, lock: bool = False) -> InstanceState | None:
     """Read an instance row, locking it for the rest of the transaction when asked."""
     row = conn.execute(_LOCK_INSTANCE if lock else _LOAD_INSTANCE, {"instance_id": instance_id}).first()
+    return InstanceState(**row._mapping) if row else None
+
+
+def lock_instance_of_task(conn: Connection, task_id: str) -> InstanceState | None:
+    """Read and lock the instance a human task belongs to (None for an unknown task), in one statement."""
+    row = conn.execute(_LOCK_INSTANCE_OF_TASK, {"task_id": task_id}).first()
     return InstanceState(**row._mapping) if row else None
 
 
@@ -93,7 +103,7 @@ def find_instance(conn: Connection, case_no: str) -> InstanceState | None:
 
 def insert_instance(conn: Connection, values: Mapping[str, Any]) -> InstanceState:
     """Insert a new instance row (lock_version 1) and return it."""
-    row = dict(values, lock_version=1, ended_at=None, next_timer_at=None)
+    row = dict(values, lock_version=1, ended_at=None, next_timer_at=None, state_archive=None)
     new_id = conn.execute(insert(INSTANCE).values(row).returning(INSTANCE.c.id)).scalar_one()
     fields = [k for k in InstanceState.__dataclass_fields__ if k not in ("id", "read_status")]
     return InstanceState(id=new_id, **{k: row[k] for k in fields})
@@ -103,6 +113,7 @@ def save_instance(conn: Connection, instance: InstanceState) -> None:
     """Write the instance back if nobody else did since it was read (optimistic lock)."""
     result = conn.execute(_SAVE_INSTANCE, {
         "b_id": instance.id, "b_lock": instance.lock_version, "b_status": instance.status, "b_state": instance.state,
+        "b_archive": instance.state_archive,
         "b_version": instance.serializer_version, "b_ended": instance.ended_at, "b_timer": instance.next_timer_at})
     if result.rowcount != 1:
         raise TaskConflict("案件已被他人同时处理，请刷新后重试")
@@ -144,11 +155,6 @@ def hotline_order_of(conn: Connection, case_no: str) -> str | None:
 def definition_version(conn: Connection, definition_id: int) -> int:
     """Return the version number of a definition."""
     return int(conn.execute(select(DEFINITION.c.version).where(DEFINITION.c.id == definition_id)).scalar_one())
-
-
-def task_instance_id(conn: Connection, task_id: str) -> int | None:
-    """Return the instance a human task belongs to, or None for an unknown task."""
-    return conn.execute(_TASK_INSTANCE, {"task_id": task_id}).scalar()
 
 
 def get_task(conn: Connection, task_id: str) -> Mapping[str, Any] | None:

@@ -170,14 +170,18 @@ class Workflows:
 
     def restore(self, instance: InstanceState, loaded: LoadedDefinition) -> BpmnWorkflow:
         """Deserialize the instance's workflow from its stored state (never from the cache)."""
-        workflow = self.serializer.load(instance.state, instance.serializer_version,
-                                        loaded.spec, loaded.subprocess_specs)
+        state = self.serializer.unarchive(instance.state_archive) if instance.state_archive else instance.state
+        workflow = self.serializer.load(state, instance.serializer_version, loaded.spec, loaded.subprocess_specs)
         workflow.script_engine = self.script_engine
         return workflow
 
     def store_workflow(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow) -> None:
-        """Write the workflow state (optimistic lock); keep the object for reuse once committed."""
+        """Write the workflow state (optimistic lock); keep the object for reuse once committed. A case
+        that has ended is stored compressed (`state_archive`): it is read again, never run again."""
         instance.state = self.serializer.dump(workflow)
+        instance.state_archive = None
+        if status.is_final(instance.status):
+            instance.state, instance.state_archive = "", self.serializer.archive(instance.state)
         instance.serializer_version = self.serializer.version
         store.save_instance(session.connection(), instance)
         session.info.setdefault("cache", []).append((instance.id, instance.lock_version, workflow))

@@ -41,3 +41,30 @@ def test_the_inbox_index_migration_files_the_open_tasks(case_engine: Any) -> Non
         schema.upgrade(engine.database_url)
     with tx(engine.database_url) as session:
         assert set(session.execute(select(*INBOX.c)).all()) == filed and len(filed) == 7
+
+
+def test_the_archive_migration_compresses_ended_cases(case_engine: Any) -> None:
+    """Upgrading a database of 0010 stores its ended cases' states compressed; a running one stays as it was."""
+    from alembic import command
+    from sqlalchemy import update
+
+    from engine.tables import INSTANCE
+    from tests.support.cases import complete_case, instance_of, start
+    from tests.support.db import tx
+
+    engine = case_engine
+    ended, running = start(engine), start(engine)
+    complete_case(engine, ended)
+    state = engine.workflows.serializer.unarchive(instance_of(engine.database_url, ended).state_archive)
+    config = schema.alembic_config(engine.database_url)
+    command.downgrade(config, "0010")
+    try:
+        with tx(engine.database_url) as session:  # as 0010 kept it: the full state in the row
+            session.execute(update(INSTANCE).where(INSTANCE.c.case_no == ended).values(state=state))
+        command.upgrade(config, "head")
+    finally:
+        schema.upgrade(engine.database_url)
+    archived = instance_of(engine.database_url, ended)
+    assert archived.state == "" and engine.workflows.serializer.unarchive(archived.state_archive) == state
+    still = instance_of(engine.database_url, running)
+    assert still.state and still.state_archive is None

@@ -69,3 +69,26 @@ def test_next_timer_is_indexed_while_a_department_handles(start_case: Any, clean
     case.complete("summary", {"summary": "办结"})
     row = instance_row(clean_db, case.case_no)
     assert row.status == "closed_completed" and row.ended_at is not None and row.next_timer_at is None
+
+
+def test_an_ended_case_keeps_its_state_compressed(case_engine: Any, clean_db: str) -> None:
+    """办结 (and 终止) store the state compressed and empty the running column; it restores the same."""
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.bpmn.serializer import StateSerializer
+    from tests.support.cases import instance_of, start, walk_to
+
+    running = start(case_engine)
+    summary = walk_to(case_engine, running, "summary")
+    before = instance_of(clean_db, running)
+    assert before.state and before.state_archive is None
+    case_engine.complete_task(summary, "center1", {"summary": "已纳入低保"})
+    after = instance_of(clean_db, running)
+    assert after.status == "closed_completed" and after.state == ""
+    assert after.state_archive is not None and len(after.state_archive) < len(before.state) / 3
+    assert json.loads(StateSerializer.unarchive(after.state_archive))["tasks"]
+    workflow = case_engine.queries.restore_workflow(running)
+    assert workflow.is_completed() and not workflow.get_tasks(state=TaskState.READY)
+    stopped = start(case_engine)
+    case_engine.admin.terminate_case(stopped, "admin1", "重复申请")
+    assert instance_of(clean_db, stopped).state == "" and instance_of(clean_db, stopped).state_archive
