@@ -32,7 +32,7 @@ from sqlalchemy import (
 from engine import clock
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
-from engine.cases import labels, store
+from engine.cases import inbox_index, labels, store
 from engine.cases.channels import CHANNELS
 from engine.cases.inbox_index import UNDATED
 from engine.cases.regions import places
@@ -370,6 +370,11 @@ class Inbox:
             self._name(session, items)
         return Page(items, total, query.page, query.per_page, capped=capped, cursor=next_cursor,
                     more=next_cursor is not None)
+
+    def rebuild(self) -> int:
+        """Refile every open task of every open case in the inbox index; return how many were filed."""
+        with self.workflows.transaction() as session:
+            return inbox_index.rebuild_all(session.connection())
 
     def _name(self, session: Any, rows: list[dict[str, Any]]) -> None:
         """Give rows the names of their places, groups and departments (codes stay for links)."""

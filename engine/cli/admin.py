@@ -192,4 +192,19 @@ def scheduler_run(ctx: Context, interval: int, ttl: int, as_json: bool) -> None:
     emit(as_json, report, lambda r: f"调度器已停止（{r['stopped_by']}），本进程共检查 {r['ticks']} 次")
 
 
-COMMANDS = (init_db, deploy, demo_data, org, user, token, scheduler)
+@click.group()
+def inbox() -> None:
+    """The inbox index (待办索引)."""
+
+
+@inbox.command("rebuild")
+@pass_json
+@pass_context
+@handles_refusals
+def inbox_rebuild(ctx: Context, as_json: bool) -> None:
+    """Refile every open task of every open case in the inbox index (a repair; the engine keeps it itself)."""
+    filed = ctx.engine.inbox.rebuild()
+    emit(as_json, {"tasks_filed": filed}, lambda r: f"待办索引已重建：{r['tasks_filed']} 项待办")
+
+
+COMMANDS = (init_db, deploy, demo_data, org, user, token, scheduler, inbox)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from engine.models import ApiToken, User
@@ -66,3 +68,20 @@ def test_token_create_stores_only_a_hash_and_can_be_revoked(clean_db: str) -> No
         assert len(rows) == 1 and rows[0].token_hash != token and token not in rows[0].token_hash
     assert relief("token", "revoke", "hotline12345", database_url=clean_db) == {"revoked": 1}
     assert relief("token", "create", "nobody", database_url=clean_db, expect=1)["error"] == "not_found"
+
+
+def test_inbox_rebuild_refiles_a_lost_index(case_engine: Any) -> None:
+    """`relief inbox rebuild` refiles the open tasks when the index was emptied (a repair)."""
+    from sqlalchemy import delete, func
+
+    from engine.tables import INBOX
+    from tests.support.cases import dispatch, start
+
+    dispatch(case_engine, start(case_engine), "minzheng", "yibao")
+    url = case_engine.database_url
+    with tx(url) as session:
+        before = session.execute(select(func.count()).select_from(INBOX)).scalar()
+        session.execute(delete(INBOX))
+    assert relief("inbox", "rebuild", database_url=url) == {"tasks_filed": 2}
+    with tx(url) as session:
+        assert session.execute(select(func.count()).select_from(INBOX)).scalar() == before == 4

@@ -427,3 +427,20 @@ def test_openapi_case_status_is_the_status_vocabulary(client: Any) -> None:
     assert schemas["Case"]["properties"]["status"]["enum"] == list(CASE_STATUSES)
     assert schemas["WorkOrderState"]["properties"]["case_status"]["enum"] == list(CASE_STATUSES)
     assert "error" in CASE_STATUSES and "terminated" in CASE_STATUSES
+
+
+def test_rate_limited_requests_start_no_thread(demo_db: str, tmp_path: Path, bearer: Any, monkeypatch: Any) -> None:
+    """The API's rate limit counts every request; counting starts no timer thread (the limiter's own
+    memory storage starts one whenever its last one has ended, i.e. on almost every request)."""
+    import threading
+    import time
+
+    client = make_app(demo_db, tmp_path, RATELIMIT_ENABLED=True).test_client()
+    headers = bearer("center1")
+    started: list[Any] = []
+    original = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self), original(self))[1])
+    for _ in range(5):
+        assert client.get(f"{API}/tasks", headers=headers).status_code == 200
+        time.sleep(0.02)  # requests a moment apart, as clients send them
+    assert started == []
