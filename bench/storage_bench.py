@@ -322,8 +322,8 @@ def summary_line(database: str, cases: int, results: list[Scenario]) -> str:
             found[f"{r.name}_vacuumed_kib"] = kib(sum(r.sizes[VACUUMED].values()))
     for r in results:
         if r.toast:
-            found[f"process_instance_toast_{r.short}_kib"] = kib(r.toast[AS_IS])
-            found[f"process_instance_toast_{r.short}_vacuumed_kib"] = kib(r.toast[VACUUMED])
+            found[f"process_instance_toast_{r.short}_kib"] = kib(r.toast.get(AS_IS, 0))
+            found[f"process_instance_toast_{r.short}_vacuumed_kib"] = kib(r.toast.get(VACUUMED, 0))
         if r.unused:
             found[f"process_instance_toast_dead_{r.short}_kib"] = kib(r.unused[AS_IS].get(PROCESS_TOAST, 0))
     return "summary: " + " ".join(f"{k}={v}" for k, v in found.items())

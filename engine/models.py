@@ -182,8 +182,7 @@ class InboxEntry(Base):
                       Index("ix_inbox_entry_created", "viewer", "created_at", "task_id"),
                       Index("ix_inbox_entry_name", "viewer", "name", "due_key", "task_id"),
                       Index("ix_inbox_entry_task", "task_id"),
-                      Index("ix_inbox_entry_case", "case_no", "viewer"),
-                      Index("ix_inbox_entry_instance", "instance_id"))
+                      Index("ix_inbox_entry_case", "case_no", "viewer"))
 
     viewer: Mapped[str] = mapped_column(String(110), primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)

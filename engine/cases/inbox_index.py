@@ -105,10 +105,10 @@ _TASK_COLUMNS = (TASK.c.id, TASK.c.instance_id, TASK.c.case_no, TASK.c.name, TAS
 
 def rebuild(conn: Connection, instance_id: int) -> None:
     """Refile one instance's open tasks from their rows (nothing when the case is not open)."""
-    conn.execute(delete(INBOX).where(INBOX.c.instance_id == instance_id))
     status = conn.execute(select(INSTANCE.c.status).where(INSTANCE.c.id == instance_id)).scalar()
     rows = [_mapping(r) for r in conn.execute(select(*_TASK_COLUMNS).where(
         TASK.c.instance_id == instance_id, TASK.c.state == READY))]
+    remove(conn, [r["id"] for r in rows])  # only open tasks are ever filed
     add(conn, str(status), rows)
 
 
