@@ -15,7 +15,7 @@ MO     := $(PO:.po=.mo)
 # in web/static/dist; bpmnlint (.bpmnlintrc, recommended rules) checks processes/ in `make lint`.
 FRONTEND := web/static/dist/.built
 
-.PHONY: setup db run test lint bench clean translations
+.PHONY: setup db run serve test lint bench clean translations
 
 setup: $(STAMP) $(MO) $(FRONTEND)
 
@@ -49,11 +49,16 @@ run: db
 	@echo "社会救助联动平台: http://$(HOST):$(PORT)/  (demo users in README.md, password Demo@2026)"
 	RELIEF_SCHEDULER=$(RELIEF_SCHEDULER) $(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 
+# The production server (deploy/gunicorn.conf.py: RELIEF_BIND, RELIEF_WORKERS). The deadline jobs are not
+# run in it: start `relief scheduler run` as a process of its own.
+serve: db
+	RELIEF_SCHEDULER=off $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'web:create_app()'
+
 test: setup
 	$(BIN)/pytest -q
 
 lint: setup
-	$(BIN)/ruff check engine web tests bench scripts
+	$(BIN)/ruff check engine web tests bench scripts deploy
 	$(BIN)/mypy engine web
 	frontend/node_modules/.bin/bpmnlint processes/*.bpmn
 
