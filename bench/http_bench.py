@@ -378,13 +378,18 @@ def print_row(label: str, run: Run) -> None:
           f"{run.percentile_ms(50):>10.1f}{run.percentile_ms(95):>10.1f}", flush=True)
 
 
+def ratio(runs: dict[int, Run]) -> float:
+    """Requests/s with the most clients ÷ with one (nan when the one-client run did nothing)."""
+    low, high = CLIENTS
+    return runs[high].rps / runs[low].rps if runs[low].rps else float("nan")
+
+
 def summary(results: dict[str, dict[int, Run]], head: dict[str, Any], errors: int) -> str:
     """The one-line summary: per workload requests/s with 1 and 8 clients, their ratio, p50/p95 of each."""
     values = dict(head)
-    low, high = CLIENTS
     for name, runs in results.items():
         values.update({f"{name}_rps_{c}": f"{runs[c].rps:.1f}" for c in CLIENTS})
-        values[f"{name}_ratio"] = f"{runs[high].rps / runs[low].rps:.2f}"
+        values[f"{name}_ratio"] = f"{ratio(runs):.2f}"
         for c in CLIENTS:
             values[f"{name}_p50_ms_{c}"] = f"{runs[c].percentile_ms(50):.1f}"
             values[f"{name}_p95_ms_{c}"] = f"{runs[c].percentile_ms(95):.1f}"
@@ -412,7 +417,7 @@ def report(results: dict[str, dict[int, Run]], head: dict[str, Any], errors: int
     for name, runs in results.items():
         for clients in CLIENTS:
             print_row(name, runs[clients])
-        print(f"{'':<14}ratio {high} clients ÷ {low} client: {runs[high].rps / runs[low].rps:.2f}")
+        print(f"{'':<14}ratio {high} clients ÷ {low} client: {ratio(runs):.2f}")
     print(summary(results, head, errors))
 
 
