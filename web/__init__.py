@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -76,15 +77,29 @@ def _scheduler_wanted(app: Flask) -> bool:
     return not app.debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
 
 
+def _read_key(key_file: Path) -> str:
+    """The instance's secret key; a worker that lost the race to create it waits for the winner to write it."""
+    for _ in range(50):
+        key = key_file.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise RuntimeError(f"{key_file} is empty")
+
+
 def _finish_config(app: Flask, settings: Settings) -> None:
     if not app.config["SECRET_KEY"]:
         # A per-instance random key: stable across restarts, never committed.
         key_file = settings.instance_dir / "secret_key"
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        if not key_file.exists():
-            key_file.write_text(os.urandom(32).hex())
-            key_file.chmod(0o600)
-        app.config["SECRET_KEY"] = key_file.read_text().strip()
+        try:  # created once, atomically: gunicorn's workers start together and must share one key
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(os.urandom(32).hex())
+        app.config["SECRET_KEY"] = _read_key(key_file)
     app.config["DATABASE_URL"] = settings.database_url
     app.config["UPLOAD_DIR"] = str(settings.upload_dir)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings.database_url

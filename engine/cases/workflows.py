@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +41,9 @@ from engine.errors import NotFound, TaskConflict, WorkflowFailure
 from engine.notify.notices import Notices
 from engine.notify.outbox import queue_in_app
 from engine.settings import Settings
+
+# Workflows kept for reuse per engine (about 30 kB each): the cases stepped most recently.
+MAX_CACHED_WORKFLOWS = 500
 
 
 @dataclass
@@ -97,7 +101,7 @@ class Workflows:
         # Keep the last committed workflow object per instance to skip deserializing it on the
         # next step; the lock_version check makes a stale object unusable.
         self.reuse_workflows = reuse_workflows
-        self._cache: dict[int, tuple[int, BpmnWorkflow]] = {}
+        self._cache: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     @contextmanager
@@ -116,6 +120,9 @@ class Workflows:
         with self._cache_lock:
             for instance_id, version, workflow in pending:
                 self._cache[instance_id] = (version, workflow)
+                self._cache.move_to_end(instance_id)
+            while len(self._cache) > MAX_CACHED_WORKFLOWS:  # the least recently stepped go first
+                self._cache.popitem(last=False)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

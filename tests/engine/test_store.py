@@ -92,3 +92,23 @@ def test_an_ended_case_keeps_its_state_compressed(case_engine: Any, clean_db: st
     stopped = start(case_engine)
     case_engine.admin.terminate_case(stopped, "admin1", "重复申请")
     assert instance_of(clean_db, stopped).state == "" and instance_of(clean_db, stopped).state_archive
+
+
+def test_the_workflow_cache_keeps_the_most_recent_cases_only(clean_db: str, monkeypatch: Any) -> None:
+    """The in-process reuse of workflows is bounded: past MAX_CACHED_WORKFLOWS the least recently stepped
+    case is dropped (and its next step deserializes, as every step without the cache does)."""
+    from engine.cases import workflows
+    from tests.support.cases import start
+    from tests.support.db import engine_for
+
+    monkeypatch.setattr(workflows, "MAX_CACHED_WORKFLOWS", 2)
+    engine = engine_for(clean_db, deploy=True, county=True)
+    first, second, third = (start(engine) for _ in range(3))
+    cached = engine.workflows._cache
+    assert len(cached) == 2 and find_id(engine, first) not in cached
+    assert {find_id(engine, second), find_id(engine, third)} == set(cached)
+
+
+def find_id(engine: Any, case_no: str) -> int:
+    with tx(engine.database_url) as session:
+        return int(session.scalar(select(ProcessInstance.id).where(ProcessInstance.case_no == case_no)))
