@@ -178,6 +178,9 @@ class InboxEntry(Base):
     # page and its count read that index alone.
     __table_args__ = (Index("ix_inbox_entry_priority", "viewer", "green_rank", "due_key", "created_at", "task_id",
                             "township", "channel", "matters", "name"),
+                      # the center's most used filter: a township's tasks, counted and paged by this index
+                      Index("ix_inbox_entry_township", "viewer", "township", "green_rank", "due_key", "created_at",
+                            "task_id"),
                       Index("ix_inbox_entry_due", "viewer", "due_key", "created_at", "task_id"),
                       Index("ix_inbox_entry_created", "viewer", "created_at", "task_id"),
                       Index("ix_inbox_entry_name", "viewer", "name", "due_key", "task_id"),

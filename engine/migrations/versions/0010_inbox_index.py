@@ -35,6 +35,7 @@ def upgrade() -> None:
     )
     indexes = {'ix_inbox_entry_priority': ['viewer', 'green_rank', 'due_key', 'created_at', 'task_id', 'township',
                                            'channel', 'matters', 'name'],
+               'ix_inbox_entry_township': ['viewer', 'township', 'green_rank', 'due_key', 'created_at', 'task_id'],
                'ix_inbox_entry_due': ['viewer', 'due_key', 'created_at', 'task_id'],
                'ix_inbox_entry_created': ['viewer', 'created_at', 'task_id'],
                'ix_inbox_entry_name': ['viewer', 'name', 'due_key', 'task_id'],
