@@ -50,13 +50,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import inspect, make_url, text  # noqa: E402
+from scheduler_bench import empty_database  # noqa: E402
 
 from engine import db  # noqa: E402
 from engine.cases.runtime import CaseEngine  # noqa: E402
-from engine.models import Base  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 
 BPMN = ROOT / "processes" / "relief_linkage.bpmn"
@@ -135,15 +135,7 @@ class World:
 
 def fresh_database(url: str | None, tmp: Path) -> str:
     """A new SQLite file, or the given PostgreSQL database emptied (`relief init-db` migrates it)."""
-    if url is None:
-        return f"sqlite:///{tmp / 'bench.db'}"
-    name = make_url(url).database or ""
-    if "bench" not in name and "test" not in name:
-        sys.exit(f"refusing to empty database {name!r}: its name must contain 'bench' or 'test'")
-    with db.get_engine(url).begin() as conn:
-        Base.metadata.drop_all(conn)
-        if inspect(conn).has_table("alembic_version"):
-            conn.execute(text("DROP TABLE alembic_version"))
+    url = empty_database(url, tmp / "bench.db")
     db.get_engine(url).dispose()
     return url
 

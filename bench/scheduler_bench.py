@@ -98,17 +98,23 @@ def bench_settings(url: str, tmp: Path) -> Settings:
 
 def fresh_database(url: str | None, tmp: Path, size: int) -> str:
     """A new SQLite file, or the given PostgreSQL database emptied; migrated to the newest schema."""
-    if url is None:
-        url = f"sqlite:///{tmp / f'scheduler-{size}.db'}"
-    else:
-        name = make_url(url).database or ""
-        if "bench" not in name and "test" not in name:
-            sys.exit(f"refusing to empty database {name!r}: its name must contain 'bench' or 'test'")
-        with db.get_engine(url).begin() as conn:
-            Base.metadata.drop_all(conn)
-            if inspect(conn).has_table("alembic_version"):
-                conn.execute(text("DROP TABLE alembic_version"))
+    url = empty_database(url, tmp / f"scheduler-{size}.db")
     schema.upgrade(url)
+    return url
+
+
+def empty_database(url: str | None, sqlite_file: Path) -> str:
+    """`sqlite_file` (new) when no URL is given, else the given PostgreSQL database with every table dropped
+    — refused unless its name says it is one for benches or tests."""
+    if url is None:
+        return f"sqlite:///{sqlite_file}"
+    name = make_url(url).database or ""
+    if "bench" not in name and "test" not in name:
+        sys.exit(f"refusing to empty database {name!r}: its name must contain 'bench' or 'test'")
+    with db.get_engine(url).begin() as conn:
+        Base.metadata.drop_all(conn)
+        if inspect(conn).has_table("alembic_version"):
+            conn.execute(text("DROP TABLE alembic_version"))
     return url
 
 

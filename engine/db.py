@@ -8,22 +8,30 @@ factory of `session_factory(url)`. Both sit on engines configured by `engine_opt
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's own lock alone
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SessionFactory = Callable[[], Session]
+SQLITE_TIMEOUT = 60.0  # seconds a writer waits for SQLite's lock
 
 
 def engine_options(url: str) -> dict[str, Any]:
     """Keyword arguments for `create_engine` (and Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS)."""
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 60, "check_same_thread": False}}
+        return {"connect_args": {"timeout": SQLITE_TIMEOUT, "check_same_thread": False}}
     # JIT compiles each of the inbox's short index reads for longer than they take to run.
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "connect_args": {"options": "-c jit=off"}}
 
@@ -94,14 +102,53 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessions_on(get_engine(url))
 
 
+_WRITER_POLL = 0.001
+
+
+class _Writing(threading.local):
+    depth = 0  # this thread holds the writer's turn (a nested write transaction does not wait for itself)
+
+
+_writing = _Writing()
+
+
+@contextmanager
+def _sqlite_writer_turn(session: Session) -> Iterator[None]:
+    """On an SQLite file, wait for the writer's turn on an OS file lock beside the database before BEGIN
+    IMMEDIATE: a waiting writer then goes as soon as the last one commits, where SQLite's own busy
+    handler sleeps in growing steps (up to 100 ms) and lets the unlucky wait for hundreds of them. The
+    lock is only a queue: after SQLITE_TIMEOUT, or where there is no fcntl, SQLite's lock decides alone."""
+    bind = session.get_bind()
+    database = bind.engine.url.database if bind.dialect.name == "sqlite" else None
+    if fcntl is None or not database or database == ":memory:" or _writing.depth:
+        yield
+        return
+    with open(f"{database}.writer-lock", "a+b") as handle:
+        deadline = time.monotonic() + SQLITE_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(_WRITER_POLL)
+        _writing.depth = 1
+        try:
+            yield
+        finally:
+            _writing.depth = 0  # closing the file releases the lock
+
+
 @contextmanager
 def transaction(sessions: SessionFactory, read_only: bool = False) -> Iterator[Session]:
     """Open a session in one transaction: commit on success, roll back on error, then close it.
 
-    `read_only`: the transaction only reads; on SQLite it then does not take the write lock."""
+    `read_only`: the transaction only reads; on SQLite it then does not take the write lock (and a
+    writer first waits for its turn, `_sqlite_writer_turn`)."""
     session = sessions()
     try:
-        with session.begin():
+        with nullcontext() if read_only else _sqlite_writer_turn(session), session.begin():
             if read_only:
                 session.connection(execution_options={READ_ONLY: True})
             yield session

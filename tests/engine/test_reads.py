@@ -62,3 +62,35 @@ def test_a_token_records_its_use_at_most_once_a_minute(case_engine: Any) -> None
     assert last_used() == first + timedelta(seconds=61)
     engine.accounts.revoke_tokens("center1")
     assert engine.accounts.principal_for_token(token) is None
+
+
+def test_sqlite_writers_queue_on_a_lock_file_that_each_transaction_releases(tmp_path: Any) -> None:
+    """On an SQLite file a write transaction holds the writer's turn (an OS lock beside the database) until
+    it ends, and a read never takes it."""
+    import fcntl
+
+    url = f"sqlite:///{tmp_path / 'turn.db'}"
+    sessions = db.session_factory(url)
+    lock_file = tmp_path / "turn.db.writer-lock"
+
+    def taken() -> bool:
+        with open(lock_file, "a+b") as other:  # another open file: as another process or thread would
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
+
+    with db.transaction(sessions) as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert taken()
+        with db.transaction(sessions, read_only=True) as reader:
+            assert reader.execute(text("SELECT count(*) FROM sqlite_master")).scalar() is not None
+    assert not taken()
+    with db.transaction(sessions, read_only=True) as reader:
+        reader.execute(text("SELECT 1"))
+        assert not taken()
+    with db.transaction(sessions) as writer:
+        writer.execute(text("INSERT INTO t VALUES (1)"))
+        assert taken()
+    assert not taken()
