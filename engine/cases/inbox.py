@@ -56,6 +56,7 @@ SORT_COLUMNS: dict[str, tuple[tuple[Any, ...], bool]] = {
 }
 COUNT_CAP = 1000  # counted exactly up to here, then "1,000+"
 MAX_DEPTH = 5000  # a page number reaches this many tasks deep; further pages follow the 下一页 cursor
+MAX_CURSOR = 2000  # characters: a cursor of the name sort carries a task name (up to 200 characters)
 SCOPES = ("groups", "mine")
 MAX_FILTER_NAME = 100
 _FLAGS = {"": False, "0": False, "false": False, "off": False, "1": True, "true": True, "on": True}
@@ -141,7 +142,7 @@ def parse_task_query(args: Mapping[str, Any], strict: bool = False, per_page: in
     defaults and are listed in `errors`; strict (the API): InvalidData names each bad parameter."""
     read = _Args(args)
     size = per_page or read.number("per_page", 20, MAX_PER_PAGE)
-    after = read.text("after", 400)
+    after = read.text("after", MAX_CURSOR)
     query = TaskQuery(
         scope=read.choice("scope", SCOPES, "groups"), name=read.text("name", 50), matter=read.text("matter", 50),
         channel=read.choice("channel", CHANNELS, ""), township=read.text("township", 60),
@@ -217,7 +218,7 @@ _FILTER_CLAUSES: dict[str, Any] = {
 def encode_cursor(sort: str, values: Sequence[Any]) -> str:
     """Where the next page starts: the sort values of this page's last task, URL-safe."""
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return base64.urlsafe_b64encode(json.dumps([sort, *plain]).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps([sort, *plain], ensure_ascii=False).encode()).decode().rstrip("=")
 
 
 def decode_cursor(text: str, sort: str) -> list[Any] | None:

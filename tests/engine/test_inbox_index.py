@@ -162,3 +162,5 @@ def test_a_bad_cursor_or_a_deep_page_starts_over_with_a_reason() -> None:
     deep = parse_task_query({"page": "9999"})
     assert deep.page == 1 and "页码过大" in deep.errors["page"][0]
     assert parse_task_query({"page": "9999", "after": good, "sort": "due"}).page == 9999
+    longest = encode_cursor("name", ["救" * 200, "2026-12-01T00:00:00+00:00", "abc"])  # a name at its limit
+    assert parse_task_query({"after": longest, "sort": "name"}).after == longest
