@@ -363,4 +363,4 @@ def _refresh_open_rows(session: Session, instance: store.InstanceState, target: 
             name=meta.name, form_key=meta.form_key, candidate_groups=groups))
         conn.execute(delete(tables.TASK_GROUP).where(tables.TASK_GROUP.c.task_id == task_id))
         store.insert_rows(conn, tables.TASK_GROUP, [{"task_id": task_id, "group_code": g} for g in groups])
-    inbox_index.rebuild(conn, instance.id)
+    inbox_index.rebuild(conn, instance.id, instance.status)

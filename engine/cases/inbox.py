@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -171,48 +171,41 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(query: TaskQuery, now: datetime) -> dict[str, Any]:
-    """The query's filters on the inbox index by name, with their parameter values (the viewer keys are
-    the scope); `_FILTER_CLAUSES` is the SQL of each."""
-    found: dict[str, Any] = {}
-    if query.name:
-        found["name"] = _like(query.name)
-    if query.case_no:
-        found["case_no"] = query.case_no
-    if query.matter:
-        found["matter"] = _like(f"|{query.matter}|")
-    if query.channel:
-        found["channel"] = query.channel
-    if query.township:
-        found["township"] = query.township
-    if query.overdue:
-        found["overdue"] = now
-    if query.green_channel:
-        found["green"] = 0
-    if query.due_from:
-        found["due_from"] = _local_day_start(query.due_from)
-    if query.due_to:
-        found["due_to"] = _local_day_start(query.due_to + timedelta(days=1))
-    return found
+@dataclass(frozen=True)
+class _Filter:
+    """One filter of the inbox on its index: the column its parameter is typed as, the value a query gives
+    it (None: not asked for) and its SQL on that parameter (`f_<name>`), so a page's statements are built
+    once per shape (sort, filters, number of keys) and only executed after that."""
+
+    column: Any
+    value: Callable[[TaskQuery, datetime], Any]
+    clause: Callable[[Any], ColumnElement[bool]]
 
 
-def _param(name: str, column: Any) -> Any:
-    return bindparam(f"f_{name}", type_=column.type)
-
-
-# Each filter as SQL on the index with its value as a parameter, so a page's statements are built once
-# per shape (sort, filters, number of keys) and only executed after that.
-_FILTER_CLAUSES: dict[str, Any] = {
-    "name": lambda: INBOX.c.name.like(_param("name", INBOX.c.name), escape="/"),
-    "case_no": lambda: INBOX.c.case_no == _param("case_no", INBOX.c.case_no),
-    "matter": lambda: INBOX.c.matters.like(_param("matter", INBOX.c.matters), escape="/"),
-    "channel": lambda: INBOX.c.channel == _param("channel", INBOX.c.channel),
-    "township": lambda: INBOX.c.township == _param("township", INBOX.c.township),
-    "overdue": lambda: entry_overdue_clause(_param("overdue", INBOX.c.due_key), INBOX.c.due_key),
-    "green": lambda: INBOX.c.green_rank == _param("green", INBOX.c.green_rank),
-    "due_from": lambda: and_(INBOX.c.due_key >= _param("due_from", INBOX.c.due_key), INBOX.c.due_key < UNDATED),
-    "due_to": lambda: INBOX.c.due_key < _param("due_to", INBOX.c.due_key),
+_FILTERS: dict[str, _Filter] = {
+    "name": _Filter(INBOX.c.name, lambda q, now: _like(q.name) if q.name else None,
+                    lambda p: INBOX.c.name.like(p, escape="/")),
+    "case_no": _Filter(INBOX.c.case_no, lambda q, now: q.case_no or None, lambda p: INBOX.c.case_no == p),
+    "matter": _Filter(INBOX.c.matters, lambda q, now: _like(f"|{q.matter}|") if q.matter else None,
+                      lambda p: INBOX.c.matters.like(p, escape="/")),
+    "channel": _Filter(INBOX.c.channel, lambda q, now: q.channel or None, lambda p: INBOX.c.channel == p),
+    "township": _Filter(INBOX.c.township, lambda q, now: q.township or None, lambda p: INBOX.c.township == p),
+    "overdue": _Filter(INBOX.c.due_key, lambda q, now: now if q.overdue else None,
+                       lambda p: entry_overdue_clause(p, INBOX.c.due_key)),
+    "green": _Filter(INBOX.c.green_rank, lambda q, now: 0 if q.green_channel else None,
+                     lambda p: INBOX.c.green_rank == p),
+    "due_from": _Filter(INBOX.c.due_key, lambda q, now: _local_day_start(q.due_from) if q.due_from else None,
+                        lambda p: and_(INBOX.c.due_key >= p, INBOX.c.due_key < UNDATED)),
+    "due_to": _Filter(INBOX.c.due_key,
+                      lambda q, now: _local_day_start(q.due_to + timedelta(days=1)) if q.due_to else None,
+                      lambda p: INBOX.c.due_key < p),
 }
+
+
+def _filters(query: TaskQuery, now: datetime) -> dict[str, Any]:
+    """The filters the query asks for, by name, with their parameter values."""
+    found = {name: f.value(query, now) for name, f in _FILTERS.items()}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def encode_cursor(sort: str, values: Sequence[Any]) -> str:
@@ -249,7 +242,7 @@ def decode_cursor(text: str, sort: str) -> list[Any] | None:
 def _after(columns: tuple[Any, ...], newest_first: bool) -> ColumnElement[bool]:
     """SQL: the row sorts after the cursor's values (parameters c0, c1, …; a row-value comparison the
     indexes serve)."""
-    bound = tuple_(*(bindparam(f"c{i}", type_=c.type) for i, c in enumerate(columns)))
+    bound = tuple_(*(store.typed_param(f"c{i}", c) for i, c in enumerate(columns)))
     return tuple_(*columns) < bound if newest_first else tuple_(*columns) > bound
 
 
@@ -278,7 +271,7 @@ def _statements(sort: str, filters: tuple[str, ...], keys: int, after: bool) -> 
     if found is not None:
         return found
     columns, newest_first = SORT_COLUMNS[sort]
-    where = [_FILTER_CLAUSES[name]() for name in filters]
+    where = [_FILTERS[name].clause(store.typed_param(f"f_{name}", _FILTERS[name].column)) for name in filters]
     order = [c.desc() for c in columns] if newest_first else list(columns)
     ranged = [*where, *([_after(columns, newest_first)] if after else [])]
     viewers = [bindparam(f"k{i}", type_=INBOX.c.viewer.type) for i in range(keys)]

@@ -103,13 +103,13 @@ _TASK_COLUMNS = (TASK.c.id, TASK.c.instance_id, TASK.c.case_no, TASK.c.name, TAS
                  TASK.c.assignee, TASK.c.due_at, TASK.c.created_at)
 
 
-def rebuild(conn: Connection, instance_id: int) -> None:
-    """Refile one instance's open tasks from their rows (nothing when the case is not open)."""
-    status = conn.execute(select(INSTANCE.c.status).where(INSTANCE.c.id == instance_id)).scalar()
+def rebuild(conn: Connection, instance_id: int, instance_status: str) -> None:
+    """Refile one instance's open tasks from their rows (nothing when the case, in `instance_status`, is
+    not open)."""
     rows = [_mapping(r) for r in conn.execute(select(*_TASK_COLUMNS).where(
         TASK.c.instance_id == instance_id, TASK.c.state == READY))]
     remove(conn, [r["id"] for r in rows])  # only open tasks are ever filed
-    add(conn, str(status), rows)
+    add(conn, instance_status, rows)
 
 
 def rebuild_all(conn: Connection) -> int:

@@ -30,15 +30,16 @@ def _mapping(row: Any) -> Mapping[str, Any]:
     return cast(Mapping[str, Any], row._mapping)
 
 
-def _param(name: str, column: Any) -> Any:
+def typed_param(name: str, column: Any) -> Any:
+    """A bound parameter named `name` of `column`'s type (so its values convert as the column's do)."""
     return bindparam(name, type_=column.type)
 
 
 # Statements are built once: constructing a statement costs more than executing it on SQLite.
 _GET_TASK = select(*TASK_COLUMNS).where(TASK.c.id == bindparam("task_id"))
 _COMPLETE_TASK = update(TASK).where(TASK.c.id == bindparam("task_id")).values(
-    state=COMPLETED, completed_at=_param("at", TASK.c.completed_at), completed_by=bindparam("user"),
-    data=_param("values", TASK.c.data))
+    state=COMPLETED, completed_at=typed_param("at", TASK.c.completed_at), completed_by=bindparam("user"),
+    data=typed_param("values", TASK.c.data))
 _OPEN_OF_INSTANCE = select(*TASK_COLUMNS).where(
     TASK.c.instance_id == bindparam("instance_id"), TASK.c.state == READY)
 _OPEN_ORDER = (TASK.c.due_at, TASK.c.created_at, TASK.c.id)
@@ -79,7 +80,8 @@ _SAVE_INSTANCE = update(INSTANCE).where(
     INSTANCE.c.id == bindparam("b_id"), INSTANCE.c.lock_version == bindparam("b_lock")).values(
     status=bindparam("b_status"), state=bindparam("b_state"), state_archive=bindparam("b_archive"),
     serializer_version=bindparam("b_version"),
-    ended_at=_param("b_ended", INSTANCE.c.ended_at), next_timer_at=_param("b_timer", INSTANCE.c.next_timer_at),
+    ended_at=typed_param("b_ended", INSTANCE.c.ended_at),
+    next_timer_at=typed_param("b_timer", INSTANCE.c.next_timer_at),
     lock_version=bindparam("b_lock") + 1)
 
 
@@ -119,7 +121,7 @@ def save_instance(conn: Connection, instance: InstanceState) -> None:
         raise TaskConflict("案件已被他人同时处理，请刷新后重试")
     instance.lock_version += 1
     if instance.status != instance.read_status and OPEN in (instance.status, instance.read_status):
-        inbox_index.rebuild(conn, instance.id)
+        inbox_index.rebuild(conn, instance.id, instance.status)
     instance.read_status = instance.status
 
 
