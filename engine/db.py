@@ -8,6 +8,7 @@ factory of `session_factory(url)`. Both sit on engines configured by `engine_opt
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,12 +29,19 @@ SessionFactory = Callable[[], Session]
 SQLITE_TIMEOUT = 60.0  # seconds a writer waits for SQLite's lock
 
 
+def json_text(value: Any) -> str:
+    """How a JSON column's value is written: UTF-8 as is and no spaces (`"身份证"` is 11 bytes,
+    escaped it was 20), so the history, forms and notices of a case take less room on both databases."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def engine_options(url: str) -> dict[str, Any]:
     """Keyword arguments for `create_engine` (and Flask-SQLAlchemy's SQLALCHEMY_ENGINE_OPTIONS)."""
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": SQLITE_TIMEOUT, "check_same_thread": False}}
+        return {"json_serializer": json_text, "connect_args": {"timeout": SQLITE_TIMEOUT, "check_same_thread": False}}
     # JIT compiles each of the inbox's short index reads for longer than they take to run.
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "connect_args": {"options": "-c jit=off"}}
+    return {"json_serializer": json_text, "pool_pre_ping": True, "pool_size": 10, "max_overflow": 20,
+            "connect_args": {"options": "-c jit=off"}}
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -112,3 +112,18 @@ def test_the_workflow_cache_keeps_the_most_recent_cases_only(clean_db: str, monk
 def find_id(engine: Any, case_no: str) -> int:
     with tx(engine.database_url) as session:
         return int(session.scalar(select(ProcessInstance.id).where(ProcessInstance.case_no == case_no)))
+
+
+def test_json_columns_keep_chinese_as_utf8_without_spaces(start_case: Any, clean_db: str) -> None:
+    """JSON columns are written compactly (engine.db.json_text): a reason in Chinese is stored as its
+    characters, not as \\u escapes, and without the spaces of json.dumps' default separators."""
+    case = start_case()
+    case.complete("triage", {"decision": "ineligible", "reason": "收入超标"})
+    with tx(clean_db) as session:
+        raw = session.connection().exec_driver_sql(
+            "SELECT CAST(data AS TEXT) FROM case_event WHERE case_no = %s AND type = 'task_completed'"
+            if session.bind.dialect.name == "postgresql" else
+            "SELECT CAST(data AS TEXT) FROM case_event WHERE case_no = ? AND type = 'task_completed'",
+            (case.case_no,)).scalar_one()
+    assert "收入超标" in raw and "\\u" not in raw
+    assert '","' in raw and '", "' not in raw and json.loads(raw)["reason"] == "收入超标"
