@@ -10,14 +10,21 @@ log and notices, on a real SQLite file.
 Each scenario runs `--rounds` times, the sides interleaved (bare, engine without the workflow cache,
 with it), and the medians are reported.
 
-Usage: python bench/engine_bench.py [--cases N | --quick] [--rounds N] [--database-url URL]
+`--floor` measures instead what one persisted step cannot do without, on the three-department case
+at its largest state: SpiffWorkflow's serializer load and dump of the task tree, the bare minimum
+of rebuilding it (constructing its Task objects and parsing/writing its JSON), the thinnest write
+transaction (the state, three events, the lock bump), and the ratio a step could reach with only
+those costs on top of the bare step (`ceiling_ratio`).
+
+Usage: python bench/engine_bench.py [--cases N | --quick] [--rounds N] [--database-url URL] [--floor]
 The last line printed is `summary: name=value …` (cases/s per scenario and side, the ratios
-`ratio_no_cache` and `ratio_cache`).
+`ratio_no_cache` and `ratio_cache`; with --floor the per-step figures in ms and `ceiling_ratio`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -31,9 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.task import Task  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
-from engine import schema  # noqa: E402
+from engine import db, schema  # noqa: E402
 from engine.bpmn.loader import parse_safely  # noqa: E402
 from engine.bpmn.parser import build_specs  # noqa: E402
 from engine.bpmn.sandbox import SandboxScriptEngine  # noqa: E402
@@ -136,6 +144,80 @@ def budget_cost(cases: int) -> dict[str, str]:
     return found
 
 
+def per_call_ms(function: Callable[[], Any], calls: int = 200) -> float:
+    """Milliseconds per call of `function` (after one warm-up call), the median of three runs."""
+    function()
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(calls):
+            function()
+        runs.append((time.perf_counter() - started) / calls * 1000)
+    return statistics.median(runs)
+
+
+def floor(url: str, engine: CaseEngine, cases: int) -> dict[str, str]:
+    """The costs a persisted step cannot avoid, at the three-department case's largest state (see --floor)."""
+    decisions = SCENARIOS["three_departments"]
+    bare = bare_runner()
+    bare(decisions)
+    started = time.perf_counter()
+    steps = sum(bare(decisions) for _ in range(cases))
+    bare_step = (time.perf_counter() - started) / steps * 1000
+    case_no, _ = engine.start_case(APPLICANT, "window", "village")
+    tasks = engine.queries.list_tasks(case_no=case_no)
+    while len(tasks) and tasks[0]["form_key"] != "summary":  # the last step: the state is at its largest
+        tasks = engine.complete_task(tasks[0]["id"], "bench", decisions[tasks[0]["form_key"]])
+    with engine.workflows.reading() as session:
+        instance = engine.workflows.find_case(session, case_no)
+        loaded = engine.workflows.specs.get_by_id(session, instance.definition_id)
+    serializer = engine.workflows.serializer
+    workflow = serializer.load(instance.state, instance.serializer_version, loaded.spec, loaded.subprocess_specs)
+    trees = [workflow, *workflow.subprocesses.values()]
+    task_count = sum(len(tree.tasks) for tree in trees)
+    document = json.loads(instance.state)
+
+    def construct() -> None:  # the objects alone: no data, no links, no events
+        for tree in trees:
+            for task in list(tree.tasks.values()):
+                Task(tree, task.task_spec, state=task.state, id=task.id)
+
+    bind = db.get_engine(url)  # the thinnest write, on tables of its own (the product's rows are not touched)
+    with bind.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, state TEXT, lock_version INTEGER)")
+        conn.exec_driver_sql("CREATE TABLE bench_floor_event (id INTEGER PRIMARY KEY, case_no TEXT, data TEXT)")
+        conn.exec_driver_sql("INSERT INTO bench_floor VALUES (1, '', 0)")
+
+    def write() -> None:
+        with bind.begin() as conn:
+            conn.exec_driver_sql("UPDATE bench_floor SET state = ? WHERE id = 1", (instance.state,))
+            conn.exec_driver_sql("INSERT INTO bench_floor_event (case_no, data) VALUES (?, ?)",
+                                 [(case_no, '{"kind":"x"}')] * 3)
+            conn.exec_driver_sql("UPDATE bench_floor SET lock_version = lock_version + 1 WHERE id = 1")
+
+    found = {
+        "bare_step_ms": bare_step, "spiff_load_ms": per_call_ms(lambda: serializer.load(
+            instance.state, instance.serializer_version, loaded.spec, loaded.subprocess_specs)),
+        "spiff_dump_ms": per_call_ms(lambda: serializer.dump(workflow)),
+        "construct_tasks_ms": per_call_ms(construct),
+        "json_parse_ms": per_call_ms(lambda: json.loads(instance.state)),
+        "json_write_ms": per_call_ms(lambda: json.dumps(document, ensure_ascii=False, separators=(",", ":"))),
+        "write_transaction_ms": per_call_ms(write),
+    }
+    least = sum(found[k] for k in ("construct_tasks_ms", "json_parse_ms", "json_write_ms", "write_transaction_ms"))
+    found["ceiling_ratio"] = bare_step / (bare_step + least)
+    found["spiff_ratio"] = bare_step / (bare_step + found["spiff_load_ms"] + found["spiff_dump_ms"])
+    print(f"state at the last step: {len(instance.state.encode()):,} bytes, {task_count} tasks in {len(trees)} trees")
+    for name, value in found.items():
+        print(f"  {name:<24}{value:>10.3f}")
+    print("ceiling_ratio: the bare step ÷ (the bare step + constructing the tasks + parsing and writing the JSON "
+          "+ the thinnest write transaction), nothing else counted")
+    print("spiff_ratio: the bare step ÷ (the bare step + SpiffWorkflow's serializer load and dump), "
+          "nothing else counted")
+    return {"state_bytes": str(len(instance.state.encode())), "tasks": str(task_count),
+            **{k: f"{v:.3f}" for k, v in found.items()}}
+
+
 def main() -> None:
     """Run every scenario on both sides, repeated and interleaved; print medians, ratios and the summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -143,7 +225,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions (medians are reported)")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_CASES} cases per scenario (a smoke run)")
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file in a temp dir")
+    parser.add_argument("--floor", action="store_true", help="what a persisted step cannot avoid (SQLite only)")
     args = parser.parse_args()
+    if args.floor and args.database_url and not args.database_url.startswith("sqlite"):
+        parser.error("--floor measures on SQLite only")
     cases = QUICK_CASES if args.quick else args.cases
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -155,6 +240,9 @@ def main() -> None:
         engines = {"no cache": CaseEngine(settings, reuse_workflows=False), "cache": CaseEngine(settings)}
         engines["cache"].accounts.load_demo_data()  # applications are checked against the county's regions
         engines["cache"].deploy(BPMN.read_bytes(), BPMN.name, "bench")
+        if args.floor:
+            print("summary: " + " ".join(f"{k}={v}" for k, v in floor(url, engines["no cache"], cases).items()))
+            return
         bare = bare_runner()
         print(f"database: {url.split('://')[0]}, cases per scenario: {cases}, rounds: {args.rounds} (medians)")
         print(f"{'scenario':<20}{'steps':>6}{'bare cases/s':>14}" + "".join(f"{k + ' cases/s':>20}" for k in engines)
