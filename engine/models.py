@@ -383,3 +383,46 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class Matter(Base):
+    """A matter of the catalog (事项清单, R-6.1.3.1): the standard's seven fields, what the platform
+    needs to run it, and each material with its review standard (审查标准, R-6.1.3.2)."""
+
+    __tablename__ = "matter"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(40))  # 实施部门 (departments.yaml)
+    assistance_type: Mapped[str] = mapped_column(String(40))  # 救助类别
+    recipients: Mapped[str] = mapped_column(Text)  # 救助对象
+    procedure: Mapped[str] = mapped_column(Text)  # 办理程序
+    content: Mapped[str] = mapped_column(Text)  # 救助内容
+    materials: Mapped[list[Any]] = mapped_column(default=list)  # 所需材料, each with its 审查标准
+    basis: Mapped[str] = mapped_column(Text)  # 政策依据
+    process_key: Mapped[str] = mapped_column(String(100), default="relief_linkage")
+    due_workdays: Mapped[int | None] = mapped_column(Integer)  # 办理时限（工作日）
+    place: Mapped[str] = mapped_column(Text, default="")  # 办理窗口/地点
+    noticed: Mapped[bool] = mapped_column(Boolean, default=False)  # approved cases are publicly noticed (救助公示)
+    status: Mapped[str] = mapped_column(String(20))  # active 在用 / disabled 停用 / unconfirmed 待县确认
+    position: Mapped[int] = mapped_column(Integer, default=0)  # the catalog's order
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class MatterRevision(Base):
+    """One change of a matter: who, when, why, and the whole record before and after (for the diff
+    and for restoring it)."""
+
+    __tablename__ = "matter_revision"
+    __table_args__ = (UniqueConstraint("code", "revision", name="uq_matter_revision_code_revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    revision: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -14,6 +14,8 @@ from engine.models import (
     HumanTask,
     HumanTaskGroup,
     InboxEntry,
+    Matter,
+    MatterRevision,
     Notification,
     Organisation,
     ProcessDefinition,
@@ -31,6 +33,8 @@ HOTLINE = cast(Table, HotlineOrder.__table__)
 INBOX = cast(Table, InboxEntry.__table__)
 INSTANCE = cast(Table, ProcessInstance.__table__)
 LEASE = cast(Table, SchedulerLease.__table__)
+MATTER = cast(Table, Matter.__table__)
+MATTER_REVISION = cast(Table, MatterRevision.__table__)
 NOTICE = cast(Table, Notification.__table__)
 ORGS = cast(Table, Organisation.__table__)
 ROLES = cast(Table, UserRole.__table__)
