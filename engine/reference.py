@@ -1,4 +1,5 @@
-"""Reference data (部门、角色、事项清单 R-6.1.3.1) loaded from editable YAML files in the data directory."""
+"""Reference data (部门、角色、救助类别) loaded from editable YAML files in the data directory, and the
+matter catalog (事项清单 R-6.1.3.1), which `matters.yaml` only seeds: it lives in the database (engine.catalog)."""
 
 from __future__ import annotations
 
@@ -21,32 +22,12 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
-def _is_text_list(value: Any) -> bool:
-    return isinstance(value, list) and all(_is_text(item) for item in value)
-
-
-def _is_workdays(value: Any) -> bool:
-    # bool is an int subclass; `true` in YAML must not pass as 1 working day.
-    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
-
-
 # Field name -> (check, what the field must be); used in error messages for the county's editors.
 _Checks = dict[str, tuple[Callable[[Any], bool], str]]
 
 _NAMED: _Checks = {
     "zh": (_is_text, "非空文本"),
     "en": (_is_text, "非空文本"),
-}
-
-_MATTER: _Checks = {
-    "name": (_is_text, "非空文本"),
-    "department": (_is_text, "部门代码"),
-    "recipients": (_is_text, "非空文本"),
-    "procedure": (_is_text, "非空文本"),
-    "content": (_is_text, "非空文本"),
-    "materials": (_is_text_list, "文本列表"),
-    "basis": (_is_text, "非空文本"),
-    "due_workdays": (_is_workdays, "非负整数或 null"),
 }
 
 
@@ -85,7 +66,8 @@ def _load_records(path: Path, kind: str) -> dict[str, dict[str, Any]]:
     raw = _read_yaml(path)
     if not isinstance(raw, list):
         raise ReferenceDataError(f"{path}: 顶层应为列表，每条含 code 字段")
-    checks = _MATTER if kind == "matter" else _NAMED
+    # A matter's fields are checked where the catalog takes it in (engine.catalog.records), not here.
+    checks: _Checks = {} if kind == "matter" else _NAMED
     records: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(raw):
         code = _check_entry(path, index, entry, checks)
@@ -98,8 +80,9 @@ def _load_records(path: Path, kind: str) -> dict[str, dict[str, Any]]:
 class ReferenceData:
     """The reference files of one data directory (`Settings.data_dir`); each file is parsed once."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, database_url: str | None = None):
         self.data_dir = Path(data_dir)
+        self.database_url = database_url
 
     def departments(self) -> dict[str, dict[str, Any]]:
         """Return the departments (实施部门) keyed by code; treat the result as read-only."""
@@ -109,17 +92,26 @@ class ReferenceData:
         """Return the user roles keyed by code; treat the result as read-only."""
         return _load_records(self.data_dir / "roles.yaml", "named")
 
+    def assistance_types(self) -> dict[str, dict[str, Any]]:
+        """Return the assistance types (救助类别) keyed by code; treat the result as read-only."""
+        return _load_records(self.data_dir / "assistance_types.yaml", "named")
+
+    def seed_matters(self) -> list[dict[str, Any]]:
+        """The matter catalog as the data directory's `matters.yaml` starts it (read once, at set-up)."""
+        return list(_load_records(self.data_dir / "matters.yaml", "matter").values())
+
     def matters(self) -> dict[str, dict[str, Any]]:
-        """Return the matter catalog (事项清单) keyed by code; treat the result as read-only."""
-        path = self.data_dir / "matters.yaml"
-        records = _load_records(path, "matter")
-        known = self.departments()
-        # A matter pointing at a department that does not exist could never be dispatched.
-        for code, matter in records.items():
-            department = matter["department"]
-            if department not in known:
-                raise ReferenceDataError(f"{path}: 事项 {code} 的 department 不是已知部门代码：{department}")
-        return records
+        """Return the matter catalog (事项清单) keyed by code, as the database holds it now, in the
+        catalog's order (disabled matters included: old cases still name them); treat it as read-only."""
+        if self.database_url is None:
+            raise ReferenceDataError("事项清单保存在数据库中：此处未配置数据库")
+        from engine.catalog.reading import current_matters  # the database layer only where it is needed
+
+        return current_matters(self.database_url)
+
+    def selectable_matters(self) -> dict[str, dict[str, Any]]:
+        """The matters a new application, triage or consultation may name: all but the disabled (停用)."""
+        return {code: m for code, m in self.matters().items() if m["status"] != "disabled"}
 
     def department_name(self, code: str | None) -> str:
         """The Chinese name of a department code (the code itself when unknown; '' for none)."""
@@ -140,11 +132,16 @@ class ReferenceData:
         return str(self.matters().get(code, {}).get("name", code))
 
     def unknown_matters(self, matters: Any) -> list[str]:
-        """Codes of `matters` that the catalog lacks (a non-list counts as one unknown entry)."""
+        """Codes of `matters` that the catalog lacks or has disabled (a non-list counts as one unknown entry)."""
         if not isinstance(matters, list):
             return ["?"]
-        known = self.matters()
+        known = self.selectable_matters()
         return [str(m) for m in matters if m not in known]
+
+    def matter_errors(self, matters: Any) -> dict[str, list[str]]:
+        """{"matters": [message]} when `matters` names codes new input may not name, else {}."""
+        unknown = self.unknown_matters(matters)
+        return {"matters": [f"事项清单中没有或已停用：{'、'.join(unknown)}"]} if unknown else {}
 
 
 def clear_cache() -> None:

@@ -100,10 +100,10 @@ class Settings:
 
     @cached_property
     def reference(self) -> ReferenceData:
-        """Departments, roles and the matter catalog from `data_dir`."""
+        """Departments, roles and assistance types from `data_dir`; the matter catalog from the database."""
         from engine.reference import ReferenceData
 
-        return ReferenceData(self.data_dir)
+        return ReferenceData(self.data_dir, self.database_url)
 
     @cached_property
     def forms(self) -> FormLibrary:

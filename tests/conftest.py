@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import inspect, make_url, text
 
 from engine import db, schema
+from engine.catalog.service import MatterCatalog
 from engine.models import Base
+from engine.settings import Settings
 
 # Tests create many users; a cheap hash keeps that fast (production uses scrypt).
 os.environ.setdefault("RELIEF_PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
@@ -54,10 +56,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def clean_db(database_url: str) -> str:
-    """Empty every table before the test (the schema stays)."""
+    """Empty every table before the test (the schema stays), then set the catalog up as `relief init-db`
+    does on a new database (from data/matters.yaml)."""
     with db.get_engine(database_url).begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+    MatterCatalog(Settings.from_environ(DATABASE_URL=database_url), db.session_factory(database_url)).ensure_seeded()
     return database_url
 
 

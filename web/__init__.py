@@ -144,10 +144,23 @@ def _sessions(bind: Any) -> engine_db.SessionFactory:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web import auth, calendar_admin, cases, design, inbox, instances, intake, notifications, portal, tasks
+    from web import (
+        auth,
+        calendar_admin,
+        cases,
+        catalog,
+        design,
+        inbox,
+        instances,
+        intake,
+        notifications,
+        portal,
+        tasks,
+    )
     from web.api import bp as api_bp
 
-    for module in (auth, inbox, tasks, cases, intake, portal, notifications, calendar_admin, design, instances):
+    for module in (auth, inbox, tasks, cases, intake, portal, notifications, calendar_admin, design, instances,
+                   catalog):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

@@ -68,7 +68,7 @@ def form_choices() -> dict[str, Any]:
     """Townships and villages for the region selects, the matter catalog, field limits and upload limits."""
     found = engine()
     regions = found.queries.regions()
-    matters = [(code, m["name"]) for code, m in found.settings.reference.matters().items()]
+    matters = [(code, m["name"]) for code, m in found.settings.reference.selectable_matters().items()]
     situation = found.settings.forms.load_schema("situation")["properties"]
     return {**regions, "matters": matters, "limits": MAX_LENGTHS, "max_files": materials.MAX_FILES,
             "max_mb": materials.MAX_FILE_BYTES // (1024 * 1024), "situation": situation,

@@ -72,11 +72,14 @@ def widget_of(spec: Mapping[str, Any]) -> str:
     return "textarea" if spec.get("maxLength", 0) > LONG_TEXT else "text"
 
 
-def option_labels(spec: Mapping[str, Any], reference: ReferenceData) -> list[tuple[str, str]]:
-    """(value, label) pairs of an enum: department names for department codes, else x-enum-labels."""
+def option_labels(spec: Mapping[str, Any], reference: ReferenceData, chosen: Any = ()) -> list[tuple[str, str]]:
+    """(value, label) pairs of an enum: department names for department codes, else x-enum-labels. Of the
+    matter catalog the matters new input may name, and a disabled one only where it was `chosen` already."""
     catalog = spec.get("x-options", "")
     if catalog in CATALOGS:
-        entries = reference.matters() if catalog == "matters" else reference.departments()
+        kept = set(chosen) if isinstance(chosen, list | tuple | set) else {chosen}
+        entries = ({c: m for c, m in reference.matters().items() if m["status"] != "disabled" or c in kept}
+                   if catalog == "matters" else reference.departments())
         return [(code, str(entry.get("name") or entry.get("zh") or code)) for code, entry in entries.items()]
     values = [str(v) for v in spec.get("enum", [])]
     departments = reference.departments()
@@ -106,7 +109,8 @@ def build_fields(schema: Mapping[str, Any], reference: ReferenceData, values: Va
         fields.append(Field(
             name=name, label=str(spec.get("title", name)), description=str(spec.get("description", "")),
             widget=widget, required=name in required,
-            options=option_labels(_choice_spec(spec), reference) if widget in ("radio", "select", "checkboxes") else [],
+            options=(option_labels(_choice_spec(spec), reference, values.get(name, empty))
+                     if widget in ("radio", "select", "checkboxes") else []),
             maxlength=spec.get("maxLength"),
             step=("1" if _types(spec)[0] == "integer" else "0.01") if widget == "number" else None,
             value=values.get(name, empty), errors=list(errors.get(name, []))))

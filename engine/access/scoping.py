@@ -49,6 +49,8 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "inspect": (_roles("admin"), _l("仅系统管理员可以查看和管理流程实例")),
     "heat": (_roles("admin", "designer", "analyst"), _l("无权查看办理热力图")),
     "calendar": (_roles("admin"), _l("仅系统管理员可以查看工作日历")),
+    "catalog": (_roles(*STAFF_ROLES), _l("接口账号无权查看事项清单页面")),
+    "catalog_edit": (_roles("admin"), _l("仅系统管理员可以修改事项清单")),
     "deliveries": (_roles("admin"), _l("仅系统管理员可以查看和重发失败的通知")),
     "unmask": (lambda who: who.can_unmask, _l("您没有查看完整个人信息的权限")),
     "hotline_push": (_roles("integration"), _l("仅 12345 平台接口账号可以推送工单")),

@@ -65,6 +65,11 @@ def _validator(path: Path) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
+def compiled_schema(path: Path) -> Draft202012Validator:
+    """The checked, compiled validator of the JSON Schema file at `path` (read once); FormSchemaError if bad."""
+    return _validator(path)
+
+
 def _enum_labels(schema: Mapping[str, Any], values: list[Any]) -> str:
     labels: Mapping[str, str] = schema.get("x-enum-labels", {})
     return "、".join(labels.get(value, value) if isinstance(value, str) else str(value) for value in values)
@@ -75,7 +80,7 @@ def _type_message(expected: str | list[str]) -> str:
     return "类型不正确，应为" + "或".join(_TYPE_NAMES.get(kind, kind) for kind in kinds)
 
 
-def _message(error: ValidationError) -> str:
+def error_message(error: ValidationError) -> str:
     """Translate one jsonschema error (other than required/additionalProperties) into Chinese."""
     kind, value, schema = error.validator, error.validator_value, error.schema
     assert isinstance(schema, Mapping)  # boolean schemas never produce keyword errors
@@ -131,7 +136,7 @@ def _collect(errors: dict[str, list[str]], error: ValidationError) -> None:
         return
     else:
         field = FORM_ERROR_KEY
-    _add(errors, field, _message(error))
+    _add(errors, field, error_message(error))
 
 
 class FormLibrary:

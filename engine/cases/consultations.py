@@ -43,9 +43,7 @@ def consultation_errors(conn: Connection, reference: ReferenceData, data: Mappin
     for key, limit in LIMITS.items():
         if len(_text(data, key)) > limit:
             errors[key] = [f"不能超过 {limit} 个字"]
-    unknown = reference.unknown_matters(data.get("matters") or [])
-    if unknown:
-        errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
+    errors.update(reference.matter_errors(data.get("matters") or []))
     return region, errors
 
 

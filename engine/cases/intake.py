@@ -96,9 +96,7 @@ def check_application(conn: Connection, reference: ReferenceData, applicant: Map
     if not region_errors and level == "village" and not region.get("village"):
         errors["region.village"] = ["村(社区)窗口登记的申请须选择申请人所在的村(社区)"]
     matters = applicant.get("matters") or []
-    unknown = reference.unknown_matters(matters)
-    if unknown:
-        errors["matters"] = [f"事项清单中没有：{'、'.join(unknown)}"]
+    errors.update(reference.matter_errors(matters))
     if consent is False:
         errors["consent"] = ["请阅读并同意个人信息处理说明后再提交"]
     situation = applicant.get("situation") or {}

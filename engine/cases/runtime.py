@@ -45,6 +45,7 @@ from engine.cases.queries import CaseQueries
 from engine.cases.store import InstanceState
 from engine.cases.tasks import record, task_summary
 from engine.cases.workflows import Workflows
+from engine.catalog.service import MatterCatalog
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.notify.outbox import Outbox
@@ -74,6 +75,7 @@ class CaseEngine:
         self.outbox = Outbox(settings, self.sessions)
         self.accounts = Accounts(settings, self.sessions)
         self.consultations = Consultations(self.workflows)
+        self.catalog = MatterCatalog(settings, self.sessions)
         self.hotline = Hotline(self)
 
     @classmethod
@@ -241,8 +243,7 @@ class CaseEngine:
         matters = data.get("matters")
         if not isinstance(matters, list):
             return {}
-        unknown = self.settings.reference.unknown_matters(matters)
-        return {"matters": [f"事项清单中没有：{'、'.join(unknown)}"]} if unknown else {}
+        return self.settings.reference.matter_errors(matters)
 
     def claim_task(self, task_id: str, user: str, principal: Principal | None = None) -> dict[str, Any]:
         """Take an open task as one's own (认领); refused while someone else holds it."""

@@ -16,11 +16,14 @@ from engine.cli.common import Context, emit, fail, handles_refusals, pass_contex
 @pass_context
 @handles_refusals
 def init_db(ctx: Context, as_json: bool) -> None:
-    """Create or upgrade the database schema (Alembic)."""
+    """Create or upgrade the database schema (Alembic); on first set-up take the matter catalog from
+    the data directory's matters.yaml."""
     from engine import schema
 
     schema.upgrade(ctx.settings.database_url)
-    emit(as_json, {"ok": True}, lambda _: "数据库结构已是最新")
+    seeded = ctx.engine.catalog.ensure_seeded()
+    seeded_text = f"；已从 matters.yaml 导入事项清单 {seeded} 项" if seeded else ""
+    emit(as_json, {"ok": True, "matters_seeded": seeded}, lambda _: "数据库结构已是最新" + seeded_text)
 
 
 @click.command()

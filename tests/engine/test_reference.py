@@ -1,4 +1,5 @@
-"""Tests for the reference data loaders (departments, roles, matter catalog R-6.1.3.1)."""
+"""Tests for the reference data loaders (departments, roles, assistance types); the matter catalog,
+which lives in the database, is tested in test_catalog."""
 
 import shutil
 from pathlib import Path
@@ -36,23 +37,10 @@ ROLES = {
     "integration": "12345平台接口账号",
 }
 
-MATTER_FIELDS = {
-    "code",
-    "name",
-    "department",
-    "recipients",
-    "procedure",
-    "content",
-    "materials",
-    "basis",
-    "due_workdays",
-}
-
-
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A writable copy of the shipped data files."""
-    for name in ("departments.yaml", "roles.yaml", "matters.yaml"):
+    for name in ("departments.yaml", "roles.yaml", "matters.yaml", "assistance_types.yaml"):
         shutil.copy(PROJECT_ROOT / "data" / name, tmp_path / name)
     return tmp_path
 
@@ -78,41 +66,9 @@ def test_roles_have_the_nine_codes_with_chinese_names() -> None:
     assert {code: role["zh"] for code, role in reference.roles().items()} == ROLES
 
 
-def test_matter_catalog_has_sixteen_complete_rows() -> None:
-    """The starting catalog holds the 16 matters of DOMAIN.md, each with every catalog field."""
-    matters = reference.matters()
-    assert len(matters) == 16
-    assert all(set(matter) == MATTER_FIELDS for matter in matters.values())
-    assert all(code == matter["code"] for code, matter in matters.items())
-
-
-def test_matters_point_at_known_departments() -> None:
-    """Every matter's implementing department is one of the department codes."""
-    assert {matter["department"] for matter in reference.matters().values()} <= set(DEPARTMENTS)
-
-
-@pytest.mark.parametrize(
-    ("name", "department", "due_workdays"),
-    [
-        ("最低生活保障", "minzheng", 30),
-        ("特困人员供养", "minzheng", 40),
-        ("临时救助", "minzheng", 15),
-        ("医疗救助", "yibao", None),
-        ("法律援助", "sifa", 10),
-        ("红十字人道救助", "hongshizihui", 20),
-        ("受灾人员救助", "yingji", None),
-    ],
-)
-def test_matter_departments_and_time_limits(name: str, department: str, due_workdays: int | None) -> None:
-    """Matters carry DOMAIN.md's department and typical time limit, null where none is given."""
-    by_name = {matter["name"]: matter for matter in reference.matters().values()}
-    assert by_name[name]["department"] == department
-    assert by_name[name]["due_workdays"] == due_workdays
-
-
 def test_loaders_are_cached() -> None:
     """Repeated calls return the same parsed object instead of re-reading the file."""
-    assert reference.matters() is reference.matters()
+    assert reference.departments() is reference.departments()
 
 
 def test_data_dir_env_overrides_location(data_dir: Path) -> None:
@@ -157,23 +113,3 @@ def test_missing_file_is_a_reference_data_error(data_dir: Path) -> None:
     (data_dir / "roles.yaml").unlink()
     with pytest.raises(ReferenceDataError, match="roles.yaml"):
         library(data_dir).roles()
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "expected"),
-    [
-        ("department: sifa", "department: fayuan", "不是已知部门代码：fayuan"),
-        ("due_workdays: 10", "due_workdays: true", "due_workdays 应为非负整数或 null"),
-        ("due_workdays: 10", "due_workdays: -1", "due_workdays 应为非负整数或 null"),
-        ("  materials: []", "  materials: 无", "materials 应为文本列表"),
-    ],
-)
-def test_malformed_matter_is_refused(data_dir: Path, old: str, new: str, expected: str) -> None:
-    """A matter with an unknown department or a bad field type raises an error naming matters.yaml."""
-    path = data_dir / "matters.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(ReferenceDataError, match=expected) as info:
-        library(data_dir).matters()
-    assert "matters.yaml" in str(info.value)
