@@ -18,7 +18,16 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.support.browser import CHROMIUM, LiveServer, Step, launch_chromium, new_context, serve, sign_in
+from tests.support.browser import (
+    CHROMIUM,
+    LiveServer,
+    Step,
+    launch_chromium,
+    new_context,
+    phone_context,
+    serve,
+    sign_in,
+)
 from tests.support.web import make_app
 
 
@@ -72,6 +81,14 @@ def page_for(browser: Browser, live_server: LiveServer, step: Step) -> Iterator[
 def anonymous_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A page in a fresh browser context, not signed in."""
     context = new_context(browser, live_server.url)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A page on a phone (390 × 844, touch), not signed in."""
+    context = phone_context(browser, live_server.url)
     yield context.new_page()
     context.close()
 

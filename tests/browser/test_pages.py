@@ -9,12 +9,9 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import LiveServer, Step, set_field, visit
+from tests.support.browser import LiveServer, Step, apply_online, set_field, visit
 
 pytestmark = pytest.mark.browser
-
-ONLINE_APPLICATION = {"name": "王五", "id_number": "34052419800101001X", "phone": "13700137000", "township": "T01",
-                      "village": "T01V02", "request": "失业后生活困难，申请临时救助", "consent": "1"}
 
 
 @dataclass(frozen=True)
@@ -113,13 +110,7 @@ def test_portal_application_then_progress_query(anonymous_page: Page, step: Step
     """An applicant applies online, gets a case number and query code, and looks the case up with them."""
     page = anonymous_page
     with step(page, "portal application"):
-        visit(page, "/portal/apply")
-        for name, value in ONLINE_APPLICATION.items():
-            set_field(page, name, value)
-        page.get_by_role("button", name="提交申请").click()
-        expect(page.locator("#case-no")).to_have_text(re.compile(r"^\s*SJ\d{12}\s*$"))
-        case_no = page.locator("#case-no").inner_text().strip()
-        query_code = page.locator("#query-code").inner_text().strip()
+        case_no, query_code = apply_online(page)
         assert query_code, "the receipt should show the query code"
     with step(page, "portal query"):
         visit(page, "/portal/query")

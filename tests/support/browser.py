@@ -19,7 +19,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORT: ViewportSize = {"width": 1366, "height": 900}
+PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
+ONLINE_APPLICATION = {"name": "王五", "id_number": "34052419800101001X", "phone": "13700137000", "township": "T01",
+                      "village": "T01V02", "request": "失业后生活困难，申请临时救助", "consent": "1"}
 Step = Callable[[Page, str], AbstractContextManager[None]]
 
 
@@ -58,6 +61,14 @@ def new_context(browser: Browser, base_url: str) -> BrowserContext:
     return context
 
 
+def phone_context(browser: Browser, base_url: str) -> BrowserContext:
+    """A fresh profile on a phone (390 × 844, touch, the page's own viewport meta): Chinese, Beijing time."""
+    context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                  viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
 def visit(page: Page, path: str) -> None:
     """Go to `path` and insist on a successful answer (a 404 fails at once, not after a locator timeout)."""
     response = page.goto(path)
@@ -83,3 +94,13 @@ def set_field(scope: Page | Locator, name: str, value: str) -> None:
         scope.locator(f"input[name='{name}'][value='{value}']").check()
     else:
         field.fill(value)
+
+
+def apply_online(page: Page, application: dict[str, str] = ONLINE_APPLICATION) -> tuple[str, str]:
+    """Apply on the portal's form and return the case number and query code of the confirmation page."""
+    visit(page, "/portal/apply")
+    for name, value in application.items():
+        set_field(page, name, value)
+    page.get_by_role("button", name="提交申请").click()
+    expect(page.locator("#case-no")).to_have_text(re.compile(r"^\s*SJ\d{12}\s*$"))
+    return page.locator("#case-no").inner_text().strip(), page.locator("#query-code").inner_text().strip()

@@ -1,0 +1,112 @@
+"""The public portal on a phone (390 × 844): no page scrolls sideways, the header keeps whole words, a skip
+link is the first stop and leads to the main content, focus is visible, every form control is labelled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import PHONE_VIEWPORT, LiveServer, Step, apply_online, set_field, visit
+
+pytestmark = pytest.mark.browser
+
+
+def query(page: Page, case_no: str, query_code: str) -> None:
+    """Look a case up on the progress query form."""
+    visit(page, "/portal/query")
+    set_field(page, "case_no", case_no)
+    set_field(page, "query_code", query_code)
+    page.get_by_role("button", name="查询").click()
+
+
+def query_with_a_wrong_code(page: Page) -> None:
+    """The refusal a wrong case number or query code gets."""
+    query(page, "SJ209901010001", "AAAAAAAA")
+    expect(page.get_by_role("alert")).to_contain_text("案件编号或查询码不正确")
+
+
+def query_an_online_case(page: Page) -> None:
+    """The progress of a case just applied for online."""
+    query(page, *apply_online(page))
+    expect(page.locator("#case-status")).to_be_visible()
+
+
+class PortalPage(NamedTuple):
+    """A page of the portal: the path it is served at and how a visitor gets to it."""
+
+    path: str
+    reach: Callable[[Page], Any]
+
+
+# Every page of the public portal. A new portal page gets a line here; test_every_portal_path_is_listed
+# fails while a route of the portal blueprint has none.
+PORTAL_PAGES = {
+    "apply": PortalPage("/portal/apply", lambda page: visit(page, "/portal/apply")),
+    "applied": PortalPage("/portal/apply", apply_online),
+    "query": PortalPage("/portal/query", lambda page: visit(page, "/portal/query")),
+    "query-wrong-code": PortalPage("/portal/query", query_with_a_wrong_code),
+    "progress": PortalPage("/portal/query", query_an_online_case),
+}
+
+# Per header link or button: its box, the height of its text, one line of that text, and the font size.
+HEADER_ITEMS = """() => [...document.querySelectorAll('header a, header button')].filter(e => e.offsetParent).map(e => {
+  const text = document.createRange();
+  text.selectNodeContents(e);
+  const lines = [...text.getClientRects()].map(r => r.height).filter(h => h > 0);
+  return {text: e.textContent.trim(), width: e.getBoundingClientRect().width,
+          height: text.getBoundingClientRect().height, line: Math.min(...lines),
+          em: parseFloat(getComputedStyle(e).fontSize)};
+})"""
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter(e => ![...e.labels].some(l => l.textContent.trim()) && !e.getAttribute('aria-label'))
+  .map(e => e.name)"""
+FOCUS_OUTLINE = "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
+
+
+def assert_outlined(page: Page) -> None:
+    """The focused element shows a clear outline (at least 2 px)."""
+    style, width = page.evaluate(FOCUS_OUTLINE)
+    assert style != "none" and float(width.removesuffix("px")) >= 2, f"focus outline: {style} {width}"
+
+
+def test_every_portal_path_is_listed(live_server: LiveServer) -> None:
+    """PORTAL_PAGES covers every route of the portal blueprint, so a new portal page cannot go untested."""
+    routes = {rule.rule for rule in live_server.app.url_map.iter_rules() if rule.endpoint.startswith("portal.")}
+    assert routes == {page.path for page in PORTAL_PAGES.values()}
+
+
+@pytest.mark.parametrize("name", PORTAL_PAGES)
+def test_portal_page_fits_a_phone(phone_page: Page, step: Step, name: str) -> None:
+    """At 390 × 844 the page does not scroll sideways, no header link breaks a word over lines, every form control
+    has a label, and the first Tab reaches a visible skip link that moves focus to the main content."""
+    page = phone_page
+    with step(page, f"open {name}"):
+        PORTAL_PAGES[name].reach(page)
+    with step(page, f"{name}: no sideways scrolling"):
+        scroll_width, inner_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        # innerWidth too: a mobile browser zooms out to show a page wider than the screen.
+        assert scroll_width <= PHONE_VIEWPORT["width"] and inner_width == PHONE_VIEWPORT["width"], \
+            f"scrollWidth {scroll_width}, innerWidth {inner_width} at a {PHONE_VIEWPORT['width']} px screen"
+    with step(page, f"{name}: header keeps whole words"):
+        items = page.evaluate(HEADER_ITEMS)
+        assert len(items) >= 4  # the brand, 网上申请, 进度查询, 工作人员登录 (and the language switch)
+        for item in items:
+            assert item["width"] >= 2 * item["em"] and item["height"] < 3 * item["line"], item
+    with step(page, f"{name}: every form control has a label"):
+        assert page.evaluate(UNLABELLED) == []
+    with step(page, f"{name}: skip link"):
+        skip = page.get_by_role("link", name="跳到主要内容")
+        page.keyboard.press("Tab")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        assert_outlined(page)
+        page.keyboard.press("Tab")
+        expect(page.locator("header a").first).to_be_focused()
+        assert_outlined(page)
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("main")).to_have_attribute("id", "main")
+        expect(page.get_by_role("main")).to_be_focused()
