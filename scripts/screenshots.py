@@ -1,11 +1,13 @@
-"""Take the README screenshots (docs/screenshots/*.png, 1366×900) with Debian's headless Chromium.
+"""Take the README screenshots (docs/screenshots/*.png) with Debian's headless Chromium.
 
 Starts the app on a scratch SQLite database (and a scratch instance directory) with the demo
-county, registers a case at the window, opens and completes its triage task, lets the remaining
-steps run through the app's own engine (`app.extensions["relief_engine"]`), and shows the closed
-case. Run from the project root: `.venv/bin/python scripts/screenshots.py [--out DIR]`; it needs
-Debian's Chromium at /usr/bin/chromium (Playwright's own browsers are not used) and the built
-BPMN bundles in web/static/dist (`make setup`).
+county. The staff pages (1366×900): registers a case at the window, opens and completes its triage
+task, lets the remaining steps run through the app's own engine (`app.extensions["relief_engine"]`),
+and shows the closed case. The public portal on a phone (390×844, portal-*.png): the online
+application, its confirmation and the progress query. Run from the project root:
+`.venv/bin/python scripts/screenshots.py [--out DIR] [--only staff|portal]`; it needs Debian's
+Chromium at /usr/bin/chromium (Playwright's own browsers are not used) and the built BPMN bundles in
+web/static/dist (`make setup`).
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORT: ViewportSize = {"width": 1366, "height": 900}
+PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "Demo@2026"
 WINDOW_APPLICATION = {"kind": "application", "name": "张三", "id_number": "34052419800101001X",
                       "phone": "13800138000", "township": "T01", "village": "T01V01",
                       "request": "因病致贫，申请医疗救助和临时救助", "green_channel": "1"}
+PORTAL_APPLICATION = {"name": "赵六", "id_number": "320281195603150048", "phone": "13600136000",
+                      "township": "T02", "village": "T02V02", "request": "家中老人重病，医疗费用负担重，申请医疗救助",
+                      "consent": "1"}
 # A few more cases so the inbox looks like a working day (registered through the engine).
 BACKGROUND_CASES = [
     ({"name": "李四", "id_number": "320281199003070026", "phone": "13900139000",
@@ -191,9 +197,35 @@ def take_design_screenshots(browser: Browser, base_url: str, engine: CaseEngine,
     admin.screenshot(path=out / "heat.png")
 
 
+def take_portal_screenshots(browser: Browser, base_url: str, out: Path) -> None:
+    """The public portal on a phone: the application form, its confirmation, and the progress it then shows."""
+    context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                  viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True)
+    applicant = context.new_page()
+    applicant.goto("/portal/apply")
+    for name, value in PORTAL_APPLICATION.items():
+        set_field(applicant, name, value)
+    applicant.evaluate("window.scrollTo(0, 0)")
+    applicant.screenshot(path=out / "portal-apply.png")
+    applicant.get_by_role("button", name="提交申请").click()
+    expect(applicant.locator("#case-no")).to_have_text(re.compile(r"^\s*SJ\d{12}\s*$"))
+    case_no = applicant.locator("#case-no").inner_text().strip()
+    query_code = applicant.locator("#query-code").inner_text().strip()
+    applicant.screenshot(path=out / "portal-applied.png")
+    applicant.goto("/portal/query")
+    set_field(applicant, "case_no", case_no)
+    set_field(applicant, "query_code", query_code)
+    applicant.get_by_role("button", name="查询").click()
+    expect(applicant.locator("#case-status")).to_be_visible()
+    applicant.screenshot(path=out / "portal-progress.png")
+    context.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--only", choices=["staff", "portal"],
+                        help="only the staff pages (1366×900) or only the portal at phone size (390×844)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not Path(CHROMIUM).exists():
@@ -204,7 +236,10 @@ def main() -> None:
         prepare_database(engine)
         with serve(app) as base_url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            take_screenshots(browser, base_url, engine, args.out)
+            if args.only != "portal":
+                take_screenshots(browser, base_url, engine, args.out)
+            if args.only != "staff":
+                take_portal_screenshots(browser, base_url, args.out)
             browser.close()
     print(f"screenshots in {args.out}: " + ", ".join(sorted(p.name for p in args.out.glob("*.png"))))
 
