@@ -113,6 +113,8 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+    # 待补正 since: the case waits for the applicant's supplement; None when it does not
+    supplement_since: Mapped[datetime | None] = mapped_column(index=True)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")

@@ -46,6 +46,9 @@ CASE_STATUSES: dict[str, CaseStatus] = {s.code: s for s in (
                halted=_l("案件已终止，任务已取消，无需办理"), public_label=_l("已终止")),
 )}
 
+# 待补正: an open case waiting for the applicant's supplement (process_instance.supplement_since)
+SUPPLEMENT_LABEL = _l("待补正")
+
 # What an end event of a process may set through its `caseStatus` property.
 END_STATUSES = (CLOSED_COMPLETED, CLOSED_DECLINED)
 # The instance list's status filter: key → (label, statuses).

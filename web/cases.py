@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine.access import scoping
+from engine.cases import materials
 from engine.cases.casefile import MAX_SEARCH
-from engine.errors import NotFound
+from engine.errors import Forbidden, InvalidData, NotFound, TaskConflict
+from web.application_form import read_uploads
 from web.presenters import private
-from web.services import engine, page_number, principal, unmask_for_view
+from web.services import engine, page_number, principal, require, unmask_for_view
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 PER_PAGE = 20
@@ -32,8 +36,41 @@ def _render_case(case_no: str, unmasked: dict[str, str] | None = None,
     except NotFound:
         abort(404)
     html = render_template("cases/show.html", **file, unmasked=unmasked, unmask_errors=unmask_errors,
-                           unmask_url=url_for("cases.unmask", case_no=case_no))
+                           unmask_url=url_for("cases.unmask", case_no=case_no),
+                           may_attach=scoping.may(principal(), "attach_supplement"), **_upload_limits())
     return html, status
+
+
+def _upload_limits() -> dict[str, int]:
+    return {"max_files": materials.MAX_FILES, "max_mb": materials.MAX_FILE_BYTES // (1024 * 1024)}
+
+
+@bp.route("/supplement", methods=["GET", "POST"])
+@login_required
+def supplement() -> Any:
+    """补正 at any window (R-6.2.2): a clerk attaches what the applicant brought, by case number."""
+    who = require("attach_supplement")
+    case_no = (request.values.get("case_no") or "").strip().upper()[:40]
+    if request.method == "GET":
+        return render_template("cases/supplement.html", case_no=case_no, errors={}, note="", **_upload_limits())
+    note = request.form.get("note", "")
+    try:
+        done = engine().supplements.attach_at_window(who, case_no, read_uploads(request.files.getlist("files")),
+                                                     note)
+    except NotFound:
+        errors = {"case_no": [_("案件不存在：%(no)s", no=case_no or "—")]}
+        return render_template("cases/supplement.html", case_no=case_no, errors=errors, note=note,
+                               **_upload_limits()), 404
+    except Forbidden:
+        abort(403)
+    except InvalidData as refused:
+        return render_template("cases/supplement.html", case_no=case_no, errors=refused.errors, note=note,
+                               **_upload_limits()), 422
+    except TaskConflict as conflict:
+        return render_template("cases/supplement.html", case_no=case_no, errors={"case_no": [conflict.message]},
+                               note=note, **_upload_limits()), 409
+    flash(_("已为案件 %(no)s 上传 %(n)s 个补正材料，案件回到审查", no=case_no, n=done["files"]), "success")
+    return redirect(url_for("cases.supplement"))
 
 
 @bp.route("/<case_no>")

@@ -17,12 +17,13 @@ from typing import Any
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from engine.bpmn.forms import REVIEW_WIDGET
 from engine.reference import ReferenceData
 
 RADIO_MAX_OPTIONS = 4
 LONG_TEXT = 200
 
-Values = dict[str, str | list[str]]
+Values = dict[str, str | list[str] | list[dict[str, str]]]
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Field:
     options: list[tuple[str, str]] = field(default_factory=list)
     maxlength: int | None = None
     step: str | None = None
-    value: str | list[str] = ""
+    value: str | list[str] | list[dict[str, str]] = ""
     errors: list[str] = field(default_factory=list)
 
     def selected(self, option: str) -> bool:
@@ -47,6 +48,9 @@ class Field:
 
 # Option lists a schema may name with "x-options" instead of a fixed enum: editable reference data.
 CATALOGS = ("matters", "departments")
+# 材料审查 (engine.bpmn.forms.REVIEW_WIDGET): a verdict per material, drawn beside its review standard
+REVIEW_FIELDS = ("matter", "material", "verdict", "problem", "reason")
+MAX_REVIEW_ROWS = 100
 
 
 def _types(spec: Mapping[str, Any]) -> list[str]:
@@ -58,6 +62,8 @@ def _types(spec: Mapping[str, Any]) -> list[str]:
 def widget_of(spec: Mapping[str, Any]) -> str:
     """The widget for one property schema."""
     kind = _types(spec)[0]
+    if spec.get("x-widget") == REVIEW_WIDGET:
+        return REVIEW_WIDGET
     if kind == "array":
         items = spec.get("items", {})
         return "checkboxes" if "enum" in items or items.get("x-options") in CATALOGS else "lines"
@@ -130,7 +136,9 @@ def values_from_data(schema: Mapping[str, Any], data: Mapping[str, Any]) -> Valu
         if name not in data or data[name] is None:
             continue
         value, widget = data[name], widget_of(spec)
-        if widget == "checkboxes":
+        if widget == REVIEW_WIDGET:
+            values[name] = [dict(v) for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+        elif widget == "checkboxes":
             values[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
         elif widget == "lines":
             values[name] = "\n".join(map(str, value)) if isinstance(value, list) else str(value)
@@ -147,7 +155,9 @@ def values_from_form(schema: Mapping[str, Any], form: MultiDict[str, str]) -> Va
     """Exactly what the user typed, per field, to redraw the form after an error."""
     values: Values = {}
     for name, spec in _properties(schema):
-        if widget_of(spec) == "checkboxes":
+        if widget_of(spec) == REVIEW_WIDGET:
+            values[name] = review_from_form(name, form)
+        elif widget_of(spec) == "checkboxes":
             values[name] = form.getlist(name)
         elif name in form:
             values[name] = form.get(name, "")
@@ -166,6 +176,21 @@ def _number(raw: str, integer: bool) -> tuple[int | float | None, str | None]:
     return (int(number) if number.is_integer() and "." not in raw else number), None
 
 
+def review_from_form(name: str, form: MultiDict[str, str]) -> list[dict[str, str]]:
+    """The material verdicts of a review widget: one row per material given a verdict (rows left without
+    one are not reviewed); a verdict keeps only its own explanation (需补正 the problem, 免提交 the reason)."""
+    rows = []
+    for index in range(min(int(form.get(f"{name}-rows", "0") or 0) if form.get(f"{name}-rows", "").isdigit()
+                           else 0, MAX_REVIEW_ROWS)):
+        row = {key: form.get(f"{name}-{index}-{key}", "").strip() for key in REVIEW_FIELDS}
+        if not row["verdict"]:
+            continue
+        explained = {"supplement": "problem", "exempt": "reason"}.get(row["verdict"])
+        rows.append({k: v for k, v in row.items() if k in ("matter", "material", "verdict", explained) and
+                     (v or k in ("material", explained))})
+    return rows
+
+
 def parse(schema: Mapping[str, Any], form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Submitted form → (JSON data by schema type, errors of values that are not even of their type).
 
@@ -175,6 +200,9 @@ def parse(schema: Mapping[str, Any], form: MultiDict[str, str]) -> tuple[dict[st
     errors: dict[str, list[str]] = {}
     for name, spec in _properties(schema):
         widget = widget_of(spec)
+        if widget == REVIEW_WIDGET:
+            data[name] = review_from_form(name, form)
+            continue
         if widget == "checkboxes":
             chosen = [v for v in form.getlist(name) if v]
             if chosen:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
@@ -13,12 +13,14 @@ from werkzeug.datastructures import MultiDict
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal
 from engine.cases.channels import level_label
+from engine.cases.progress import new_query_code
 from engine.errors import InvalidData, NotDeployed, NotFound
 from web.application_form import applicant_of, form_choices, read_form, read_uploads, region_of
-from web.presenters import form_errors
+from web.presenters import form_errors, private
 from web.services import engine, principal, require
 
 bp = Blueprint("intake", __name__, url_prefix="/intake")
+RECEIPT_CODE = "receipt_query_code"  # the code a receipt shows once, kept in the clerk's session until then
 
 
 def _render_new(values: dict[str, Any], level: str, errors: dict[str, list[str]] | None = None,
@@ -41,15 +43,17 @@ def new() -> Any:
     if values["kind"] == "consultation":
         return _register_consultation(who, values, level)
     uploads = read_uploads(request.files.getlist("files"))
+    code = new_query_code()  # printed once on the receipt: the applicant follows the case online with it
     try:
         case_no, _instance = engine().start_case(
             applicant_of(values), "window", level, values["green_channel"], who.username, who.org_code,
-            uploads=uploads)
+            uploads=uploads, query_code=code)
     except InvalidData as refused:
         return _render_new(values, level, refused.errors, 422, files_lost=bool(uploads))
     except NotDeployed as missing:
         flash(missing.message, "error")
         return _render_new(values, level, status=503, files_lost=bool(uploads))
+    session[RECEIPT_CODE] = {"case_no": case_no, "code": code}
     return redirect(url_for("intake.receipt", case_no=case_no))
 
 
@@ -70,4 +74,21 @@ def receipt(case_no: str) -> Any:
         facts = engine().files.receipt(principal(), case_no)
     except NotFound:
         abort(404)
-    return render_template("intake/receipt.html", r=facts)
+    issued = session.pop(RECEIPT_CODE, None)
+    code = issued["code"] if isinstance(issued, dict) and issued.get("case_no") == case_no else None
+    response = current_app.make_response(render_template("intake/receipt.html", r=facts, query_code=code))
+    return private(response) if code else response
+
+
+@bp.route("/receipt/<case_no>/code", methods=["POST"])
+@login_required
+def reissue_code(case_no: str) -> Any:
+    """A new query code for the receipt (the old one stops working), shown once; audited."""
+    who = require("register")
+    try:
+        code = engine().files.reissue_query_code(who, case_no)
+    except NotFound:
+        abort(404)
+    session[RECEIPT_CODE] = {"case_no": case_no, "code": code}
+    flash(_("已生成新的查询码，原查询码作废"), "success")
+    return redirect(url_for("intake.receipt", case_no=case_no))

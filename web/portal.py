@@ -1,6 +1,7 @@
-"""Public portal (R-5.1.2, R-6.2.1): online application and progress query, without sign-in.
+"""Public portal (R-5.1.2, R-6.2.1): online application, progress query and the 补正 upload (R-6.2.2),
+without sign-in.
 
-Both POSTs are rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
+Every POST is rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
 (查询码) once, on the confirmation page; only its hash is stored. The progress page shows the
 status, the open steps and the notices to the applicant — never ID number, phone or address.
 """
@@ -13,8 +14,9 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from engine.cases import materials
 from engine.cases.progress import new_query_code, normalize_query_code
-from engine.errors import InvalidData, NotDeployed
+from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
 from web.application_form import applicant_of, form_choices, read_form, read_uploads
 from web.extensions import limiter
 from web.presenters import form_errors, private
@@ -75,5 +77,32 @@ def query() -> Any:
     if progress is None:
         return render_template("portal/query.html", case_no=case_no, progress=None,
                                error=_("案件编号或查询码不正确")), 404
-    return private(current_app.make_response(render_template("portal/query.html", case_no=case_no, error=None,
-                                                             progress=progress)))
+    return _progress_page(case_no, code)
+
+
+def _progress_page(case_no: str, code: str, error: str | None = None, notice: str | None = None,
+                   errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
+    progress = engine().files.progress(case_no, code)
+    html = render_template("portal/query.html", case_no=case_no, progress=progress, error=error, notice=notice,
+                           upload_errors=errors or {}, query_code=code, max_files=materials.MAX_FILES,
+                           max_mb=materials.MAX_FILE_BYTES // (1024 * 1024))
+    return private(current_app.make_response((html, status)))
+
+
+@bp.route("/supplement", methods=["POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def supplement() -> Any:
+    """The 补正 upload from the progress page (case number and query code, PDF/JPG/PNG as at the window)."""
+    case_no = request.form.get("case_no", "").strip().upper()[:40]
+    code = normalize_query_code(request.form.get("query_code", ""))
+    uploads = read_uploads(request.files.getlist("files"))
+    try:
+        engine().supplements.submit_online(case_no, code, uploads, request.form.get("note", ""))
+    except NotFound:
+        return render_template("portal/query.html", case_no=case_no, progress=None,
+                               error=_("案件编号或查询码不正确")), 404
+    except InvalidData as refused:
+        return _progress_page(case_no, code, errors=refused.errors, status=422)
+    except TaskConflict as conflict:
+        return _progress_page(case_no, code, error=conflict.message, status=409)
+    return _progress_page(case_no, code, notice=_("补正材料已提交，县社会救助中心将继续审查。"))

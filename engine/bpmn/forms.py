@@ -40,6 +40,10 @@ _FORMAT_MESSAGES = {
 }
 
 
+# The widget of a material review field (材料审查, R-6.1.3.2): a verdict per material of the case's matters
+REVIEW_WIDGET = "material_review"
+
+
 class UnknownFormError(LookupError):
     """No form schema exists for the requested key."""
 

@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session
 from engine import clock, status, tables
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal, audit
+from engine.bpmn.forms import REVIEW_WIDGET
 from engine.cases import labels, store
 from engine.cases.history import CaseHistory
-from engine.cases.progress import applicant_progress
+from engine.cases.intake import query_code_hash
+from engine.cases.progress import applicant_progress, new_query_code, requested_items
 from engine.cases.workflows import Workflows
+from engine.catalog.records import FORMS, VERDICTS
 from engine.deadlines.due import due_state
 from engine.errors import InvalidData, NotFound
 from engine.models import Application, Attachment, CaseEvent, ProcessDefinition
@@ -154,16 +157,21 @@ class CaseFiles:
                                     .order_by(Attachment.uploaded_at, Attachment.id)))
         people = labels.actor_names(session, [a.uploaded_by for a in rows])
         return [{"id": a.id, "filename": a.filename, "size": a.size, "content_type": a.content_type,
-                 "uploaded_at": a.uploaded_at, "uploaded_by": a.uploaded_by,
+                 "sha256": a.sha256, "uploaded_at": a.uploaded_at, "uploaded_by": a.uploaded_by,
                  "uploaded_by_name": people.get(a.uploaded_by, a.uploaded_by)} for a in rows]
 
     def _status(self, conn: Connection, case_no: str) -> dict[str, Any]:
         instance = store.find_instance(conn, case_no)
         if instance is None:
             return {"status": "", "status_label": "", "definition_version": None}
-        return {"status": instance.status, "status_label": status.label(instance.status),
+        awaiting = instance.status == status.OPEN and instance.supplement_since is not None
+        return {"status": instance.status,
+                "status_label": status.SUPPLEMENT_LABEL if awaiting else status.label(instance.status),
                 "definition_version": store.definition_version(conn, instance.definition_id),
-                "started_at": instance.started_at, "ended_at": instance.ended_at}
+                "started_at": instance.started_at, "ended_at": instance.ended_at,
+                # 待补正 (R-6.2.2): since when, and what the applicant was asked for
+                "supplement": {"since": instance.supplement_since, "items": requested_items(conn, case_no)}
+                if awaiting else None}
 
     def results(self, session: Session, tasks: Sequence[Mapping[str, Any]],
                 exclude: str | None = None) -> list[dict[str, Any]]:
@@ -186,6 +194,41 @@ class CaseFiles:
         order = list(schema.get("properties", {})) + [k for k in data if k not in schema.get("properties", {})]
         return [(self.forms.field_title(form_key, k), self.history.value_text(form_key, k, data[k]))
                 for k in order if k in data and data[k] not in (None, "", [])]
+
+    def review(self, session: Session, task: Mapping[str, Any]) -> dict[str, Any] | None:
+        """材料审查 on a task whose form has a review field (R-6.1.3.2): each material of the case's
+        matters with its review standard and the verdict so far, and the case's files, those of the
+        applicant's last 补正 marked new. None for other forms."""
+        properties = (self.forms.schema_or_none(task["form_key"]) or {}).get("properties", {})
+        field = next((k for k, v in properties.items() if v.get("x-widget") == REVIEW_WIDGET), None)
+        if field is None:
+            return None
+        initial = task["initial"]
+        verdicts = {(v.get("matter", ""), v.get("material")): v for v in initial.get(field) or []
+                    if isinstance(v, Mapping)}
+        case_matters = session.scalar(select(Application.matters).where(Application.case_no == task["case_no"])) or []
+        codes = list(dict.fromkeys([*case_matters, *(initial.get("matters") or []),
+                                    *(v.get("matter") for v in verdicts.values() if v.get("matter"))]))
+        catalog = self.reference.matters()
+        rows = []
+        for code in codes:
+            matter = catalog.get(code)
+            for material in (matter or {}).get("materials", []):
+                verdict = verdicts.pop((code, material["name"]), {})
+                rows.append({**material, "form_label": FORMS.get(material["form"], ""),
+                             "matter": code, "matter_name": matter["name"] if matter else code,
+                             "material": material["name"], "verdict": verdict.get("verdict", ""),
+                             "problem": verdict.get("problem", ""), "reason": verdict.get("reason", "")})
+        for (code, name), verdict in verdicts.items():  # reviewed before, no longer in the catalog
+            rows.append({"matter": code, "matter_name": self.reference.matter_name(code), "material": name,
+                         "name": name, "form": "", "form_label": "", "required": False, "points": "", "problems": [],
+                         "wrong_example": "", "field_work": "none", "verdict": verdict.get("verdict", ""),
+                         "problem": verdict.get("problem", ""), "reason": verdict.get("reason", "")})
+        fresh = {f.get("sha256") for f in ((task["context"].get("supplement") or {}).get("files") or [])}
+        files = [{**a, "new": a["sha256"] in fresh} for a in self._attachments(session, task["case_no"])]
+        return {"field": field, "case_no": task["case_no"], "rows": rows, "files": files,
+                "verdicts": list(VERDICTS.items()),
+                "supplement": task["context"].get("supplement")}
 
     def _task_view(self, session: Session, row: Mapping[str, Any], now: Any) -> dict[str, Any]:
         context = dict(row["context"] or {})
@@ -227,7 +270,7 @@ class CaseFiles:
             actions = scoping.task_actions(principal, task, task["state"] == READY)
             view = self._task_view(session, task, now)
             return {
-                "task": view, "actions": actions,
+                "task": view, "actions": actions, "review": self.review(session, view),
                 "closed_rows": self.rows(task["form_key"], view["data"]) if task["state"] != READY else [],
                 "assignees": assignee_choices(session, task) if actions["assign"] else [],
                 "case": self.glance(session, case_no), "status": self._status(session.connection(), case_no),
@@ -277,6 +320,20 @@ class CaseFiles:
             due = {"workdays": state.workdays_left, "date": clock.local_text(triage[0]["due_at"], "%Y-%m-%d"),
                    "state": due_state(triage[0]["due_at"], now, self.workflows.calendar)}
         return {**case, "triage": due}
+
+    def reissue_query_code(self, principal: Principal, case_no: str) -> str:
+        """A new query code (查询码) for a case registered at a window or from 12345, e.g. when the applicant
+        lost theirs: the old one stops working; shown once, audited. Window clerks of the case's scope."""
+        scoping.require(principal, "register")
+        code = new_query_code()
+        now = clock.now()
+        with self.workflows.transaction() as session:
+            conn = session.connection()
+            scoping.check_case(conn, principal, case_no)
+            conn.execute(APPLICATION.update().where(APPLICATION.c.case_no == case_no)
+                         .values(query_code_hash=query_code_hash(case_no, code)))
+            audit(session, principal.username, "query_code_issued", now, case_no)
+        return code
 
     def progress(self, case_no: str, code: str) -> dict[str, Any] | None:
         """What an applicant may see of their case with the right query code (进度查询), else None."""

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine import clock, status
 from engine.bpmn.forms import FormLibrary
 from engine.cases import labels, store
+from engine.catalog.records import VERDICTS
 from engine.i18n import _l
 from engine.notify.notices import Notices
 from engine.reference import ReferenceData
@@ -60,7 +61,14 @@ class CaseHistory:
                  "detail": self._detail(e, form_keys, groups, names)} for e in events]
 
     def value_text(self, form_key: str, field: str, value: Any) -> str:
-        """A submitted value as people read it: names from the catalogs, enum labels, lists joined with 、."""
+        """A submitted value as people read it: names from the catalogs, enum labels, lists joined with 、,
+        a material verdict as 材料：结论（问题或理由）."""
+        if isinstance(value, Mapping) and "verdict" in value:
+            verdict = VERDICTS.get(str(value["verdict"]), str(value["verdict"]))
+            why = value.get("problem") or value.get("reason")
+            return f"{value.get('material', '')}：{verdict}" + (f"（{why}）" if why else "")
+        if isinstance(value, list) and any(isinstance(v, Mapping) and "verdict" in v for v in value):
+            return "；".join(self.value_text(form_key, field, v) for v in value)
         if isinstance(value, list):
             return "、".join(self.value_text(form_key, field, v) for v in value)
         if isinstance(value, bool):

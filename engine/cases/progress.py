@@ -15,6 +15,16 @@ from engine.cases.intake import query_code_hash
 from engine.reference import ReferenceData
 from engine.tables import APPLICATION
 
+
+def requested_items(conn: Connection, case_no: str) -> list[dict[str, Any]]:
+    """What the applicant was last asked to supplement (the items of the latest 补正 notice)."""
+    details = conn.execute(select(tables.NOTICE.c.details).where(
+        tables.NOTICE.c.case_no == case_no, tables.NOTICE.c.recipient == "applicant",
+        tables.NOTICE.c.kind == "supplement").order_by(tables.NOTICE.c.id.desc()).limit(1)).scalar_one_or_none()
+    items = (details or {}).get("items") or []
+    return [{"material": i.get("material", ""), "matter": i.get("matter", ""), "problem": i.get("problem", "")}
+            for i in items if isinstance(i, dict)]
+
 # No 0/O, 1/I/L: the code is read off a screen or paper and typed back in.
 QUERY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 QUERY_CODE_LENGTH = 8
@@ -30,7 +40,8 @@ def normalize_query_code(code: str) -> str:
     return re.sub(r"[\s\-]", "", code).upper()[:32]
 
 
-def _code_matches(conn: Connection, case_no: str, code: str) -> bool:
+def code_matches(conn: Connection, case_no: str, code: str) -> bool:
+    """True when `code` is the case's query code (the same cost whether the case exists or not)."""
     stored = conn.execute(select(APPLICATION.c.query_code_hash)
                           .where(APPLICATION.c.case_no == case_no)).scalar_one_or_none()
     given = query_code_hash(case_no, code)
@@ -48,7 +59,7 @@ def _step_names(conn: Connection, reference: ReferenceData, case_no: str) -> lis
 
 def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str, code: str) -> dict[str, Any] | None:
     """What an applicant may see of their case with the right query code, else None."""
-    if not _code_matches(conn, case_no, code):
+    if not code_matches(conn, case_no, code):
         return None
     instance = store.find_instance(conn, case_no)
     if instance is None:
@@ -56,8 +67,14 @@ def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str,
     notices = conn.execute(select(tables.NOTICE.c.content, tables.NOTICE.c.created_at).where(
         tables.NOTICE.c.case_no == case_no, tables.NOTICE.c.recipient == "applicant")
         .order_by(tables.NOTICE.c.created_at, tables.NOTICE.c.id))
+    awaiting = instance.status == status.OPEN and instance.supplement_since is not None
     return {
-        "case_no": case_no, "status": status.public_label(instance.status, store.case_worked(conn, case_no)),
+        "case_no": case_no,
+        "status": status.SUPPLEMENT_LABEL if awaiting else status.public_label(instance.status,
+                                                                                store.case_worked(conn, case_no)),
         "steps": _step_names(conn, reference, case_no) if instance.status == status.OPEN else [],
         "notices": [{"text": n.content, "at": clock.local_text(n.created_at)} for n in notices],
+        # 待补正: what to supplement, as the one-time notice listed it (the page offers the upload)
+        "supplement": {"since": clock.local_text(instance.supplement_since),
+                       "items": requested_items(conn, case_no)} if awaiting else None,
     }

@@ -43,6 +43,7 @@ from engine.cases.inspection import Inspection
 from engine.cases.intake import PROCESS_PREFIX, Registered, check_application, next_case_no, refuse, register
 from engine.cases.queries import CaseQueries
 from engine.cases.store import InstanceState
+from engine.cases.supplements import Supplements
 from engine.cases.tasks import record, task_summary
 from engine.cases.workflows import Workflows
 from engine.catalog.service import MatterCatalog
@@ -76,6 +77,7 @@ class CaseEngine:
         self.accounts = Accounts(settings, self.sessions)
         self.consultations = Consultations(self.workflows)
         self.catalog = MatterCatalog(settings, self.sessions)
+        self.supplements = Supplements(self.workflows)
         self.hotline = Hotline(self)
 
     @classmethod

@@ -62,6 +62,7 @@ class InstanceState:
     started_at: datetime
     ended_at: datetime | None
     next_timer_at: datetime | None
+    supplement_since: datetime | None = None  # 待补正: waiting for the applicant's supplement since
     read_status: str = ""  # the status as read: a change to or from open refiles the inbox index
 
     def __post_init__(self) -> None:
@@ -70,7 +71,7 @@ class InstanceState:
 
 _INSTANCE_COLUMNS = (INSTANCE.c.id, INSTANCE.c.definition_id, INSTANCE.c.case_no, INSTANCE.c.status,
                      INSTANCE.c.state, INSTANCE.c.state_archive, INSTANCE.c.serializer_version, INSTANCE.c.lock_version,
-                     INSTANCE.c.started_at, INSTANCE.c.ended_at, INSTANCE.c.next_timer_at)
+                     INSTANCE.c.started_at, INSTANCE.c.ended_at, INSTANCE.c.next_timer_at, INSTANCE.c.supplement_since)
 _LOAD_INSTANCE = select(*_INSTANCE_COLUMNS).where(INSTANCE.c.id == bindparam("instance_id"))
 _LOCK_INSTANCE = _LOAD_INSTANCE.with_for_update()
 _LOCK_INSTANCE_OF_TASK = select(*_INSTANCE_COLUMNS).where(
@@ -82,6 +83,7 @@ _SAVE_INSTANCE = update(INSTANCE).where(
     serializer_version=bindparam("b_version"),
     ended_at=typed_param("b_ended", INSTANCE.c.ended_at),
     next_timer_at=typed_param("b_timer", INSTANCE.c.next_timer_at),
+    supplement_since=typed_param("b_supplement", INSTANCE.c.supplement_since),
     lock_version=bindparam("b_lock") + 1)
 
 
@@ -105,7 +107,7 @@ def find_instance(conn: Connection, case_no: str) -> InstanceState | None:
 
 def insert_instance(conn: Connection, values: Mapping[str, Any]) -> InstanceState:
     """Insert a new instance row (lock_version 1) and return it."""
-    row = dict(values, lock_version=1, ended_at=None, next_timer_at=None, state_archive=None)
+    row = dict(values, lock_version=1, ended_at=None, next_timer_at=None, state_archive=None, supplement_since=None)
     new_id = conn.execute(insert(INSTANCE).values(row).returning(INSTANCE.c.id)).scalar_one()
     fields = [k for k in InstanceState.__dataclass_fields__ if k not in ("id", "read_status")]
     return InstanceState(id=new_id, **{k: row[k] for k in fields})
@@ -116,7 +118,8 @@ def save_instance(conn: Connection, instance: InstanceState) -> None:
     result = conn.execute(_SAVE_INSTANCE, {
         "b_id": instance.id, "b_lock": instance.lock_version, "b_status": instance.status, "b_state": instance.state,
         "b_archive": instance.state_archive,
-        "b_version": instance.serializer_version, "b_ended": instance.ended_at, "b_timer": instance.next_timer_at})
+        "b_version": instance.serializer_version, "b_ended": instance.ended_at, "b_timer": instance.next_timer_at,
+        "b_supplement": instance.supplement_since})
     if result.rowcount != 1:
         raise TaskConflict("案件已被他人同时处理，请刷新后重试")
     instance.lock_version += 1

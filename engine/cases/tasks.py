@@ -23,7 +23,8 @@ from engine.deadlines.workcal import WorkCalendar
 from engine.status import READY, USER_GROUP
 
 # Task data worth copying onto the mirror row: it decides who may see the task (scoping).
-CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel")
+# `supplement`: the applicant's last 补正 (its files are marked new on the reviewer's page)
+CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel", "supplement")
 
 
 def record(session: Session, case_no: str, type_: str, actor: str, at: datetime,

@@ -30,6 +30,7 @@ from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Principal
 from engine.bpmn.definitions import LoadedDefinition, SpecCache, known_groups
+from engine.bpmn.messages import SUPPLEMENT_RECEIVED, waiting_for
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.bpmn.serializer import StateSerializer
 from engine.cases import store
@@ -225,7 +226,7 @@ class Workflows:
     def _queue_notices(self, session: Session, instance: InstanceState, effects: _Effects, now: datetime) -> None:
         store.insert_rows(session.connection(), tables.NOTICE, [
             {"case_no": instance.case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
-             "status": "pending", "content": self.notices.text(kind, details), "details": details,
+             "status": "pending", "content": self.notices.for_case(instance.case_no, kind, details), "details": details,
              "created_at": now}
             for kind, details in effects.notices])
         for kind, details in effects.notices:
@@ -267,6 +268,8 @@ class Workflows:
     def _update_status(self, session: Session, instance: InstanceState, loaded: LoadedDefinition,
                        workflow: BpmnWorkflow, now: datetime) -> None:
         instance.next_timer_at = _next_timer(workflow)
+        waits = bool(waiting_for(workflow, SUPPLEMENT_RECEIVED))
+        instance.supplement_since = (instance.supplement_since or now) if waits else None
         if not workflow.is_completed() or instance.status != status.OPEN:
             return
         ended = [t.task_spec.bpmn_id for t in workflow.tasks.values()
@@ -286,7 +289,7 @@ class Workflows:
         order_no = store.hotline_order_of(conn, instance.case_no)
         if order_no is None:
             return
-        result = self.notices.hotline_result(instance.status, workflow.data)
+        result = self.notices.hotline_result(instance.case_no, instance.status, workflow.data)
         store.insert_rows(conn, tables.NOTICE, [{
             "case_no": instance.case_no, "recipient": "hotline", "channel": "hotline", "kind": "result",
             "status": "pending",

@@ -36,6 +36,7 @@ FORMS: dict[str, str] = {"original": _l("原件核验"), "copy": _l("复印件")
                          "pledge": _l("告知承诺")}
 FIELD_WORK: dict[str, str] = {"none": _l("无需实地核查"), "township": _l("乡镇(街道)实地核查"),
                               "village": _l("村(社区)实地核查")}
+VERDICTS: dict[str, str] = {"ok": _l("合格"), "supplement": _l("需补正"), "exempt": _l("免提交")}  # 材料审查结论
 OPTIONAL_MARKS = ("（如有）", "(如有)")  # a seed material named so is not required
 
 

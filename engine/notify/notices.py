@@ -28,8 +28,27 @@ class Notices:
             parts.append(line)
         return "；".join(parts)
 
+    @staticmethod
+    def _items(items: Any) -> str:
+        lines = [f"{n}. {i.get('material', '')}：{i.get('problem', '')}"
+                 for n, i in enumerate((i for i in items or [] if isinstance(i, dict)), start=1)]
+        return "；".join(lines)
+
+    def for_case(self, case_no: str, kind: str, details: dict[str, Any]) -> str:
+        """The notice as the applicant receives it: headed by the case number, which with the query code
+        lets them follow the case online (进度查询)."""
+        return f"【社会救助 {case_no}】{self.text(kind, details)}"
+
     def text(self, kind: str, details: dict[str, Any]) -> str:
         """Return the Chinese text of a notice of `kind` with `details`."""
+        if kind == "supplement":
+            return (f"经审查，您的申请材料需要补正（一次性告知）：{self._items(details.get('items'))}。"
+                    "请在补正期限内通过网上“进度查询”上传，或携带材料到任一社会救助受理窗口补正。")
+        if kind == "supplement_overdue":
+            return (f"您的申请材料补正期限已到，尚未收到以下材料：{self._items(details.get('items'))}。"
+                    "县社会救助中心将决定后续处理，如已准备好请尽快提交。")
+        if kind == "supplement_refused":
+            return f"您未在补正期限内补齐申请材料，申请不予受理。理由：{details.get('reason', '')}"
         if kind == "received":
             return "您的救助申请已受理登记，县社会救助中心将尽快研判并告知结果。"
         if kind == "refused":
@@ -47,9 +66,11 @@ class Notices:
             return f"您的救助申请已办结。{self._results(details.get('results'))}"
         return f"案件进展通知（{kind}）"
 
-    def hotline_result(self, case_status: str, data: dict[str, Any]) -> str:
-        """The 回单 text returned to 12345 when a case from the hotline closes."""
+    def hotline_result(self, case_no: str, case_status: str, data: dict[str, Any]) -> str:
+        """The 回单 text returned to 12345 when a case from the hotline closes (with the case number)."""
         if case_status == CLOSED_DECLINED:
-            kind = "refused" if data.get("decision") == "ineligible" else "declined"
-            return self.text(kind, {"reason": data.get("reason", "")})
-        return self.text("completed", {"results": data.get("dept_results")})
+            kind = {"ineligible": "refused"}.get(str(data.get("decision")), "declined")
+            if data.get("overdue_decision") == "refuse":
+                kind = "supplement_refused"
+            return self.for_case(case_no, kind, {"reason": data.get("reason", "")})
+        return self.for_case(case_no, "completed", {"results": data.get("dept_results")})

@@ -49,7 +49,9 @@ STATUS_LABELS = {PENDING: _l("待发送"), SENDING: _l("发送中"), RETRYING: _
                  FAILED: _l("发送失败"), DELIVERED: _l("已送达")}
 KIND_LABELS = {"overdue": _l("超期"), "due_soon": _l("临期提醒"), "result": _l("办理结果"),
                "received": _l("受理登记"), "refused": _l("不予救助"), "declined": _l("不予救助"),
-               "dispatched": _l("派单"), "accepted": _l("受理告知"), "completed": _l("办结")}
+               "dispatched": _l("派单"), "accepted": _l("受理告知"), "completed": _l("办结"),
+               "supplement": _l("补正告知"), "supplement_overdue": _l("补正期限提醒"),
+               "supplement_refused": _l("未补正不予受理")}
 
 _CLAIMED_COLUMNS = (NOTICE.c.id, NOTICE.c.case_no, NOTICE.c.recipient, NOTICE.c.channel, NOTICE.c.kind,
                     NOTICE.c.content, NOTICE.c.details, NOTICE.c.attempts)

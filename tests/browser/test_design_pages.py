@@ -23,7 +23,7 @@ from engine import clock
 from engine.bpmn import definitions
 from engine.bpmn.design import check_draft, load_samples
 from engine.models import ProcessDefinition, ProcessInstance
-from tests.support.bpmn import moved_shape
+from tests.support.bpmn import SHIPPED_SAMPLES, moved_shape
 from tests.support.browser import LiveServer, Step, visit
 from tests.support.cases import dispatch, task_row
 from tests.support.cases import start_at_village_window as start
@@ -563,7 +563,8 @@ def test_a_draft_missing_triage_is_refused_with_the_failing_samples(
         expect(status_is(page, "success")).to_have_text("校验通过，没有发现问题")
     with step(page, "deploy is refused with the samples"):
         deploy_from_modeler(page, "去掉一门受理")
-        expect(status_is(page, "error")).to_contain_text("8 个样例中有 8 个未按预期运行，未部署")
-        expect(page.locator("#try-results tbody tr")).to_have_count(8)
+        refusal = f"{SHIPPED_SAMPLES} 个样例中有 {SHIPPED_SAMPLES} 个未按预期运行，未部署"
+        expect(status_is(page, "error")).to_contain_text(refusal)
+        expect(page.locator("#try-results tbody tr")).to_have_count(SHIPPED_SAMPLES)
         expect(page.locator("#override-box")).to_be_hidden()
     assert deployed_versions(live_server) == before

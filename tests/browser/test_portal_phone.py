@@ -3,15 +3,18 @@ link is the first stop and leads to the main content, focus is visible, every fo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from engine.cases.runtime import CaseEngine
 from tests.support.browser import PHONE_VIEWPORT, LiveServer, Step, apply_online, set_field, visit
 
 pytestmark = pytest.mark.browser
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 
 
 def query(page: Page, case_no: str, query_code: str) -> None:
@@ -34,6 +37,27 @@ def query_an_online_case(page: Page) -> None:
     expect(page.locator("#case-status")).to_be_visible()
 
 
+def _awaiting_supplement(page: Page) -> None:
+    """An online case whose triage asked for a supplement (done through the engine, as the center would)."""
+    case_no, code = apply_online(page)
+    engine = CaseEngine.for_url(os.environ["RELIEF_DATABASE_URL"])
+    [task] = engine.queries.list_tasks(case_no=case_no)
+    engine.complete_task(task["id"], "center1", {
+        "decision": "eligible", "departments": ["minzheng"],
+        "material_review": [{"material": "最低生活保障申请书", "verdict": "supplement", "problem": "申请书未签字"}]})
+    query(page, case_no, code)
+    expect(page.locator("#supplement-items")).to_contain_text("申请书未签字")
+
+
+def upload_a_supplement(page: Page) -> None:
+    """The applicant uploads the supplement on the progress page (补正)."""
+    _awaiting_supplement(page)
+    page.set_input_files("#supplement-form input[type=file]",
+                         files=[{"name": "申请书.png", "mimeType": "image/png", "buffer": PNG}])
+    page.get_by_role("button", name="提交补正材料").click()
+    expect(page.locator("#supplement-done")).to_be_visible()
+
+
 class PortalPage(NamedTuple):
     """A page of the portal: the path it is served at and how a visitor gets to it."""
 
@@ -49,6 +73,8 @@ PORTAL_PAGES = {
     "query": PortalPage("/portal/query", lambda page: visit(page, "/portal/query")),
     "query-wrong-code": PortalPage("/portal/query", query_with_a_wrong_code),
     "progress": PortalPage("/portal/query", query_an_online_case),
+    "supplement-requested": PortalPage("/portal/query", _awaiting_supplement),
+    "supplement-uploaded": PortalPage("/portal/supplement", upload_a_supplement),
 }
 
 # Per header link or button: its box, the height of its text, one line of that text, and the font size.

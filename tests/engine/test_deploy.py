@@ -35,7 +35,7 @@ def test_shipped_process_validates() -> None:
     assert model.key == "relief_linkage"
     assert {t.form_key for t in model.user_tasks.values()} == {
         "triage", "joint_plan", "joint_conference", "dept_accept", "field_report", "dept_result",
-        "summary", "supervision"}
+        "summary", "supervision", "supplement_overdue"}
     assert all(t.due_workdays > 0 for t in model.user_tasks.values())
     assert model.end_statuses["end_refused"] == "closed_declined"
     assert model.end_statuses["end_declined"] == "closed_declined"

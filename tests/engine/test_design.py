@@ -223,8 +223,8 @@ def test_path_notices_and_end_of_a_single_department_case() -> None:
     """The path lists BPMN elements in completion order (no Spiff internals); notices are captured."""
     [result] = run_samples(BPMN_PATH.read_bytes(), [sample("单部门办理·无需现场")], SETTINGS, CALENDAR)
     ids = [step["id"] for step in result.path]
-    assert ids[:8] == ["start", "notify_received", "suggest", "tidy_suggestion", "triage", "gw_triage",
-                       "gw_dispatch", "dispatch"]
+    assert ids[:9] == ["start", "notify_received", "suggest", "tidy_suggestion", "triage", "review_summary",
+                       "gw_triage", "gw_dispatch", "dispatch"]
     assert ids[-4:] == ["dept_handling", "summary", "notify_completed", "end_completed"]
     assert not any(i in ("Start", "End") or "." in i or "[" in i for i in ids)
     assert ids.index("dept_accept") < ids.index("dept_result") < ids.index("dept_work")
@@ -271,7 +271,7 @@ def test_condition_failing_at_run_time_names_its_flow() -> None:
     assert result.status == "error"
     assert result.element_id == "Flow_single_dept"
     assert "「研判结果」" in result.message and "除数为零" in result.message
-    assert [s["id"] for s in result.path][-1] == "triage" and result.end is None
+    assert [s["id"] for s in result.path][-1] == "review_summary" and result.end is None
 
 
 def test_gateway_with_no_true_condition_is_an_error_at_the_gateway() -> None:

@@ -15,6 +15,7 @@ FORM_KEYS = {
     "generic",
     "situation",
     "triage",
+    "supplement_overdue",
     "joint_plan",
     "joint_conference",
     "dept_accept",
@@ -161,7 +162,8 @@ def _walk(schema: Any) -> list[dict[str, Any]]:
 
 
 def test_known_form_keys_lists_every_form() -> None:
-    """The shipped forms directory holds exactly the eight user-task forms and the generic completion form."""
+    """The shipped forms directory holds exactly the nine user-task forms, the generic completion form and the
+    applicant situation form."""
     assert forms.known_keys() == FORM_KEYS
 
 

@@ -14,7 +14,7 @@ from engine.bpmn.design.studio import SamplesFailed
 from engine.bpmn.sandbox import SandboxError
 from engine.errors import InvalidData
 from engine.models import AuditLog, Notification, ProcessDefinition
-from tests.support.bpmn import SHIPPED, deploy, edit, with_broken_condition, without_triage
+from tests.support.bpmn import SHIPPED, SHIPPED_SAMPLES, deploy, edit, with_broken_condition, without_triage
 from tests.support.cli import relief
 from tests.support.db import BPMN_PATH, tx
 
@@ -34,8 +34,8 @@ def test_a_draft_failing_its_samples_is_refused_with_them(case_engine: Any, clea
     """Nothing is stored; the refusal names every failing sample with what went wrong."""
     with pytest.raises(SamplesFailed) as refused:
         case_engine.deploy(without_triage(), "relief_linkage.bpmn", "designer1", "删掉受理")
-    assert len(refused.value.results) == 8
-    assert "8 个样例中有 8 个未按预期运行，未部署" in refused.value.message
+    assert len(refused.value.results) == SHIPPED_SAMPLES
+    assert f"{SHIPPED_SAMPLES} 个样例中有 {SHIPPED_SAMPLES} 个未按预期运行，未部署" in refused.value.message
     assert all(r.status != "passed" and r.message for r in refused.value.results)
     assert refused.value.as_dict()["samples"][0]["name"] == "不符合救助条件·不予受理"
     assert versions(clean_db) == [1]
@@ -53,7 +53,7 @@ def test_an_administrator_forces_it_with_a_reason_which_is_audited(case_engine: 
         [entry] = session.scalars(select(AuditLog).where(AuditLog.action == "deploy_despite_samples"))
     assert entry.actor == "admin1" and entry.target == "relief_linkage@v2"
     assert entry.details["despite_samples"] == "演示：受理改由窗口线下完成"
-    assert len(entry.details["samples_failed"]) == 8
+    assert len(entry.details["samples_failed"]) == SHIPPED_SAMPLES
 
 
 def test_a_draft_passing_its_samples_deploys_with_the_count_audited(case_engine: Any, clean_db: str) -> None:
@@ -62,7 +62,8 @@ def test_a_draft_passing_its_samples_deploys_with_the_count_audited(case_engine:
     with tx(clean_db) as session:
         entry = session.scalars(select(AuditLog).where(AuditLog.action == "deploy_definition")
                                 .order_by(AuditLog.id.desc())).first()
-    assert entry is not None and entry.details["samples_passed"] == 8 and entry.details["samples_failed"] == []
+    assert entry is not None
+    assert entry.details["samples_passed"] == SHIPPED_SAMPLES and entry.details["samples_failed"] == []
 
 
 def test_relief_deploy_refuses_then_forces(county_db: str, tmp_path: Any) -> None:
@@ -71,7 +72,7 @@ def test_relief_deploy_refuses_then_forces(county_db: str, tmp_path: Any) -> Non
     draft = tmp_path / "draft.bpmn"
     draft.write_bytes(without_triage())
     refused = relief("deploy", str(draft), database_url=county_db, expect=1)
-    assert refused["error"] == "samples_failed" and len(refused["samples"]) == 8
+    assert refused["error"] == "samples_failed" and len(refused["samples"]) == SHIPPED_SAMPLES
     no_reason = relief("deploy", str(draft), "--despite-samples", database_url=county_db, expect=1)
     assert no_reason["error"] == "invalid" and "reason" in no_reason["errors"]
     forced = relief("deploy", str(draft), "--despite-samples", "--reason", "演示", "--by", "admin1",

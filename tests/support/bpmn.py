@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine.bpmn.design.samples import load_samples
 from tests.support.db import BPMN_PATH
 
 SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
+SHIPPED_SAMPLES = len(load_samples("relief_linkage"))  # processes/samples/relief_linkage.yaml
 TRIAGE_LABEL, RESULT_LABEL = "一门受理·初步研判", "办结反馈"
 INELIGIBLE = 'decision == "ineligible"</bpmn:conditionExpression>'
 
@@ -36,13 +38,14 @@ def moved_shape(xml: bytes) -> bytes:
 def without_triage() -> bytes:
     """The modeler's draft after deleting 一门受理 and joining its flows: valid, but every sample fails."""
     text = edit(SHIPPED, r'<bpmn:userTask id="triage".*?</bpmn:userTask>', "", regex=True).decode()
-    text = text.replace('<bpmn:sequenceFlow id="Flow_triage_gw" sourceRef="triage" targetRef="gw_triage" />', "")
-    text = text.replace('sourceRef="tidy_suggestion" targetRef="triage"',
-                        'sourceRef="tidy_suggestion" targetRef="gw_triage"')
-    text = text.replace("<bpmn:incoming>Flow_triage_gw</bpmn:incoming>",
-                        "<bpmn:incoming>Flow_tidy_triage</bpmn:incoming>")
+    text = text.replace('<bpmn:sequenceFlow id="Flow_triage_review" sourceRef="triage" targetRef="review_summary" />',
+                        "")
+    text = text.replace('targetRef="triage"', 'targetRef="review_summary"')  # 研判 and the 补正 loop's way back
+    text = text.replace("<bpmn:incoming>Flow_triage_review</bpmn:incoming>",
+                        "<bpmn:incoming>Flow_tidy_triage</bpmn:incoming><bpmn:incoming>Flow_supplement_back</bpmn:incoming>"
+                        "<bpmn:incoming>Flow_overdue_continue</bpmn:incoming>")
     text = text.replace("<bpmn:flowNodeRef>triage</bpmn:flowNodeRef>", "")
-    return edit(text, r'<bpmndi:BPMN(Shape|Edge) id="(triage|Flow_triage_gw)_di".*?</bpmndi:BPMN(Shape|Edge)>', "",
+    return edit(text, r'<bpmndi:BPMN(Shape|Edge) id="(triage|Flow_triage_review)_di".*?</bpmndi:BPMN(Shape|Edge)>', "",
                 regex=True)
 
 

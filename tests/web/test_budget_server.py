@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.bpmn import SHIPPED, edit
+from tests.support.bpmn import SHIPPED, SHIPPED_SAMPLES, edit
 from tests.support.browser import LiveServer, serve
 from tests.support.web import DEMO_PASSWORD, make_app
 
@@ -81,6 +81,6 @@ def test_a_runaway_trial_ends_within_two_seconds_and_login_answers_meanwhile(ser
     runner.join(timeout=30)
     assert outcome["seconds"] < 2.0, outcome
     results = outcome["answer"]["results"]
-    assert len(results) == 8 and all(r["status"] == "error" for r in results), results
+    assert len(results) == SHIPPED_SAMPLES and all(r["status"] == "error" for r in results), results
     assert "超出运行预算" in results[0]["message"]
     assert logins and max(logins) < 1.0, logins

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.models import AuditLog
-from tests.support.bpmn import without_triage
+from tests.support.bpmn import SHIPPED_SAMPLES, without_triage
 from tests.support.db import BPMN_PATH, tx
 
 SHIPPED = BPMN_PATH.read_text(encoding="utf-8")
@@ -160,7 +160,7 @@ def test_deploy_from_the_modeler_is_refused_when_samples_fail(login: Any, demo_d
     refused = designer.post("/design/relief_linkage/deploy", json={"xml": draft, "comment": "删掉受理"})
     body = refused.get_json()
     assert refused.status_code == 422 and body["may_override"] is False
-    assert len(body["results"]) == 8
+    assert len(body["results"]) == SHIPPED_SAMPLES
     assert body["results"][0]["status_label"] in ("停在人工环节", "运行出错", "不符合预期")
     assert "未部署" in body["message"]
     forced = designer.post("/design/relief_linkage/deploy", json={

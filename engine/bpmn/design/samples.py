@@ -31,15 +31,24 @@ SAMPLE_SCHEMA: dict[str, Any] = {
         "data": {"type": "object", "description": "流程初始数据，与 CaseEngine._initial_data 相同"},
         "decisions": {
             "type": "object",
-            "description": "用户任务 id → 表单数据；多实例内的任务可按部门给出 {by_department: {部门代码: 表单数据}}",
+            "description": ("用户任务 id → 表单数据；多实例内的任务可按部门给出 {by_department: {部门代码: 表单数据}}；"
+                            "流程多次经过的任务可给出列表，依次使用（用完后重复最后一项）"),
             "additionalProperties": {
                 "oneOf": [
                     {"type": "object", "required": ["by_department"], "additionalProperties": False,
                      "properties": {"by_department": {"type": "object", "minProperties": 1,
                                                       "additionalProperties": _VALUES}}},
                     {**_VALUES, "not": {"required": ["by_department"]}},
+                    {"type": "array", "minItems": 1, "items": _VALUES},
                 ],
             },
+        },
+        "messages": {
+            "type": "object",
+            "description": ("等待消息的环节 id（接收任务、消息事件）→ 送达的消息内容（其键成为流程数据），如补正材料；"
+                            "多次等待时可给出列表，依次使用，null 表示这一次不送达（可让定时器触发）"),
+            "additionalProperties": {"oneOf": [_VALUES, {"type": "array", "minItems": 1,
+                                                         "items": {"oneOf": [_VALUES, {"type": "null"}]}}]},
         },
         "fire_timers": {"type": "boolean", "description": "为 true 时，定时器一经设置即触发（视为办理超期）"},
         "expect": {

@@ -25,6 +25,7 @@ from engine.bpmn import budget
 from engine.bpmn.definitions import known_groups
 from engine.bpmn.design.draft import Draft, load_draft
 from engine.bpmn.loader import NO_DEPENDENCIES, Dependencies
+from engine.bpmn.messages import deliver, message_of
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.deadlines.policy import workday_deadline_helper
 from engine.deadlines.workcal import WorkCalendar
@@ -87,7 +88,10 @@ class SampleRun:
     def __init__(self, draft: Draft, sample: Mapping[str, Any], settings: Settings, calendar: WorkCalendar):
         self.draft, self.sample, self.forms, self.reference = draft, sample, settings.forms, settings.reference
         self.decisions: Mapping[str, Any] = sample.get("decisions") or {}
+        self.messages: Mapping[str, Any] = sample.get("messages") or {}
         self.fire_timers = bool(sample.get("fire_timers", False))
+        self.visits: dict[str, int] = {}  # user task id → how often it was answered (a list answers in turn)
+        self.waits: dict[str, list[Any]] = {}  # element id → the task ids that waited there, in turn
         self.notices: list[str] = []
         self.steps = 0
         self.now = clock.now()
@@ -122,6 +126,8 @@ class SampleRun:
         self.workflow.get_next_task(state=TaskState.READY).data.update(self.workflow.data)
         self._engine_steps()
         while not self.workflow.is_completed():
+            if self._deliver_message():
+                continue
             if self.fire_timers and self._fire_next_timer():
                 continue
             task, values = self._next_decision()
@@ -153,6 +159,33 @@ class SampleRun:
         self._engine_steps()
         return True
 
+    def _message_for(self, task: Task) -> Mapping[str, Any] | None:
+        """The sample's message for this wait at `task`'s element: the one given, or of a list the one for
+        this visit (null: none this time, so a timer may fire instead)."""
+        planned = self.messages.get(task.task_spec.bpmn_id)
+        if isinstance(planned, list):
+            seen = self.waits.setdefault(task.task_spec.bpmn_id, [])
+            if task.id not in seen:
+                seen.append(task.id)
+            index = seen.index(task.id)
+            planned = planned[index] if index < len(planned) else None
+        return planned if isinstance(planned, Mapping) else None
+
+    def _deliver_message(self) -> bool:
+        """With no user task to answer, deliver the sample's message to an element waiting for one."""
+        if self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            return False
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            name = message_of(task)
+            payload = self._message_for(task) if name else None
+            if name and payload is not None:
+                self._count(task)
+                with clock.frozen_at(self.now):
+                    deliver(self.workflow, name, copy.deepcopy(dict(payload)))
+                self._engine_steps()
+                return True
+        return False
+
     def _next_decision(self) -> tuple[Task, dict[str, Any]]:
         ready = self.workflow.get_tasks(state=TaskState.READY, manual=True)
         for task in ready:
@@ -167,12 +200,15 @@ class SampleRun:
                         first.task_spec.bpmn_id)
         waiting = [t for t in self.workflow.get_tasks(state=TaskState.WAITING) if t.task_spec.bpmn_id]
         element_id = waiting[0].task_spec.bpmn_id if waiting else None
-        hint = "（可在样例中设置 fire_timers: true 让定时器触发）" if waiting and not self.fire_timers else ""
+        hint = ("（可在样例中设置 fire_timers: true 让定时器触发，或用 messages 给等待的环节送达消息）"
+                if waiting and not self.fire_timers else "")
         raise _Halt("stuck", f"流程未结束，也没有可办理的任务，正在等待「{self.draft.label(element_id)}」{hint}",
                     element_id)
 
     def _decision_for(self, task: Task) -> dict[str, Any] | None:
         decision = self.decisions.get(task.task_spec.bpmn_id)
+        if isinstance(decision, list) and decision:  # one answer per visit, the last one repeated
+            decision = decision[min(self.visits.get(task.task_spec.bpmn_id, 0), len(decision) - 1)]
         if not isinstance(decision, Mapping):
             return None
         by_department = decision.get("by_department")
@@ -183,6 +219,7 @@ class SampleRun:
     def _complete(self, task: Task, values: dict[str, Any]) -> None:
         """Fill and complete a user task as `CaseEngine.complete_task` would: form check, defaults."""
         element_id = task.task_spec.bpmn_id
+        self.visits[element_id] = self.visits.get(element_id, 0) + 1
         meta = self.draft.model.user_tasks.get(element_id)
         if meta is not None and meta.form_key in self.forms.known_keys():
             errors = self.forms.validate(meta.form_key, values)

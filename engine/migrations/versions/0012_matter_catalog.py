@@ -1,4 +1,4 @@
-"""the matter catalog (事项清单 R-6.1.3.1) with review standards and revisions
+"""the matter catalog (事项清单 R-6.1.3.1) with review standards and revisions; 待补正 on instances (R-6.2.2)
 
 Revision ID: 0012
 Revises: 0011
@@ -51,6 +51,13 @@ def upgrade() -> None:
     )
 
 
+    # ADD COLUMN in place (no batch copy: other tables' foreign keys point at process_instance)
+    op.add_column('process_instance', sa.Column('supplement_since', sa.DateTime(timezone=True), nullable=True))
+    op.create_index('ix_process_instance_supplement_since', 'process_instance', ['supplement_since'], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_index('ix_process_instance_supplement_since', table_name='process_instance')
+    op.drop_column('process_instance', 'supplement_since')
     op.drop_table('matter_revision')
     op.drop_table('matter')
