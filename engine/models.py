@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -428,3 +429,60 @@ class MatterRevision(Base):
     reason: Mapped[str] = mapped_column(Text)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PolicyDocument(Base):
+    """A policy document the portal publishes (政策法规, R-6.2.1): Markdown text and/or a PDF."""
+
+    __tablename__ = "policy_document"
+    # The portal's list: the published documents, newest first.
+    __table_args__ = (Index("ix_policy_document_status_issued", "status", "issued_on", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    doc_number: Mapped[str | None] = mapped_column(String(100))  # 文号
+    issuer: Mapped[str] = mapped_column(String(200))  # 发文机关
+    issued_on: Mapped[date] = mapped_column(Date)  # 成文/发布日期
+    body: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))  # stored under the upload directory by hash
+    pdf_filename: Mapped[str | None] = mapped_column(String(255))
+    pdf_size: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # published 已发布 / withdrawn 已撤回
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class ContentPage(Base):
+    """A page of the portal an administrator writes, by its slug: 中心简介 (`about`), later 办事指南 …"""
+
+    __tablename__ = "content_page"
+    __table_args__ = (UniqueConstraint("slug", name="uq_content_page_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    status: Mapped[str] = mapped_column(String(20))  # published / withdrawn
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class ContentRevision(Base):
+    """One save of a policy document or portal page: who, when, why, and the whole record after it
+    (for the diff between revisions and for restoring one)."""
+
+    __tablename__ = "content_revision"
+    __table_args__ = (UniqueConstraint("kind", "item_id", "revision", name="uq_content_revision_kind_item_revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # policy / page
+    item_id: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))  # created, edited, withdrawn, published, restored
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -40,6 +40,7 @@ class Settings:
     forms_dir: Path
     calendar_file: Path
     upload_dir: Path
+    content_pdf_max_bytes: int
     env: str
     password_hash_method: str
     green_channel_factor: Fraction
@@ -69,6 +70,7 @@ class Settings:
             forms_dir=Path(given("FORMS_DIR") or PROJECT_ROOT / "forms"),
             calendar_file=Path(given("CALENDAR_FILE") or PROJECT_ROOT / "data" / "calendar" / "cn_overrides.yaml"),
             upload_dir=Path(given("UPLOAD_DIR") or instance / "uploads"),
+            content_pdf_max_bytes=_megabytes("CONTENT_PDF_MAX_MB", given("CONTENT_PDF_MAX_MB"), 20),
             env=env,
             password_hash_method=str(given("PASSWORD_HASH_METHOD") or "scrypt"),
             green_channel_factor=_factor(given("GREEN_CHANNEL_FACTOR")),
@@ -139,6 +141,18 @@ def _factor(value: Any) -> Fraction:
         raise SettingsError(f"{ENV_PREFIX}GREEN_CHANNEL_FACTOR={text!r} 应大于 0 且不超过 1"
                             "（绿色通道只缩短办理时限，不延长）")
     return factor
+
+
+def _megabytes(key: str, value: Any, default: int) -> int:
+    if value is None:
+        return default * 1024 * 1024
+    try:
+        megabytes = int(str(value).strip())
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_PREFIX}{key} 应为整数 MB：{value!r}") from exc
+    if megabytes <= 0:
+        raise SettingsError(f"{ENV_PREFIX}{key} 应大于 0：{value!r}")
+    return megabytes * 1024 * 1024
 
 
 def _seconds(value: Any) -> float:

@@ -3,7 +3,8 @@
 For each case status: its Chinese label (English through the catalog), what the applicant is
 shown, the instance list's filter it belongs to, whether it is final, why its tasks cannot be
 worked (if they cannot), and which administrator actions it allows. The engine, the pages, the
-API's OpenAPI document and the 12345 interface all read it from here.
+API's OpenAPI document and the 12345 interface all read it from here. The portal's content (政策法规,
+中心简介) has its two statuses at the end.
 """
 
 from __future__ import annotations
@@ -108,3 +109,7 @@ USER_GROUP = "user:"
 
 # The key of the linkage flow of Figure 1 (processes/relief_linkage.bpmn): what applications start on.
 LINKAGE_PROCESS = "relief_linkage"
+
+# The portal's content (政策法规, pages such as 中心简介): shown there only while published.
+PUBLISHED, WITHDRAWN = "published", "withdrawn"
+CONTENT_STATUSES = {PUBLISHED: _l("已发布"), WITHDRAWN: _l("已撤回")}

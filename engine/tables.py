@@ -10,6 +10,8 @@ from engine.models import (
     Application,
     Attachment,
     CaseEvent,
+    ContentPage,
+    ContentRevision,
     HotlineOrder,
     HumanTask,
     HumanTaskGroup,
@@ -18,6 +20,7 @@ from engine.models import (
     MatterRevision,
     Notification,
     Organisation,
+    PolicyDocument,
     ProcessDefinition,
     ProcessInstance,
     SchedulerLease,
@@ -27,6 +30,8 @@ from engine.models import (
 
 APPLICATION = cast(Table, Application.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
+CONTENT_PAGE = cast(Table, ContentPage.__table__)
+CONTENT_REVISION = cast(Table, ContentRevision.__table__)
 DEFINITION = cast(Table, ProcessDefinition.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
 HOTLINE = cast(Table, HotlineOrder.__table__)
@@ -37,6 +42,7 @@ MATTER = cast(Table, Matter.__table__)
 MATTER_REVISION = cast(Table, MatterRevision.__table__)
 NOTICE = cast(Table, Notification.__table__)
 ORGS = cast(Table, Organisation.__table__)
+POLICY_DOCUMENT = cast(Table, PolicyDocument.__table__)
 ROLES = cast(Table, UserRole.__table__)
 TASK = cast(Table, HumanTask.__table__)
 TASK_GROUP = cast(Table, HumanTaskGroup.__table__)

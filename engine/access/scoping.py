@@ -55,6 +55,7 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "attach_supplement": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS,
                           _l("仅受理窗口工作人员可以代申请人上传补正材料")),
     "deliveries": (_roles("admin"), _l("仅系统管理员可以查看和重发失败的通知")),
+    "content": (_roles("admin"), _l("仅系统管理员可以编辑门户内容（政策法规、中心简介等）")),
     "unmask": (lambda who: who.can_unmask, _l("您没有查看完整个人信息的权限")),
     "hotline_push": (_roles("integration"), _l("仅 12345 平台接口账号可以推送工单")),
     "hotline_read": (_roles("integration", "admin"), _l("仅 12345 平台接口账号和系统管理员可以查询工单")),

@@ -8,7 +8,8 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `assign_task`, `fire_timers`, `deploy`;
 - `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
-  `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`.
+  `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`, `content` (the portal's
+  policy documents and pages).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from engine.cases.supplements import Supplements
 from engine.cases.tasks import record, task_summary
 from engine.cases.workflows import Workflows
 from engine.catalog.service import MatterCatalog
+from engine.content.publishing import PortalContent
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.notify.outbox import Outbox
@@ -79,6 +81,7 @@ class CaseEngine:
         self.catalog = MatterCatalog(settings, self.sessions)
         self.supplements = Supplements(self.workflows)
         self.hotline = Hotline(self)
+        self.content = PortalContent(settings, self.sessions)
 
     @classmethod
     def for_url(cls, database_url: str, **kwargs: Any) -> CaseEngine:
