@@ -149,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
         calendar_admin,
         cases,
         catalog,
+        content,
         design,
         inbox,
         instances,
@@ -159,8 +160,8 @@ def _register_blueprints(app: Flask) -> None:
     )
     from web.api import bp as api_bp
 
-    for module in (auth, inbox, tasks, cases, intake, portal, notifications, calendar_admin, design, instances,
-                   catalog):
+    for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
+                   instances, catalog):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 
