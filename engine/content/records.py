@@ -27,7 +27,7 @@ FIELDS: dict[str, dict[str, str]] = {
 }
 # What each save did (a revision's `action`).
 ACTION_LABELS = {"created": _l("新建"), "edited": _l("修改"), "withdrawn": _l("撤回"), "published": _l("重新发布"),
-                 "restored": _l("恢复")}
+                 "restored": _l("恢复旧版")}
 LIMITS = {"title": 200, "doc_number": 100, "issuer": 200, "slug": 60, "body": 100_000, "reason": 500}
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 ABOUT = "about"  # the slug of 中心简介

@@ -89,7 +89,7 @@ def test_a_policy_document_from_markdown_to_restored_revision(page_for: Callable
         first.get_by_role("button", name="恢复此版本").click()
         expect(admin.get_by_role("status")).to_contain_text("已将第 1 版恢复为第 3 版")
         assert confirmations and "确认恢复第 1 版" in confirmations[-1]
-        expect(admin.locator("tr[data-revision='3']")).to_contain_text("恢复（自第 1 版）")
+        expect(admin.locator("tr[data-revision='3']")).to_contain_text("恢复旧版（自第 1 版）")
         expect(admin.locator("tr[data-field=title] td.diff-new")).to_have_text(TITLE)
 
     with step(public, "the portal shows the first revision again"):

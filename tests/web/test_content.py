@@ -158,7 +158,7 @@ def test_restoring_the_first_revision_from_the_revision_page(admin: FlaskClient)
     restored = admin.post(f"/admin/content/policies/{policy_id}/restore", data={"revision": "1", "reason": "改错了"})
     assert restored.status_code == 302
     history = html(admin.get(restored.headers["Location"]))
-    assert "恢复（自第 1 版）" in history.xpath("//tr[@data-revision='3']")[0].text_content()
+    assert "恢复旧版（自第 1 版）" in history.xpath("//tr[@data-revision='3']")[0].text_content()
     assert html(admin.get(f"/portal/policies/{policy_id}")).xpath("//h1")[0].text == "示范县最低生活保障实施办法"
     same = html(admin.get(f"/admin/content/policies/{policy_id}/revisions?from=1&to=3"))
     assert same.xpath("//p[@id='no-changes']")
