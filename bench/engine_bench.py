@@ -80,7 +80,7 @@ def bare_runner(sandbox: str = "none") -> Callable[[dict[str, Any]], int]:
     decisions = parse_safely(DMN.read_bytes(), DMN.name)
     spec, subprocess_specs = build_specs(tree, "relief_linkage", BPMN.name, [decisions])
     deadline = "2099-01-01T00:00:00+00:00"
-    helpers = {"notify_applicant": lambda *args, **kwargs: None,
+    helpers = {"notify_applicant": lambda *args, **kwargs: None, "publish_notice": lambda *args, **kwargs: None,
                "workday_deadline": lambda n, green_channel=False: deadline}
     script_engine = (PythonScriptEngine(environment=TaskDataEnvironment(helpers)) if sandbox == "none"
                      else SandboxScriptEngine(helpers, budgeted=sandbox == "budget"))

@@ -486,3 +486,41 @@ class ContentRevision(Base):
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PublicNotice(Base):
+    """An entry of 救助公示 (R-6.2.1): an approved case of a noticed matter, published for its notice period
+    with only what eligibility needs — masked name, village, matter, household size, amount."""
+
+    __tablename__ = "public_notice"
+    __table_args__ = (Index("ix_public_notice_status_ends", "status", "ends_at"),
+                      Index("ix_public_notice_list", "status", "township", "village", "published_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(40), index=True)
+    matter: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(40))
+    masked_name: Mapped[str] = mapped_column(String(100))
+    township: Mapped[str | None] = mapped_column(String(60))
+    village: Mapped[str | None] = mapped_column(String(60))
+    household_size: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[float | None]
+    published_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))  # active 公示中 / ended 公示期满 / withdrawn 已撤回
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class NoticeObjection(Base):
+    """An objection (异议) to a 救助公示 entry, raised from the portal; it is worked as a process of its own."""
+
+    __tablename__ = "notice_objection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("public_notice.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(100))  # optional; never shown on the portal
+    review_case_no: Mapped[str | None] = mapped_column(String(40))  # the notice_objection process's case
+    created_at: Mapped[datetime]

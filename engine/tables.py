@@ -18,11 +18,13 @@ from engine.models import (
     InboxEntry,
     Matter,
     MatterRevision,
+    NoticeObjection,
     Notification,
     Organisation,
     PolicyDocument,
     ProcessDefinition,
     ProcessInstance,
+    PublicNotice,
     SchedulerLease,
     User,
     UserRole,
@@ -41,7 +43,9 @@ LEASE = cast(Table, SchedulerLease.__table__)
 MATTER = cast(Table, Matter.__table__)
 MATTER_REVISION = cast(Table, MatterRevision.__table__)
 NOTICE = cast(Table, Notification.__table__)
+OBJECTION = cast(Table, NoticeObjection.__table__)
 ORGS = cast(Table, Organisation.__table__)
+PUBLIC_NOTICE = cast(Table, PublicNotice.__table__)
 POLICY_DOCUMENT = cast(Table, PolicyDocument.__table__)
 ROLES = cast(Table, UserRole.__table__)
 TASK = cast(Table, HumanTask.__table__)

@@ -156,12 +156,13 @@ def _register_blueprints(app: Flask) -> None:
         intake,
         notifications,
         portal,
+        publicity_admin,
         tasks,
     )
     from web.api import bp as api_bp
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
-                   instances, catalog):
+                   instances, catalog, publicity_admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

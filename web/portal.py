@@ -20,7 +20,7 @@ from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
 from web.application_form import applicant_of, form_choices, read_form, read_uploads
 from web.extensions import limiter
 from web.presenters import form_errors, private
-from web.services import engine
+from web.services import engine, page_number
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -106,3 +106,39 @@ def supplement() -> Any:
     except TaskConflict as conflict:
         return _progress_page(case_no, code, error=conflict.message, status=409)
     return _progress_page(case_no, code, notice=_("补正材料已提交，县社会救助中心将继续审查。"))
+
+
+# -- 救助公示 (R-6.2.1) ------------------------------------------------------------------------------
+
+def _notice_filters() -> dict[str, str]:
+    return {key: request.args.get(key, "").strip()[:60] for key in ("township", "village", "month")}
+
+
+@bp.route("/notices")
+def notices() -> Any:
+    """The entries in their notice period (masked), filtered by township, village and month."""
+    filters = _notice_filters()
+    found = engine().publicity.listing(filters["township"], filters["village"], filters["month"],
+                                       page_number(request.args))
+    return render_template("portal/notices.html", notices=found, filters=filters, **engine().queries.regions())
+
+
+@bp.route("/notices/<int:notice_id>", methods=["GET", "POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def notice(notice_id: int) -> Any:
+    """One entry and the objection form (异议, contact optional); the objection is the center's task."""
+    try:
+        entry = engine().publicity.entry(notice_id)
+    except NotFound:
+        return render_template("portal/notice.html", entry=None, errors={}, values={}), 404
+    if request.method == "GET":
+        return render_template("portal/notice.html", entry=entry, errors={}, values={})
+    values = {"text": request.form.get("text", ""), "contact": request.form.get("contact", "")}
+    try:
+        engine().publicity.object(notice_id, values["text"], values["contact"])
+    except InvalidData as refused:
+        return render_template("portal/notice.html", entry=entry, errors=refused.errors, values=values), 422
+    except NotDeployed as missing:
+        return render_template("portal/notice.html", entry=entry, errors={"form": [missing.message]},
+                               values=values), 503
+    return render_template("portal/notice.html", entry=entry, errors={}, values={}, received=True)

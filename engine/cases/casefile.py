@@ -226,9 +226,10 @@ class CaseFiles:
                          "problem": verdict.get("problem", ""), "reason": verdict.get("reason", "")})
         fresh = {f.get("sha256") for f in ((task["context"].get("supplement") or {}).get("files") or [])}
         files = [{**a, "new": a["sha256"] in fresh} for a in self._attachments(session, task["case_no"])]
+        supplement = task["context"].get("supplement")
         return {"field": field, "case_no": task["case_no"], "rows": rows, "files": files,
                 "verdicts": list(VERDICTS.items()),
-                "supplement": task["context"].get("supplement")}
+                "supplement": {**supplement, "at_text": clock.local_text(supplement.get("at"))} if supplement else None}
 
     def _task_view(self, session: Session, row: Mapping[str, Any], now: Any) -> dict[str, Any]:
         context = dict(row["context"] or {})

@@ -37,6 +37,11 @@ EVENT_LABELS = {
     "case_migrated": _l("迁移流程版本"),
     "task_error": _l("环节出错"),
     "task_retried": _l("重试出错环节"),
+    "supplement_received": _l("收到补正材料"),
+    "notice_published": _l("救助公示"),
+    "notice_objection": _l("公示异议"),
+    "objection_reviewed": _l("异议核查结论"),
+    "notice_withdrawn": _l("撤回公示"),
 }
 _REASONED = ("case_suspended", "case_resumed", "case_terminated", "task_retried")
 
@@ -122,5 +127,20 @@ class CaseHistory:
         if kind == "case_migrated":
             return f"v{data.get('from')} → v{data.get('to')}；原因：{data.get('reason') or ''}"
         if kind in _REASONED:
+            return f"原因：{data.get('reason') or ''}"
+        if kind == "supplement_received":
+            via = "网上" if data.get("channel") == "online" else "窗口"
+            return f"{via}补正：{'、'.join(map(str, data.get('files') or []))}" + (
+                f"；说明：{data['note']}" if data.get("note") else "")
+        if kind == "notice_published":
+            matter = self.reference.matter_name(str(data.get("matter")))
+            return f"{matter}，公示至 {clock.local_text(data.get('ends_at'))}"
+        if kind == "notice_objection":
+            return f"{data.get('text', '')}（核查案件 {data.get('review_case_no', '')}）"
+        if kind == "objection_reviewed":
+            finding = {"upheld": "异议成立，转主管部门复核", "dismissed": "异议不成立，维持公示"}.get(
+                str(data.get("finding")), str(data.get("finding")))
+            return f"{finding}；{data.get('note', '')}"
+        if kind == "notice_withdrawn":
             return f"原因：{data.get('reason') or ''}"
         return ""

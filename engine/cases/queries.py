@@ -7,10 +7,11 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
-from engine import clock
+from engine import clock, status
 from engine.access.accounts import Principal
 from engine.cases import store
 from engine.cases.casefile import api_applicant
+from engine.cases.progress import requested_items
 from engine.cases.regions import places
 from engine.cases.tasks import task_summary
 from engine.cases.workflows import Workflows
@@ -45,6 +46,10 @@ class CaseQueries:
                 "history": [{"type": e.type, "task": e.task_name, "task_id": e.task_id, "actor": e.actor,
                              "at": e.at.isoformat(), "data": e.data} for e in store.events_of_case(conn, case_no)],
                 "hotline_order_no": store.hotline_order_of(conn, case_no),
+                # 待补正: the case waits for the applicant's supplement
+                "supplement": {"since": instance.supplement_since.isoformat(),
+                               "items": requested_items(conn, case_no)}
+                if instance.status == status.OPEN and instance.supplement_since is not None else None,
             }
 
     def restore_workflow(self, case_no: str) -> BpmnWorkflow:

@@ -42,6 +42,7 @@ from engine.cases.hotline import Hotline
 from engine.cases.inbox import Inbox
 from engine.cases.inspection import Inspection
 from engine.cases.intake import PROCESS_PREFIX, Registered, check_application, next_case_no, refuse, register
+from engine.cases.publicity import Publicity
 from engine.cases.queries import CaseQueries
 from engine.cases.store import InstanceState
 from engine.cases.supplements import Supplements
@@ -80,6 +81,7 @@ class CaseEngine:
         self.consultations = Consultations(self.workflows)
         self.catalog = MatterCatalog(settings, self.sessions)
         self.supplements = Supplements(self.workflows)
+        self.publicity = Publicity(self)
         self.hotline = Hotline(self)
         self.content = PortalContent(settings, self.sessions)
 

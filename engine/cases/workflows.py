@@ -34,6 +34,7 @@ from engine.bpmn.messages import SUPPLEMENT_RECEIVED, waiting_for
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
 from engine.bpmn.serializer import StateSerializer
 from engine.cases import store
+from engine.cases.publicity import DEFAULT_DAYS, publications, publish_request
 from engine.cases.store import InstanceState
 from engine.cases.tasks import TaskMirror, record, write_events
 from engine.deadlines.policy import workday_deadline_helper
@@ -50,6 +51,8 @@ MAX_CACHED_WORKFLOWS = 500
 @dataclass
 class _Effects:
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    publications: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 _effects: ContextVar[_Effects | None] = ContextVar("relief_effects", default=None)
@@ -62,9 +65,28 @@ def notify_applicant(kind: str, **details: Any) -> None:
         effects.notices.append((str(kind), dict(details)))
 
 
+def publish_notice(department: Any, amount: Any = None, household_size: Any = None, matters: Any = None,
+                   days: Any = DEFAULT_DAYS) -> None:
+    """BPMN helper: 救助公示 of this department's noticed matters of the case (written with the step)."""
+    effects = _effects.get()
+    if effects is not None:
+        effects.publications.append(publish_request(department, amount, household_size, matters, days))
+
+
+NOTE_KINDS = ("objection_reviewed",)  # what a process may note in another case's history
+
+
+def note_on_case(case_no: Any, kind: Any, **details: Any) -> None:
+    """BPMN helper: note an outcome in another case's history (an objection's review on the noticed case)."""
+    effects = _effects.get()
+    if effects is not None and str(kind) in NOTE_KINDS:
+        effects.notes.append((str(case_no), str(kind), {k: v for k, v in details.items()
+                                                        if isinstance(v, str | int | float | bool | None)}))
+
+
 def bpmn_helpers(settings: Settings, calendar: WorkCalendar) -> dict[str, Any]:
     """The functions BPMN expressions and scripts may call (the trial runs give the same ones)."""
-    return {"notify_applicant": notify_applicant,
+    return {"notify_applicant": notify_applicant, "publish_notice": publish_notice, "note_on_case": note_on_case,
             "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)}
 
 
@@ -218,6 +240,10 @@ class Workflows:
         if failure is not None:
             self._record_failure(session, instance, workflow, failure, now)
         self._queue_notices(session, instance, effects, now)
+        publications(session, self.settings.reference, instance.case_no, effects.publications, now)
+        for case_no, kind, details in effects.notes:
+            if store.find_instance(session.connection(), case_no) is not None:
+                record(session, case_no, kind, actor, now, data={**details, "from_case": instance.case_no})
         open_rows = self.mirror(session, instance, loaded).sync(workflow, actor, now)
         self._update_status(session, instance, loaded, workflow, now)
         self.store_workflow(session, instance, workflow)

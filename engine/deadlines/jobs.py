@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select, update
 
 from engine import clock, db, tables
 from engine.access.scoping import USERS, members_clause
-from engine.cases import store
+from engine.cases import publicity, store
 from engine.deadlines.due import due_soon_clause, past_due_clause
 from engine.deadlines.workcal import WorkCalendar
 from engine.notify.outbox import queue_in_app
@@ -106,6 +106,7 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         soon_events, soon_notices = remind_due_soon(conn, now, engine.calendar)
         queued = queue_in_app(conn, [*overdue_notices, *soon_notices])
         store.insert_rows(conn, tables.EVENT, [*overdue_events, *soon_events])
+        notices_ended = publicity.end_due(conn, now)  # 救助公示 whose period is over leave the portal
     deliveries = engine.outbox.deliver(now)
     return {
         "now": now.isoformat(), "timers_fired": timers,
@@ -113,5 +114,5 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
                           for e in overdue_events],
         "reminders": [{"task_id": e["task_id"], "case_no": e["case_no"], "task": e["task_name"]}
                       for e in soon_events],
-        "notices_queued": queued, "deliveries": deliveries,
+        "notices_queued": queued, "deliveries": deliveries, "public_notices_ended": notices_ended,
     }

@@ -58,6 +58,24 @@ def upload_a_supplement(page: Page) -> None:
     expect(page.locator("#supplement-done")).to_be_visible()
 
 
+def notice_with_objection_form(page: Page) -> None:
+    """A 救助公示 entry and its objection form (an approved 低保 case, done through the engine)."""
+    engine = CaseEngine.for_url(os.environ["RELIEF_DATABASE_URL"])
+    case_no, _ = engine.start_case({"name": "王小明", "id_number": "34052419800101001X", "phone": "13800138000",
+                                    "region": {"township": "T01", "village": "T01V01"}, "request": "申请低保",
+                                    "matters": ["dibao"]}, "window", "village")
+    for form_key, user, data in (("triage", "center1", {"decision": "eligible", "departments": ["minzheng"]}),
+                                 ("dept_accept", "mz1", {"materials": ["身份证"], "location": "民政局窗口",
+                                                         "field_work": "none"}),
+                                 ("dept_result", "mz1", {"outcome": "approved", "content": "纳入低保", "amount": 650,
+                                                         "household_size": 2})):
+        [task] = [t for t in engine.queries.list_tasks(case_no=case_no) if t["form_key"] == form_key]
+        engine.complete_task(task["id"], user, data)
+    visit(page, "/portal/notices")
+    page.get_by_role("link", name="提出异议").first.click()
+    expect(page.locator("#objection-form")).to_be_visible()
+
+
 class PortalPage(NamedTuple):
     """A page of the portal: the path it is served at and how a visitor gets to it."""
 
@@ -75,6 +93,8 @@ PORTAL_PAGES = {
     "progress": PortalPage("/portal/query", query_an_online_case),
     "supplement-requested": PortalPage("/portal/query", _awaiting_supplement),
     "supplement-uploaded": PortalPage("/portal/supplement", upload_a_supplement),
+    "notices": PortalPage("/portal/notices", lambda page: visit(page, "/portal/notices")),
+    "notice": PortalPage("/portal/notices/<int:notice_id>", notice_with_objection_form),
 }
 
 # Per header link or button: its box, the height of its text, one line of that text, and the font size.

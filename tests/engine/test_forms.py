@@ -15,6 +15,7 @@ FORM_KEYS = {
     "generic",
     "situation",
     "triage",
+    "objection_review",
     "supplement_overdue",
     "joint_plan",
     "joint_conference",
@@ -162,7 +163,7 @@ def _walk(schema: Any) -> list[dict[str, Any]]:
 
 
 def test_known_form_keys_lists_every_form() -> None:
-    """The shipped forms directory holds exactly the nine user-task forms, the generic completion form and the
+    """The shipped forms directory holds exactly the ten user-task forms, the generic completion form and the
     applicant situation form."""
     assert forms.known_keys() == FORM_KEYS
 
@@ -218,7 +219,7 @@ def test_apply_defaults_fills_absent_fields_only() -> None:
     """apply_defaults adds the schema default for a missing amount and keeps the caller's data intact."""
     data = {"outcome": "denied", "content": "收入超标"}
     filled = forms.apply_defaults("dept_result", data)
-    assert filled == {"outcome": "denied", "content": "收入超标", "amount": None}
+    assert filled == {"outcome": "denied", "content": "收入超标", "amount": None, "household_size": None}
     assert "amount" not in data
     assert forms.apply_defaults("dept_result", {**data, "amount": 500})["amount"] == 500
 

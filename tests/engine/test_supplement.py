@@ -57,6 +57,8 @@ def test_a_supplement_verdict_tells_everything_at_once_and_waits(case_engine: An
     assert "致困原因证明（医疗票据、事故证明等）：缺少住院费用票据" in notice.content and "申请书" not in notice.content
     assert instance_of(clean_db, case_no).supplement_since is not None
     assert case_engine.queries.list_tasks(case_no=case_no) == []
+    shown = case_engine.queries.show_case(case_no)  # the API's case (GET /api/v1/cases/<case_no>)
+    assert shown["status"] == "open" and shown["supplement"]["items"][0]["problem"] == "缺少住院费用票据"
     progress = case_engine.files.progress(case_no, CODE)
     assert progress["status"] == "待补正"
     assert progress["supplement"]["items"] == [{"material": "致困原因证明（医疗票据、事故证明等）", "matter": "linshi",

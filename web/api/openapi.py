@@ -121,6 +121,12 @@ SCHEMAS: dict[str, Any] = {
                 "data": {"type": "object"}}}},
             "applicant": _ref("MaskedApplicant"),
             "hotline_order_no": {"type": ["string", "null"], "description": "来自 12345 时的工单编号"},
+            "supplement": {"type": ["object", "null"],
+                           "description": "待补正（R-6.2.2）：等待申请人补正材料的开始时间和需补正的材料，否则为 null",
+                           "properties": {"since": TIME, "items": {"type": "array", "items": {
+                               "type": "object", "properties": {"matter": {"type": "string"},
+                                                                "material": {"type": "string"},
+                                                                "problem": {"type": "string"}}}}}},
         },
     },
     "WorkOrder": {k: v for k, v in copy.deepcopy(WORK_ORDER_SCHEMA).items() if k != "title"},

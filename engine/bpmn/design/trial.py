@@ -93,10 +93,12 @@ class SampleRun:
         self.visits: dict[str, int] = {}  # user task id → how often it was answered (a list answers in turn)
         self.waits: dict[str, list[Any]] = {}  # element id → the task ids that waited there, in turn
         self.notices: list[str] = []
+        self.published: list[str] = []
         self.steps = 0
         self.now = clock.now()
         # The helpers CaseEngine gives scripts, with notices kept here instead of queued for SMS.
-        engine = SandboxScriptEngine({"notify_applicant": self._notify,
+        engine = SandboxScriptEngine({"notify_applicant": self._notify, "publish_notice": self._publish,
+                                      "note_on_case": lambda *_args, **_details: None,
                                       "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)})
         self.workflow = BpmnWorkflow(draft.spec, draft.subprocess_specs, script_engine=engine)
 
@@ -104,6 +106,9 @@ class SampleRun:
 
     def _notify(self, kind: str, **_details: Any) -> None:
         self.notices.append(str(kind))
+
+    def _publish(self, department: Any, *_args: Any, **_details: Any) -> None:
+        self.published.append(str(department))  # 救助公示 asked for; nothing is stored in a trial
 
     # -- running ---------------------------------------------------------------------------
 
