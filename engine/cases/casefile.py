@@ -164,7 +164,7 @@ class CaseFiles:
         instance = store.find_instance(conn, case_no)
         if instance is None:
             return {"status": "", "status_label": "", "definition_version": None}
-        awaiting = instance.status == status.OPEN and instance.supplement_since is not None
+        awaiting = instance.awaiting_supplement
         return {"status": instance.status,
                 "status_label": status.SUPPLEMENT_LABEL if awaiting else status.label(instance.status),
                 "definition_version": store.definition_version(conn, instance.definition_id),

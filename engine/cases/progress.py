@@ -67,7 +67,7 @@ def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str,
     notices = conn.execute(select(tables.NOTICE.c.content, tables.NOTICE.c.created_at).where(
         tables.NOTICE.c.case_no == case_no, tables.NOTICE.c.recipient == "applicant")
         .order_by(tables.NOTICE.c.created_at, tables.NOTICE.c.id))
-    awaiting = instance.status == status.OPEN and instance.supplement_since is not None
+    awaiting = instance.awaiting_supplement
     return {
         "case_no": case_no,
         "status": status.SUPPLEMENT_LABEL if awaiting else status.public_label(instance.status,

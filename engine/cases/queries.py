@@ -7,7 +7,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
-from engine import clock, status
+from engine import clock
 from engine.access.accounts import Principal
 from engine.cases import store
 from engine.cases.casefile import api_applicant
@@ -47,9 +47,9 @@ class CaseQueries:
                              "at": e.at.isoformat(), "data": e.data} for e in store.events_of_case(conn, case_no)],
                 "hotline_order_no": store.hotline_order_of(conn, case_no),
                 # 待补正: the case waits for the applicant's supplement
-                "supplement": {"since": instance.supplement_since.isoformat(),
+                "supplement": {"since": clock.aware(instance.supplement_since).isoformat(),
                                "items": requested_items(conn, case_no)}
-                if instance.status == status.OPEN and instance.supplement_since is not None else None,
+                if instance.awaiting_supplement and instance.supplement_since else None,
             }
 
     def restore_workflow(self, case_no: str) -> BpmnWorkflow:

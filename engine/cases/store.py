@@ -68,6 +68,11 @@ class InstanceState:
     def __post_init__(self) -> None:
         self.read_status = self.read_status or self.status
 
+    @property
+    def awaiting_supplement(self) -> bool:
+        """待补正 (R-6.2.2): the case is open and waits for the applicant's supplement."""
+        return self.status == OPEN and self.supplement_since is not None
+
 
 _INSTANCE_COLUMNS = (INSTANCE.c.id, INSTANCE.c.definition_id, INSTANCE.c.case_no, INSTANCE.c.status,
                      INSTANCE.c.state, INSTANCE.c.state_archive, INSTANCE.c.serializer_version, INSTANCE.c.lock_version,

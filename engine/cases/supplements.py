@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine import clock, status, tables
+from engine import clock, tables
 from engine.access import scoping
 from engine.access.accounts import Principal, audit
 from engine.bpmn.messages import SUPPLEMENT_RECEIVED, deliver, waiting_for
@@ -63,7 +63,7 @@ class Supplements:
             if errors:
                 raise refuse(errors)
             instance = self.workflows.lock_instance(session, found.id)
-            if instance.status != status.OPEN or instance.supplement_since is None:
+            if not instance.awaiting_supplement:
                 raise TaskConflict("该案件目前不需要补正材料")
             loaded = self.workflows.specs.get_by_id(session, instance.definition_id)
             workflow = self.workflows.load(instance, loaded)
