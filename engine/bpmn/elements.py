@@ -44,6 +44,12 @@ def kind_name(element: etree._Element) -> str:
     return element.get("name") or KIND_NAMES.get(local_name(element), label(element))
 
 
+def documentation(element: etree._Element) -> str:
+    """The text of the element's own bpmn:documentation children, joined by blank lines ('' for none)."""
+    texts = ("".join(child.itertext()).strip() for child in element if is_bpmn(child, "documentation"))
+    return "\n\n".join(text for text in texts if text)
+
+
 def processes(tree: etree._ElementTree) -> list[etree._Element]:
     """Return every bpmn:process of the document."""
     return list(tree.getroot().iter(f"{{{BPMN_NS}}}process"))

@@ -9,7 +9,8 @@ collaborators, one per job, that share its `Workflows` (run → store):
 - `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
   `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`, `content` (the portal's
-  policy documents and pages).
+  policy documents and pages), `portal` (the portal's public reads: matters by type, service guides, the
+  flow explained, the service windows).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from engine.content.publishing import PortalContent
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.notify.outbox import Outbox
+from engine.portal import PortalQueries
 from engine.settings import Settings
 from engine.status import COMPLETED, LINKAGE_PROCESS, OPEN, READY
 
@@ -84,6 +86,7 @@ class CaseEngine:
         self.publicity = Publicity(self)
         self.hotline = Hotline(self)
         self.content = PortalContent(settings, self.sessions)
+        self.portal = PortalQueries(self.workflows)
 
     @classmethod
     def for_url(cls, database_url: str, **kwargs: Any) -> CaseEngine:
