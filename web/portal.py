@@ -41,9 +41,10 @@ def _render_apply(values: dict[str, Any], errors: dict[str, list[str]] | None = 
 @bp.route("/apply", methods=["GET", "POST"])
 @limiter.limit(_portal_rate_limit, methods=["POST"])
 def apply() -> Any:
-    """Online application (网上申请): the form, and on success the case number and query code."""
+    """Online application (网上申请): the form (`?matter=code` ticks that matter), and on success the case
+    number and query code."""
     if request.method == "GET":
-        return _render_apply(read_form(MultiDict()))
+        return _render_apply(read_form(MultiDict([("matters", code) for code in request.args.getlist("matter")])))
     values = read_form(request.form)
     values["kind"] = "application"
     consent = request.form.get("consent") == "1"

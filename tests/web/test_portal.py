@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -122,3 +123,12 @@ def test_fourth_post_in_a_minute_is_rate_limited(demo_db: str, tmp_path: Path, p
     assert client.get(path).status_code == 200
     with tx(demo_db) as session:
         assert session.scalar(select(func.count()).select_from(Application)) == 0
+
+
+def test_the_form_opens_with_the_matter_a_guide_names(client: Any) -> None:
+    """`/portal/apply?matter=code` (a service guide's apply link) opens the form with that matter ticked and no
+    other; a code the form does not offer ticks nothing."""
+    page = lxml.html.fromstring(client.get("/portal/apply?matter=yiliao").data.decode())
+    assert page.xpath('//input[@name="matters"][@checked]/@value') == ["yiliao"]
+    page = lxml.html.fromstring(client.get("/portal/apply?matter=nothing").data.decode())
+    assert page.xpath('//input[@name="matters"]') and page.xpath('//input[@name="matters"][@checked]') == []
