@@ -1,21 +1,24 @@
-"""Public portal (R-5.1.2, R-6.2.1): online application, progress query and the 补正 upload (R-6.2.2),
-without sign-in.
+"""Public portal (R-5.1.2, R-6.2.1), without sign-in: the home page with the assistance types and their
+matters, each matter's service guide (服务指南), online application, progress query and the 补正 upload
+(R-6.2.2).
 
 Every POST is rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
 (查询码) once, on the confirmation page; only its hash is stored. The progress page shows the
 status, the open steps and the notices to the applicant — never ID number, phone or address.
+The other pages read only public data (`CaseEngine.portal`): no case and no person.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from engine.cases import materials
 from engine.cases.progress import new_query_code, normalize_query_code
+from engine.catalog.records import FIELD_WORK, FORM_HINTS, FORMS
 from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
 from web.application_form import applicant_of, form_choices, read_form, read_uploads
 from web.extensions import limiter
@@ -36,6 +39,23 @@ def _render_apply(values: dict[str, Any], errors: dict[str, list[str]] | None = 
                   consent: bool = False, files_lost: bool = False) -> Any:
     return render_template("portal/apply.html", values=values, errors=form_errors(errors or {}), consent=consent,
                            files_lost=files_lost, honeypot=HONEYPOT_FIELD, **form_choices()), status
+
+
+@bp.route("/")
+def home() -> Any:
+    """The portal's home page: 救助类别 with their 救助项目 (each linking to its guide) and the portal's services."""
+    return render_template("portal/home.html", assistance_types=engine().portal.assistance_items())
+
+
+@bp.route("/guide/<code>")
+def guide(code: str) -> Any:
+    """服务指南 of one matter: who, how, what, the materials with their review standard, time limit, place, basis."""
+    try:
+        matter = engine().portal.guide(code)
+    except NotFound:
+        abort(404)
+    return render_template("portal/guide.html", matter=matter, forms=FORMS, form_hints=FORM_HINTS,
+                           field_work=FIELD_WORK)
 
 
 @bp.route("/apply", methods=["GET", "POST"])

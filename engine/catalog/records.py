@@ -34,6 +34,10 @@ MATERIAL_FIELDS: dict[str, str] = {
 STATUSES: dict[str, str] = {"active": _l("在用"), "disabled": _l("停用"), "unconfirmed": _l("待县确认")}
 FORMS: dict[str, str] = {"original": _l("原件核验"), "copy": _l("复印件"), "electronic": _l("电子证照"),
                          "pledge": _l("告知承诺")}
+# What each review form asks of an applicant, in plain words (the portal's 服务指南).
+FORM_HINTS: dict[str, str] = {"original": _l("请带上原件，由工作人员核对"), "copy": _l("请提交复印件"),
+                              "electronic": _l("可用电子证照，由工作人员在线调取，无需提交纸质材料"),
+                              "pledge": _l("签署书面承诺即可，无需另行提交证明")}
 FIELD_WORK: dict[str, str] = {"none": _l("无需实地核查"), "township": _l("乡镇(街道)实地核查"),
                               "village": _l("村(社区)实地核查")}
 VERDICTS: dict[str, str] = {"ok": _l("合格"), "supplement": _l("需补正"), "exempt": _l("免提交")}  # 材料审查结论

@@ -86,6 +86,8 @@ class PortalPage(NamedTuple):
 # Every page of the public portal. A new portal page gets a line here; test_every_portal_path_is_listed
 # fails while a route of the portal blueprint has none.
 PORTAL_PAGES = {
+    "home": PortalPage("/portal/", lambda page: visit(page, "/portal/")),
+    "guide": PortalPage("/portal/guide/<code>", lambda page: visit(page, "/portal/guide/tekun")),
     "apply": PortalPage("/portal/apply", lambda page: visit(page, "/portal/apply")),
     "applied": PortalPage("/portal/apply", apply_online),
     "query": PortalPage("/portal/query", lambda page: visit(page, "/portal/query")),

@@ -1,0 +1,97 @@
+"""The portal's public pages (R-6.2.1) without sign-in: the home page with 救助类别 and 救助项目, each matter's
+服务指南."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lxml.html
+from flask.testing import FlaskClient
+
+from engine.catalog.service import stored
+
+
+def doc(client: FlaskClient, path: str, status: int = 200) -> Any:
+    """The parsed page at `path`, insisting on its status."""
+    response = client.get(path)
+    assert response.status_code == status, (path, response.status_code)
+    return lxml.html.fromstring(response.data.decode())
+
+
+def texts(page: Any, xpath: str) -> list[str]:
+    """The stripped text of every element `xpath` finds."""
+    return [" ".join(e.text_content().split()) for e in page.xpath(xpath)]
+
+
+def save(engine: Any, code: str, **changes: Any) -> None:
+    """Change a matter through the catalog service, as an administrator would."""
+    matter = engine.catalog.get(code)
+    engine.catalog.save("admin1", {**stored(matter), **changes}, "测试修改", matter["revision"])
+
+
+def test_home_lists_the_matters_by_type_with_their_guides(client: FlaskClient) -> None:
+    """Every assistance type with its matters in the catalog's order, each linking to its guide; the services
+    are linked and 投诉反馈 is marked as coming, not a form."""
+    page = doc(client, "/portal/")
+    assert texts(page, '//section[@id="type-linshi"]//li/a') == ["临时救助", "流浪乞讨人员救助"]
+    assert texts(page, '//section[@id="type-dibao"]//li/a') == ["最低生活保障", "低收入人口认定（低保边缘）"]
+    assert len(page.xpath('//section[@class="assistance-type"]')) == 9
+    assert len(page.xpath('//ul[@class="matter-links"]/li')) == 16
+    assert page.xpath('//li[@id="matter-yiliao"]/a/@href') == ["/portal/guide/yiliao"]
+    assert "待县确认" in texts(page, '//li[@id="matter-tekun"]')[0]
+    assert "待县确认" not in texts(page, '//li[@id="matter-dibao"]')[0]
+    services = page.xpath('//ul[@id="services"]//a/@href')
+    assert services == ["/portal/apply", "/portal/query", "/portal/policies", "/portal/about"]
+    [complaints] = page.xpath('//*[@id="complaints"]')
+    assert complaints.tag != "a" and "即将开通" in complaints.text_content() and not complaints.xpath(".//form")
+
+
+def test_a_disabled_matter_leaves_the_home_page_and_its_guide_is_gone(client: FlaskClient, engine: Any) -> None:
+    """Disabling a matter in the catalog takes it off the home page and its guide answers 404, as does an
+    unknown code; the other matters of its type stay."""
+    assert doc(client, "/portal/").xpath('//li[@id="matter-linshi"]')
+    doc(client, "/portal/guide/linshi")
+    save(engine, "linshi", status="disabled")
+    page = doc(client, "/portal/")
+    assert not page.xpath('//li[@id="matter-linshi"]')
+    assert texts(page, '//section[@id="type-linshi"]//li/a') == ["流浪乞讨人员救助"]
+    doc(client, "/portal/guide/linshi", 404)
+    doc(client, "/portal/guide/no_such_matter", 404)
+
+
+def test_the_guide_shows_each_material_with_its_review_standard(client: FlaskClient, engine: Any) -> None:
+    """A material's review form in plain words, its review points, common problems, wrong example and whether
+    it is required; the time limit, the default place, the basis, and a printable checklist with a box each."""
+    save(engine, "dibao", materials=[
+        {"name": "身份证", "form": "original", "required": True, "points": "在有效期内，姓名与申请书一致",
+         "problems": ["已过期", "复印不清"], "wrong_example": "只带了临时身份证的复印件", "field_work": "none"},
+        {"name": "疾病证明", "form": "pledge", "required": False, "points": "", "problems": [], "wrong_example": "",
+         "field_work": "village"}])
+    page = doc(client, "/portal/guide/dibao")
+    first, second = page.xpath('//li[@class="material"]')
+    assert "身份证" in first.xpath("./h3")[0].text_content() and "必须提交" in first.xpath("./h3")[0].text_content()
+    assert texts(first, './/dd[contains(@class, "form")]') == ["原件核验：请带上原件，由工作人员核对"]
+    assert texts(first, './/dd[contains(@class, "points")]') == ["在有效期内，姓名与申请书一致"]
+    assert texts(first, './/dd[@class="problems"]//li') == ["已过期", "复印不清"]
+    assert texts(first, './/dd[contains(@class, "wrong")]') == ["只带了临时身份证的复印件"]
+    assert "如有则提交" in second.text_content() and "签署书面承诺即可" in second.text_content()
+    assert "村(社区)实地核查" in second.text_content() and not second.xpath('.//dd[contains(@class, "points")]')
+    assert texts(page, '//dd[@id="due"]') == ["30 个工作日"]
+    assert texts(page, '//dd[@id="place"]') == ["各级社会救助窗口均可受理"]
+    assert "民发〔2021〕57号" in texts(page, '//section[@id="basis"]')[0]
+    assert "家庭人均收入低于当地最低生活保障标准" in texts(page, '//section[@id="recipients"]')[0]
+    assert not page.xpath('//*[@id="unconfirmed"]')
+    checklist = page.xpath('//section[@id="checklist"]//li')
+    assert [len(li.xpath('./span[@class="box"]')) for li in checklist] == [1, 1]
+    assert page.xpath('//button[@id="print-checklist"]/@onclick') == ["window.print()"]
+    assert page.xpath('//a[@id="apply-link"]/@href') == ["/portal/apply?matter=dibao"]
+
+
+def test_an_unconfirmed_matter_says_so_and_an_open_time_limit_is_undecided(client: FlaskClient,
+                                                                           engine: Any) -> None:
+    """A 待县确认 matter carries the note; a matter without time limit says 未定, one with a place shows it."""
+    save(engine, "dibao_bianyuan", place="县民政局社会救助科")
+    page = doc(client, "/portal/guide/dibao_bianyuan")
+    assert "尚待县里确认" in texts(page, '//*[@id="unconfirmed"]')[0]
+    assert texts(page, '//dd[@id="due"]') == ["未定"]
+    assert texts(page, '//dd[@id="place"]') == ["县民政局社会救助科"]
