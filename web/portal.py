@@ -1,6 +1,6 @@
 """Public portal (R-5.1.2, R-6.2.1), without sign-in: the home page with the assistance types and their
-matters, each matter's service guide (服务指南), online application, progress query and the 补正 upload
-(R-6.2.2).
+matters, each matter's service guide (服务指南), the linkage flow explained (救助流程), online application,
+progress query and the 补正 upload (R-6.2.2).
 
 Every POST is rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
 (查询码) once, on the confirmation page; only its hash is stored. The progress page shows the
@@ -56,6 +56,12 @@ def guide(code: str) -> Any:
         abort(404)
     return render_template("portal/guide.html", matter=matter, forms=FORMS, form_hints=FORM_HINTS,
                            field_work=FIELD_WORK)
+
+
+@bp.route("/process")
+def process() -> Any:
+    """救助流程: the deployed linkage flow in the read-only viewer, and each of its steps explained."""
+    return render_template("portal/process.html", process=engine().portal.linkage_process())
 
 
 @bp.route("/apply", methods=["GET", "POST"])

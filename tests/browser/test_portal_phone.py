@@ -76,6 +76,13 @@ def notice_with_objection_form(page: Page) -> None:
     expect(page.locator("#objection-form")).to_be_visible()
 
 
+def see_the_process(page: Page) -> None:
+    """救助流程 with the diagram drawn (the viewer marks the body when it has imported the XML)."""
+    visit(page, "/portal/process")
+    expect(page.locator("body")).to_have_attribute("data-viewer-ready", "1")
+    expect(page.locator("#viewer-canvas .djs-element[data-element-id=triage]")).to_be_attached()
+
+
 class PortalPage(NamedTuple):
     """A page of the portal: the path it is served at and how a visitor gets to it."""
 
@@ -88,6 +95,7 @@ class PortalPage(NamedTuple):
 PORTAL_PAGES = {
     "home": PortalPage("/portal/", lambda page: visit(page, "/portal/")),
     "guide": PortalPage("/portal/guide/<code>", lambda page: visit(page, "/portal/guide/tekun")),
+    "process": PortalPage("/portal/process", see_the_process),
     "apply": PortalPage("/portal/apply", lambda page: visit(page, "/portal/apply")),
     "applied": PortalPage("/portal/apply", apply_online),
     "query": PortalPage("/portal/query", lambda page: visit(page, "/portal/query")),

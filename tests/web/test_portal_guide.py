@@ -1,14 +1,23 @@
 """The portal's public pages (R-6.2.1) without sign-in: the home page with 救助类别 and 救助项目, each matter's
-服务指南."""
+服务指南, 救助流程 on the deployed diagram."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import lxml.html
 from flask.testing import FlaskClient
 
+from engine.bpmn.definitions import latest_definition
 from engine.catalog.service import stored
+from tests.support.bpmn import SHIPPED, edit
+from tests.support.db import tx
+from tests.support.web import make_app
+
+USER_TASKS = ("一门受理·初步研判", "补正超期处理", "联动救助方案", "联席会议研究处理", "受理告知", "处理上报",
+              "办结反馈", "督办", "办结汇总")
 
 
 def doc(client: FlaskClient, path: str, status: int = 200) -> Any:
@@ -41,7 +50,7 @@ def test_home_lists_the_matters_by_type_with_their_guides(client: FlaskClient) -
     assert "待县确认" in texts(page, '//li[@id="matter-tekun"]')[0]
     assert "待县确认" not in texts(page, '//li[@id="matter-dibao"]')[0]
     services = page.xpath('//ul[@id="services"]//a/@href')
-    assert services == ["/portal/apply", "/portal/query", "/portal/policies", "/portal/about"]
+    assert services == ["/portal/apply", "/portal/query", "/portal/process", "/portal/policies", "/portal/about"]
     [complaints] = page.xpath('//*[@id="complaints"]')
     assert complaints.tag != "a" and "即将开通" in complaints.text_content() and not complaints.xpath(".//form")
 
@@ -95,3 +104,30 @@ def test_an_unconfirmed_matter_says_so_and_an_open_time_limit_is_undecided(clien
     assert "尚待县里确认" in texts(page, '//*[@id="unconfirmed"]')[0]
     assert texts(page, '//dd[@id="due"]') == ["未定"]
     assert texts(page, '//dd[@id="place"]') == ["县民政局社会救助科"]
+
+
+def test_the_process_page_shows_the_newest_deployed_version_and_explains_its_user_tasks(
+        client: FlaskClient, engine: Any, demo_db: str) -> None:
+    """The viewer gets the newest version's XML exactly as deployed; each user task is listed in the diagram's
+    order with its name, its documentation and its due working days."""
+    page = doc(client, "/portal/process")
+    assert texts(page, '//ol[@class="process-steps"]/li/h3') == list(USER_TASKS)
+    triage = texts(page, '//li[@id="step-triage"]')[0]
+    assert "县社会救助中心对汇总的救助申请进行初步分析研判" in triage and "办理时限：2 个工作日" in triage
+    engine.deploy(edit(SHIPPED, "县社会救助中心对汇总的救助申请进行初步分析研判", "中心先看申请是否符合条件"),
+                  "relief_linkage.bpmn", "designer1", "新的说明")
+    page = doc(client, "/portal/process")
+    with tx(demo_db) as session:
+        newest = latest_definition(session, "relief_linkage")
+        assert newest is not None and newest.version == 2
+        deployed = newest.xml
+    data = json.loads(page.xpath('//script[@id="viewer-data"]')[0].text)
+    assert data["xml"] == deployed and "中心先看申请是否符合条件" in texts(page, '//li[@id="step-triage"]')[0]
+    assert page.xpath('//script/@src') == ["/static/dist/viewer.js", "/static/viewer-page.js"]
+
+
+def test_the_process_page_without_a_deployed_process_says_so(county_db: str, tmp_path: Path) -> None:
+    """Before anything is deployed the page answers kindly, with no viewer."""
+    page = doc(make_app(county_db, tmp_path).test_client(), "/portal/process")
+    assert "尚未发布" in texts(page, '//*[@id="no-process"]')[0]
+    assert not page.xpath('//*[@id="viewer-canvas"]') and not page.xpath("//script")
