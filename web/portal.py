@@ -1,6 +1,6 @@
 """Public portal (R-5.1.2, R-6.2.1), without sign-in: the home page with the assistance types and their
-matters, each matter's service guide (服务指南), the linkage flow explained (救助流程), online application,
-progress query and the 补正 upload (R-6.2.2).
+matters, each matter's service guide (服务指南), the linkage flow explained (救助流程), the service windows
+(办事大厅), online application, progress query and the 补正 upload (R-6.2.2).
 
 Every POST is rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
 (查询码) once, on the confirmation page; only its hash is stored. The progress page shows the
@@ -62,6 +62,12 @@ def guide(code: str) -> Any:
 def process() -> Any:
     """救助流程: the deployed linkage flow in the read-only viewer, and each of its steps explained."""
     return render_template("portal/process.html", process=engine().portal.linkage_process())
+
+
+@bp.route("/hall")
+def hall() -> Any:
+    """办事大厅: the service windows, county → townships → villages."""
+    return render_template("portal/hall.html", windows=engine().portal.service_windows())
 
 
 @bp.route("/apply", methods=["GET", "POST"])

@@ -96,6 +96,7 @@ PORTAL_PAGES = {
     "home": PortalPage("/portal/", lambda page: visit(page, "/portal/")),
     "guide": PortalPage("/portal/guide/<code>", lambda page: visit(page, "/portal/guide/tekun")),
     "process": PortalPage("/portal/process", see_the_process),
+    "hall": PortalPage("/portal/hall", lambda page: visit(page, "/portal/hall")),
     "apply": PortalPage("/portal/apply", lambda page: visit(page, "/portal/apply")),
     "applied": PortalPage("/portal/apply", apply_online),
     "query": PortalPage("/portal/query", lambda page: visit(page, "/portal/query")),

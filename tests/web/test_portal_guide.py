@@ -1,5 +1,5 @@
 """The portal's public pages (R-6.2.1) without sign-in: the home page with 救助类别 and 救助项目, each matter's
-服务指南, 救助流程 on the deployed diagram."""
+服务指南, 救助流程 on the deployed diagram, 办事大厅."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import lxml.html
 from flask.testing import FlaskClient
 
+from engine.access.accounts import upsert_organisation
 from engine.bpmn.definitions import latest_definition
 from engine.catalog.service import stored
 from tests.support.bpmn import SHIPPED, edit
@@ -50,7 +51,8 @@ def test_home_lists_the_matters_by_type_with_their_guides(client: FlaskClient) -
     assert "待县确认" in texts(page, '//li[@id="matter-tekun"]')[0]
     assert "待县确认" not in texts(page, '//li[@id="matter-dibao"]')[0]
     services = page.xpath('//ul[@id="services"]//a/@href')
-    assert services == ["/portal/apply", "/portal/query", "/portal/process", "/portal/policies", "/portal/about"]
+    assert services == ["/portal/apply", "/portal/query", "/portal/hall", "/portal/process", "/portal/policies",
+                        "/portal/about"]
     [complaints] = page.xpath('//*[@id="complaints"]')
     assert complaints.tag != "a" and "即将开通" in complaints.text_content() and not complaints.xpath(".//form")
 
@@ -131,3 +133,17 @@ def test_the_process_page_without_a_deployed_process_says_so(county_db: str, tmp
     page = doc(make_app(county_db, tmp_path).test_client(), "/portal/process")
     assert "尚未发布" in texts(page, '//*[@id="no-process"]')[0]
     assert not page.xpath('//*[@id="viewer-canvas"]') and not page.xpath("//script")
+
+
+def test_the_hall_lists_the_windows_from_county_to_villages(client: FlaskClient, demo_db: str) -> None:
+    """The center, then each township with its villages, by name (a village filed under no township apart);
+    departments keep no window here, and no address or phone number is made up."""
+    with tx(demo_db) as session:
+        upsert_organisation(session, "C01V01", "中心直属社区", "village", "center")
+    page = doc(client, "/portal/hall")
+    assert texts(page, '//section[@id="county-windows"]//li') == ["示范县社会救助中心"]
+    assert texts(page, '//section[@class="township"]/h3') == ["城东街道", "青阳镇", "其他村（社区）"]
+    assert texts(page, '//section[@id="org-T02"]//li') == ["青阳镇河口村", "青阳镇新桥村"]
+    assert texts(page, '//section[@id="unplaced"]//li') == ["中心直属社区"]
+    assert "示范县民政局" not in page.text_content()
+    assert "暂未在本平台公布" in texts(page, '//*[@id="details-pending"]')[0]
