@@ -1,5 +1,5 @@
 """The portal's public pages (R-6.2.1) without sign-in: the home page with 救助类别 and 救助项目, each matter's
-服务指南, 救助流程 on the deployed diagram, 办事大厅."""
+服务指南, 救助流程 on the deployed diagram, 办事大厅; none shows a person's data."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import lxml.html
+import pytest
 from flask.testing import FlaskClient
 
 from engine.access.accounts import upsert_organisation
 from engine.bpmn.definitions import latest_definition
 from engine.catalog.service import stored
 from tests.support.bpmn import SHIPPED, edit
+from tests.support.cases import APPLICANT
 from tests.support.db import tx
 from tests.support.web import make_app
 
+PAGES = ("/portal/", "/portal/guide/dibao", "/portal/process", "/portal/hall")
 USER_TASKS = ("一门受理·初步研判", "补正超期处理", "联动救助方案", "联席会议研究处理", "受理告知", "处理上报",
               "办结反馈", "督办", "办结汇总")
 
@@ -147,3 +150,26 @@ def test_the_hall_lists_the_windows_from_county_to_villages(client: FlaskClient,
     assert texts(page, '//section[@id="unplaced"]//li') == ["中心直属社区"]
     assert "示范县民政局" not in page.text_content()
     assert "暂未在本平台公布" in texts(page, '//*[@id="details-pending"]')[0]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_answers_without_sign_in_and_the_nav_reaches_it(client: FlaskClient, path: str) -> None:
+    """Each new page is public; the signed-out header links to the home, 办事大厅 and 救助流程 and marks the page
+    it is on."""
+    page = doc(client, path)
+    nav = page.xpath('//nav[@class="mainnav"]/a/@href')
+    assert {"/portal/", "/portal/apply", "/portal/query", "/portal/hall", "/portal/process"} <= set(nav)
+    assert page.xpath('//a[@class="brand"]/@href') == ["/portal/"]
+    current = page.xpath('//nav[@class="mainnav"]/a[@aria-current="page"]/@href')
+    assert current == ([] if path.startswith("/portal/guide/") else [path])
+
+
+def test_no_page_shows_personal_data(client: FlaskClient, engine: Any) -> None:
+    """With a case on record, none of the portal's public pages shows its applicant's name, ID, phone or request."""
+    engine.start_case(APPLICANT, "window", "village", actor="clerk_v", org="T01V01")
+    for path in (*PAGES, "/portal/guide/linshi", "/portal/guide/yiliao"):
+        response = client.get(path)
+        html = response.data.decode()
+        assert response.status_code == 200, path
+        for secret in (APPLICANT["name"], APPLICANT["id_number"], APPLICANT["phone"], APPLICANT["request"], "clerk_v"):
+            assert secret not in html, (path, secret)
