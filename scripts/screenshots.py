@@ -3,8 +3,8 @@
 Starts the app on a scratch SQLite database (and a scratch instance directory) with the demo
 county. The staff pages (1366×900): registers a case at the window, opens and completes its triage
 task, lets the remaining steps run through the app's own engine (`app.extensions["relief_engine"]`),
-and shows the closed case. The public portal on a phone (390×844, portal-*.png): the online
-application, its confirmation and the progress query. Run from the project root:
+and shows the closed case. The public portal on a phone (390×844, portal-*.png): the home page, a
+service guide, the online application, its confirmation and the progress query. Run from the project root:
 `.venv/bin/python scripts/screenshots.py [--out DIR] [--only staff|portal]`; it needs Debian's
 Chromium at /usr/bin/chromium (Playwright's own browsers are not used) and the built BPMN bundles in
 web/static/dist (`make setup`).
@@ -45,6 +45,8 @@ WINDOW_APPLICATION = {"kind": "application", "name": "张三", "id_number": "340
 PORTAL_APPLICATION = {"name": "赵六", "id_number": "320281195603150048", "phone": "13600136000",
                       "township": "T02", "village": "T02V02", "request": "家中老人重病，医疗费用负担重，申请医疗救助",
                       "consent": "1"}
+# The service guide shown at phone size; the application is made from its apply link.
+GUIDE_MATTER = "yiliao"
 # A few more cases so the inbox looks like a working day (registered through the engine).
 BACKGROUND_CASES = [
     ({"name": "李四", "id_number": "320281199003070026", "phone": "13900139000",
@@ -86,7 +88,9 @@ def case_engine(app: Flask) -> CaseEngine:
 
 
 def prepare_database(engine: CaseEngine) -> None:
-    """The demo county (applications are checked against its regions), the deployed process and a few cases."""
+    """The matter catalog as `relief init-db` seeds it, the demo county (applications are checked against its
+    regions), the deployed process and a few cases."""
+    engine.catalog.ensure_seeded()
     engine.accounts.load_demo_data()
     engine.deploy(BPMN.read_bytes(), BPMN.name, "screenshots")
     for applicant, channel, green in BACKGROUND_CASES:
@@ -198,11 +202,17 @@ def take_design_screenshots(browser: Browser, base_url: str, engine: CaseEngine,
 
 
 def take_portal_screenshots(browser: Browser, base_url: str, out: Path) -> None:
-    """The public portal on a phone: the application form, its confirmation, and the progress it then shows."""
+    """The public portal on a phone: the home page, a service guide, the application form (opened from the
+    guide, its matter ticked), its confirmation, and the progress it then shows."""
     context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True)
     applicant = context.new_page()
-    applicant.goto("/portal/apply")
+    applicant.goto("/portal/")
+    applicant.screenshot(path=out / "portal-home.png")
+    applicant.goto(f"/portal/guide/{GUIDE_MATTER}")
+    applicant.screenshot(path=out / "portal-guide.png")
+    applicant.locator("#apply-link").click()
+    expect(applicant.locator(f"input[name=matters][value={GUIDE_MATTER}]")).to_be_checked()
     for name, value in PORTAL_APPLICATION.items():
         set_field(applicant, name, value)
     applicant.evaluate("window.scrollTo(0, 0)")
