@@ -80,7 +80,7 @@ class PortalQueries:
             rows = session.connection().execute(query).mappings().all()
         townships = {r["code"]: {"code": r["code"], "name": r["name"], "villages": []}
                      for r in rows if r["kind"] == "township"}
-        unplaced = []
+        unplaced: list[dict[str, str]] = []
         for row in rows:
             if row["kind"] == "village":
                 place = {"code": row["code"], "name": row["name"]}
