@@ -1,8 +1,9 @@
 """The public half of the standard through the pages (issue 12; R-6.1.3, R-6.2.1, R-6.2.2), in a real
-browser: an administrator adds a material with its review standard → an applicant applies online → the
-reviewer marks it 需补正 → the progress page shows the one-time list → the applicant uploads there → the
-reviewer gets the task back with the new file → approved → the entry appears in 救助公示 masked → an
-objection becomes a center task → after the period (the deadline jobs with the clock moved) it is gone."""
+browser: an administrator adds a material with its review standard → the portal's 服务指南 shows it → an
+applicant applies online → the reviewer marks it 需补正 → the progress page shows the one-time list → the
+applicant uploads there → the reviewer gets the task back with the new file → approved → the entry appears
+in 救助公示 masked → an objection becomes a center task → after the period (the deadline jobs with the clock
+moved) it is gone."""
 
 from __future__ import annotations
 
@@ -66,6 +67,11 @@ def test_catalog_to_supplement_to_public_notice(page_for: Callable[[str], Page],
         expect(admin.locator("#revisions")).to_contain_text("补充户口簿的审查标准")
 
     applicant = anonymous_page
+    with step(applicant, "the portal's 服务指南 of 最低生活保障 shows the new material and its review points"):
+        visit(applicant, "/portal/guide/dibao")
+        expect(applicant.locator("main")).to_contain_text(MATERIAL)
+        expect(applicant.locator("main")).to_contain_text(POINTS)
+
     with step(applicant, "an applicant applies online for 低保"):
         case_no, code = apply_online(applicant, APPLICATION)
 

@@ -76,7 +76,9 @@ def test_whole_case_through_the_cli(deployed: str, applicant_file: Path) -> None
         relief("task", "complete", open_task["id"], "--user", "u1", "--data",
                json.dumps(data[open_task["form_key"]]), database_url=deployed)
     shown = relief("case", "show", case_no, database_url=deployed)
-    assert set(shown) == {"case_no", "status", "definition_version", "open_tasks", "history", "hotline_order_no"}
+    assert set(shown) == {"case_no", "status", "definition_version", "open_tasks", "history", "hotline_order_no",
+                          "supplement"}
+    assert shown["supplement"] is None  # 待补正 only while the case waits for the applicant
     assert (shown["status"], shown["definition_version"], shown["open_tasks"]) == ("closed_completed", 1, [])
     assert all(set(e) >= {"type", "task", "actor", "at", "data"} for e in shown["history"])
     assert [e["type"] for e in shown["history"]][0] == "case_started"

@@ -54,8 +54,8 @@ def test_home_lists_the_matters_by_type_with_their_guides(client: FlaskClient) -
     assert "待县确认" in texts(page, '//li[@id="matter-tekun"]')[0]
     assert "待县确认" not in texts(page, '//li[@id="matter-dibao"]')[0]
     services = page.xpath('//ul[@id="services"]//a/@href')
-    assert services == ["/portal/apply", "/portal/query", "/portal/hall", "/portal/process", "/portal/policies",
-                        "/portal/about"]
+    assert services == ["/portal/apply", "/portal/query", "/portal/notices", "/portal/hall", "/portal/process",
+                        "/portal/policies", "/portal/about"]
     [complaints] = page.xpath('//*[@id="complaints"]')
     assert complaints.tag != "a" and "即将开通" in complaints.text_content() and not complaints.xpath(".//form")
 
@@ -158,7 +158,8 @@ def test_every_page_answers_without_sign_in_and_the_nav_reaches_it(client: Flask
     it is on."""
     page = doc(client, path)
     nav = page.xpath('//nav[@class="mainnav"]/a/@href')
-    assert {"/portal/", "/portal/apply", "/portal/query", "/portal/hall", "/portal/process"} <= set(nav)
+    portal = {"/portal/", "/portal/apply", "/portal/query", "/portal/notices", "/portal/hall", "/portal/process"}
+    assert portal <= set(nav)
     assert page.xpath('//a[@class="brand"]/@href') == ["/portal/"]
     current = page.xpath('//nav[@class="mainnav"]/a[@aria-current="page"]/@href')
     assert current == ([] if path.startswith("/portal/guide/") else [path])
