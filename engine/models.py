@@ -201,6 +201,8 @@ class InboxEntry(Base):
     township: Mapped[str | None] = mapped_column(String(60))
     channel: Mapped[str | None] = mapped_column(String(20))
     matters: Mapped[str] = mapped_column(String(500), default="")  # "|code|code|", for a LIKE filter
+    # The task came back with the applicant's supplement (补正后待审, R-6.2.2): its new files wait for review
+    supplemented: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CaseEvent(Base):

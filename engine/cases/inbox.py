@@ -73,6 +73,7 @@ class TaskQuery:
     township: str = ""
     overdue: bool = False
     green_channel: bool = False
+    supplemented: bool = False  # 补正后待审: tasks back with the applicant's supplement
     due_from: date | None = None
     due_to: date | None = None
     case_no: str = ""
@@ -86,7 +87,8 @@ class TaskQuery:
         """The query as URL/saved-filter parameters (defaults left out)."""
         defaults = TaskQuery()
         params = {k: getattr(self, k) for k in ("scope", "name", "matter", "channel", "township", "overdue",
-                                                  "green_channel", "due_from", "due_to", "case_no", "sort")}
+                                                  "green_channel", "supplemented", "due_from", "due_to", "case_no",
+                                                  "sort")}
         return {k: _param_value(v) for k, v in params.items() if v != getattr(defaults, k)}
 
 
@@ -146,7 +148,8 @@ def parse_task_query(args: Mapping[str, Any], strict: bool = False, per_page: in
     query = TaskQuery(
         scope=read.choice("scope", SCOPES, "groups"), name=read.text("name", 50), matter=read.text("matter", 50),
         channel=read.choice("channel", CHANNELS, ""), township=read.text("township", 60),
-        overdue=read.flag("overdue"), green_channel=read.flag("green_channel"), due_from=read.day("due_from"),
+        overdue=read.flag("overdue"), green_channel=read.flag("green_channel"),
+        supplemented=read.flag("supplemented"), due_from=read.day("due_from"),
         due_to=read.day("due_to"), case_no=read.text("case_no", 40), sort=read.choice("sort", SORTS, "priority"),
         page=read.number("page", 1, 10**6), per_page=size, after=after)
     if after and decode_cursor(after, query.sort) is None:
@@ -192,6 +195,8 @@ _FILTERS: dict[str, _Filter] = {
     "township": _Filter(INBOX.c.township, lambda q, now: q.township or None, lambda p: INBOX.c.township == p),
     "overdue": _Filter(INBOX.c.due_key, lambda q, now: now if q.overdue else None,
                        lambda p: entry_overdue_clause(p, INBOX.c.due_key)),
+    "supplemented": _Filter(INBOX.c.supplemented, lambda q, now: True if q.supplemented else None,
+                            lambda p: INBOX.c.supplemented == p),
     "green": _Filter(INBOX.c.green_rank, lambda q, now: 0 if q.green_channel else None,
                      lambda p: INBOX.c.green_rank == p),
     "due_from": _Filter(INBOX.c.due_key, lambda q, now: _local_day_start(q.due_from) if q.due_from else None,

@@ -60,6 +60,7 @@ def entries(rows: Sequence[Mapping[str, Any]], applications: Mapping[str, Mappin
             "green_rank": 0 if app.get("green_channel") else 1, "due_key": row["due_at"] or UNDATED,
             "created_at": row["created_at"], "township": app.get("township"), "channel": app.get("channel"),
             "matters": matters_text(app.get("matters") or []),
+            "supplemented": bool((row["context"] or {}).get("supplement")),
         }
         found.extend({"viewer": key, **common}
                      for key in scoping.entry_keys(row["candidate_groups"], row["assignee"]))
@@ -100,7 +101,7 @@ def reassign(conn: Connection, task_id: str, assignee: str | None) -> None:
 
 
 _TASK_COLUMNS = (TASK.c.id, TASK.c.instance_id, TASK.c.case_no, TASK.c.name, TASK.c.candidate_groups,
-                 TASK.c.assignee, TASK.c.due_at, TASK.c.created_at)
+                 TASK.c.assignee, TASK.c.due_at, TASK.c.created_at, TASK.c.context)
 
 
 def rebuild(conn: Connection, instance_id: int, instance_status: str) -> None:

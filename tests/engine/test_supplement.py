@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from engine import clock
 from engine.access.accounts import Accounts
+from engine.cases.inbox import TaskQuery
 from engine.cases.materials import Upload
 from engine.deadlines.jobs import tick
 from engine.errors import Forbidden, InvalidData, NotFound, TaskConflict
@@ -85,6 +86,12 @@ def test_the_portal_upload_brings_the_task_back_with_the_new_files(case_engine: 
     assert supplement["channel"] == "online" and [f["filename"] for f in supplement["files"]] == ["住院票据.png"]
     assert row.context["prefill"]["material_review"] == REVIEW
     assert instance_of(clean_db, case_no).supplement_since is None
+    center = case_engine.accounts.principal_named("center1")
+    back = case_engine.inbox.tasks(center, TaskQuery(supplemented=True))  # the inbox's 补正后待审
+    assert [t["id"] for t in back.items] == [task["id"]]
+    other = online_case(case_engine)
+    assert [t["id"] for t in case_engine.inbox.tasks(center, TaskQuery(supplemented=True)).items] == [task["id"]]
+    assert len(case_engine.inbox.tasks(center, TaskQuery()).items) == 2 and other
     history = [e["type"] for e in case_engine.queries.show_case(case_no)["history"]]
     assert history.count("supplement_received") == 1
     with pytest.raises(TaskConflict, match="不需要补正"):

@@ -174,6 +174,7 @@ TASK_PARAMETERS = [
     _query("township", "乡镇(街道)代码"),
     _query("overdue", "1：只看超期", {"type": "string", "enum": ["0", "1"]}),
     _query("green_channel", "1：只看绿色通道", {"type": "string", "enum": ["0", "1"]}),
+    _query("supplemented", "1：只看申请人补正后回到审查的任务（补正后待审）", {"type": "string", "enum": ["0", "1"]}),
     _query("due_from", "截止日期起（含）", {"type": "string", "format": "date"}),
     _query("due_to", "截止日期止（含）", {"type": "string", "format": "date"}),
     _query("case_no", "案件编号"),
