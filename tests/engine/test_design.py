@@ -223,8 +223,8 @@ def test_path_notices_and_end_of_a_single_department_case() -> None:
     """The path lists BPMN elements in completion order (no Spiff internals); notices are captured."""
     [result] = run_samples(BPMN_PATH.read_bytes(), [sample("单部门办理·无需现场")], SETTINGS, CALENDAR)
     ids = [step["id"] for step in result.path]
-    assert ids[:9] == ["start", "notify_received", "suggest", "tidy_suggestion", "triage", "review_summary",
-                       "gw_triage", "gw_dispatch", "dispatch"]
+    assert ids[:10] == ["start", "notify_received", "suggest", "tidy_suggestion", "gw_triage_join", "triage",
+                        "review_summary", "gw_triage", "gw_dispatch", "dispatch"]
     assert ids[-4:] == ["dept_handling", "summary", "notify_completed", "end_completed"]
     assert not any(i in ("Start", "End") or "." in i or "[" in i for i in ids)
     assert ids.index("dept_accept") < ids.index("dept_result") < ids.index("dept_work")

@@ -40,10 +40,9 @@ def without_triage() -> bytes:
     text = edit(SHIPPED, r'<bpmn:userTask id="triage".*?</bpmn:userTask>', "", regex=True).decode()
     text = text.replace('<bpmn:sequenceFlow id="Flow_triage_review" sourceRef="triage" targetRef="review_summary" />',
                         "")
-    text = text.replace('targetRef="triage"', 'targetRef="review_summary"')  # 研判 and the 补正 loop's way back
+    text = text.replace('targetRef="triage"', 'targetRef="review_summary"')  # the join goes on to 审查 directly
     text = text.replace("<bpmn:incoming>Flow_triage_review</bpmn:incoming>",
-                        "<bpmn:incoming>Flow_tidy_triage</bpmn:incoming><bpmn:incoming>Flow_supplement_back</bpmn:incoming>"
-                        "<bpmn:incoming>Flow_overdue_continue</bpmn:incoming>")
+                        "<bpmn:incoming>Flow_join_triage</bpmn:incoming>")
     text = text.replace("<bpmn:flowNodeRef>triage</bpmn:flowNodeRef>", "")
     return edit(text, r'<bpmndi:BPMN(Shape|Edge) id="(triage|Flow_triage_review)_di".*?</bpmndi:BPMN(Shape|Edge)>', "",
                 regex=True)
