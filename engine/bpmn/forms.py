@@ -112,8 +112,9 @@ def error_message(error: ValidationError) -> str:
     return messages.get(str(kind), "填写内容不符合要求")
 
 
-def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
-    # One message per field is enough: "" fails both minLength and pattern with the same text.
+def add_error(errors: dict[str, list[str]], field: str, message: str) -> None:
+    """File `message` under `field` once (one message per field is enough: "" fails both minLength and
+    pattern with the same text)."""
     messages = errors.setdefault(field, [])
     if message not in messages:
         messages.append(message)
@@ -130,17 +131,17 @@ def _collect(errors: dict[str, list[str]], error: ValidationError) -> None:
         # The error sits on the parent object; a form shows it beside the missing input.
         for name in error.validator_value:
             if name not in instance:
-                _add(errors, name, "此项为必填项")
+                add_error(errors, name, "此项为必填项")
         return
     elif error.validator == "additionalProperties" and isinstance(instance, Mapping):
         allowed = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
         for name in instance:
             if name not in allowed:
-                _add(errors, str(name), f"不允许的字段：{name}")
+                add_error(errors, str(name), f"不允许的字段：{name}")
         return
     else:
         field = FORM_ERROR_KEY
-    _add(errors, field, error_message(error))
+    add_error(errors, field, error_message(error))
 
 
 class FormLibrary:
@@ -177,7 +178,7 @@ class FormLibrary:
         for error in self._validator(key).iter_errors(data):
             _collect(errors, error)
         if choices and isinstance(data, Mapping) and data.get(CHOICE_FIELD) not in choices:
-            _add(errors, CHOICE_FIELD, "请选择办理结果：" + "、".join(choices))
+            add_error(errors, CHOICE_FIELD, "请选择办理结果：" + "、".join(choices))
         return errors
 
     def task_schema(self, key: str, choices: list[str] | None = None) -> dict[str, Any] | None:

@@ -25,8 +25,10 @@ def message_of(task: Task) -> str | None:
 
 
 def waiting_for(workflow: BpmnWorkflow, name: str) -> list[Task]:
-    """The tasks of the workflow (subprocesses included) waiting now for the message `name`."""
-    return [t for t in workflow.get_tasks(state=TaskState.WAITING) if message_of(t) == name]
+    """The tasks of the workflow (subprocesses included) waiting now for the message `name` (a plain scan
+    of the task maps: every step asks, and SpiffWorkflow's tree iterator costs more than the step)."""
+    trees = [workflow, *workflow.subprocesses.values()]
+    return [t for tree in trees for t in tree.tasks.values() if t.state == TaskState.WAITING and message_of(t) == name]
 
 
 def deliver(workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> bool:

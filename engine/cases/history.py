@@ -138,8 +138,7 @@ class CaseHistory:
         if kind == "notice_objection":
             return f"{data.get('text', '')}（核查案件 {data.get('review_case_no', '')}）"
         if kind == "objection_reviewed":
-            finding = {"upheld": "异议成立，转主管部门复核", "dismissed": "异议不成立，维持公示"}.get(
-                str(data.get("finding")), str(data.get("finding")))
+            finding = self.forms.enum_label("objection_review", "finding", data.get("finding"))
             return f"{finding}；{data.get('note', '')}"
         if kind == "notice_withdrawn":
             return f"原因：{data.get('reason') or ''}"

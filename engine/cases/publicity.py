@@ -127,15 +127,18 @@ class Publicity:
             found = paginate(session.connection(), query, page, per_page, lambda r: r)
             return replace(found, items=self._public(session, found.items))
 
+    def _active(self, session: Any, notice_id: int) -> tuple[dict[str, Any], str]:
+        """An entry in its notice period as the portal shows it, and its case (NotFound otherwise)."""
+        row = session.connection().execute(select(*PUBLIC_COLUMNS, PUBLIC_NOTICE.c.case_no).where(
+            PUBLIC_NOTICE.c.id == notice_id, PUBLIC_NOTICE.c.status == ACTIVE)).first()
+        if row is None:
+            raise NotFound("该公示不存在或已结束")
+        return self._public(session, [row])[0], row.case_no
+
     def entry(self, notice_id: int) -> dict[str, Any]:
         """One entry in its notice period (NotFound otherwise: ended and withdrawn ones leave the portal)."""
         with self.workflows.reading() as session:
-            conn = session.connection()
-            row = conn.execute(select(*PUBLIC_COLUMNS).where(PUBLIC_NOTICE.c.id == notice_id,
-                                                             PUBLIC_NOTICE.c.status == ACTIVE)).first()
-            if row is None:
-                raise NotFound("该公示不存在或已结束")
-            return self._public(session, [row])[0]
+            return self._active(session, notice_id)[0]
 
     def object(self, notice_id: int, text: str, contact: str = "") -> str:
         """An objection (异议) from the portal: checked, then worked as the process `notice_objection` (a
@@ -150,10 +153,8 @@ class Publicity:
             errors["contact"] = [f"不能超过 {MAX_CONTACT} 个字"]
         if errors:
             raise InvalidData("异议内容有误", errors)
-        shown = self.entry(notice_id)
         with self.workflows.reading() as session:
-            case_no = session.connection().execute(select(PUBLIC_NOTICE.c.case_no).where(
-                PUBLIC_NOTICE.c.id == notice_id)).scalar_one()
+            shown, case_no = self._active(session, notice_id)
         try:
             review_case, _ = self.engine.start_process(OBJECTION_PROCESS, {
                 "notice_id": notice_id, "relief_case_no": case_no, "objection_text": text,

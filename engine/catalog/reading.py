@@ -1,12 +1,15 @@
 """Reading the matter catalog (事项清单) as the database holds it now, for every form, filter and check.
 
-The catalog is kept per process and read again when a revision was written anywhere (one indexed
-query per call), so several server processes agree. Writing is `engine.catalog.service`.
+The catalog is kept per process. Whether a revision was written anywhere is asked at most once every
+CHECK_EVERY seconds (one indexed query), so several server processes agree within that time while a page
+naming many matters costs no query per name; a change made in this process is seen at once (`forget`).
+Writing is `engine.catalog.service`.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +19,8 @@ from engine import db
 from engine.catalog.records import FIELDS
 from engine.tables import MATTER, MATTER_REVISION
 
-_cache: dict[str, tuple[tuple[Any, ...], dict[str, dict[str, Any]]]] = {}
+CHECK_EVERY = 1.0  # seconds between two looks for another process's revision
+_cache: dict[str, tuple[tuple[Any, ...], float, dict[str, dict[str, Any]]]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -40,13 +44,20 @@ def read_all(conn: Connection) -> dict[str, dict[str, Any]]:
 
 def current_matters(database_url: str) -> dict[str, dict[str, Any]]:
     """The catalog keyed by code in its order, as the database holds it now (kept until a revision)."""
+    cached = _cache.get(database_url)
+    now = time.monotonic()
+    if cached is not None and now - cached[1] < CHECK_EVERY:
+        return cached[2]
     with db.get_engine(database_url).connect() as conn:
         conn = conn.execution_options(**{db.READ_ONLY: True})
         found = generation(conn)
-        cached = _cache.get(database_url)
-        if cached is not None and cached[0] == found:
-            return cached[1]
-        records = read_all(conn)
+        records = cached[2] if cached is not None and cached[0] == found else read_all(conn)
     with _cache_lock:
-        _cache[database_url] = (found, records)
+        _cache[database_url] = (found, now, records)
     return records
+
+
+def forget(database_url: str) -> None:
+    """Drop this process's copy of the catalog (after this process changed it)."""
+    with _cache_lock:
+        _cache.pop(database_url, None)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.bpmn.forms import compiled_schema, error_message
+from engine.bpmn.forms import add_error, compiled_schema, error_message
 from engine.i18n import _l
 
 if TYPE_CHECKING:
@@ -98,12 +98,6 @@ def _field_of(path: list[Any]) -> str:
     return ".".join(str(part) for part in path[:3]) if path else FORM_ERROR_KEY
 
 
-def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
-    messages = errors.setdefault(field, [])
-    if message not in messages:
-        messages.append(message)
-
-
 def record_errors(record: Mapping[str, Any], reference: ReferenceData) -> dict[str, list[str]]:
     """Check a normal record: field (materials.N.field for a material's) → Chinese messages; {} when valid."""
     errors: dict[str, list[str]] = {}
@@ -112,26 +106,26 @@ def record_errors(record: Mapping[str, Any], reference: ReferenceData) -> dict[s
         if error.validator == "required" and isinstance(error.instance, Mapping):
             for name in error.validator_value:
                 if name not in error.instance:
-                    _add(errors, _field_of([*path, name]), "此项为必填项")
+                    add_error(errors, _field_of([*path, name]), "此项为必填项")
         elif error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
             allowed = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
             for name in error.instance:
                 if name not in allowed:
-                    _add(errors, _field_of([*path, name]), f"不允许的字段：{name}")
+                    add_error(errors, _field_of([*path, name]), f"不允许的字段：{name}")
         else:
-            _add(errors, _field_of(path), error_message(error))
+            add_error(errors, _field_of(path), error_message(error))
     department = record.get("department")
     if isinstance(department, str) and department and department not in reference.departments():
-        _add(errors, "department", f"不是已知的部门代码：{department}")
+        add_error(errors, "department", f"不是已知的部门代码：{department}")
     kind = record.get("assistance_type")
     if isinstance(kind, str) and kind and kind not in reference.assistance_types():
-        _add(errors, "assistance_type", f"不是已知的救助类别：{kind}")
+        add_error(errors, "assistance_type", f"不是已知的救助类别：{kind}")
     materials = record.get("materials")
     if isinstance(materials, list):
         names = [m.get("name") for m in materials if isinstance(m, Mapping)]
         for index, name in enumerate(names):
             if name and names.index(name) != index:
-                _add(errors, f"materials.{index}.name", f"材料重复：{name}")
+                add_error(errors, f"materials.{index}.name", f"材料重复：{name}")
     return errors
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock, db
 from engine.access.accounts import audit
-from engine.catalog.reading import read_all, record_of
+from engine.catalog.reading import forget, read_all, record_of
 from engine.catalog.records import FIELDS, MATERIAL_FIELDS, normal_record, record_errors
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.i18n import _l
@@ -132,6 +132,7 @@ class MatterCatalog:
         now = clock.now()
         with db.transaction(self.sessions) as session:
             self._write(session, actor, found, reason_text, now, revision)
+        forget(self.settings.database_url)
         return self.get(found["code"])
 
     def restore(self, actor: str, code: str, number: int, reason: str | None) -> dict[str, Any]:
@@ -172,6 +173,7 @@ class MatterCatalog:
                 self._write(session, actor, record, reason_text, now,
                             old["revision"] if old else None, position, allow_same=True)
                 outcome["updated" if old else "created"].append(record["code"])
+        forget(self.settings.database_url)
         return outcome
 
     def ensure_seeded(self) -> int:
@@ -197,6 +199,7 @@ class MatterCatalog:
                     self._write(session, SEED_ACTOR, record, "首次建库：导入 data/matters.yaml", now, None, position)
         except IntegrityError:
             return 0  # another process seeded it at the same moment
+        forget(self.settings.database_url)
         return len(records)
 
     def _write(self, session: Session, actor: str, record: dict[str, Any], reason: str, now: datetime,
