@@ -170,7 +170,8 @@ class CaseFiles:
                 "definition_version": store.definition_version(conn, instance.definition_id),
                 "started_at": instance.started_at, "ended_at": instance.ended_at,
                 # 待补正 (R-6.2.2): since when, and what the applicant was asked for
-                "supplement": {"since": instance.supplement_since, "items": requested_items(conn, case_no)}
+                "supplement": {"since": instance.supplement_since,
+                               "items": requested_items(conn, self.reference, case_no, instance.supplement_since)}
                 if awaiting else None}
 
     def results(self, session: Session, tasks: Sequence[Mapping[str, Any]],
@@ -198,7 +199,8 @@ class CaseFiles:
     def review(self, session: Session, task: Mapping[str, Any]) -> dict[str, Any] | None:
         """材料审查 on a task whose form has a review field (R-6.1.3.2): each material of the case's
         matters with its review standard and the verdict so far, and the case's files, those of the
-        applicant's last 补正 marked new. None for other forms."""
+        applicant's last 补正 marked new. A department's task (受理告知) reviews the matters that
+        department implements, when the case has any; the center's all of them. None for other forms."""
         properties = (self.forms.schema_or_none(task["form_key"]) or {}).get("properties", {})
         field = next((k for k, v in properties.items() if v.get("x-widget") == REVIEW_WIDGET), None)
         if field is None:
@@ -210,6 +212,11 @@ class CaseFiles:
         codes = list(dict.fromkeys([*case_matters, *(initial.get("matters") or []),
                                     *(v.get("matter") for v in verdicts.values() if v.get("matter"))]))
         catalog = self.reference.matters()
+        department = task["context"].get("department")
+        own = [c for c in codes if department and (catalog.get(c) or {}).get("department") == department]
+        if own:
+            codes = own
+            verdicts = {key: v for key, v in verdicts.items() if key[0] in own}
         rows = []
         for code in codes:
             matter = catalog.get(code)

@@ -16,14 +16,23 @@ from engine.reference import ReferenceData
 from engine.tables import APPLICATION
 
 
-def requested_items(conn: Connection, case_no: str) -> list[dict[str, Any]]:
-    """What the applicant was last asked to supplement (the items of the latest 补正 notice)."""
-    details = conn.execute(select(tables.NOTICE.c.details).where(
+def requested_items(conn: Connection, reference: ReferenceData, case_no: str,
+                    since: Any = None) -> list[dict[str, Any]]:
+    """What the applicant is asked to supplement: the items of every 补正 notice since the case began to
+    wait (`since`, process_instance.supplement_since; 一次性告知 by the center at triage or by each
+    department at 受理告知, which may ask at the same time), else of the latest notice."""
+    rows = conn.execute(select(tables.NOTICE.c.details, tables.NOTICE.c.created_at).where(
         tables.NOTICE.c.case_no == case_no, tables.NOTICE.c.recipient == "applicant",
-        tables.NOTICE.c.kind == "supplement").order_by(tables.NOTICE.c.id.desc()).limit(1)).scalar_one_or_none()
-    items = (details or {}).get("items") or []
-    return [{"material": i.get("material", ""), "matter": i.get("matter", ""), "problem": i.get("problem", "")}
-            for i in items if isinstance(i, dict)]
+        tables.NOTICE.c.kind == "supplement").order_by(tables.NOTICE.c.id)).all()
+    asked = [r for r in rows if since is not None and clock.aware(r.created_at) >= clock.aware(since)] or rows[-1:]
+    found = []
+    for row in asked:
+        department = str((row.details or {}).get("department") or "")
+        found += [{"material": i.get("material", ""), "matter": i.get("matter", ""), "problem": i.get("problem", ""),
+                   "department": department, "department_name": reference.department_name(department)}
+                  for i in (row.details or {}).get("items") or [] if isinstance(i, dict)]
+    return found
+
 
 # No 0/O, 1/I/L: the code is read off a screen or paper and typed back in.
 QUERY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -76,5 +85,6 @@ def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str,
         "notices": [{"text": n.content, "at": clock.local_text(n.created_at)} for n in notices],
         # 待补正: what to supplement, as the one-time notice listed it (the page offers the upload)
         "supplement": {"since": clock.local_text(instance.supplement_since),
-                       "items": requested_items(conn, case_no)} if awaiting else None,
+                       "items": requested_items(conn, reference, case_no, instance.supplement_since)}
+        if awaiting else None,
     }

@@ -48,7 +48,8 @@ class CaseQueries:
                 "hotline_order_no": store.hotline_order_of(conn, case_no),
                 # 待补正: the case waits for the applicant's supplement
                 "supplement": {"since": clock.aware(instance.supplement_since).isoformat(),
-                               "items": requested_items(conn, case_no)}
+                               "items": requested_items(conn, self.workflows.settings.reference, case_no,
+                                                        instance.supplement_since)}
                 if instance.awaiting_supplement and instance.supplement_since else None,
             }
 

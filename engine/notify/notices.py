@@ -41,13 +41,18 @@ class Notices:
 
     def text(self, kind: str, details: dict[str, Any]) -> str:
         """Return the Chinese text of a notice of `kind` with `details`."""
+        # 补正 asked by the center at triage, or by a department at 受理告知 (details carry its code)
+        reviewer = self.reference.department_name(details.get("department")) or "县社会救助中心"
         if kind == "supplement":
-            return (f"经审查，您的申请材料需要补正（一次性告知）：{self._items(details.get('items'))}。"
+            return (f"经{reviewer}审查，您的申请材料需要补正（一次性告知）：{self._items(details.get('items'))}。"
                     "请在补正期限内通过网上“进度查询”上传，或携带材料到任一社会救助受理窗口补正。")
         if kind == "supplement_overdue":
             return (f"您的申请材料补正期限已到，尚未收到以下材料：{self._items(details.get('items'))}。"
-                    "县社会救助中心将决定后续处理，如已准备好请尽快提交。")
+                    f"{reviewer}将决定后续处理，如已准备好请尽快提交。")
         if kind == "supplement_refused":
+            if details.get("department"):
+                return (f"您未在补正期限内补齐{reviewer}要求的材料，{reviewer}不予受理。"
+                        f"理由：{details.get('reason', '')}")
             return f"您未在补正期限内补齐申请材料，申请不予受理。理由：{details.get('reason', '')}"
         if kind == "received":
             return "您的救助申请已受理登记，县社会救助中心将尽快研判并告知结果。"

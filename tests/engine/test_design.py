@@ -110,10 +110,12 @@ def test_flow_to_an_element_outside_its_scope() -> None:
 
 def test_subprocess_without_end_event() -> None:
     """A subprocess with no end event is reported once, at the subprocess."""
-    draft = edit(SHIPPED, r'<bpmn:endEvent id="work_end" name="办理完成">(.*?)</bpmn:endEvent>',
-                 r'<bpmn:intermediateThrowEvent id="work_end" name="办理完成">\1</bpmn:intermediateThrowEvent>',
-                 regex=True)
-    problems = by_element(check_draft(draft, "draft.bpmn", SETTINGS))
+    draft = SHIPPED
+    for end in ("work_end", "work_end_refused"):  # both ends of 部门办理
+        draft = edit(draft, rf'<bpmn:endEvent id="{end}" name="([^"]*)">(.*?)</bpmn:endEvent>',
+                     rf'<bpmn:intermediateThrowEvent id="{end}" name="\1">\2</bpmn:intermediateThrowEvent>',
+                     regex=True).decode("utf-8")
+    problems = by_element(check_draft(draft.encode("utf-8"), "draft.bpmn", SETTINGS))
     assert "子流程「部门办理」缺少结束事件" in [p.message for p in problems["dept_work"]]
 
 

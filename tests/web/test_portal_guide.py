@@ -20,8 +20,9 @@ from tests.support.db import tx
 from tests.support.web import make_app
 
 PAGES = ("/portal/", "/portal/guide/dibao", "/portal/process", "/portal/hall")
-USER_TASKS = ("一门受理·初步研判", "补正超期处理", "联动救助方案", "联席会议研究处理", "受理告知", "处理上报",
-              "办结反馈", "督办", "办结汇总")
+USER_TASKS = ("一门受理·初步研判", "补正超期处理", "联动救助方案", "联席会议研究处理", "受理告知",
+              "补正超期处理（部门）",
+              "处理上报", "办结反馈", "督办", "办结汇总")
 
 
 def doc(client: FlaskClient, path: str, status: int = 200) -> Any:
