@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from engine.access.accounts import GROUP_ORG_KINDS, Principal, principal_of
+from engine.access.principals import GROUP_ORG_KINDS, Principal, principal_of
 from engine.errors import Forbidden, NotFound
 from engine.i18n import _l
 from engine.models import User

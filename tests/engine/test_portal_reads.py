@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.access.accounts import upsert_organisation
+from engine.access.orgs import upsert_organisation
 from engine.bpmn.elements import documentation
 from engine.bpmn.loader import parse_safely
 from tests.support.bpmn import SHIPPED, edit

@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 from flask.testing import FlaskClient
 
-from engine.access.accounts import upsert_organisation
+from engine.access.orgs import upsert_organisation
 from engine.bpmn.definitions import latest_definition
 from engine.catalog.service import stored
 from tests.support.bpmn import SHIPPED, edit
