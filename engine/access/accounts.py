@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,20 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import clock, db
-from engine.access.orgs import list_organisations, upsert_organisation
+from engine.access import scoping
+from engine.access.orgs import (
+    ORG_KINDS,
+    get_organisation,
+    list_organisations,
+    organisation_page,
+    record_of,
+    set_window,
+    upsert_organisation,
+)
 from engine.access.principals import Principal, principal_of
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ApiToken, AuditLog, Organisation, User, UserRole
+from engine.paging import DEFAULT_PER_PAGE, Page
 from engine.settings import Settings
 
 MAX_FAILED_LOGINS = 5
@@ -160,7 +171,7 @@ def load_demo_data(session: Session, settings: Settings, at: datetime, path: Pat
         raise EngineError("生产环境（RELIEF_ENV=production）不允许加载演示数据")
     demo = yaml.safe_load(path.read_text(encoding="utf-8"))
     for org in demo["organisations"]:
-        upsert_organisation(session, org["code"], org["name"], org["kind"], org.get("parent"))
+        upsert_organisation(session, org["code"], org["name"], org["kind"], org.get("parent"), org.get("window"))
     created = 0
     for entry in demo["users"]:
         if session.scalar(select(User).where(User.username == entry["username"])) is None:
@@ -230,6 +241,31 @@ class Accounts:
             return load_demo_data(session, self.settings, clock.now())
 
     def organisations(self) -> list[dict[str, Any]]:
-        """Every organisation as {code, name, kind, parent}, parents first."""
+        """Every organisation as {code, name, kind, parent, address, hours, phone}, parents first."""
         with db.transaction(self.sessions) as session:
             return list_organisations(session)
+
+    def organisation_page(self, principal: Principal, page: int = 1, kind: str = "",
+                          per_page: int = DEFAULT_PER_PAGE) -> Page[dict[str, Any]]:
+        """机构与窗口 for administrators: one page of the organisations (of one kind) with their windows."""
+        scoping.require(principal, "org_edit")
+        with db.transaction(self.sessions, read_only=True) as session:
+            return organisation_page(session.connection(), page, per_page, kind if kind in ORG_KINDS else "")
+
+    def organisation(self, principal: Principal, code: str) -> dict[str, Any]:
+        """One organisation with its window details, for its edit form (administrators)."""
+        scoping.require(principal, "org_edit")
+        with db.transaction(self.sessions, read_only=True) as session:
+            return record_of(get_organisation(session, code))
+
+    def set_window(self, principal: Principal, code: str, details: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the window details given (administrators) → {"organisation", "changed": {field: [old, new]}};
+        each change is audited (org_window_changed). Bad input raises InvalidData and changes nothing."""
+        scoping.require(principal, "org_edit")
+        now = clock.now()
+        with db.transaction(self.sessions) as session:
+            org = get_organisation(session, code)
+            changes = set_window(org, details)
+            if changes:
+                audit(session, principal.username, "org_window_changed", now, code, changes=changes)
+            return {"organisation": record_of(org), "changed": changes}
