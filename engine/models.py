@@ -265,6 +265,10 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), index=True)
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("organisation.code"), index=True)
+    # The window's public details (办事大厅 ): '' while not published; `engine.access.orgs` checks them.
+    address: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    hours: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
 
 class User(Base):

@@ -1,5 +1,6 @@
 """What the public portal reads without sign-in (R-6.2.1): 救助类别 with their 救助项目, one matter's 服务指南,
-the deployed linkage flow explained step by step (救助流程) and the service windows (办事大厅).
+the deployed linkage flow explained step by step (救助流程) and the service windows (办事大厅) with their
+addresses, opening hours and phones.
 
 Everything here is read only and public: the catalog's matters that are not disabled (停用), the newest
 deployed version of the linkage process, and the organisations that keep a window. No case and no
@@ -13,6 +14,7 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import select
 
+from engine.access.orgs import WINDOW_FIELDS, tel_uri
 from engine.access.scoping import WINDOW_LEVELS
 from engine.bpmn import elements
 from engine.bpmn.definitions import latest_definition
@@ -73,21 +75,24 @@ class PortalQueries:
 
     def service_windows(self) -> dict[str, Any]:
         """办事大厅: the organisations that keep a window — the county's (the center), each township with its
-        villages, and villages whose township is not on record — by code, with their names."""
-        query = (select(ORGS.c.code, ORGS.c.name, ORGS.c.kind, ORGS.c.parent_code)
+        villages, and villages whose township is not on record — by code, each with its name, address, opening
+        hours, phone and the phone's tel: link ('' for what is not published); `published` says whether any
+        window has any detail."""
+        query = (select(ORGS.c.code, ORGS.c.name, ORGS.c.kind, ORGS.c.parent_code, *(ORGS.c[f] for f in WINDOW_FIELDS))
                  .where(ORGS.c.kind.in_(sorted(WINDOW_LEVELS))).order_by(ORGS.c.code))
         with self.workflows.reading() as session:
             rows = session.connection().execute(query).mappings().all()
-        townships = {r["code"]: {"code": r["code"], "name": r["name"], "villages": []}
-                     for r in rows if r["kind"] == "township"}
+        windows = {r["code"]: {"code": r["code"], "name": r["name"], **{f: r[f] for f in WINDOW_FIELDS},
+                               "tel": tel_uri(r["phone"])} for r in rows}
+        townships = {r["code"]: {**windows[r["code"]], "villages": []} for r in rows if r["kind"] == "township"}
         unplaced: list[dict[str, str]] = []
         for row in rows:
             if row["kind"] == "village":
-                place = {"code": row["code"], "name": row["name"]}
                 township = townships.get(row["parent_code"] or "")
-                (township["villages"] if township else unplaced).append(place)
-        return {"county": [{"code": r["code"], "name": r["name"]} for r in rows if r["kind"] == "center"],
-                "townships": list(townships.values()), "unplaced": unplaced}
+                (township["villages"] if township else unplaced).append(windows[row["code"]])
+        return {"county": [windows[r["code"]] for r in rows if r["kind"] == "center"],
+                "townships": list(townships.values()), "unplaced": unplaced,
+                "published": any(w[f] for w in windows.values() for f in WINDOW_FIELDS)}
 
 
 def user_task_documentation(tree: etree._ElementTree, key: str) -> dict[str, str]:

@@ -155,6 +155,7 @@ def _register_blueprints(app: Flask) -> None:
         instances,
         intake,
         notifications,
+        orgs_admin,
         portal,
         publicity_admin,
         tasks,
@@ -162,7 +163,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import bp as api_bp
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
-                   instances, catalog, publicity_admin):
+                   instances, catalog, publicity_admin, orgs_admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

@@ -1,4 +1,5 @@
-"""Organisations, users, roles, API tokens and sign-in checks (R-6.1.4, R-6.4.3).
+"""Users, roles, API tokens, sign-in checks and the demo county (R-6.1.4, R-6.4.3); the organisations
+themselves are `engine.access.orgs`, who is acting `engine.access.principals`.
 
 Passwords are hashed with werkzeug's scrypt; API tokens are random and stored as SHA-256;
 repeated sign-in failures lock the account for a while. Every sign-in outcome, token and
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,22 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import clock, db
+from engine.access import scoping
+from engine.access.orgs import (
+    ORG_KINDS,
+    get_organisation,
+    list_organisations,
+    organisation_page,
+    record_of,
+    set_window,
+    upsert_organisation,
+)
+from engine.access.principals import Principal, principal_of
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ApiToken, AuditLog, Organisation, User, UserRole
+from engine.paging import DEFAULT_PER_PAGE, Page
 from engine.settings import Settings
-from engine.status import USER_GROUP
 
-ORG_KINDS = ("center", "department", "joint_office", "township", "village")
-GROUP_ORG_KINDS = ("department", "township", "village")
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)  # how stale an API token's last_used_at may be
@@ -34,77 +44,10 @@ MIN_PASSWORD_LENGTH = 8
 DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_county.yaml"
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who is acting: the user, their organisation and roles — what scoping is decided on."""
-
-    user_id: int
-    username: str
-    display_name: str
-    org_code: str
-    org_kind: str
-    org_parent: str | None
-    roles: frozenset[str]
-    can_unmask: bool = False
-    is_supervisor: bool = False
-    covers: frozenset[str] = frozenset()  # a township's villages: their field work is the township's too
-    org_name: str = ""
-
-    @property
-    def groups(self) -> frozenset[str]:
-        """Candidate groups this user belongs to: their roles, their organisation when it is one that
-        BPMN names as a group (a department, township or village), and a township's villages. The
-        center's and the joint office's work is addressed to roles, so their clerks are not candidates.
-        A BPMN's camunda:candidateUsers name users: each is the group `user:<username>`."""
-        own = {self.org_code} if self.org_kind in GROUP_ORG_KINDS else set()
-        return self.roles | own | self.covers | {f"{USER_GROUP}{self.username}"}
-
-    def has(self, *roles: str) -> bool:
-        """True when the user holds any of `roles`."""
-        return bool(self.roles.intersection(roles))
-
-
 def audit(session: Session, actor: str, action: str, at: datetime, target: str | None = None,
           **details: Any) -> None:
     """Append an entry to the security audit log."""
     session.add(AuditLog(actor=actor, action=action, target=target, details=details, at=at))
-
-
-def covered_orgs(session: Session, org: Organisation) -> frozenset[str]:
-    """The organisations whose group work a member of `org` also covers: a township's villages."""
-    if org.kind != "township":
-        return frozenset()
-    return frozenset(session.scalars(select(Organisation.code).where(
-        Organisation.parent_code == org.code, Organisation.kind == "village")))
-
-
-def principal_of(session: Session, user: User) -> Principal:
-    """Build the Principal of a user row."""
-    org = session.get_one(Organisation, user.org_code)
-    return Principal(user.id, user.username, user.display_name, org.code, org.kind, org.parent_code,
-                     frozenset(r.role for r in user.roles), user.can_unmask, user.is_supervisor,
-                     covered_orgs(session, org), org.name)
-
-
-def list_organisations(session: Session) -> list[dict[str, Any]]:
-    """Return every organisation as {code, name, kind, parent}, parents first."""
-    order = {kind: i for i, kind in enumerate(ORG_KINDS)}
-    rows = session.scalars(select(Organisation)).all()
-    return [{"code": o.code, "name": o.name, "kind": o.kind, "parent": o.parent_code}
-            for o in sorted(rows, key=lambda o: (order.get(o.kind, 9), o.code))]
-
-
-def upsert_organisation(session: Session, code: str, name: str, kind: str, parent: str | None) -> Organisation:
-    """Create or update an organisation."""
-    if kind not in ORG_KINDS:
-        raise InvalidData("机构类型无效", {"kind": [f"应为 {'、'.join(ORG_KINDS)} 之一"]})
-    if parent and session.get(Organisation, parent) is None:
-        raise InvalidData("上级机构不存在", {"parent": [f"未知机构代码：{parent}"]})
-    org = session.get(Organisation, code) or Organisation(code=code)
-    org.name, org.kind, org.parent_code = name, kind, parent
-    session.add(org)
-    session.flush()
-    return org
 
 
 def _password_errors(password: str) -> list[str]:
@@ -228,7 +171,7 @@ def load_demo_data(session: Session, settings: Settings, at: datetime, path: Pat
         raise EngineError("生产环境（RELIEF_ENV=production）不允许加载演示数据")
     demo = yaml.safe_load(path.read_text(encoding="utf-8"))
     for org in demo["organisations"]:
-        upsert_organisation(session, org["code"], org["name"], org["kind"], org.get("parent"))
+        upsert_organisation(session, org["code"], org["name"], org["kind"], org.get("parent"), org.get("window"))
     created = 0
     for entry in demo["users"]:
         if session.scalar(select(User).where(User.username == entry["username"])) is None:
@@ -298,6 +241,31 @@ class Accounts:
             return load_demo_data(session, self.settings, clock.now())
 
     def organisations(self) -> list[dict[str, Any]]:
-        """Every organisation as {code, name, kind, parent}, parents first."""
+        """Every organisation as {code, name, kind, parent, address, hours, phone}, parents first."""
         with db.transaction(self.sessions) as session:
             return list_organisations(session)
+
+    def organisation_page(self, principal: Principal, page: int = 1, kind: str = "",
+                          per_page: int = DEFAULT_PER_PAGE) -> Page[dict[str, Any]]:
+        """机构与窗口 for administrators: one page of the organisations (of one kind) with their windows."""
+        scoping.require(principal, "org_edit")
+        with db.transaction(self.sessions, read_only=True) as session:
+            return organisation_page(session.connection(), page, per_page, kind if kind in ORG_KINDS else "")
+
+    def organisation(self, principal: Principal, code: str) -> dict[str, Any]:
+        """One organisation with its window details, for its edit form (administrators)."""
+        scoping.require(principal, "org_edit")
+        with db.transaction(self.sessions, read_only=True) as session:
+            return record_of(get_organisation(session, code))
+
+    def set_window(self, principal: Principal, code: str, details: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the window details given (administrators) → {"organisation", "changed": {field: [old, new]}};
+        each change is audited (org_window_changed). Bad input raises InvalidData and changes nothing."""
+        scoping.require(principal, "org_edit")
+        now = clock.now()
+        with db.transaction(self.sessions) as session:
+            org = get_organisation(session, code)
+            changes = set_window(org, details)
+            if changes:
+                audit(session, principal.username, "org_window_changed", now, code, changes=changes)
+            return {"organisation": record_of(org), "changed": changes}

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from engine.access.accounts import GROUP_ORG_KINDS, Principal, principal_of
+from engine.access.principals import GROUP_ORG_KINDS, Principal, principal_of
 from engine.errors import Forbidden, NotFound
 from engine.i18n import _l
 from engine.models import User
@@ -52,6 +52,7 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "catalog": (_roles(*STAFF_ROLES), _l("接口账号无权查看事项清单页面")),
     "catalog_edit": (_roles("admin"), _l("仅系统管理员可以修改事项清单")),
     "notices_admin": (_roles("admin"), _l("仅系统管理员可以管理救助公示")),
+    "org_edit": (_roles("admin"), _l("仅系统管理员可以查看和修改机构的窗口信息")),
     # 补正 at any window: the applicant may bring the papers to any level's window
     "attach_supplement": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS,
                           _l("仅受理窗口工作人员可以代申请人上传补正材料")),

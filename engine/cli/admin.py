@@ -86,10 +86,36 @@ def org() -> None:
 @pass_context
 @handles_refusals
 def org_list(ctx: Context, as_json: bool) -> None:
-    """List organisations: code, name, kind, parent."""
+    """List organisations: code, name, kind, parent and the window's address, opening hours and phone."""
     rows = ctx.engine.accounts.organisations()
     emit(as_json, rows, lambda rs: "\n".join(f"{r['code']:<14}{r['kind']:<13}{r['parent'] or '':<10}{r['name']}"
                                               for r in rs) or "没有机构（先运行 relief demo-data）")
+
+
+@org.command("set")
+@click.argument("code")
+@click.option("--address", default=None, help="窗口地址（空字符串表示不公布）")
+@click.option("--hours", default=None, help="办公时间，如 周一至周五 8:30-12:00，14:00-17:30")
+@click.option("--phone", default=None, help="联系电话，如 0512-61234567")
+@click.option("--by", "actor", required=True, help="操作人（系统管理员的用户名，记入审计日志）")
+@pass_json
+@pass_context
+@handles_refusals
+def org_set(ctx: Context, code: str, address: str | None, hours: str | None, phone: str | None, actor: str,
+            as_json: bool) -> None:
+    """Set a window's address, opening hours and phone (办事大厅); the options not given stay as they are."""
+    from engine.access.orgs import WINDOW_LABELS
+    from engine.errors import InvalidData, NotFound
+
+    given = {k: v for k, v in (("address", address), ("hours", hours), ("phone", phone)) if v is not None}
+    if not given:
+        raise InvalidData("请至少指定 --address、--hours、--phone 中的一项", {"_form": ["没有要修改的内容"]})
+    who = ctx.engine.accounts.principal_named(actor)
+    if who is None:
+        raise NotFound(f"用户 {actor} 不存在或已停用")
+    result = ctx.engine.accounts.set_window(who, code, given)
+    emit(as_json, result, lambda r: "；".join(f"{WINDOW_LABELS[f]}：{old or '（空）'} → {new or '（空）'}"
+                                             for f, (old, new) in r["changed"].items()) or "窗口信息没有变化")
 
 
 @click.group()

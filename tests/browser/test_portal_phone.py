@@ -15,6 +15,8 @@ from tests.support.browser import PHONE_VIEWPORT, LiveServer, Step, apply_online
 
 pytestmark = pytest.mark.browser
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
+LONG_ADDRESS = ("示范县青阳镇青阳大道南延段与新河路交叉口东北角青阳镇为民服务中心综合楼二楼东侧社会救助综合受理窗口"
+                "（乘3路公交至青阳镇政府站下车向东步行约200米）")
 
 
 def query(page: Page, case_no: str, query_code: str) -> None:
@@ -167,3 +169,49 @@ def test_portal_page_fits_a_phone(phone_page: Page, step: Step, name: str) -> No
         page.keyboard.press("Enter")
         expect(page.get_by_role("main")).to_have_attribute("id", "main")
         expect(page.get_by_role("main")).to_be_focused()
+
+
+def fits_the_phone(page: Page) -> None:
+    """The page does not scroll sideways at the phone's width."""
+    scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert scroll_width <= PHONE_VIEWPORT["width"], f"scrollWidth {scroll_width}"
+
+
+def test_the_hall_on_a_phone_shows_what_the_administrator_saved(page_for: Callable[[str], Page], phone_page: Page,
+                                                                step: Step) -> None:
+    """An administrator saves 青阳镇's window in the workbench (a refused phone first, the long address kept) and
+    clears 新桥村's phone; on a phone 办事大厅 shows the address whole, the phone as a tel: link big enough to
+    tap, 暂未公布 for the cleared phone only, and nothing scrolls sideways."""
+    admin = page_for("admin1")
+    with step(admin, "edit 青阳镇's window, a bad phone first"):
+        admin.locator("nav.mainnav").get_by_role("link", name="机构窗口").click()
+        admin.locator("#org-T02").get_by_role("link", name="编辑").click()
+        admin.locator("#f-address").fill(LONG_ADDRESS)
+        admin.locator("#f-phone").fill("0512-6OO0 2288")
+        admin.get_by_role("button", name="保存", exact=True).click()
+        expect(admin.locator("#err-phone")).to_contain_text("只能由数字、短横线（-）和空格组成")
+        expect(admin.locator("#f-address")).to_have_value(LONG_ADDRESS)
+        admin.locator("#f-phone").fill("0512-6000 2288")
+        admin.get_by_role("button", name="保存", exact=True).click()
+        expect(admin.get_by_role("status")).to_contain_text("已保存青阳镇的窗口信息")
+        expect(admin.locator("#org-T02 .window-phone")).to_have_text("0512-6000 2288")
+    with step(admin, "clear 新桥村's phone"):
+        visit(admin, "/admin/orgs/T02V02/edit")
+        admin.locator("#f-phone").fill("")
+        admin.get_by_role("button", name="保存", exact=True).click()
+        expect(admin.locator("#org-T02V02 .window-phone")).to_have_text("未填写")
+
+    page = phone_page
+    with step(page, "办事大厅 on a phone"):
+        visit(page, "/portal/hall")
+        township = page.locator("#org-T02 > dl.window-facts")
+        expect(township.locator(".window-address")).to_have_text(LONG_ADDRESS)
+        phone = township.locator(".window-phone a")
+        expect(phone).to_have_text("0512-6000 2288")
+        expect(phone).to_have_attribute("href", "tel:051260002288")
+        expect(page.locator("#org-T02V02 .window-phone")).to_have_text("暂未公布")
+        expect(page.locator("#org-T02V02 .window-address")).not_to_have_text("暂未公布")
+        expect(page.locator("#details-pending")).to_have_count(0)
+        fits_the_phone(page)
+        box = phone.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE_VIEWPORT["width"] and box["height"] >= 24, box

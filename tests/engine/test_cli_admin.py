@@ -17,7 +17,7 @@ def test_demo_data_builds_the_county_and_is_idempotent(clean_db: str) -> None:
     assert first["users_created"] == 12
     assert relief("demo-data", database_url=clean_db)["users_created"] == 0
     orgs = relief("org", "list", database_url=clean_db)
-    assert all(set(o) == {"code", "name", "kind", "parent"} for o in orgs)
+    assert all(set(o) == {"code", "name", "kind", "parent", "address", "hours", "phone"} for o in orgs)
     kinds = {o["code"]: o["kind"] for o in orgs}
     assert kinds["center"] == "center" and kinds["joint_office"] == "joint_office"
     departments = {"minzheng", "yibao", "jiaoyu", "canlian", "zhujian", "renshe", "hongshizihui", "zonggonghui",
@@ -34,6 +34,34 @@ def test_demo_data_is_refused_in_production(clean_db: str) -> None:
     refused = relief("demo-data", database_url=clean_db, expect=1, ENV="production")
     assert "生产环境" in refused["message"]
     assert relief("org", "list", database_url=clean_db) == []
+
+
+def test_org_set_changes_only_the_options_given_and_org_list_shows_them(county_db: str) -> None:
+    """`relief org set T01V01 --phone … --hours '' --by admin1 --json` → the organisation and each change old →
+    new; the address stays; `org list --json` carries the new values."""
+    before = {o["code"]: o for o in relief("org", "list", database_url=county_db)}["T01V01"]
+    result = relief("org", "set", "T01V01", "--phone", "0512 6000 1188", "--hours", "", "--by", "admin1",
+                    database_url=county_db)
+    assert result == {"organisation": {**before, "hours": "", "phone": "0512 6000 1188"},
+                      "changed": {"hours": [before["hours"], ""], "phone": [before["phone"], "0512 6000 1188"]}}
+    after = {o["code"]: o for o in relief("org", "list", database_url=county_db)}["T01V01"]
+    assert after["phone"] == "0512 6000 1188" and after["hours"] == "" and after["address"] == before["address"]
+
+
+def test_org_set_refuses_with_the_reason_and_exit_1(county_db: str) -> None:
+    """A bad phone (the field's reason), no option, a non-administrator, an unknown user or code: exit 1, one
+    JSON refusal each, nothing changed."""
+    before = relief("org", "list", database_url=county_db)
+    bad = relief("org", "set", "T02", "--phone", "0512-六一二三", "--address", "新址", "--by", "admin1",
+                 database_url=county_db, expect=1)
+    assert bad["error"] == "invalid" and "只能由数字" in bad["errors"]["phone"][0]
+    assert relief("org", "set", "T02", "--by", "admin1", database_url=county_db, expect=1)["error"] == "invalid"
+    forbidden = relief("org", "set", "T02", "--phone", "12345", "--by", "center1", database_url=county_db, expect=1)
+    assert forbidden == {"error": "forbidden", "message": "仅系统管理员可以查看和修改机构的窗口信息"}
+    for args in (("T02", "--by", "nobody"), ("T09", "--by", "admin1")):
+        assert relief("org", "set", args[0], "--phone", "12345", *args[1:], database_url=county_db,
+                      expect=1)["error"] == "not_found"
+    assert relief("org", "list", database_url=county_db) == before
 
 
 def test_user_create_reads_the_password_from_stdin(clean_db: str) -> None:

@@ -68,3 +68,29 @@ def test_the_archive_migration_compresses_ended_cases(case_engine: Any) -> None:
     assert archived.state == "" and engine.workflows.serializer.unarchive(archived.state_archive) == state
     still = instance_of(engine.database_url, running)
     assert still.state and still.state_archive is None
+
+
+def test_the_window_details_migration_keeps_the_organisations(county_db: str) -> None:
+    """Upgrading a database of 0015 keeps every organisation, their windows' details empty (暂未公布) until set;
+    downgrading again drops only the three columns."""
+    from alembic import command
+    from sqlalchemy import inspect, select
+
+    from engine.tables import ORGS
+    from tests.support.db import tx
+
+    with tx(county_db) as session:
+        codes = session.execute(select(ORGS.c.code, ORGS.c.name)).all()
+    config = schema.alembic_config(county_db)
+    command.downgrade(config, "0015")
+    try:
+        with db.get_engine(county_db).connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("organisation")}
+        assert columns == {"code", "name", "kind", "parent_code"}
+        command.upgrade(config, "head")
+    finally:
+        schema.upgrade(county_db)
+    with tx(county_db) as session:
+        rows = session.execute(select(ORGS.c.code, ORGS.c.name, ORGS.c.address, ORGS.c.hours, ORGS.c.phone)).all()
+    assert sorted((r.code, r.name) for r in rows) == sorted(codes) and len(rows) == 18
+    assert {(r.address, r.hours, r.phone) for r in rows} == {("", "", "")}

@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 from flask.testing import FlaskClient
 
-from engine.access.accounts import upsert_organisation
+from engine.access.orgs import upsert_organisation
 from engine.bpmn.definitions import latest_definition
 from engine.catalog.service import stored
 from tests.support.bpmn import SHIPPED, edit
@@ -141,16 +141,58 @@ def test_the_process_page_without_a_deployed_process_says_so(county_db: str, tmp
 
 def test_the_hall_lists_the_windows_from_county_to_villages(client: FlaskClient, demo_db: str) -> None:
     """The center, then each township with its villages, by name (a village filed under no township apart);
-    departments keep no window here, and no address or phone number is made up."""
+    departments keep no window here."""
     with tx(demo_db) as session:
         upsert_organisation(session, "C01V01", "中心直属社区", "village", "center")
     page = doc(client, "/portal/hall")
-    assert texts(page, '//section[@id="county-windows"]//li') == ["示范县社会救助中心"]
+    assert texts(page, '//section[@id="county-windows"]//li/h3') == ["示范县社会救助中心"]
     assert texts(page, '//section[@class="township"]/h3') == ["城东街道", "青阳镇", "其他村（社区）"]
-    assert texts(page, '//section[@id="org-T02"]//li') == ["青阳镇河口村", "青阳镇新桥村"]
-    assert texts(page, '//section[@id="unplaced"]//li') == ["中心直属社区"]
+    assert texts(page, '//section[@id="org-T02"]//li/h4') == ["青阳镇河口村", "青阳镇新桥村"]
+    assert texts(page, '//section[@id="unplaced"]//li/h4') == ["中心直属社区"]
     assert "示范县民政局" not in page.text_content()
+
+
+def window_facts(page: Any, code: str) -> dict[str, str]:
+    """The address, hours and phone one window shows (its own, not its villages')."""
+    facts = page.xpath(f'//*[@id="org-{code}"]/dl[@class="window-facts"]')[0]
+    return {dd.get("class").removeprefix("window-"): " ".join(dd.text_content().split()) for dd in facts.xpath("dd")}
+
+
+def test_the_hall_shows_each_windows_address_hours_and_phone(client: FlaskClient, engine: Any, demo_db: str) -> None:
+    """Each window shows its address, opening hours and phone as a tel: link; a field not published says 暂未公布
+    alone (the rest of that window stays); with details on record the page no longer says none are published."""
+    admin = engine.accounts.principal_named("admin1")
+    engine.accounts.set_window(admin, "T01V02", {"phone": "", "hours": "周一至周五 8:30-11:30\n周六 9:00-11:00"})
+    with tx(demo_db) as session:
+        upsert_organisation(session, "C01V01", "中心直属社区", "village", "center")
+    page = doc(client, "/portal/hall")
+    assert window_facts(page, "center") == {"address": "示范县人民路 88 号县政务服务中心一楼 社会救助综合窗口",
+                                            "hours": "周一至周五 8:30-12:00，14:00-17:30（法定节假日除外）",
+                                            "phone": "0512-60000000"}
+    assert page.xpath('//*[@id="org-center"]//dd[@class="window-phone"]/a/@href') == ["tel:051260000000"]
+    assert window_facts(page, "T02")["phone"] == "0512-60002200"  # the township's own window, above its villages
+    west = window_facts(page, "T01V02")
+    assert west["phone"] == "暂未公布" and west["address"].startswith("示范县城东街道西塘街")
+    assert page.xpath('//*[@id="org-T01V02"]//dd[@class="window-hours"]')[0].text_content() == \
+        "周一至周五 8:30-11:30\n周六 9:00-11:00"
+    assert not page.xpath('//*[@id="org-T01V02"]//a[starts-with(@href, "tel:")]')
+    assert window_facts(page, "C01V01") == {"address": "暂未公布", "hours": "暂未公布", "phone": "暂未公布"}
+    assert not page.xpath('//*[@id="details-pending"]')
+
+
+def test_the_hall_says_so_while_no_window_has_details(client: FlaskClient, demo_db: str) -> None:
+    """With no address, hours or phone on record anywhere, the page says they are not published yet, and each
+    field says 暂未公布."""
+    from sqlalchemy import update
+
+    from engine.tables import ORGS
+
+    with tx(demo_db) as session:
+        session.execute(update(ORGS).values(address="", hours="", phone=""))
+    page = doc(client, "/portal/hall")
     assert "暂未在本平台公布" in texts(page, '//*[@id="details-pending"]')[0]
+    assert set(texts(page, '//dl[@class="window-facts"]/dd')) == {"暂未公布"}
+    assert not page.xpath('//a[starts-with(@href, "tel:")]')
 
 
 @pytest.mark.parametrize("path", PAGES)
