@@ -530,3 +530,39 @@ class NoticeObjection(Base):
     contact: Mapped[str | None] = mapped_column(String(100))  # optional; never shown on the portal
     review_case_no: Mapped[str | None] = mapped_column(String(40))  # the notice_objection process's case
     created_at: Mapped[datetime]
+
+
+class Rating(Base):
+    """A 好差评 rating (R-6.3.6): one per case (and one 追评 after a 差评's rectification) or per window
+    visit (a consultation), from the portal, a window's tablet or the 12345 callback."""
+
+    __tablename__ = "rating"
+    __table_args__ = (UniqueConstraint("case_no", "follow_up", name="uq_rating_case_follow_up"),
+                      Index("ix_rating_created", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str | None] = mapped_column(String(40))
+    consultation_id: Mapped[int | None] = mapped_column(ForeignKey("consultation.id"), unique=True)
+    follow_up: Mapped[bool] = mapped_column(Boolean, default=False)  # 追评, after the rectification
+    channel: Mapped[str] = mapped_column(String(20))  # portal 网上 / window 现场 / hotline 12345回访
+    level: Mapped[str] = mapped_column(String(30), index=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    comment: Mapped[str | None] = mapped_column(Text)
+    org_code: Mapped[str | None] = mapped_column(String(60), index=True)  # the window that registered it
+    clerk: Mapped[str | None] = mapped_column(String(100), index=True)  # the clerk who registered it
+    rectification_case_no: Mapped[str | None] = mapped_column(String(40), index=True)  # 差评整改 process
+    rated_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    month: Mapped[str] = mapped_column(String(7), index=True)  # 2026-12, local time: what statistics group by
+
+
+class RatingSubject(Base):
+    """What a rating is about besides its window and clerk: each matter of the case and each department
+    that handled it (kind `matter` / `department`), so the statistics group by either."""
+
+    __tablename__ = "rating_subject"
+    __table_args__ = (Index("ix_rating_subject_code", "kind", "code"),)
+
+    rating_id: Mapped[int] = mapped_column(ForeignKey("rating.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)

@@ -96,6 +96,15 @@ class ReferenceData:
         """Return the assistance types (救助类别) keyed by code; treat the result as read-only."""
         return _load_records(self.data_dir / "assistance_types.yaml", "named")
 
+    def rating_levels(self) -> dict[str, dict[str, Any]]:
+        """Return the 好差评 levels (R-6.3.6) keyed by code, best first; `satisfied` counts toward 满意率,
+        `poor` (差评) starts the rectification process. Treat the result as read-only."""
+        return _load_records(self.data_dir / "rating_levels.yaml", "named")
+
+    def rating_tags(self) -> dict[str, dict[str, Any]]:
+        """Return the 好差评 indicator tags keyed by code, each with the channels that offer it."""
+        return _load_records(self.data_dir / "rating_tags.yaml", "named")
+
     def seed_matters(self) -> list[dict[str, Any]]:
         """The matter catalog as the data directory's `matters.yaml` starts it (read once, at set-up)."""
         return list(_load_records(self.data_dir / "matters.yaml", "matter").values())

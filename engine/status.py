@@ -113,3 +113,7 @@ LINKAGE_PROCESS = "relief_linkage"
 # The portal's content (政策法规, pages such as 中心简介): shown there only while published.
 PUBLISHED, WITHDRAWN = "published", "withdrawn"
 CONTENT_STATUSES = {PUBLISHED: _l("已发布"), WITHDRAWN: _l("已撤回")}
+
+# 好差评: where a rating was given; the levels and tags are data (data/rating_levels.yaml,
+# data/rating_tags.yaml).
+RATING_CHANNELS = {"portal": _l("网上评价"), "window": _l("现场评价"), "hotline": _l("12345回访")}

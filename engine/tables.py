@@ -10,6 +10,7 @@ from engine.models import (
     Application,
     Attachment,
     CaseEvent,
+    Consultation,
     ContentPage,
     ContentRevision,
     HotlineOrder,
@@ -25,6 +26,8 @@ from engine.models import (
     ProcessDefinition,
     ProcessInstance,
     PublicNotice,
+    Rating,
+    RatingSubject,
     SchedulerLease,
     User,
     UserRole,
@@ -32,6 +35,7 @@ from engine.models import (
 
 APPLICATION = cast(Table, Application.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
+CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)
 DEFINITION = cast(Table, ProcessDefinition.__table__)
@@ -46,6 +50,8 @@ NOTICE = cast(Table, Notification.__table__)
 OBJECTION = cast(Table, NoticeObjection.__table__)
 ORGS = cast(Table, Organisation.__table__)
 PUBLIC_NOTICE = cast(Table, PublicNotice.__table__)
+RATING = cast(Table, Rating.__table__)
+RATING_SUBJECT = cast(Table, RatingSubject.__table__)
 POLICY_DOCUMENT = cast(Table, PolicyDocument.__table__)
 ROLES = cast(Table, UserRole.__table__)
 TASK = cast(Table, HumanTask.__table__)

@@ -42,6 +42,10 @@ EVENT_LABELS = {
     "notice_objection": _l("公示异议"),
     "objection_reviewed": _l("异议核查结论"),
     "notice_withdrawn": _l("撤回公示"),
+    "rated": _l("好差评"),
+    "feedback_verified": _l("差评回访核实"),
+    "feedback_rectified": _l("差评整改"),
+    "feedback_closed": _l("差评核销"),
 }
 _REASONED = ("case_suspended", "case_resumed", "case_terminated", "task_retried")
 
@@ -142,4 +146,19 @@ class CaseHistory:
             return f"{finding}；{data.get('note', '')}"
         if kind == "notice_withdrawn":
             return f"原因：{data.get('reason') or ''}"
+        if kind == "rated":
+            level = self.reference.rating_levels().get(str(data.get("level")), {}).get("zh", data.get("level"))
+            channel = status.RATING_CHANNELS.get(str(data.get("channel")), data.get("channel"))
+            text = f"{'追评' if data.get('follow_up') else '评价'}：{level}（{channel}）"
+            if data.get("rectification_case_no"):
+                text += f"；差评整改 {data['rectification_case_no']}"
+            return text
+        if kind == "feedback_verified":
+            callback = self.forms.enum_label("feedback_callback", "callback_result", data.get("callback"))
+            finding = self.forms.enum_label("feedback_verify", "finding", data.get("finding"))
+            return f"{callback}：{data.get('callback_note', '')}；{finding}：{data.get('facts', '')}"
+        if kind == "feedback_rectified":
+            return str(data.get("measures") or "")
+        if kind == "feedback_closed":
+            return f"差评不实，核销理由：{data.get('reason') or ''}"
         return ""

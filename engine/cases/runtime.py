@@ -53,6 +53,7 @@ from engine.catalog.service import MatterCatalog
 from engine.content.publishing import PortalContent
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
+from engine.feedback.ratings import Ratings
 from engine.notify.outbox import Outbox
 from engine.portal import PortalQueries
 from engine.settings import Settings
@@ -84,6 +85,7 @@ class CaseEngine:
         self.catalog = MatterCatalog(settings, self.sessions)
         self.supplements = Supplements(self.workflows)
         self.publicity = Publicity(self)
+        self.ratings = Ratings(self)
         self.hotline = Hotline(self)
         self.content = PortalContent(settings, self.sessions)
         self.portal = PortalQueries(self.workflows)
@@ -192,16 +194,21 @@ class CaseEngine:
         if bad:
             names = "、".join(map(str, bad))
             raise InvalidData("流程变量名无效", {"data": [f"变量名须为标识符且不以下划线开头：{names}"]})
-        now = clock.now()
         with self.workflows.transaction() as session:
-            conn = session.connection()
-            latest = store.startable(conn, key)
-            case_no = next_case_no(conn, now, PROCESS_PREFIX)
-            if scoping.is_active_staff(session, actor):
-                values[STARTER] = actor
-            instance_id = self._begin(session, case_no, latest, {"case_no": case_no, **values}, actor, now,
-                                      {"process": key, **({"message": message} if message else {})}, message)
-            return case_no, instance_id
+            return self.start_process_in(session, key, values, actor, clock.now(), message=message)
+
+    def start_process_in(self, session: Session, key: str, values: dict[str, Any], actor: str, now: datetime,
+                         prefix: str = PROCESS_PREFIX, message: str | None = None) -> tuple[str, int]:
+        """`start_process` inside the caller's transaction (what starts it is stored with it, or neither);
+        the number is `prefix` + date + sequence."""
+        conn = session.connection()
+        latest = store.startable(conn, key)
+        case_no = next_case_no(conn, now, prefix)
+        if scoping.is_active_staff(session, actor):
+            values[STARTER] = actor
+        instance_id = self._begin(session, case_no, latest, {"case_no": case_no, **values}, actor, now,
+                                  {"process": key, **({"message": message} if message else {})}, message)
+        return case_no, instance_id
 
     def start_by_message(self, name: str, data: Mapping[str, Any] | None = None,
                          actor: str = "system") -> list[dict[str, Any]]:

@@ -53,6 +53,7 @@ class _Effects:
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     publications: list[dict[str, Any]] = field(default_factory=list)
     notes: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    case_notices: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 _effects: ContextVar[_Effects | None] = ContextVar("relief_effects", default=None)
@@ -73,7 +74,10 @@ def publish_notice(department: Any, amount: Any = None, household_size: Any = No
         effects.publications.append(publish_request(department, amount, household_size, matters, days))
 
 
-NOTE_KINDS = ("objection_reviewed",)  # what a process may note in another case's history
+# What a process may note in another case's history: an objection's review on the noticed case, the
+# steps of a 差评's rectification on the rated case (R-6.3.6).
+NOTE_KINDS = ("objection_reviewed", "feedback_verified", "feedback_rectified", "feedback_closed")
+CASE_NOTICE_KINDS = ("rectified",)  # what a process may tell another case's applicant
 
 
 def note_on_case(case_no: Any, kind: Any, **details: Any) -> None:
@@ -84,9 +88,19 @@ def note_on_case(case_no: Any, kind: Any, **details: Any) -> None:
                                                         if isinstance(v, str | int | float | bool | None)}))
 
 
+def notify_case_applicant(case_no: Any, kind: Any, **details: Any) -> None:
+    """BPMN helper: queue a notice to the applicant of another case (a 差评's rectification tells the rated
+    case's applicant its result); nothing for a case without an application (a window visit)."""
+    effects = _effects.get()
+    if effects is not None and case_no and str(kind) in CASE_NOTICE_KINDS:
+        effects.case_notices.append((str(case_no), str(kind), {k: v for k, v in details.items()
+                                                               if isinstance(v, str | int | float | bool | None)}))
+
+
 def bpmn_helpers(settings: Settings, calendar: WorkCalendar) -> dict[str, Any]:
     """The functions BPMN expressions and scripts may call (the trial runs give the same ones)."""
     return {"notify_applicant": notify_applicant, "publish_notice": publish_notice, "note_on_case": note_on_case,
+            "notify_case_applicant": notify_case_applicant,
             "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)}
 
 
@@ -239,7 +253,11 @@ class Workflows:
             _effects.reset(token)
         if failure is not None:
             self._record_failure(session, instance, workflow, failure, now)
-        self._queue_notices(session, instance, effects, now)
+        self._queue_notices(session, instance.case_no, effects.notices, now)
+        for case_no, kind, details in effects.case_notices:
+            if session.connection().execute(select(tables.APPLICATION.c.id).where(
+                    tables.APPLICATION.c.case_no == case_no)).first() is not None:
+                self._queue_notices(session, case_no, [(kind, {**details, "from_case": instance.case_no})], now)
         publications(session, self.settings.reference, instance.case_no, effects.publications, now)
         for case_no, kind, details in effects.notes:
             if store.find_instance(session.connection(), case_no) is not None:
@@ -249,14 +267,16 @@ class Workflows:
         self.store_workflow(session, instance, workflow)
         return open_rows
 
-    def _queue_notices(self, session: Session, instance: InstanceState, effects: _Effects, now: datetime) -> None:
+    def _queue_notices(self, session: Session, case_no: str, notices: list[tuple[str, dict[str, Any]]],
+                       now: datetime) -> None:
+        """SMS to the applicant of `case_no`, written with the step, each also in the case's history."""
         store.insert_rows(session.connection(), tables.NOTICE, [
-            {"case_no": instance.case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
-             "status": "pending", "content": self.notices.for_case(instance.case_no, kind, details), "details": details,
+            {"case_no": case_no, "recipient": "applicant", "channel": "sms", "kind": kind,
+             "status": "pending", "content": self.notices.for_case(case_no, kind, details), "details": details,
              "created_at": now}
-            for kind, details in effects.notices])
-        for kind, details in effects.notices:
-            record(session, instance.case_no, "notice", "system", now, data={"kind": kind, **details})
+            for kind, details in notices])
+        for kind, details in notices:
+            record(session, case_no, "notice", "system", now, data={"kind": kind, **details})
 
     @staticmethod
     def _record_failure(session: Session, instance: InstanceState, workflow: BpmnWorkflow,

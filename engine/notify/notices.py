@@ -68,7 +68,11 @@ class Notices:
             return (f"{self.reference.department_name(details.get('department'))}已受理您的申请，请携带{materials_text}"
                     f"前往{details.get('location', '')}办理。")
         if kind == "completed":
-            return f"您的救助申请已办结。{self._results(details.get('results'))}"
+            return (f"您的救助申请已办结。{self._results(details.get('results'))}"
+                    "欢迎在网上“好差评”（案件编号+查询码）评价本次服务。")
+        if kind == "rectified":
+            return (f"您对本次服务的评价已收到，经核实已整改：{details.get('measures', '')}。"
+                    "欢迎在网上“好差评”再评价一次（追评）。")
         return f"案件进展通知（{kind}）"
 
     def hotline_result(self, case_no: str, case_status: str, data: dict[str, Any]) -> str:
