@@ -92,16 +92,19 @@ class ImageStore:
 def resolve_references(found: Any, store: ImageStore, pending: Mapping[str, str]) -> dict[str, list[str]]:
     """Check the example image each of the materials `found` refers to against the store (`pending`: hash →
     type of the images about to be stored) and give it the stored file's `mime`; errors by
-    materials.N.example_image. References of the wrong shape are the schema's to refuse."""
+    materials.N.example_image. A reference that is not a mapping is the schema's to refuse."""
     errors: dict[str, list[str]] = {}
     for index, material in enumerate(found if isinstance(found, list) else []):
         reference = material.get("example_image") if isinstance(material, dict) else None
-        sha256 = reference.get("sha256") if isinstance(reference, dict) else None
-        if not isinstance(reference, dict) or not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
+        if not isinstance(reference, dict):
             continue
-        name, given = reference.get("filename") or sha256[:12], reference.get("mime")
-        stored = pending.get(sha256) or store.type_of(sha256)
+        sha256, given = reference.get("sha256"), reference.get("mime")
         field = f"materials.{index}.example_image"
+        if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
+            add_error(errors, field, "错误示例图片应以 SHA-256（64 位十六进制）指明图片库中的图片")
+            continue
+        name = reference.get("filename") or sha256[:12]
+        stored = pending.get(sha256) or store.type_of(sha256)
         if stored is None:
             add_error(errors, field, f"错误示例图片“{name}”不在事项清单的图片库中（SHA-256 {sha256[:12]}…）："
                                      "只能引用已在事项编辑页上传过的图片，请在编辑页重新上传")

@@ -165,11 +165,11 @@ class MatterCatalog:
 
     def _errors(self, found: dict[str, Any], pending: Mapping[str, str]) -> dict[str, list[str]]:
         """The catalog's one check of a normal record: its example images against the store, then the schema
-        and the codes it names."""
+        and the codes it names (a field the first already refused keeps that one message)."""
         errors = resolve_references(found.get("materials"), self.images, pending)
         for field, messages in record_errors(found, self.reference).items():
-            for message in messages:
-                add_error(errors, field, message)
+            if field not in errors:
+                errors[field] = messages
         return errors
 
     def save(self, actor: str, record: Mapping[str, Any], reason: str | None, revision: int | None = None,

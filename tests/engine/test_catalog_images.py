@@ -167,6 +167,26 @@ def test_the_catalog_files_carry_the_reference_and_read_back_unchanged(engine: C
     assert outcome["updated"] == [] and len(outcome["unchanged"]) == 16
 
 
+def test_a_workbook_cell_that_lost_its_hash_is_refused(engine: CaseEngine) -> None:
+    """A 错误示例图片 cell left with only a file name names no image: the import is refused saying what is
+    missing, and nothing is written."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    with_image(engine, "dibao")
+    book = load_workbook(BytesIO(exchange.dump(engine.catalog.export(), "xlsx")))
+    sheet = book["所需材料"]
+    sheet.cell(2, [c.value for c in sheet[1]].index("错误示例图片") + 1).value = "错误示例.png"
+    edited = BytesIO()
+    book.save(edited)
+    with pytest.raises(InvalidData) as refused:
+        engine.catalog.import_records("cli", exchange.load(edited.getvalue(), "xlsx"), "年度复核")
+    assert refused.value.errors == {
+        "第 1 条（dibao） materials.0.example_image": ["错误示例图片应以 SHA-256（64 位十六进制）指明图片库中的图片"]}
+    assert engine.catalog.get("dibao")["revision"] == 2
+
+
 def test_only_an_image_of_a_current_selectable_matter_is_served(case_engine: CaseEngine, tmp_path: Path) -> None:
     """The public gets an image while a matter that is not disabled refers to it; staff also while only a
     disabled one does; never a case's uploaded file by its hash, nor a malformed hash."""
