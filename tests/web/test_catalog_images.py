@@ -183,3 +183,22 @@ def test_the_multipart_edit_form_needs_its_csrf_token(demo_db: str, tmp_path: Pa
     assert client.post("/catalog/linshi/edit", data={**data, **image},
                        content_type="multipart/form-data").status_code == 302
     assert catalog(app).get("linshi")["materials"][0]["example_image"]["sha256"] == SHA
+
+
+def test_restoring_an_image_the_store_lost_is_refused_saying_so(pictured: FlaskClient, app: Flask,
+                                                                 tmp_path: Path) -> None:
+    """Restoring the revision with the image after its file left the store is refused on the revision page
+    with the reason in Chinese, and makes no revision; with the file back, the restore brings the image."""
+    admin = pictured
+    removed = {**form_of(admin, "linshi"), "materials-0-remove_image": "true", "reason": "图片不合适"}
+    assert admin.post("/catalog/linshi/edit", data=removed).status_code == 302
+    stored_file = tmp_path / "catalog-images" / SHA
+    stored_file.unlink()
+    refused = admin.post("/catalog/linshi/revisions/2/restore", data={"reason": "恢复图片"})
+    assert refused.status_code == 422
+    [message] = doc(refused).xpath('//div[@class="form-errors"]/p/text()')
+    assert "错误示例图片“错例.png”不在事项清单的图片库中" in message
+    assert catalog(app).get("linshi")["revision"] == 3
+    stored_file.write_bytes(PNG)
+    assert admin.post("/catalog/linshi/revisions/2/restore", data={"reason": "恢复图片"}).status_code == 302
+    assert catalog(app).get("linshi")["materials"][0]["example_image"]["sha256"] == SHA
