@@ -41,6 +41,8 @@ class Settings:
     calendar_file: Path
     upload_dir: Path
     content_pdf_max_bytes: int
+    catalog_image_dir: Path
+    catalog_image_max_bytes: int
     env: str
     password_hash_method: str
     green_channel_factor: Fraction
@@ -63,14 +65,21 @@ class Settings:
         env = str(given("ENV") or "development")
         if env not in ENVIRONMENTS:
             raise SettingsError(f"{ENV_PREFIX}ENV 应为 {'、'.join(ENVIRONMENTS)} 之一，实际为 {env!r}")
+        upload_dir = Path(given("UPLOAD_DIR") or instance / "uploads")
+        catalog_image_dir = Path(given("CATALOG_IMAGE_DIR") or instance / "catalog-images")
+        if catalog_image_dir.resolve() == upload_dir.resolve():
+            # The public serves catalog images by hash: the cases' uploads must never be among them.
+            raise SettingsError(f"{ENV_PREFIX}CATALOG_IMAGE_DIR 不能与 {ENV_PREFIX}UPLOAD_DIR 相同：{upload_dir}")
         return cls(
             database_url=str(given("DATABASE_URL") or f"sqlite:///{instance / 'relief.db'}"),
             instance_dir=instance,
             data_dir=data_dir,
             forms_dir=Path(given("FORMS_DIR") or PROJECT_ROOT / "forms"),
             calendar_file=Path(given("CALENDAR_FILE") or PROJECT_ROOT / "data" / "calendar" / "cn_overrides.yaml"),
-            upload_dir=Path(given("UPLOAD_DIR") or instance / "uploads"),
+            upload_dir=upload_dir,
             content_pdf_max_bytes=_megabytes("CONTENT_PDF_MAX_MB", given("CONTENT_PDF_MAX_MB"), 20),
+            catalog_image_dir=catalog_image_dir,
+            catalog_image_max_bytes=_megabytes("CATALOG_IMAGE_MAX_MB", given("CATALOG_IMAGE_MAX_MB"), 2),
             env=env,
             password_hash_method=str(given("PASSWORD_HASH_METHOD") or "scrypt"),
             green_channel_factor=_factor(given("GREEN_CHANNEL_FACTOR")),

@@ -1,7 +1,11 @@
 """The catalog as files a county reviews (`relief matter export|import FILE`): YAML as `matters.yaml`
 writes it, or an XLSX workbook with a sheet of matters and a sheet of materials with their review
 standards, labels in Chinese (codes are accepted too). Reading only turns a file into records; the
-catalog's one check (`records.record_errors`) decides whether they are right.
+catalog's one check (`MatterCatalog.checked`) decides whether they are right.
+
+An example image (错误示例图片) travels as its reference only, never its bytes: YAML keeps
+`{sha256, filename, mime}`, the workbook's cell its file name and SHA-256 on two lines. Importing a
+reference to an image the catalog's image store does not hold is refused by that check.
 
 Workbooks are parsed by openpyxl through defusedxml (no entities, no DTDs).
 """
@@ -9,6 +13,7 @@ Workbooks are parsed by openpyxl through defusedxml (no entities, no DTDs).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,11 +28,15 @@ MATERIAL_KEY = ("code", "事项代码")  # the materials sheet's first column: t
 YES, NO = "是", "否"
 MAX_FILE_BYTES = 10 * 1024 * 1024
 YAML_HEADER = ("# 社会救助事项清单（R-6.1.3.1）及材料审查标准（R-6.1.3.2），由 relief matter export 导出。\n"
-               "# 修改后用 relief matter import 导入：整个文件先校验，全部无误才写入，每个改动留有修订记录。\n")
+               "# 修改后用 relief matter import 导入：整个文件先校验，全部无误才写入，每个改动留有修订记录。\n"
+               "# 错误示例图片（example_image）只是对本系统图片库中图片的引用：图片库中没有的引用不予导入。\n")
 # Coded fields and their labels: written as labels, read as either.
 CHOICES: dict[str, Mapping[str, str]] = {"status": STATUSES, "form": FORMS, "field_work": FIELD_WORK}
 FLAGS = ("noticed", "required")
 SUFFIXES = (".yaml", ".yml", ".xlsx")
+IMAGE = "example_image"
+OPTIONAL_COLUMNS = {IMAGE}  # a workbook from before example images has no such column
+HASH = re.compile(r"\b[0-9A-Fa-f]{64}\b")
 
 
 def _refuse(message: str) -> InvalidData:
@@ -78,6 +87,8 @@ def _cell(key: str, value: Any) -> Any:
         return YES if value else NO
     if key == "problems":
         return "\n".join(value)
+    if key == IMAGE:
+        return f"{value.get('filename', '')}\n{value.get('sha256', '')}" if isinstance(value, Mapping) else None
     return value
 
 
@@ -112,7 +123,7 @@ def _workbook(records: Sequence[Mapping[str, Any]]) -> bytes:
 def _headers(row: Sequence[Any], labels: Mapping[str, str], sheet: str) -> list[str | None]:
     by_label = {str(label): key for key, label in labels.items()} | {key: key for key in labels}
     keys = [by_label.get(str(h).strip()) if h is not None else None for h in row]
-    missing = [str(labels[k]) for k in labels if k not in keys]
+    missing = [str(labels[k]) for k in labels if k not in keys and k not in OPTIONAL_COLUMNS]
     if missing:
         raise _refuse(f"工作表「{sheet}」缺少列：{'、'.join(missing)}")
     return keys
@@ -132,7 +143,16 @@ def _value(key: str, value: Any) -> Any:
         return int(value)
     if key == "problems" and isinstance(value, str):
         return [line.strip() for line in value.splitlines() if line.strip()]
+    if key == IMAGE:
+        return _image_cell(str(value))
     return value
+
+
+def _image_cell(text: str) -> dict[str, str]:
+    """An example image's cell (file name, then SHA-256) as a reference; without a hash it names none."""
+    found = HASH.search(text)
+    names = [line.strip() for line in text.splitlines() if line.strip() and not HASH.fullmatch(line.strip())]
+    return {"sha256": found.group().lower() if found else "", "filename": names[0] if names else ""}
 
 
 def _rows(sheet: Any, labels: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -145,7 +165,8 @@ def _rows(sheet: Any, labels: Mapping[str, str]) -> list[dict[str, Any]]:
     for row in rows:
         if all(v in (None, "") for v in row):
             continue
-        found.append({k: _value(k, v) for k, v in zip(keys, row, strict=False) if k is not None})
+        values = {k: _value(k, v) for k, v in zip(keys, row, strict=False) if k is not None}
+        found.append({k: v for k, v in values.items() if not (k == IMAGE and v == "")})
     return found
 
 

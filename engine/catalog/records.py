@@ -29,7 +29,8 @@ FIELDS: dict[str, str] = {
 }
 MATERIAL_FIELDS: dict[str, str] = {
     "name": _l("材料名称"), "form": _l("审查形式"), "required": _l("必须提交"), "points": _l("审查要点"),
-    "problems": _l("常见问题"), "wrong_example": _l("错误示例"), "field_work": _l("实地核查"),
+    "problems": _l("常见问题"), "wrong_example": _l("错误示例"), "example_image": _l("错误示例图片"),
+    "field_work": _l("实地核查"),
 }
 STATUSES: dict[str, str] = {"active": _l("在用"), "disabled": _l("停用"), "unconfirmed": _l("待县确认")}
 FORMS: dict[str, str] = {"original": _l("原件核验"), "copy": _l("复印件"), "electronic": _l("电子证照"),
@@ -57,9 +58,20 @@ def _lines(value: Any) -> Any:
     return [] if value is None else value
 
 
+def _image(value: Any) -> Any:
+    """An example image reference with its texts trimmed and its hash in lower case."""
+    if not isinstance(value, Mapping):
+        return value
+    found = {key: _text(item) if isinstance(item, str) else item for key, item in value.items()}
+    if isinstance(found.get("sha256"), str):
+        found["sha256"] = found["sha256"].lower()
+    return found
+
+
 def normal_material(material: Any) -> Any:
     """A material in its full form; the seed's plain name becomes a copy to check, required unless
-    marked （如有）. Anything that is not text or a mapping is left for the check to refuse."""
+    marked （如有）; an empty example image (错误示例图片) is no image. Anything that is not text or a
+    mapping is left for the check to refuse."""
     if isinstance(material, str):
         name = material.strip()
         return {"name": name, "form": "copy", "required": not name.endswith(OPTIONAL_MARKS), "points": "",
@@ -67,10 +79,11 @@ def normal_material(material: Any) -> Any:
     if not isinstance(material, Mapping):
         return material
     found = dict(material)
+    image = found.pop("example_image", None)
     return {**found, "name": _text(found.get("name")), "form": found.get("form") or "copy",
             "required": found.get("required", True), "points": _text(found.get("points")),
             "problems": _lines(found.get("problems")), "wrong_example": _text(found.get("wrong_example")),
-            "field_work": found.get("field_work") or "none"}
+            "field_work": found.get("field_work") or "none", **({"example_image": _image(image)} if image else {})}
 
 
 def normal_record(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Changing the matter catalog (事项清单 R-6.1.3.1): only as revisions (who, when, why, the whole record
 before and after), restorable, audited, seeded once from the data directory's `matters.yaml`, imported
-whole. Reading it is `engine.catalog.reading` (what `ReferenceData.matters` returns).
+whole; a material's example image (错误示例图片) is kept in `engine.catalog.images`' store and served only
+while a current matter refers to it. Reading it is `engine.catalog.reading` (what `ReferenceData.matters`
+returns).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from sqlalchemy.orm import Session
 
 from engine import clock, db
 from engine.access.accounts import audit
+from engine.bpmn.forms import add_error
+from engine.cases.materials import Material, Upload
+from engine.catalog.images import ImageStore, StoredImage, reference_of, resolve_references
 from engine.catalog.reading import forget, read_all, record_of
 from engine.catalog.records import FIELDS, MATERIAL_FIELDS, normal_record, record_errors
 from engine.errors import InvalidData, NotFound, TaskConflict
@@ -55,8 +60,11 @@ def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[
 
 
 def change_text(change: Mapping[str, Any]) -> str:
-    """One change in a line: the field, and the material it concerns."""
-    return f"{change['label']}：{change['material']}" if change.get("material") else str(change["label"])
+    """One change in a line: the field, the material it concerns and which of its parts changed."""
+    if not change.get("material"):
+        return str(change["label"])
+    parts = "、".join(str(part) for part in change.get("parts") or [])
+    return f"{change['label']}：{change['material']}" + (f"（{parts}）" if parts else "")
 
 
 def _reason(reason: str | None) -> str:
@@ -74,6 +82,7 @@ class MatterCatalog:
     def __init__(self, settings: Settings, sessions: db.SessionFactory):
         self.settings = settings
         self.sessions = sessions
+        self.images = ImageStore(settings.catalog_image_dir, settings.catalog_image_max_bytes)
 
     @property
     def reference(self) -> ReferenceData:
@@ -113,25 +122,67 @@ class MatterCatalog:
         """The catalog as records to write out (YAML, XLSX), in its order."""
         return [stored(m) for m in self.matters()]
 
+    def example_image(self, sha256: str, public: bool = True) -> StoredImage:
+        """An example image (错误示例图片) the current record of a matter refers to — for the public
+        (`public`) only a matter that is not disabled (停用); NotFound for any other hash, a case file's too."""
+        matters = self.reference.selectable_matters() if public else self.reference.matters()
+        named = any((material.get("example_image") or {}).get("sha256") == sha256
+                    for matter in matters.values() for material in matter["materials"])
+        mime = self.images.type_of(sha256) if named else None
+        if mime is None:
+            raise NotFound("没有该错误示例图片")
+        return StoredImage(self.images.path_of(sha256), mime)
+
     # -- changing --------------------------------------------------------------------------
 
-    def checked(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """`record` in normal form, or InvalidData with the field errors (the one check of a matter)."""
+    def checked(self, record: Mapping[str, Any], uploads: Mapping[int, Upload] | None = None
+                ) -> tuple[dict[str, Any], list[Material]]:
+        """`record` in normal form with the new example images `uploads` (by material index) put in, and
+        those images to store; or InvalidData with the field errors (the one check of a matter)."""
         found = normal_record(record)
-        errors = record_errors(found, self.reference)
+        errors: dict[str, list[str]] = {}
+        images = self._take_images(found, uploads or {}, errors)
+        for field, messages in self._errors(found, {i.sha256: i.content_type for i in images}).items():
+            for message in messages:
+                add_error(errors, field, message)
         if errors:
             raise InvalidData("事项内容有误，请按提示修改", errors)
-        return found
+        return found, images
 
-    def save(self, actor: str, record: Mapping[str, Any], reason: str | None,
-             revision: int | None = None) -> dict[str, Any]:
-        """Create a matter (`revision` None) or change it from `revision` (its current one, else a conflict);
-        the change is kept as a revision and audited. Return the matter as stored."""
+    def _take_images(self, found: dict[str, Any], uploads: Mapping[int, Upload],
+                     errors: dict[str, list[str]]) -> list[Material]:
+        """Check each uploaded example image and refer its material to it (it replaces an earlier one)."""
+        taken = []
+        rows = found["materials"] if isinstance(found.get("materials"), list) else []
+        for index, upload in sorted(uploads.items()):
+            image, problem = self.images.check(upload)
+            if problem:
+                add_error(errors, f"materials.{index}.example_image", problem)
+            elif image is not None and 0 <= index < len(rows) and isinstance(rows[index], dict):
+                rows[index]["example_image"] = reference_of(image)
+                taken.append(image)
+        return taken
+
+    def _errors(self, found: dict[str, Any], pending: Mapping[str, str]) -> dict[str, list[str]]:
+        """The catalog's one check of a normal record: its example images against the store, then the schema
+        and the codes it names (a field the first already refused keeps that one message)."""
+        errors = resolve_references(found.get("materials"), self.images, pending)
+        for field, messages in record_errors(found, self.reference).items():
+            if field not in errors:
+                errors[field] = messages
+        return errors
+
+    def save(self, actor: str, record: Mapping[str, Any], reason: str | None, revision: int | None = None,
+             images: Mapping[int, Upload] | None = None) -> dict[str, Any]:
+        """Create a matter (`revision` None) or change it from `revision` (its current one, else a conflict),
+        with new example images `images` (by material index); the change is kept as a revision and audited.
+        Return the matter as stored."""
         reason_text = _reason(reason)
-        found = self.checked(record)
+        found, taken = self.checked(record, images)
         now = clock.now()
         with db.transaction(self.sessions) as session:
             self._write(session, actor, found, reason_text, now, revision)
+            self.images.save(taken)  # once the revision is written; an image left by a failed commit is unused
         forget(self.settings.database_url)
         return self.get(found["code"])
 
@@ -150,7 +201,7 @@ class MatterCatalog:
         checked, errors = [], {}
         for index, record in enumerate(records):
             try:
-                checked.append(self.checked(record))
+                checked.append(self.checked(record)[0])
             except InvalidData as refused:
                 where = f"第 {index + 1} 条（{record.get('code') or '无代码'}）"
                 errors.update({f"{where} {field}": messages for field, messages in refused.errors.items()})
@@ -185,7 +236,7 @@ class MatterCatalog:
         records = []
         for index, entry in enumerate(self.reference.seed_matters()):
             record = normal_record(entry)
-            errors = record_errors(record, self.reference)
+            errors = self._errors(record, {})
             if errors:
                 problems = "；".join(f"{field}：{'、'.join(m)}" for field, m in errors.items())
                 raise ReferenceDataError(f"matters.yaml 第 {index + 1} 条（{record.get('code')}）有误：{problems}")

@@ -13,31 +13,12 @@ from openpyxl import load_workbook
 
 from engine.catalog.records import FIELDS
 from tests.support.db import engine_for
+from tests.support.web import form_of
 
 
 def doc(response: Any) -> Any:
     """The parsed HTML of a response."""
     return lxml.html.fromstring(response.data.decode())
-
-
-def form_of(client: FlaskClient, code: str) -> dict[str, str]:
-    """The edit form of a matter as the browser would submit it unchanged (text, selects, checked boxes)."""
-    page = doc(client.get(f"/catalog/{code}/edit"))
-    [form] = page.xpath('//form[@id="matter-form"]')
-    data: dict[str, str] = {}
-    for element in form.xpath(".//input|.//textarea|.//select"):
-        name = element.get("name")
-        if element.tag == "select":
-            chosen = element.xpath("./option[@selected]/@value")
-            data[name] = chosen[0] if chosen else ""
-        elif element.get("type") == "checkbox":
-            if element.get("checked") is not None:
-                data[name] = element.get("value")
-        elif element.tag == "textarea":
-            data[name] = element.text_content()
-        else:
-            data[name] = element.get("value") or ""
-    return data
 
 
 def test_every_staff_member_reads_the_catalog_but_only_admins_edit(login: Callable[[str], FlaskClient]) -> None:
