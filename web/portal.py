@@ -141,6 +141,44 @@ def supplement() -> Any:
     return _progress_page(case_no, code, notice=_("补正材料已提交，县社会救助中心将继续审查。"))
 
 
+# -- 好差评 (R-6.3.6) -------------------------------------------------------------------------------
+
+@bp.route("/rate", methods=["GET", "POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def rate() -> Any:
+    """好差评 of an ended case by case number and query code: first the number and code (or the progress
+    page's button), then the level, tags and comment; one rating per case, one 追评 after a 差评's
+    rectification."""
+    ratings = engine().ratings
+    if request.method == "GET":
+        return _rate_page(request.args.get("case", "").strip().upper()[:40])
+    case_no = request.form.get("case_no", "").strip().upper()[:40]
+    code = normalize_query_code(request.form.get("query_code", ""))
+    try:
+        state = ratings.may_rate(case_no, code)
+    except NotFound:
+        return _rate_page(case_no, error=_("案件编号或查询码不正确"), status=404)
+    if "level" not in request.form or not state["may_rate"]:
+        return _rate_page(case_no, code, state)
+    level, tags, comment = request.form.get("level", ""), request.form.getlist("tags"), request.form.get("comment", "")
+    chosen = {"level": level, "tags": tags, "comment": comment}
+    try:
+        done = ratings.rate_online(case_no, code, level, tags, comment)
+    except InvalidData as refused:
+        return _rate_page(case_no, code, state, chosen=chosen, errors=refused.errors, status=422)
+    except TaskConflict as conflict:
+        return _rate_page(case_no, code, ratings.may_rate(case_no, code), error=conflict.message, status=409)
+    return _rate_page(case_no, code, ratings.may_rate(case_no, code), done=done)
+
+
+def _rate_page(case_no: str, code: str = "", state: dict[str, Any] | None = None, status: int = 200,
+               **shown: Any) -> Any:
+    html = render_template("portal/rate.html", case_no=case_no, query_code=code, state=state,
+                           options=engine().ratings.options("portal"), chosen=shown.pop("chosen", {}),
+                           errors=shown.pop("errors", {}), **{"error": None, "done": None, **shown})
+    return private(current_app.make_response((html, status)))
+
+
 # -- 救助公示 (R-6.2.1) ------------------------------------------------------------------------------
 
 def _notice_filters() -> dict[str, str]:

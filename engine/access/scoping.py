@@ -27,7 +27,7 @@ from engine.errors import Forbidden, NotFound
 from engine.i18n import _l
 from engine.models import User
 from engine.status import USER_GROUP
-from engine.tables import APPLICATION, HOTLINE, INSTANCE, ORGS, ROLES, TASK, TASK_GROUP, USERS
+from engine.tables import APPLICATION, HOTLINE, INSTANCE, ORGS, RATING, RATING_SUBJECT, ROLES, TASK, TASK_GROUP, USERS
 
 COUNTY_WIDE = ("center", "admin", "analyst")
 STAFF_ROLES = ("clerk", "center", "joint_office", "department", "field", "designer", "admin", "analyst")
@@ -60,6 +60,8 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "content": (_roles("admin"), _l("仅系统管理员可以编辑门户内容（政策法规、中心简介等）")),
     "unmask": (lambda who: who.can_unmask, _l("您没有查看完整个人信息的权限")),
     "hotline_push": (_roles("integration"), _l("仅 12345 平台接口账号可以推送工单")),
+    "feedback_stats": (_roles(*COUNTY_WIDE, "department", "clerk", "field", "joint_office"),
+                       _l("无权查看好差评统计")),
     "hotline_read": (_roles("integration", "admin"), _l("仅 12345 平台接口账号和系统管理员可以查询工单")),
 }
 
@@ -162,6 +164,22 @@ def case_filter(principal: Principal) -> ColumnElement[bool]:
     # Whoever may see one of a case's tasks (e.g. its assignee) may see the case it belongs to.
     clauses.append(exists(select(TASK.c.id).where(TASK.c.case_no == APPLICATION.c.case_no, task_filter(principal))))
     return or_(*clauses)
+
+
+def rating_filter(principal: Principal | None) -> ColumnElement[bool]:
+    """SQL predicate on rating: the 好差评 this user may count (R-6.3.6) — the county-wide roles all of
+    them (and an operator tool, None), a department those of cases it handled, a window's clerk and
+    field staff those their organisation (a township with its villages) registered."""
+    if principal is None or principal.has(*COUNTY_WIDE):
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if principal.has("department"):
+        clauses.append(exists(select(RATING_SUBJECT.c.rating_id).where(
+            RATING_SUBJECT.c.rating_id == RATING.c.id, RATING_SUBJECT.c.kind == "department",
+            RATING_SUBJECT.c.code == principal.org_code)))
+    if principal.has("clerk", "field"):
+        clauses.append(RATING.c.org_code.in_(sorted({principal.org_code, *principal.covers})))
+    return or_(*clauses) if clauses else false()
 
 
 def may_see_case(conn: Connection, principal: Principal | None, case_no: str) -> bool:

@@ -82,6 +82,7 @@ def applicant_progress(conn: Connection, reference: ReferenceData, case_no: str,
         "status": status.SUPPLEMENT_LABEL if awaiting else status.public_label(instance.status,
                                                                                 store.case_worked(conn, case_no)),
         "steps": _step_names(conn, reference, case_no) if instance.status == status.OPEN else [],
+        "rateable": instance.status in status.END_STATUSES,  # 好差评 once the case has ended
         "notices": [{"text": n.content, "at": clock.local_text(n.created_at)} for n in notices],
         # 待补正: what to supplement, as the one-time notice listed it (the page offers the upload)
         "supplement": {"since": clock.local_text(instance.supplement_since),

@@ -16,6 +16,7 @@ case's history.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from engine.cases import store
 from engine.cases.progress import code_matches
 from engine.cases.tasks import record
 from engine.errors import InvalidData, NotFound, TaskConflict
+from engine.feedback.statistics import DIMENSIONS, rating_statistics
 from engine.reference import ReferenceData
 from engine.tables import APPLICATION, RATING, RATING_SUBJECT, TASK
 
@@ -41,8 +43,9 @@ RECTIFICATION_PROCESS = "feedback_rectification"
 FOLLOW_UP_RATING = "follow_up_rating"  # the message the rectification waits for (追评)
 CENTER_GROUP = "center"
 MAX_COMMENT = 500
-RATEABLE = (status.CLOSED_COMPLETED, status.CLOSED_DECLINED)
+RATEABLE = status.END_STATUSES  # a case is rated once it has ended
 WRONG_CODE = "案件编号或查询码不正确"
+MONTH = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
 
 
 def rating_errors(reference: ReferenceData, channel: str, level: str, tags: Sequence[str],
@@ -98,6 +101,14 @@ class Ratings:
     @property
     def reference(self) -> ReferenceData:
         return self.workflows.settings.reference
+
+    def level_code(self, given: str) -> str:
+        """A level as typed (code, Chinese or English name) → its code."""
+        return level_code(self.reference, given)
+
+    def tag_codes(self, channel: str, given: Sequence[str]) -> list[str]:
+        """Tags as typed (codes or names of the channel's tags) → codes."""
+        return tag_codes(self.reference, channel, given)
 
     # -- what a rating form offers ----------------------------------------------------------
 
@@ -248,6 +259,22 @@ class Ratings:
         return text + (f"；评语：{rating['comment']}" if rating.get("comment") else "")
 
     # -- reading ----------------------------------------------------------------------------
+
+    def statistics(self, principal: Principal | None, by: str = "month", since: str | None = None,
+                   until: str | None = None) -> dict[str, Any]:
+        """The 好差评 figures the user may see (None: an operator tool, the county's), per `by`
+        (engine.feedback.statistics.DIMENSIONS) over the months since…until (YYYY-MM); InvalidData for an
+        unknown dimension or month."""
+        if principal is not None:
+            scoping.require(principal, "feedback_stats")
+        errors = {} if by in DIMENSIONS else {"by": [f"统计维度应为 {'、'.join(DIMENSIONS)} 之一"]}
+        for name, month in (("since", since), ("until", until)):
+            if month and not MONTH.fullmatch(month):
+                errors[name] = ["月份格式应为 2026-12"]
+        if errors:
+            raise InvalidData("统计条件有误", errors)
+        with self.workflows.reading() as session:
+            return rating_statistics(session, self.reference, principal, by, since or None, until or None)
 
     def of_case(self, case_no: str) -> list[dict[str, Any]]:
         """A case's ratings, first rating then 追评, with level names (no personal data)."""

@@ -106,6 +106,7 @@ PORTAL_PAGES = {
     "progress": PortalPage("/portal/query", query_an_online_case),
     "supplement-requested": PortalPage("/portal/query", _awaiting_supplement),
     "supplement-uploaded": PortalPage("/portal/supplement", upload_a_supplement),
+    "rate": PortalPage("/portal/rate", lambda page: visit(page, "/portal/rate")),
     "notices": PortalPage("/portal/notices", lambda page: visit(page, "/portal/notices")),
     "notice": PortalPage("/portal/notices/<int:notice_id>", notice_with_objection_form),
 }

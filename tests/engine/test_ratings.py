@@ -14,11 +14,10 @@ from engine import clock
 from engine.deadlines.jobs import tick
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.models import Consultation, Notification, Rating, RatingSubject
-from engine.settings import PROJECT_ROOT
-from tests.support.cases import applicant, open_task
+from tests.support.cases import RECTIFICATION_BPMN, applicant, open_task
+from tests.support.cases import closed_case as support_closed_case
 from tests.support.db import tx
 
-RECTIFICATION_BPMN = PROJECT_ROOT / "processes" / "feedback_rectification.bpmn"
 CODE = "ABCD2345"
 
 
@@ -31,26 +30,8 @@ def rating_engine(case_engine: Any) -> Any:
 
 def closed_case(engine: Any, departments: tuple[str, ...] = ("minzheng",), matters: tuple[str, ...] = ("linshi",),
                 channel: str = "online") -> str:
-    """A case for `matters` handled by `departments` and closed (办结); online with the query code CODE."""
-    if channel == "online":
-        case_no, _ = engine.start_case(applicant(matters=list(matters)), "online", "county", query_code=CODE,
-                                       actor="applicant", consent=True)
-    else:
-        case_no, _ = engine.start_case(applicant(matters=list(matters)), "window", "village", actor="clerk_v",
-                                       org="T01V01")
-    engine.complete_task(open_task(engine, case_no, "triage"), "center1",
-                         {"decision": "eligible", "departments": list(departments), "matters": list(matters)})
-    if len(departments) > 1:
-        engine.complete_task(open_task(engine, case_no, "joint_plan"), "joint1",
-                             {"departments": list(departments), "plan": "联动"})
-    users = {"minzheng": "mz1", "yibao": "yb1"}
-    for department in departments:
-        engine.complete_task(open_task(engine, case_no, "dept_accept", department), users[department],
-                             {"materials": ["身份证"], "location": "窗口", "field_work": "none"})
-        engine.complete_task(open_task(engine, case_no, "dept_result", department), users[department],
-                             {"outcome": "approved", "content": "发放", "amount": 500})
-    engine.complete_task(open_task(engine, case_no, "summary"), "center1", {"summary": "办结"})
-    return str(case_no)
+    """A closed case (online with the query code CODE, or from the village window)."""
+    return support_closed_case(engine, departments, matters, CODE if channel == "online" else None)
 
 
 def history(engine: Any, case_no: str) -> list[str]:

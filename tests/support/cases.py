@@ -9,7 +9,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.definitions import SpecCache
 from engine.cases.store import InstanceState, find_instance
-from tests.support.db import tx
+from tests.support.db import ROOT, tx
 
 APPLICANT = {
     "name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
@@ -26,6 +26,34 @@ def applicant(**changes: Any) -> dict[str, Any]:
 def accept(field_work: str = "none") -> dict[str, Any]:
     """Department acceptance data (受理告知, R-5.4)."""
     return {**ACCEPT, "field_work": field_work}
+
+
+RECTIFICATION_BPMN = ROOT / "processes" / "feedback_rectification.bpmn"
+DEPARTMENT_USERS = {"minzheng": "mz1", "yibao": "yb1"}
+
+
+def closed_case(engine: Any, departments: tuple[str, ...] = ("minzheng",), matters: tuple[str, ...] = ("linshi",),
+                query_code: str | None = None) -> str:
+    """A case for `matters` handled by `departments` and closed (办结): online with `query_code` when one is
+    given, else registered at the village window by clerk_v."""
+    if query_code:
+        case_no, _ = engine.start_case(applicant(matters=list(matters)), "online", "county", query_code=query_code,
+                                       actor="applicant", consent=True)
+    else:
+        case_no, _ = engine.start_case(applicant(matters=list(matters)), "window", "village", actor="clerk_v",
+                                       org="T01V01")
+    engine.complete_task(open_task(engine, case_no, "triage"), "center1",
+                         {"decision": "eligible", "departments": list(departments), "matters": list(matters)})
+    if len(departments) > 1:
+        engine.complete_task(open_task(engine, case_no, "joint_plan"), "joint1",
+                             {"departments": list(departments), "plan": "联动"})
+    for department in departments:
+        user = DEPARTMENT_USERS[department]
+        engine.complete_task(open_task(engine, case_no, "dept_accept", department), user, accept())
+        engine.complete_task(open_task(engine, case_no, "dept_result", department), user,
+                             {"outcome": "approved", "content": "发放", "amount": 500})
+    engine.complete_task(open_task(engine, case_no, "summary"), "center1", {"summary": "办结"})
+    return str(case_no)
 
 
 def start(engine: Any, township: str = "T01", village: str | None = "T01V01", level: str = "village",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request, url_for
 
-from web.api.base import allowed, bp, refuse
+from web.api.base import allowed, bp, json_body, refuse
 from web.services import engine, principal
 
 
@@ -29,3 +29,15 @@ def work_order(order_no: str) -> Response:
     if state is None:
         refuse(404, f"工单 {order_no} 不存在")
     return jsonify(state.as_dict())
+
+
+@bp.post("/cases/<case_no>/rating")
+def rate_case(case_no: str) -> tuple[Response, int]:
+    """The 12345 回访满意度 of a hotline case once it has ended (好差评, R-6.3.6): level, tags, comment."""
+    who = allowed("hotline_push")
+    body = json_body()
+    tags = body.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        refuse(422, "tags 应为评价指标代码的列表", "invalid")
+    done = engine().ratings.rate_hotline(who, case_no, str(body.get("level", "")), tags, str(body.get("comment", "")))
+    return jsonify(done), 201

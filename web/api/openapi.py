@@ -136,6 +136,22 @@ SCHEMAS: dict[str, Any] = {
                        "status": {"type": "string", "enum": list(STATUS_LABELS)},
                        "status_label": {"type": "string", "enum": list(STATUS_LABELS.values())}},
     },
+    "Rating": {
+        "type": "object", "required": ["level"], "additionalProperties": False,
+        "properties": {
+            "level": {"type": "string", "description": "评价等级代码（data/rating_levels.yaml：very_satisfied "
+                                                        "非常满意 … very_dissatisfied 非常不满意）"},
+            "tags": {"type": "array", "items": {"type": "string"},
+                     "description": "评价指标代码（data/rating_tags.yaml 中 channels 含 hotline 的）"},
+            "comment": {"type": "string", "maxLength": 500, "description": "评语（选填）"},
+        },
+    },
+    "RatingReceipt": {
+        "type": "object", "required": ["rating_id", "level", "follow_up"],
+        "properties": {"rating_id": {"type": "integer"}, "level": {"type": "string"}, "level_name": {"type": "string"},
+                       "follow_up": {"type": "boolean", "description": "是否为差评整改后的追评"},
+                       "rectification_case_no": {"type": ["string", "null"], "description": "差评启动的整改流程编号"}},
+    },
     "WorkOrderState": {
         "type": "object",
         "required": ["order_no", "case_no", "status", "closed", "result", "updated_at"],
@@ -225,6 +241,11 @@ def _paths() -> dict[str, Any]:
             "tags": ["hotline"], "summary": "工单办理状态与回单（12345 接口账号、系统管理员）",
             "parameters": [_path("order_no", "工单编号")],
             "responses": {"200": _json(_ref("WorkOrderState"), "工单状态"), **_errors(401, 404, 429)}}},
+        "/cases/{case_no}/rating": {"post": {
+            "tags": ["hotline"], "summary": "12345 回访满意度（好差评，案件结束后一次；差评整改后可追评一次）",
+            "parameters": [_path("case_no", "案件编号")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Rating")}}},
+            "responses": {"201": _json(_ref("RatingReceipt"), "已记录评价"), **_errors(401, 403, 404, 409, 422, 429)}}},
         "/openapi.json": {"get": {
             "tags": ["meta"], "summary": "本接口说明（OpenAPI 3.1）", "security": [],
             "responses": {"200": {"description": "OpenAPI 文档", "content": {"application/json": {}}}}}},
