@@ -148,7 +148,7 @@ class CaseFiles:
             "region_names": {}, "place": "", "request": definition.name, "matters": [],
             "registered_at": instance.started_at, "registered_by": starter,
             "registered_by_name": people.get(starter or "", starter), "clerk_name": "", "window": "",
-            "attachments": [],
+            "attachments": [], "linked_case": (started.data or {}).get("relief_case_no") if started else None,
         }
 
     @staticmethod

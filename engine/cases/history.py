@@ -100,6 +100,9 @@ class CaseHistory:
                 names: Mapping[str, str]) -> str:
         data: Mapping[str, Any] = event.data or {}
         kind = event.type
+        if kind == "case_started" and data.get("process"):  # a process started by key, not an application
+            linked = f"，关联案件 {data['relief_case_no']}" if data.get("relief_case_no") else ""
+            return f"流程 {data['process']}，版本 v{data.get('definition_version')}{linked}"
         if kind == "case_started":
             text = f"{labels.channel_label(data.get('channel'))}·{labels.level_label(data.get('level'))}，" \
                    f"流程版本 v{data.get('definition_version')}"

@@ -206,8 +206,10 @@ class CaseEngine:
         case_no = next_case_no(conn, now, prefix)
         if scoping.is_active_staff(session, actor):
             values[STARTER] = actor
-        instance_id = self._begin(session, case_no, latest, {"case_no": case_no, **values}, actor, now,
-                                  {"process": key, **({"message": message} if message else {})}, message)
+        event = {"process": key, **({"message": message} if message else {}),
+                 # a side process about a relief case (a 差评's rectification, an objection) names it
+                 **({"relief_case_no": values["relief_case_no"]} if values.get("relief_case_no") else {})}
+        instance_id = self._begin(session, case_no, latest, {"case_no": case_no, **values}, actor, now, event, message)
         return case_no, instance_id
 
     def start_by_message(self, name: str, data: Mapping[str, Any] | None = None,
