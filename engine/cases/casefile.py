@@ -24,6 +24,7 @@ from engine.cases import labels, store
 from engine.cases.history import CaseHistory
 from engine.cases.intake import query_code_hash
 from engine.cases.progress import applicant_progress, new_query_code, requested_items
+from engine.feedback.ratings import ratings_of_case
 from engine.cases.workflows import Workflows
 from engine.catalog.records import FORMS, VERDICTS
 from engine.deadlines.due import due_state
@@ -299,6 +300,7 @@ class CaseFiles:
                                for t in open_rows],
                 "history": self.history.entries(session, case_no, tasks),
                 "results": self.results(session, tasks),
+                "ratings": ratings_of_case(session.connection(), self.reference, case_no),  # 好差评
             }
 
     def search(self, principal: Principal, text: str = "", page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:

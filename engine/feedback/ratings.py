@@ -279,13 +279,7 @@ class Ratings:
     def of_case(self, case_no: str) -> list[dict[str, Any]]:
         """A case's ratings, first rating then 追评, with level names (no personal data)."""
         with self.workflows.reading() as session:
-            rows = session.connection().execute(select(RATING).where(RATING.c.case_no == case_no)
-                                                 .order_by(RATING.c.follow_up, RATING.c.id)).mappings().all()
-        levels = self.reference.rating_levels()
-        return [{"id": r["id"], "level": r["level"], "level_name": levels.get(r["level"], {}).get("zh", r["level"]),
-                 "channel": r["channel"], "channel_label": status.RATING_CHANNELS.get(r["channel"], r["channel"]),
-                 "follow_up": r["follow_up"], "comment": r["comment"], "created_at": r["created_at"],
-                 "rectification_case_no": r["rectification_case_no"]} for r in rows]
+            return ratings_of_case(session.connection(), self.reference, case_no)
 
     def may_rate(self, case_no: str, query_code: str) -> dict[str, Any]:
         """What the portal's rating page shows for a case: whether it may be rated now (and if as 追评),
@@ -307,6 +301,18 @@ class Ratings:
                     reason = str(refused)
         return {"case_no": case_no, "may_rate": not reason, "follow_up": follow_up, "reason": reason,
                 "ratings": self.of_case(case_no)}
+
+
+def ratings_of_case(conn: Connection, reference: ReferenceData, case_no: str) -> list[dict[str, Any]]:
+    """A case's ratings, first rating then 追评, with level and channel names and tag names."""
+    rows = conn.execute(select(RATING).where(RATING.c.case_no == case_no)
+                        .order_by(RATING.c.follow_up, RATING.c.id)).mappings().all()
+    levels, tags = reference.rating_levels(), reference.rating_tags()
+    return [{"id": r["id"], "level": r["level"], "level_name": levels.get(r["level"], {}).get("zh", r["level"]),
+             "channel": r["channel"], "channel_label": status.RATING_CHANNELS.get(r["channel"], r["channel"]),
+             "tags": [tags.get(t, {}).get("zh", t) for t in r["tags"] or []], "follow_up": r["follow_up"],
+             "comment": r["comment"], "created_at": r["created_at"],
+             "rectification_case_no": r["rectification_case_no"]} for r in rows]
 
 
 def window_group(conn: Connection, org_code: str) -> str:

@@ -24,6 +24,10 @@ FORM_KEYS = {
     "dept_result",
     "summary",
     "supervision",
+    "feedback_callback",
+    "feedback_verify",
+    "feedback_rectify",
+    "feedback_unfounded",
 }
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -163,8 +167,8 @@ def _walk(schema: Any) -> list[dict[str, Any]]:
 
 
 def test_known_form_keys_lists_every_form() -> None:
-    """The shipped forms directory holds exactly the ten user-task forms, the generic completion form and the
-    applicant situation form."""
+    """The shipped forms directory holds exactly the user-task forms (the linkage flow's, 公示异议核查's and
+    差评整改's), the generic completion form and the applicant situation form."""
     assert forms.known_keys() == FORM_KEYS
 
 

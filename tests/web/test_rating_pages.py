@@ -114,6 +114,8 @@ def test_the_statistics_page_is_scoped(login: Any, rating_ready: Any) -> None:
     assert doc(login("mz1").get("/feedback/?by=department")).xpath('//tr[@data-key="minzheng"]')
     assert doc(login("yb1").get("/feedback/?by=department")).xpath('//tr[@data-key]') == []
     assert login("designer1").get("/feedback/").status_code == 403
+    shown = doc(login("center1").get(f"/cases/{case_no}")).xpath('string(//section[@id="case-ratings"])')
+    assert "评价：非常不满意" in shown and "服务态度" in shown and "差评整改 LC" in shown
     bad = login("center1").get("/feedback/?by=month&since=2026-13")
     assert bad.status_code == 422 and "月份格式应为 2026-12" in bad.data.decode()
 
