@@ -24,11 +24,11 @@ from engine.cases import labels, store
 from engine.cases.history import CaseHistory
 from engine.cases.intake import query_code_hash
 from engine.cases.progress import applicant_progress, new_query_code, requested_items
-from engine.feedback.ratings import ratings_of_case
 from engine.cases.workflows import Workflows
 from engine.catalog.records import FORMS, VERDICTS
 from engine.deadlines.due import due_state
 from engine.errors import InvalidData, NotFound
+from engine.feedback.ratings import ratings_of_case
 from engine.models import Application, Attachment, CaseEvent, ProcessDefinition
 from engine.paging import Page, paginate
 from engine.status import COMPLETED, READY
