@@ -141,10 +141,7 @@ class Ratings:
                   actor: str = "applicant") -> dict[str, Any]:
         """Rate an ended case from `channel` (every channel comes through here): refused with the reason
         when the case is open, already rated, or the input is wrong. A 差评 starts its rectification."""
-        tags, comment = list(dict.fromkeys(tags)), (comment or "").strip()
-        errors = rating_errors(self.reference, channel, level, tags, comment)
-        if errors:
-            raise InvalidData("评价内容有误", errors)
+        tags, comment = self._checked(channel, level, tags, comment)
         now = clock.now()
         try:
             with self.workflows.transaction() as session:
@@ -161,10 +158,9 @@ class Ratings:
                                        .where(RATING.c.case_no == case_no)).all()
                 follow_up = self._follow_up(session, earlier)
                 departments = case_departments(conn, case_no)
-                rating = {"case_no": case_no, "consultation_id": None, "follow_up": follow_up is not None,
-                          "channel": channel, "level": level, "tags": tags, "comment": comment or None,
-                          "org_code": application.registered_org, "clerk": _clerk(application.registered_by),
-                          "rated_by": actor, "created_at": now, "month": clock.local_text(now, "%Y-%m")}
+                rating = {**new_rating(channel, level, tags, comment, actor, now), "case_no": case_no,
+                          "follow_up": follow_up is not None, "org_code": application.registered_org,
+                          "clerk": _clerk(application.registered_by)}
                 subjects = [("matter", m) for m in dict.fromkeys(application.matters or [])] + \
                            [("department", d) for d in departments]
                 responsible = departments[0] if len(departments) == 1 else CENTER_GROUP
@@ -175,10 +171,7 @@ class Ratings:
     def rate_visit(self, consultation_id: int, level: str, tags: Sequence[str] = (), comment: str = "",
                    actor: str = "visitor", channel: str = "window") -> dict[str, Any]:
         """Rate a window visit (a consultation, 现场评价): once; a 差评 goes to the window's organisation."""
-        tags, comment = list(dict.fromkeys(tags)), (comment or "").strip()
-        errors = rating_errors(self.reference, channel, level, tags, comment)
-        if errors:
-            raise InvalidData("评价内容有误", errors)
+        tags, comment = self._checked(channel, level, tags, comment)
         now = clock.now()
         try:
             with self.workflows.transaction() as session:
@@ -190,15 +183,21 @@ class Ratings:
                     raise NotFound(f"咨询登记不存在：{consultation_id}")
                 if conn.execute(select(RATING.c.id).where(RATING.c.consultation_id == consultation_id)).first():
                     raise TaskConflict("本次服务已评价，每次只能评价一次")
-                rating = {"case_no": None, "consultation_id": consultation_id, "follow_up": False,
-                          "channel": channel, "level": level, "tags": tags, "comment": comment or None,
-                          "org_code": visit.registered_org, "clerk": visit.registered_by, "rated_by": actor,
-                          "created_at": now, "month": clock.local_text(now, "%Y-%m")}
+                rating = {**new_rating(channel, level, tags, comment, actor, now), "consultation_id": consultation_id,
+                          "org_code": visit.registered_org, "clerk": visit.registered_by}
                 subjects = [("matter", m) for m in dict.fromkeys(visit.matters or [])]
                 return self._store(session, rating, subjects, window_group(conn, visit.registered_org), None,
                                    actor, now)
         except IntegrityError as clash:
             raise TaskConflict("本次服务已评价，每次只能评价一次") from clash
+
+    def _checked(self, channel: str, level: str, tags: Sequence[str], comment: str) -> tuple[list[str], str]:
+        """The tags without repeats and the trimmed comment; InvalidData listing every problem."""
+        tags, comment = list(dict.fromkeys(tags)), (comment or "").strip()
+        errors = rating_errors(self.reference, channel, level, tags, comment)
+        if errors:
+            raise InvalidData("评价内容有误", errors)
+        return tags, comment
 
     def _follow_up(self, session: Session, earlier: Sequence[Any]) -> str | None:
         """None for a first rating; the rectification's number when this is its 追评; refused otherwise."""
@@ -301,6 +300,13 @@ class Ratings:
                     reason = str(refused)
         return {"case_no": case_no, "may_rate": not reason, "follow_up": follow_up, "reason": reason,
                 "ratings": self.of_case(case_no)}
+
+
+def new_rating(channel: str, level: str, tags: list[str], comment: str, actor: str, now: Any) -> dict[str, Any]:
+    """A rating row's own fields (what it is about is added by the caller)."""
+    return {"case_no": None, "consultation_id": None, "follow_up": False, "channel": channel, "level": level,
+            "tags": tags, "comment": comment or None, "rated_by": actor, "created_at": now,
+            "month": clock.local_text(now, "%Y-%m")}
 
 
 def ratings_of_case(conn: Connection, reference: ReferenceData, case_no: str) -> list[dict[str, Any]]:

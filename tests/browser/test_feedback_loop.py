@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import Step, set_field, visit
+from tests.support.browser import Step, open_task, set_field, submit, visit
 from tests.support.cases import RECTIFICATION_BPMN, closed_case
 from tests.support.db import engine_for
 
@@ -20,16 +20,10 @@ CODE = "ABCD2345"
 
 def work(page: Page, case_no: str, name: str, fields: dict[str, str]) -> None:
     """Open the case's open task `name` from the inbox, claim it, fill `fields` and submit."""
-    visit(page, "/")
-    page.locator("table#tasks tr[data-task-id]").filter(has_text=case_no).get_by_role(
-        "link", name=name, exact=True).click()
-    if page.get_by_role("button", name="认领").count():
-        page.get_by_role("button", name="认领").click()
-    expect(page.locator("#task-form")).to_be_visible()
+    open_task(page, case_no, name)
     for field, value in fields.items():
         set_field(page, field, value)
-    with page.expect_navigation():
-        page.locator("#task-form").get_by_role("button", name="提交办理").click()
+    submit(page)
 
 
 def rate(page: Page, case_no: str, level: str, tags: tuple[str, ...] = (), comment: str = "") -> None:

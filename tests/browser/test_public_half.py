@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from engine import clock
 from engine.deadlines.jobs import tick
 from engine.settings import PROJECT_ROOT
-from tests.support.browser import ONLINE_APPLICATION, Step, apply_online, set_field, visit
+from tests.support.browser import ONLINE_APPLICATION, Step, apply_online, open_task, set_field, submit, visit
 from tests.support.db import engine_for
 
 pytestmark = pytest.mark.browser
@@ -26,22 +26,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 OBJECTION_BPMN = PROJECT_ROOT / "processes" / "notice_objection.bpmn"
 APPLICATION = {**ONLINE_APPLICATION, "request": "家庭收入低于低保标准，申请最低生活保障", "matters": "dibao"}
 MATERIAL, POINTS, PROBLEM = "户口簿", "核对户主页和申请人本人页", "缺少申请人本人页"
-
-
-def open_task(page: Page, case_no: str, name: str) -> None:
-    """Open the case's open task `name` from the inbox and claim it."""
-    visit(page, "/")
-    page.locator("table#tasks tr[data-task-id]").filter(has_text=case_no).get_by_role(
-        "link", name=name, exact=True).click()
-    if page.get_by_role("button", name="认领").count():
-        page.get_by_role("button", name="认领").click()
-    expect(page.locator("#task-form")).to_be_visible()
-
-
-def submit(page: Page) -> None:
-    """Submit the task form and wait for the inbox."""
-    with page.expect_navigation():
-        page.locator("#task-form").get_by_role("button", name="提交办理").click()
 
 
 def review_row(page: Page, material: str) -> Any:

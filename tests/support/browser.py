@@ -104,3 +104,19 @@ def apply_online(page: Page, application: dict[str, str] = ONLINE_APPLICATION) -
     page.get_by_role("button", name="提交申请").click()
     expect(page.locator("#case-no")).to_have_text(re.compile(r"^\s*SJ\d{12}\s*$"))
     return page.locator("#case-no").inner_text().strip(), page.locator("#query-code").inner_text().strip()
+
+
+def open_task(page: Page, case_no: str, name: str) -> None:
+    """Open the case's open task `name` from the inbox and claim it."""
+    visit(page, "/")
+    page.locator("table#tasks tr[data-task-id]").filter(has_text=case_no).get_by_role(
+        "link", name=name, exact=True).click()
+    if page.get_by_role("button", name="认领").count():
+        page.get_by_role("button", name="认领").click()
+    expect(page.locator("#task-form")).to_be_visible()
+
+
+def submit(page: Page) -> None:
+    """Submit the task form and wait for the inbox."""
+    with page.expect_navigation():
+        page.locator("#task-form").get_by_role("button", name="提交办理").click()
