@@ -55,8 +55,8 @@ def test_home_lists_the_matters_by_type_with_their_guides(client: FlaskClient) -
     assert "待县确认" in texts(page, '//li[@id="matter-tekun"]')[0]
     assert "待县确认" not in texts(page, '//li[@id="matter-dibao"]')[0]
     services = page.xpath('//ul[@id="services"]//a/@href')
-    assert services == ["/portal/apply", "/portal/query", "/portal/notices", "/portal/hall", "/portal/process",
-                        "/portal/policies", "/portal/about"]
+    assert services == ["/portal/apply", "/portal/query", "/portal/rate", "/portal/notices", "/portal/hall",
+                        "/portal/process", "/portal/policies", "/portal/about"]
     [complaints] = page.xpath('//*[@id="complaints"]')
     assert complaints.tag != "a" and "即将开通" in complaints.text_content() and not complaints.xpath(".//form")
 
