@@ -9,6 +9,7 @@ from sqlalchemy import Table
 from engine.models import (
     Application,
     Attachment,
+    CaseArchive,
     CaseEvent,
     ContentPage,
     ContentRevision,
@@ -31,6 +32,7 @@ from engine.models import (
 )
 
 APPLICATION = cast(Table, Application.__table__)
+ARCHIVE = cast(Table, CaseArchive.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)

@@ -18,6 +18,7 @@ from engine.catalog.records import (
     FIELDS,
     FORMS,
     MATERIAL_FIELDS,
+    RETENTIONS,
     STATUSES,
     blank_record,
     normal_material,
@@ -29,14 +30,14 @@ bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 BLANK_ROWS = 3  # empty material rows under the existing ones, for adding
 MAX_ROWS = 60
 TEXT_FIELDS = ("code", "name", "department", "assistance_type", "recipients", "procedure", "content", "basis",
-               "process_key", "place", "status")
+               "process_key", "place", "retention", "status")
 
 
 def _choices() -> dict[str, Any]:
     reference = settings().reference
     return {"departments": [(c, d["zh"]) for c, d in reference.departments().items()],
             "assistance_types": [(c, t["zh"]) for c, t in reference.assistance_types().items()],
-            "statuses": STATUSES, "forms": FORMS, "field_work": FIELD_WORK,
+            "statuses": STATUSES, "retentions": RETENTIONS, "forms": FORMS, "field_work": FIELD_WORK,
             "fields": FIELDS, "material_fields": MATERIAL_FIELDS}
 
 
