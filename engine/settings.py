@@ -40,6 +40,7 @@ class Settings:
     forms_dir: Path
     calendar_file: Path
     upload_dir: Path
+    archive_dir: Path
     content_pdf_max_bytes: int
     env: str
     password_hash_method: str
@@ -70,6 +71,7 @@ class Settings:
             forms_dir=Path(given("FORMS_DIR") or PROJECT_ROOT / "forms"),
             calendar_file=Path(given("CALENDAR_FILE") or PROJECT_ROOT / "data" / "calendar" / "cn_overrides.yaml"),
             upload_dir=Path(given("UPLOAD_DIR") or instance / "uploads"),
+            archive_dir=Path(given("ARCHIVE_DIR") or instance / "archive"),
             content_pdf_max_bytes=_megabytes("CONTENT_PDF_MAX_MB", given("CONTENT_PDF_MAX_MB"), 20),
             env=env,
             password_hash_method=str(given("PASSWORD_HASH_METHOD") or "scrypt"),

@@ -42,6 +42,8 @@ EVENT_LABELS = {
     "notice_objection": _l("公示异议"),
     "objection_reviewed": _l("异议核查结论"),
     "notice_withdrawn": _l("撤回公示"),
+    "case_archived": _l("电子归档"),
+    "archive_requested": _l("申请重新归档"),
 }
 _REASONED = ("case_suspended", "case_resumed", "case_terminated", "task_retried")
 
@@ -142,4 +144,8 @@ class CaseHistory:
             return f"{finding}；{data.get('note', '')}"
         if kind == "notice_withdrawn":
             return f"原因：{data.get('reason') or ''}"
+        if kind == "case_archived":
+            return f"档号 {data.get('archive_no')}，第 {data.get('version')} 版"
+        if kind == "archive_requested":
+            return f"第 {data.get('version')} 版；原因：{data.get('reason') or ''}"
         return ""
