@@ -97,6 +97,11 @@ def attachment(case_no: str, attachment_id: int) -> Any:
         found = engine().files.attachment(principal(), case_no, attachment_id)
     except NotFound:
         abort(404)
+    return _stored_file(found)
+
+
+def _stored_file(found: dict[str, Any]) -> Any:
+    """A stored file the engine handed out (directory, stored name, type, download name), never cached."""
     response = send_from_directory(found["directory"], found["stored_name"], mimetype=found["content_type"],
                                    as_attachment=True, download_name=found["filename"])
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -113,10 +118,7 @@ def archive_file(case_no: str, version: int, kind: str) -> Any:
         abort(403)
     except NotFound:
         abort(404)
-    response = send_from_directory(found["directory"], found["stored_name"], mimetype=found["content_type"],
-                                   as_attachment=True, download_name=found["filename"])
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return private(response)
+    return _stored_file(found)
 
 
 @bp.route("/<case_no>/archive", methods=["POST"])
