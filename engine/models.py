@@ -413,6 +413,7 @@ class Matter(Base):
     due_workdays: Mapped[int | None] = mapped_column(Integer)  # 办理时限（工作日）
     place: Mapped[str] = mapped_column(Text, default="")  # 办理窗口/地点
     noticed: Mapped[bool] = mapped_column(Boolean, default=False)  # approved cases are publicly noticed (救助公示)
+    retention: Mapped[str] = mapped_column(String(20), default="30y", server_default="30y")  # 保管期限 of its archives
     status: Mapped[str] = mapped_column(String(20))  # active 在用 / disabled 停用 / unconfirmed 待县确认
     position: Mapped[int] = mapped_column(Integer, default=0)  # the catalog's order
     revision: Mapped[int] = mapped_column(Integer, default=1)
@@ -566,3 +567,33 @@ class RatingSubject(Base):
     rating_id: Mapped[int] = mapped_column(ForeignKey("rating.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     code: Mapped[str] = mapped_column(String(60), primary_key=True)
+class CaseArchive(Base):
+    """One version of an ended case's electronic archive (电子化归档, R-6.1.2.2): due (pending) in the step
+    that ends the case, built later (the PDF case file, the materials and a manifest written once under the
+    archive directory). A correction adds a version; no version is ever changed once archived."""
+
+    __tablename__ = "case_archive"
+    __table_args__ = (UniqueConstraint("case_no", "version", name="uq_case_archive_case_version"),
+                      UniqueConstraint("archive_no", "version", name="uq_case_archive_no_version"),
+                      Index("ix_case_archive_status_next", "status", "next_attempt_at"),
+                      Index("ix_case_archive_year_matter", "year", "matter", "sequence"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # pending 待归档 / archived 已归档 (engine.status)
+    # 档号: year-matter-sequence (2026-linshi-0001), the same for every version of a case; set when built
+    archive_no: Mapped[str | None] = mapped_column(String(80))
+    year: Mapped[int | None] = mapped_column(Integer)
+    matter: Mapped[str | None] = mapped_column(String(40))
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    retention: Mapped[str | None] = mapped_column(String(20))  # 保管期限 (engine.catalog.records.RETENTIONS)
+    requested_at: Mapped[datetime]
+    requested_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)  # why a later version was made
+    created_at: Mapped[datetime | None]  # when this version was written
+    path: Mapped[str | None] = mapped_column(String(300))  # its folder, relative to the archive directory
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)  # the last failure (the row stays pending and is retried)

@@ -40,6 +40,7 @@ class Settings:
     forms_dir: Path
     calendar_file: Path
     upload_dir: Path
+    archive_dir: Path
     content_pdf_max_bytes: int
     catalog_image_dir: Path
     catalog_image_max_bytes: int
@@ -77,6 +78,7 @@ class Settings:
             forms_dir=Path(given("FORMS_DIR") or PROJECT_ROOT / "forms"),
             calendar_file=Path(given("CALENDAR_FILE") or PROJECT_ROOT / "data" / "calendar" / "cn_overrides.yaml"),
             upload_dir=upload_dir,
+            archive_dir=Path(given("ARCHIVE_DIR") or instance / "archive"),
             content_pdf_max_bytes=_megabytes("CONTENT_PDF_MAX_MB", given("CONTENT_PDF_MAX_MB"), 20),
             catalog_image_dir=catalog_image_dir,
             catalog_image_max_bytes=_megabytes("CATALOG_IMAGE_MAX_MB", given("CATALOG_IMAGE_MAX_MB"), 2),

@@ -4,7 +4,7 @@ For each case status: its Chinese label (English through the catalog), what the 
 shown, the instance list's filter it belongs to, whether it is final, why its tasks cannot be
 worked (if they cannot), and which administrator actions it allows. The engine, the pages, the
 API's OpenAPI document and the 12345 interface all read it from here. The portal's content (政策法规,
-中心简介) has its two statuses at the end.
+中心简介) and the electronic archive (电子化归档) have their statuses at the end.
 """
 
 from __future__ import annotations
@@ -117,3 +117,6 @@ CONTENT_STATUSES = {PUBLISHED: _l("已发布"), WITHDRAWN: _l("已撤回")}
 # 好差评 (R-6.3.6): where a rating was given; the levels and tags are data (data/rating_levels.yaml,
 # data/rating_tags.yaml).
 RATING_CHANNELS = {"portal": _l("网上评价"), "window": _l("现场评价"), "hotline": _l("12345回访")}
+# A version of an ended case's electronic archive (电子化归档, R-6.1.2.2): due, then written once.
+ARCHIVE_PENDING, ARCHIVED = "pending", "archived"
+ARCHIVE_STATUSES = {ARCHIVE_PENDING: _l("待归档"), ARCHIVED: _l("已归档")}

@@ -9,6 +9,7 @@ from sqlalchemy import Table
 from engine.models import (
     Application,
     Attachment,
+    CaseArchive,
     CaseEvent,
     Consultation,
     ContentPage,
@@ -34,6 +35,7 @@ from engine.models import (
 )
 
 APPLICATION = cast(Table, Application.__table__)
+ARCHIVE = cast(Table, CaseArchive.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
 CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)

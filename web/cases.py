@@ -30,12 +30,12 @@ def index() -> Any:
 
 
 def _render_case(case_no: str, unmasked: dict[str, str] | None = None,
-                 unmask_errors: list[str] | None = None, status: int = 200) -> Any:
+                 unmask_errors: list[str] | None = None, status: int = 200, **archive_form: Any) -> Any:
     try:
         file = engine().files.case_file(principal(), case_no)
     except NotFound:
         abort(404)
-    html = render_template("cases/show.html", **file, unmasked=unmasked, unmask_errors=unmask_errors,
+    html = render_template("cases/show.html", **file, unmasked=unmasked, unmask_errors=unmask_errors, **archive_form,
                            unmask_url=url_for("cases.unmask", case_no=case_no),
                            may_attach=scoping.may(principal(), "attach_supplement"), **_upload_limits())
     return html, status
@@ -97,7 +97,43 @@ def attachment(case_no: str, attachment_id: int) -> Any:
         found = engine().files.attachment(principal(), case_no, attachment_id)
     except NotFound:
         abort(404)
+    return _stored_file(found)
+
+
+def _stored_file(found: dict[str, Any]) -> Any:
+    """A stored file the engine handed out (directory, stored name, type, download name), never cached."""
     response = send_from_directory(found["directory"], found["stored_name"], mimetype=found["content_type"],
                                    as_attachment=True, download_name=found["filename"])
     response.headers["X-Content-Type-Options"] = "nosniff"
     return private(response)
+
+
+@bp.route("/<case_no>/archive/<int:version>/<any(pdf, manifest):kind>")
+@login_required
+def archive_file(case_no: str, version: int, kind: str) -> Any:
+    """Download an archived version's PDF case file or its manifest (电子档案, logged)."""
+    try:
+        found = engine().archives.download(principal(), case_no, version, kind)
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    return _stored_file(found)
+
+
+@bp.route("/<case_no>/archive", methods=["POST"])
+@login_required
+def rearchive(case_no: str) -> Any:
+    """重新归档: an administrator asks for a new archived version of an ended case, with a reason (logged)."""
+    reason = request.form.get("reason", "")
+    try:
+        done = engine().archives.request_version(require("archive_rebuild"), case_no, reason)
+    except NotFound:
+        abort(404)
+    except InvalidData as refused:
+        return _render_case(case_no, status=422, archive_errors=refused.errors.get("reason", [refused.message]),
+                            archive_reason=reason)
+    except TaskConflict as refused:
+        return _render_case(case_no, status=409, archive_errors=[refused.message], archive_reason=reason)
+    flash(_("已申请重新归档，第 %(n)s 版将在几分钟内生成", n=done["version"]), "success")
+    return redirect(url_for("cases.show", case_no=case_no) + "#case-archive")

@@ -21,6 +21,7 @@ from engine.catalog.records import (
     FIELDS,
     FORMS,
     MATERIAL_FIELDS,
+    RETENTIONS,
     STATUSES,
     blank_record,
     normal_material,
@@ -32,7 +33,7 @@ bp = Blueprint("catalog", __name__)
 BLANK_ROWS = 3  # empty material rows under the existing ones, for adding
 MAX_ROWS = 60
 TEXT_FIELDS = ("code", "name", "department", "assistance_type", "recipients", "procedure", "content", "basis",
-               "process_key", "place", "status")
+               "process_key", "place", "retention", "status")
 IMAGE_MAX_AGE = 3600  # seconds; a matter's image may stop being shown (disabled, removed) within that time
 
 
@@ -40,7 +41,7 @@ def _choices() -> dict[str, Any]:
     reference = settings().reference
     return {"departments": [(c, d["zh"]) for c, d in reference.departments().items()],
             "assistance_types": [(c, t["zh"]) for c, t in reference.assistance_types().items()],
-            "statuses": STATUSES, "forms": FORMS, "field_work": FIELD_WORK,
+            "statuses": STATUSES, "retentions": RETENTIONS, "forms": FORMS, "field_work": FIELD_WORK,
             "fields": FIELDS, "material_fields": MATERIAL_FIELDS,
             "image_max_mb": settings().catalog_image_max_bytes // (1024 * 1024)}
 

@@ -63,6 +63,9 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "feedback_stats": (_roles(*COUNTY_WIDE, "department", "clerk", "field", "joint_office"),
                        _l("无权查看好差评统计")),
     "hotline_read": (_roles("integration", "admin"), _l("仅 12345 平台接口账号和系统管理员可以查询工单")),
+    # 电子档案 (R-6.1.2.2): the county-wide roles, and a department for the cases it handled (`check_case`)
+    "archive_read": (_roles(*COUNTY_WIDE, "department"), _l("无权查看电子档案")),
+    "archive_rebuild": (_roles("admin"), _l("仅系统管理员可以重新归档")),
 }
 
 

@@ -219,3 +219,9 @@ class FormLibrary:
         spec = self.field_spec(key, field)
         found = spec.get("x-options") or spec.get("items", {}).get("x-options")
         return str(found) if found else None
+
+    def review_field(self, key: str) -> str | None:
+        """The field of form `key` holding its 材料审查 (`"x-widget": "material_review"`), if it has one."""
+        properties = (self.schema_or_none(key) or {}).get("properties", {})
+        return next((name for name, spec in properties.items()
+                     if isinstance(spec, Mapping) and spec.get("x-widget") == REVIEW_WIDGET), None)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine import clock, status, tables
 from engine.access import personal_data, scoping
 from engine.access.accounts import Principal, audit
-from engine.bpmn.forms import REVIEW_WIDGET
+from engine.archive import store as archive_register
 from engine.cases import labels, store
 from engine.cases.history import CaseHistory
 from engine.cases.intake import query_code_hash
@@ -202,8 +202,7 @@ class CaseFiles:
         matters with its review standard and the verdict so far, and the case's files, those of the
         applicant's last 补正 marked new. A department's task (受理告知) reviews the matters that
         department implements, when the case has any; the center's all of them. None for other forms."""
-        properties = (self.forms.schema_or_none(task["form_key"]) or {}).get("properties", {})
-        field = next((k for k, v in properties.items() if v.get("x-widget") == REVIEW_WIDGET), None)
+        field = self.forms.review_field(task["form_key"])
         if field is None:
             return None
         initial = task["initial"]
@@ -301,6 +300,9 @@ class CaseFiles:
                 "history": self.history.entries(session, case_no, tasks),
                 "results": self.results(session, tasks),
                 "ratings": ratings_of_case(session.connection(), self.reference, case_no),  # 好差评
+                # 电子档案 (R-6.1.2.2): None when this user may not see archives
+                "archives": archive_register.listing(session.connection(), case_no)
+                if scoping.may(principal, "archive_read") else None,
             }
 
     def search(self, principal: Principal, text: str = "", page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:

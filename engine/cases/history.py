@@ -46,6 +46,8 @@ EVENT_LABELS = {
     "feedback_verified": _l("差评回访核实"),
     "feedback_rectified": _l("差评整改"),
     "feedback_closed": _l("差评核销"),
+    "case_archived": _l("电子归档"),
+    "archive_requested": _l("申请重新归档"),
 }
 _REASONED = ("case_suspended", "case_resumed", "case_terminated", "task_retried")
 
@@ -164,4 +166,8 @@ class CaseHistory:
             return str(data.get("measures") or "")
         if kind == "feedback_closed":
             return f"差评不实，核销理由：{data.get('reason') or ''}"
+        if kind == "case_archived":
+            return f"档号 {data.get('archive_no')}，第 {data.get('version')} 版"
+        if kind == "archive_requested":
+            return f"第 {data.get('version')} 版；原因：{data.get('reason') or ''}"
         return ""

@@ -8,9 +8,9 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `assign_task`, `fire_timers`, `deploy`;
 - `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
-  `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`, `content` (the portal's
-  policy documents and pages), `portal` (the portal's public reads: matters by type, service guides, the
-  flow explained, the service windows).
+  `archives` (电子化归档 of ended cases), `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`,
+  `accounts`, `content` (the portal's policy documents and pages), `portal` (the portal's public reads:
+  matters by type, service guides, the flow explained, the service windows).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
+from engine.archive.service import CaseArchives
 from engine.bpmn.definitions import DeployResult, LoadedDefinition, SpecCache, latest_definition
 from engine.bpmn.design.studio import DesignStudio
 from engine.bpmn.usertasks import STARTER
@@ -76,6 +77,7 @@ class CaseEngine:
         self.admin = InstanceAdmin(self.workflows)
         self.queries = CaseQueries(self.workflows)
         self.files = CaseFiles(self.workflows)
+        self.archives = CaseArchives(self.workflows, self.files)
         self.inbox = Inbox(self.workflows)
         self.inspection = Inspection(self.workflows, self.files, self.admin)
         self.design = DesignStudio(settings, self.sessions, self.calendar)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Principal
+from engine.archive import store as archive_register
 from engine.bpmn.definitions import LoadedDefinition, SpecCache, known_groups
 from engine.bpmn.messages import SUPPLEMENT_RECEIVED, waiting_for
 from engine.bpmn.sandbox import SandboxScriptEngine, explain
@@ -221,11 +222,13 @@ class Workflows:
 
     def store_workflow(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow) -> None:
         """Write the workflow state (optimistic lock); keep the object for reuse once committed. A case
-        that has ended is stored compressed (`state_archive`): it is read again, never run again."""
+        that has ended is stored compressed (`state_archive`): it is read again, never run again; and it is
+        due for its electronic archive (电子化归档), which the deadline jobs build outside this step."""
         instance.state = self.serializer.dump(workflow)
         instance.state_archive = None
         if status.is_final(instance.status):
             instance.state, instance.state_archive = "", self.serializer.archive(instance.state)
+            archive_register.due_at_end(session.connection(), instance.case_no, instance.ended_at or clock.now())
         instance.serializer_version = self.serializer.version
         store.save_instance(session.connection(), instance)
         session.info.setdefault("cache", []).append((instance.id, instance.lock_version, workflow))

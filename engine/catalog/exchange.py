@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from engine.catalog.records import FIELD_WORK, FIELDS, FORMS, MATERIAL_FIELDS, STATUSES
+from engine.catalog.records import FIELD_WORK, FIELDS, FORMS, MATERIAL_FIELDS, RETENTIONS, STATUSES
 from engine.errors import InvalidData
 
 MATTERS_SHEET, MATERIALS_SHEET = "事项清单", "所需材料"
@@ -31,7 +31,8 @@ YAML_HEADER = ("# 社会救助事项清单（R-6.1.3.1）及材料审查标准�
                "# 修改后用 relief matter import 导入：整个文件先校验，全部无误才写入，每个改动留有修订记录。\n"
                "# 错误示例图片（example_image）只是对本系统图片库中图片的引用：图片库中没有的引用不予导入。\n")
 # Coded fields and their labels: written as labels, read as either.
-CHOICES: dict[str, Mapping[str, str]] = {"status": STATUSES, "form": FORMS, "field_work": FIELD_WORK}
+CHOICES: dict[str, Mapping[str, str]] = {"status": STATUSES, "retention": RETENTIONS, "form": FORMS,
+                                         "field_work": FIELD_WORK}
 FLAGS = ("noticed", "required")
 SUFFIXES = (".yaml", ".yml", ".xlsx")
 IMAGE = "example_image"

@@ -25,7 +25,7 @@ FIELDS: dict[str, str] = {
     "assistance_type": _l("救助类别"), "recipients": _l("救助对象"), "procedure": _l("办理程序"),
     "content": _l("救助内容"), "materials": _l("所需材料"), "basis": _l("政策依据"),
     "process_key": _l("启动的流程"), "due_workdays": _l("办理时限（工作日）"), "place": _l("办理窗口/地点"),
-    "noticed": _l("批准后救助公示"), "status": _l("状态"),
+    "noticed": _l("批准后救助公示"), "retention": _l("保管期限"), "status": _l("状态"),
 }
 MATERIAL_FIELDS: dict[str, str] = {
     "name": _l("材料名称"), "form": _l("审查形式"), "required": _l("必须提交"), "points": _l("审查要点"),
@@ -41,6 +41,9 @@ FORM_HINTS: dict[str, str] = {"original": _l("请带上原件，由工作人员�
                               "pledge": _l("签署书面承诺即可，无需另行提交证明")}
 FIELD_WORK: dict[str, str] = {"none": _l("无需实地核查"), "township": _l("乡镇(街道)实地核查"),
                               "village": _l("村(社区)实地核查")}
+# 保管期限 of a closed case's electronic archive (电子化归档, R-6.1.2.2), shortest first; a county sets it per matter.
+RETENTIONS: dict[str, str] = {"10y": _l("10年"), "30y": _l("30年"), "permanent": _l("永久")}
+DEFAULT_RETENTION = "30y"
 VERDICTS: dict[str, str] = {"ok": _l("合格"), "supplement": _l("需补正"), "exempt": _l("免提交")}  # 材料审查结论
 OPTIONAL_MARKS = ("（如有）", "(如有)")  # a seed material named so is not required
 
@@ -93,6 +96,7 @@ def normal_record(record: Mapping[str, Any]) -> dict[str, Any]:
     found.setdefault("place", "")
     found.setdefault("noticed", False)
     found.setdefault("status", "active")
+    found.setdefault("retention", DEFAULT_RETENTION)
     found.setdefault("due_workdays", None)
     materials = found.get("materials", [])
     found["materials"] = [normal_material(m) for m in materials] if isinstance(materials, list) else materials

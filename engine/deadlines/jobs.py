@@ -1,4 +1,5 @@
-"""Deadlines that bite (R-6.2.2): overdue flags, 临期提醒 reminders and escalation notices.
+"""Deadlines that bite (R-6.2.2): overdue flags, 临期提醒 reminders and escalation notices; the tick also
+sends the outbox, ends 救助公示 whose period is over and builds the due electronic archives.
 
 Each job reads only the tasks it may act on (indexed by state and due time), marks them with a
 guarded UPDATE … WHERE flag IS NULL RETURNING, and writes events and notices only for the rows
@@ -108,6 +109,7 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         store.insert_rows(conn, tables.EVENT, [*overdue_events, *soon_events])
         notices_ended = publicity.end_due(conn, now)  # 救助公示 whose period is over leave the portal
     deliveries = engine.outbox.deliver(now)
+    archives = engine.archives.build_due(now)  # 电子化归档 of cases that ended: a few per tick
     return {
         "now": now.isoformat(), "timers_fired": timers,
         "tasks_flagged": [{"task_id": e["task_id"], "case_no": e["case_no"], "task": e["task_name"]}
@@ -115,4 +117,5 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         "reminders": [{"task_id": e["task_id"], "case_no": e["case_no"], "task": e["task_name"]}
                       for e in soon_events],
         "notices_queued": queued, "deliveries": deliveries, "public_notices_ended": notices_ended,
+        "archives_built": archives["archived"], "archive_failures": archives["failed"],
     }

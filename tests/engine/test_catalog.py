@@ -246,3 +246,24 @@ def test_a_spreadsheet_with_labels_and_errors(clean_db: str, tmp_path: Path) -> 
     bogus.write_bytes(b"not a zip")
     assert "无法读取" in relief("matter", "import", str(bogus), "--reason", "试", database_url=clean_db,
                                 expect=1)["message"]
+
+
+def test_each_matter_has_a_retention_for_its_archives(clean_db: str, tmp_path: Path) -> None:
+    """保管期限: the seed's matters take the default 30年; an unknown value is refused; the workbook writes the
+    label (永久) and reads it back as the code."""
+    from openpyxl import load_workbook
+
+    catalog = catalog_on(clean_db)
+    assert {m["retention"] for m in catalog.matters()} == {"30y"}
+    with pytest.raises(InvalidData) as refused:
+        catalog.save("admin1", edited(catalog.get("tekun"), retention="forever"), "试错", 1)
+    assert refused.value.errors["retention"][0].startswith("取值无效")
+    catalog.save("admin1", edited(catalog.get("tekun"), retention="permanent"), "特困供养档案永久保存", 1)
+    path = tmp_path / "catalog.xlsx"
+    relief("matter", "export", str(path), database_url=clean_db)
+    book = load_workbook(path)
+    header = [c.value for c in book["事项清单"][1]]
+    rows = {row[0].value: row[header.index("保管期限")].value for row in book["事项清单"].iter_rows(min_row=2)}
+    assert rows["tekun"] == "永久" and rows["dibao"] == "30年"
+    [tekun] = [r for r in exchange.load(path.read_bytes(), "xlsx") if r["code"] == "tekun"]
+    assert tekun["retention"] == "permanent"

@@ -109,3 +109,20 @@ def test_the_catalog_downloads_as_a_workbook(login: Callable[[str], FlaskClient]
     assert response.status_code == 200 and "spreadsheetml" in response.content_type
     book = load_workbook(io.BytesIO(response.data))
     assert book.sheetnames == ["事项清单", "所需材料"] and book["事项清单"].max_row == 17
+
+
+def test_the_retention_is_edited_on_the_form_and_kept_by_other_edits(login: Callable[[str], FlaskClient],
+                                                                      demo_db: str) -> None:
+    """保管期限 is a select on the edit form: 永久 saved there shows on the matter, and a later edit of another
+    field submits it unchanged."""
+    admin = login("admin1")
+    data = form_of(admin, "tekun")
+    assert data["retention"] == "30y"
+    assert admin.post("/catalog/tekun/edit", data={**data, "retention": "permanent",
+                                                   "reason": "特困供养档案永久保存"}).status_code == 302
+    facts = doc(admin.get("/catalog/tekun")).xpath('//dl[@id="matter-facts"]')[0].text_content()
+    assert "保管期限永久" in "".join(facts.split())
+    again = form_of(admin, "tekun")
+    assert admin.post("/catalog/tekun/edit", data={**again, "place": "县社会救助中心", "reason": "写明地点"}
+                      ).status_code == 302
+    assert engine_for(demo_db).catalog.get("tekun")["retention"] == "permanent"
