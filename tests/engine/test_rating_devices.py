@@ -38,7 +38,8 @@ def test_a_device_keeps_only_the_hash_of_its_token(case_engine: Any, clean_db: s
     typed = " " + token.lower().replace("-", " ")[4:]  # no prefix, lower case, spaces for dashes
     assert canonical_token(typed) == token.replace("-", "")
     paired = case_engine.devices.pair(typed)
-    assert (paired["id"], paired["org_name"], paired["clerk_name"]) == (made["id"], "城东街道东湖社区", "东湖社区窗口 王芳")
+    assert (paired["id"], paired["org_name"], paired["clerk_name"]) == \
+        (made["id"], "城东街道东湖社区", "东湖社区窗口 王芳")
     with tx(clean_db) as session:
         assert session.get_one(RatingDevice, made["id"]).last_used_at is not None
     target = f"rating_device:{made['id']}"
