@@ -27,7 +27,7 @@ from engine.access.accounts import TOKEN_TOUCH_EVERY, audit, token_hash
 from engine.access.personal_data import mask_name
 from engine.access.principals import Principal
 from engine.errors import InvalidData, NotFound, TaskConflict
-from engine.models import Organisation, RatingDevice, User
+from engine.models import Organisation, RatingDevice, User, UserRole
 from engine.tables import CONSULTATION, RATING
 
 if TYPE_CHECKING:
@@ -110,6 +110,17 @@ def on_offer(visit: Row[Any] | None, now: datetime) -> bool:
     return visit is not None and not visit.rated and clock.aware(visit.created_at) >= now - PENDING_WITHIN
 
 
+def window_clerks(session: Session) -> list[dict[str, str]]:
+    """The active clerks of every window (center, township, village), by window and name."""
+    rows = session.execute(
+        select(User.username, User.display_name, Organisation.code, Organisation.name)
+        .join(Organisation, Organisation.code == User.org_code)
+        .where(User.active.is_(True), Organisation.kind.in_(list(scoping.WINDOW_LEVELS)),
+               User.id.in_(select(UserRole.user_id).where(UserRole.role == "clerk")))
+        .order_by(Organisation.code, User.display_name))
+    return [{"username": r[0], "name": r[1], "org_code": r[2], "org_name": r[3]} for r in rows]
+
+
 def touch_device(session: Session, device_id: int, at: datetime) -> None:
     """Record a device's use at `at`, at most once per TOKEN_TOUCH_EVERY (the tablet polls every few seconds)."""
     session.execute(update(RatingDevice).where(
@@ -154,6 +165,13 @@ class RatingDevices:
             devices = session.scalars(select(RatingDevice).order_by(
                 RatingDevice.revoked_at.is_not(None), RatingDevice.org_code, RatingDevice.id))
             return [record_of(session, d) for d in devices]
+
+    def overview(self, principal: Principal) -> dict[str, Any]:
+        """The administrators' page: every device (`list`) and the clerks a new one may serve, each with
+        their window — {"devices": [...], "clerks": [{username, name, org_code, org_name}]}."""
+        devices = self.list(principal)
+        with db.transaction(self.sessions, read_only=True) as session:
+            return {"devices": devices, "clerks": window_clerks(session)}
 
     def revoke(self, principal: Principal | None, device_id: int) -> dict[str, Any]:
         """Revoke a device: its tablet is refused from its next request on; audited. NotFound, or
