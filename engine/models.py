@@ -382,6 +382,9 @@ class Consultation(Base):
     registered_org: Mapped[str] = mapped_column(String(60), index=True)
     created_at: Mapped[datetime]
 
+    # A window tablet asks every few seconds for its clerk's latest visit (engine.feedback.devices).
+    __table_args__ = (Index("ix_consultation_clerk_created", "registered_by", "created_at"),)
+
 
 class SchedulerLease(Base):
     """A named lease: the one scheduler process allowed to run the jobs until `expires_at`."""
@@ -597,3 +600,20 @@ class CaseArchive(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     error: Mapped[str | None] = mapped_column(Text)  # the last failure (the row stays pending and is retried)
+
+
+class RatingDevice(Base):
+    """A window's evaluation tablet (现场评价器, R-6.3.6): it signs in with its own token, of which only the
+    SHA-256 is kept, and offers its clerk's latest visit at that window for rating."""
+
+    __tablename__ = "rating_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisation.code"), index=True)
+    clerk: Mapped[str] = mapped_column(String(100))  # the username of the clerk at that window
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -28,6 +28,7 @@ from engine.models import (
     ProcessInstance,
     PublicNotice,
     Rating,
+    RatingDevice,
     RatingSubject,
     SchedulerLease,
     User,
@@ -53,6 +54,7 @@ OBJECTION = cast(Table, NoticeObjection.__table__)
 ORGS = cast(Table, Organisation.__table__)
 PUBLIC_NOTICE = cast(Table, PublicNotice.__table__)
 RATING = cast(Table, Rating.__table__)
+RATING_DEVICE = cast(Table, RatingDevice.__table__)
 RATING_SUBJECT = cast(Table, RatingSubject.__table__)
 POLICY_DOCUMENT = cast(Table, PolicyDocument.__table__)
 ROLES = cast(Table, UserRole.__table__)

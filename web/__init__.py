@@ -151,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
         catalog,
         content,
         design,
+        devices_admin,
         feedback,
         inbox,
         instances,
@@ -159,12 +160,13 @@ def _register_blueprints(app: Flask) -> None:
         orgs_admin,
         portal,
         publicity_admin,
+        tablet,
         tasks,
     )
     from web.api import bp as api_bp
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
-                   instances, catalog, publicity_admin, orgs_admin, feedback):
+                   instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

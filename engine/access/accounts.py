@@ -115,7 +115,8 @@ def authenticate(session: Session, username: str, password: str, at: datetime) -
     return user, None
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is kept of a token (an API token, a window tablet's): its SHA-256, in hex."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -125,7 +126,7 @@ def create_token(session: Session, username: str, at: datetime) -> str:
     if user is None:
         raise NotFound(f"用户 {username} 不存在")
     token = "rlf_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=at))
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=at))
     audit(session, username, "token_created", at)
     return token
 
@@ -147,7 +148,7 @@ def user_for_token(session: Session, token: str, at: datetime) -> tuple[User | N
     """The active user owning a live token, and the token's id when its last use is to be written now
     (at most once per TOKEN_TOUCH_EVERY: authenticating a request writes nothing otherwise)."""
     row = session.execute(select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at).where(
-        ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))).first()
+        ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))).first()
     if row is None:
         return None, None
     user = session.get(User, row.user_id)

@@ -53,6 +53,7 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "catalog_edit": (_roles("admin"), _l("仅系统管理员可以修改事项清单")),
     "notices_admin": (_roles("admin"), _l("仅系统管理员可以管理救助公示")),
     "org_edit": (_roles("admin"), _l("仅系统管理员可以查看和修改机构的窗口信息")),
+    "devices": (_roles("admin"), _l("仅系统管理员可以登记、查看和停用窗口的现场评价设备")),
     # 补正 at any window: the applicant may bring the papers to any level's window
     "attach_supplement": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS,
                           _l("仅受理窗口工作人员可以代申请人上传补正材料")),

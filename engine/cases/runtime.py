@@ -8,9 +8,10 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `assign_task`, `fire_timers`, `deploy`;
 - `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
-  `archives` (电子化归档 of ended cases), `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`,
-  `accounts`, `content` (the portal's policy documents and pages), `portal` (the portal's public reads:
-  matters by type, service guides, the flow explained, the service windows).
+  `archives` (电子化归档 of ended cases), `inbox`, `consultations`, `ratings` and `devices` (好差评 and the
+  windows' tablets), `hotline`, `inspection`, `design`, `outbox`, `accounts`, `content` (the portal's policy
+  documents and pages), `portal` (the portal's public reads: matters by type, service guides, the flow
+  explained, the service windows).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from engine.catalog.service import MatterCatalog
 from engine.content.publishing import PortalContent
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
+from engine.feedback.devices import RatingDevices
 from engine.feedback.ratings import Ratings
 from engine.notify.outbox import Outbox
 from engine.portal import PortalQueries
@@ -88,6 +90,7 @@ class CaseEngine:
         self.supplements = Supplements(self.workflows)
         self.publicity = Publicity(self)
         self.ratings = Ratings(self)
+        self.devices = RatingDevices(self)
         self.hotline = Hotline(self)
         self.content = PortalContent(settings, self.sessions)
         self.portal = PortalQueries(self.workflows)

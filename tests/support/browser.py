@@ -20,6 +20,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORT: ViewportSize = {"width": 1366, "height": 900}
 PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
+TABLET_VIEWPORT: ViewportSize = {"width": 800, "height": 1280}  # a window's rating tablet, upright
 TIMEOUT_MS = 10_000
 ONLINE_APPLICATION = {"name": "王五", "id_number": "34052419800101001X", "phone": "13700137000", "township": "T01",
                       "village": "T01V02", "request": "失业后生活困难，申请临时救助", "consent": "1"}
@@ -65,6 +66,14 @@ def phone_context(browser: Browser, base_url: str) -> BrowserContext:
     """A fresh profile on a phone (390 × 844, touch, the page's own viewport meta): Chinese, Beijing time."""
     context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+def tablet_context(browser: Browser, base_url: str) -> BrowserContext:
+    """A fresh profile on a window's tablet (800 × 1280, touch): Chinese, Beijing time."""
+    context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                  viewport=TABLET_VIEWPORT, has_touch=True)
     context.set_default_timeout(TIMEOUT_MS)
     return context
 
