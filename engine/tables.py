@@ -10,6 +10,7 @@ from engine.models import (
     Application,
     Attachment,
     CaseEvent,
+    Complaint,
     Consultation,
     ContentPage,
     ContentRevision,
@@ -29,12 +30,14 @@ from engine.models import (
     Rating,
     RatingSubject,
     SchedulerLease,
+    Suggestion,
     User,
     UserRole,
 )
 
 APPLICATION = cast(Table, Application.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
+COMPLAINT = cast(Table, Complaint.__table__)
 CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)
@@ -54,6 +57,7 @@ RATING = cast(Table, Rating.__table__)
 RATING_SUBJECT = cast(Table, RatingSubject.__table__)
 POLICY_DOCUMENT = cast(Table, PolicyDocument.__table__)
 ROLES = cast(Table, UserRole.__table__)
+SUGGESTION = cast(Table, Suggestion.__table__)
 TASK = cast(Table, HumanTask.__table__)
 TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
 USERS = cast(Table, User.__table__)

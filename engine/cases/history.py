@@ -46,7 +46,14 @@ EVENT_LABELS = {
     "feedback_verified": _l("差评回访核实"),
     "feedback_rectified": _l("差评整改"),
     "feedback_closed": _l("差评核销"),
+    "complaint_filed": _l("收到投诉"),
+    "complaint_answered": _l("投诉已答复"),
+    "complaint_assigned": _l("分派承办单位"),
+    "complaint_replied": _l("答复投诉人"),
 }
+# How a complaint's reply reached the complainant (engine.feedback.complaint_steps).
+REPLIED_VIA = {"hotline": _l("已推送 12345"), "sms": _l("已短信告知"),
+               "portal": _l("匿名投诉，凭编号和查询码在网上查看")}
 _REASONED = ("case_suspended", "case_resumed", "case_terminated", "task_retried")
 
 
@@ -61,8 +68,9 @@ class CaseHistory:
         """The case's event log in order, with labels, actor names and a one-line detail."""
         form_keys = {t["id"]: t["form_key"] for t in tasks}
         events = store.events_of_case(session.connection(), case_no)
-        groups = labels.group_labels(session, self.reference,
-                                     sorted({g for e in events for g in (e.data or {}).get("candidate_groups", [])}))
+        groups = labels.group_labels(session, self.reference, sorted(
+            {g for e in events for g in (e.data or {}).get("candidate_groups", [])} |
+            {str(e.data["handler"]) for e in events if (e.data or {}).get("handler")}))
         names = labels.actor_names(session, {e.actor for e in events} | {
             (e.data or {}).get(k) for e in events for k in ("assignee", "previous")})
         return [{"type": e.type, "label": EVENT_LABELS.get(e.type, e.type), "at": e.at, "task_name": e.task_name,
@@ -100,6 +108,8 @@ class CaseHistory:
                 names: Mapping[str, str]) -> str:
         data: Mapping[str, Any] = event.data or {}
         kind = event.type
+        if kind == "case_started" and data.get("process"):  # started by key (LC…, TS…): no channel, no level
+            return f"流程 {data['process']}，流程版本 v{data.get('definition_version')}"
         if kind == "case_started":
             text = f"{labels.channel_label(data.get('channel'))}·{labels.level_label(data.get('level'))}，" \
                    f"流程版本 v{data.get('definition_version')}"
@@ -161,4 +171,18 @@ class CaseHistory:
             return str(data.get("measures") or "")
         if kind == "feedback_closed":
             return f"差评不实，核销理由：{data.get('reason') or ''}"
+        return self._complaint_detail(kind, data, groups)
+
+    def _complaint_detail(self, kind: str, data: Mapping[str, Any], groups: Mapping[str, str]) -> str:
+        """投诉反馈 (R-6.3.6): on the case a complaint names, and on the complaint's own case."""
+        if kind == "complaint_filed":
+            kind_name = self.reference.complaint_type_name(str(data.get("complaint_type")))
+            return f"投诉 {data.get('from_case', '')}（{kind_name}）"
+        if kind == "complaint_answered":
+            finding = self.forms.enum_label("complaint_handle", "finding", data.get("finding"))
+            return f"投诉 {data.get('from_case', '')} 已答复：{finding}"
+        if kind == "complaint_assigned":
+            return f"承办单位：{groups.get(str(data.get('handler')), data.get('handler'))}"
+        if kind == "complaint_replied":
+            return f"{REPLIED_VIA.get(str(data.get('via')), '')}：{data.get('reply', '')}"
         return ""

@@ -10,7 +10,7 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
   `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`, `content` (the portal's
   policy documents and pages), `portal` (the portal's public reads: matters by type, service guides, the
-  flow explained, the service windows).
+  flow explained, the service windows), `ratings`, `complaints` and `suggestions` (feedback, R-6.3.6).
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ from engine.catalog.service import MatterCatalog
 from engine.content.publishing import PortalContent
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
+from engine.feedback.complaints import Complaints
 from engine.feedback.ratings import Ratings
+from engine.feedback.suggestions import Suggestions
 from engine.notify.outbox import Outbox
 from engine.portal import PortalQueries
 from engine.settings import Settings
@@ -86,6 +88,8 @@ class CaseEngine:
         self.supplements = Supplements(self.workflows)
         self.publicity = Publicity(self)
         self.ratings = Ratings(self)
+        self.complaints = Complaints(self)
+        self.suggestions = Suggestions(self.workflows)
         self.hotline = Hotline(self)
         self.content = PortalContent(settings, self.sessions)
         self.portal = PortalQueries(self.workflows)
@@ -198,12 +202,14 @@ class CaseEngine:
             return self.start_process_in(session, key, values, actor, clock.now(), message=message)
 
     def start_process_in(self, session: Session, key: str, values: dict[str, Any], actor: str, now: datetime,
-                         prefix: str = PROCESS_PREFIX, message: str | None = None) -> tuple[str, int]:
+                         prefix: str = PROCESS_PREFIX, message: str | None = None,
+                         case_no: str | None = None) -> tuple[str, int]:
         """`start_process` inside the caller's transaction (what starts it is stored with it, or neither);
-        the number is `prefix` + date + sequence."""
+        the number is `prefix` + date + sequence, or `case_no` when the caller took one already (to store,
+        before the process runs, what its first steps read)."""
         conn = session.connection()
         latest = store.startable(conn, key)
-        case_no = next_case_no(conn, now, prefix)
+        case_no = case_no or next_case_no(conn, now, prefix)
         if scoping.is_active_staff(session, actor):
             values[STARTER] = actor
         instance_id = self._begin(session, case_no, latest, {"case_no": case_no, **values}, actor, now,
