@@ -151,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
         catalog,
         content,
         design,
+        feedback,
         inbox,
         instances,
         intake,
@@ -163,7 +164,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import bp as api_bp
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
-                   instances, catalog, publicity_admin, orgs_admin):
+                   instances, catalog, publicity_admin, orgs_admin, feedback):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

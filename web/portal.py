@@ -1,6 +1,7 @@
 """Public portal (R-5.1.2, R-6.2.1), without sign-in: the home page with the assistance types and their
 matters, each matter's service guide (服务指南), the linkage flow explained (救助流程), the service windows
-(办事大厅), online application, progress query and the 补正 upload (R-6.2.2).
+(办事大厅), online application, progress query and the 补正 upload (R-6.2.2). 投诉反馈 and 意见簿 are portal
+pages too, in `web.portal_feedback` (a blueprint nested in this one: /portal/…, endpoints `portal.feedback.…`).
 
 Every POST is rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
 (查询码) once, on the confirmation page; only its hash is stored. The progress page shows the
@@ -23,16 +24,12 @@ from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
 from web.application_form import applicant_of, form_choices, read_form, read_uploads
 from web.extensions import limiter
 from web.presenters import form_errors, private
-from web.services import engine, page_number
+from web.services import engine, page_number, portal_rate_limit
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 HONEYPOT_FIELD = "homepage"
 ONLINE_ACTOR = "applicant"
-
-
-def _portal_rate_limit() -> str:
-    return str(current_app.config["PORTAL_RATE_LIMIT"])
 
 
 def _render_apply(values: dict[str, Any], errors: dict[str, list[str]] | None = None, status: int = 200,
@@ -71,7 +68,7 @@ def hall() -> Any:
 
 
 @bp.route("/apply", methods=["GET", "POST"])
-@limiter.limit(_portal_rate_limit, methods=["POST"])
+@limiter.limit(portal_rate_limit, methods=["POST"])
 def apply() -> Any:
     """Online application (网上申请): the form (`?matter=code` ticks that matter), and on success the case
     number and query code."""
@@ -99,7 +96,7 @@ def apply() -> Any:
 
 
 @bp.route("/query", methods=["GET", "POST"])
-@limiter.limit(_portal_rate_limit, methods=["POST"])
+@limiter.limit(portal_rate_limit, methods=["POST"])
 def query() -> Any:
     """Progress query (进度查询) by case number and query code; one message for every failure."""
     if request.method == "GET":
@@ -123,7 +120,7 @@ def _progress_page(case_no: str, code: str, error: str | None = None, notice: st
 
 
 @bp.route("/supplement", methods=["POST"])
-@limiter.limit(_portal_rate_limit, methods=["POST"])
+@limiter.limit(portal_rate_limit, methods=["POST"])
 def supplement() -> Any:
     """The 补正 upload from the progress page (case number and query code, PDF/JPG/PNG as at the window)."""
     case_no = request.form.get("case_no", "").strip().upper()[:40]
@@ -157,7 +154,7 @@ def notices() -> Any:
 
 
 @bp.route("/notices/<int:notice_id>", methods=["GET", "POST"])
-@limiter.limit(_portal_rate_limit, methods=["POST"])
+@limiter.limit(portal_rate_limit, methods=["POST"])
 def notice(notice_id: int) -> Any:
     """One entry and the objection form (异议, contact optional); the objection is the center's task."""
     try:
@@ -175,3 +172,9 @@ def notice(notice_id: int) -> Any:
         return render_template("portal/notice.html", entry=entry, errors={"form": [missing.message]},
                                values=values), 503
     return render_template("portal/notice.html", entry=entry, errors={}, values={}, received=True)
+
+
+# 投诉反馈 and 意见簿 (R-6.2.1, R-6.3.6): nested here so they are portal pages like the others.
+from web import portal_feedback  # noqa: E402 - the nested blueprint is registered on this one
+
+bp.register_blueprint(portal_feedback.bp)
