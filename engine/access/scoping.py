@@ -236,9 +236,14 @@ def case_not_found(case_no: str) -> NotFound:
     return NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
 
 
+def excluded_user(task: Mapping[str, Any]) -> str | None:
+    """The username a task is kept from (the person a complaint is about), if any."""
+    return (task.get("context") or {}).get(EXCLUDED_USER) or None
+
+
 def is_excluded(principal: Principal, task: Mapping[str, Any]) -> bool:
     """True when the task is about this user (a complaint about them): they may neither see nor work it."""
-    return (task.get("context") or {}).get(EXCLUDED_USER) == principal.username
+    return excluded_user(task) == principal.username
 
 
 def may_see_task(principal: Principal, task: Mapping[str, Any]) -> bool:

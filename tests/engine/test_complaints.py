@@ -189,6 +189,18 @@ def test_a_complaint_about_a_center_officer_is_kept_from_them_despite_their_role
     complaints.claim_task(task["id"], "center2", other)
 
 
+def test_the_person_complained_about_gets_no_reminder_or_escalation(complaints: Any, clean_db: str) -> None:
+    """临期提醒 and 超期 go to the village's other staff and the township, not to village1 it is about."""
+    complaint_no, _code = complaints.complaints.register(
+        principal(complaints, "center1"), "phone", {**NAMED, "about_org": "", "about_user": "village1"})
+    tick(complaints, clock.now() + timedelta(days=30))
+    with tx(clean_db) as session:
+        told = session.scalars(select(Notification).where(Notification.case_no == complaint_no,
+                                                          Notification.channel == "in_app")).all()
+    assert {n.kind for n in told} == {"overdue", "due_soon"}
+    assert {"clerk_v", "town1"} <= {n.username for n in told} and "village1" not in {n.username for n in told}
+
+
 def test_routing(complaints: Any, clean_db: str) -> None:
     """A village or township handles what is about itself; the center what is about a department, itself or no
     one; a complaint about the only member of an organisation goes to the center."""

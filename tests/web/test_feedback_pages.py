@@ -255,3 +255,26 @@ def test_the_staff_pages_are_in_the_navigation(app: Flask, login: Any) -> None:
     assert "/feedback/complaints/new" in links("clerk_v") and "/feedback/suggestions/new" in links("clerk_v")
     assert {"/feedback/complaints/new", "/feedback/suggestions"} <= set(links("center1"))
     assert not any(link.startswith("/feedback/") for link in links("mz1"))
+
+
+def test_the_handler_works_the_complaint_on_its_task_page(client: Any, login: Any, deployed: Any,
+                                                          demo_db: str) -> None:
+    """town1 opens 投诉办理: the complaint with its contact masked; submitting the form replies; the complaint's
+    case page shows the reply in its history; village1 gets 404 on a complaint about them."""
+    complaint_no, _code = filed(client)
+    [task] = deployed.queries.list_tasks(case_no=complaint_no)
+    handler = login("town1")
+    page = html(handler.get(f"/tasks/{task['id']}"))
+    summary = page.xpath('//*[@name="complaint_summary"]')[0].text_content()
+    assert FORM["text"] in summary and "137****7000" in summary and "13700137000" not in summary
+    done = handler.post(f"/tasks/{task['id']}/complete", data=HANDLED)
+    assert done.status_code == 302
+    history = text_of(html(login("center1").get(f"/cases/{complaint_no}")), "//main")
+    assert "答复投诉人" in history and HANDLED["reply"] in history
+    about = deployed.complaints.register(deployed.accounts.principal_named("center1"), "phone",
+                                         {**FORM, "about_org": "", "about_user": "village1"})[0]
+    [kept] = deployed.queries.list_tasks(case_no=about)
+    village1 = login("village1")
+    assert village1.get(f"/tasks/{kept['id']}").status_code == 404
+    assert village1.get(f"/cases/{about}").status_code == 404
+    assert kept["id"] not in village1.get("/").data.decode()
