@@ -1,4 +1,4 @@
-"""The complaint form shared by the portal's 投诉反馈 (`web.portal_feedback`) and staff registration
+"""The complaint form shared by the portal's 投诉反馈 (`web.portal`) and staff registration
 (`web.feedback`): only reading the request lives here; checking it is the engine's."""
 
 from __future__ import annotations

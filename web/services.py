@@ -56,11 +56,6 @@ def require(action: str) -> Principal:
     return who
 
 
-def portal_rate_limit() -> str:
-    """The per-IP limit on the portal's public POSTs (RELIEF_PORTAL_RATE_LIMIT)."""
-    return str(current_app.config["PORTAL_RATE_LIMIT"])
-
-
 def page_number(args: Any) -> int:
     """The requested page number from query args (1 when missing or unusable)."""
     return clamp(args.get("page", 1))[0]
