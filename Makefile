@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 db: setup
 	$(BIN)/relief init-db
-	$(BIN)/relief deploy processes/relief_linkage.bpmn processes/notice_objection.bpmn processes/feedback_rectification.bpmn --by make
+	$(BIN)/relief deploy processes/relief_linkage.bpmn processes/notice_objection.bpmn processes/feedback_rectification.bpmn processes/complaint.bpmn --by make
 	@if [ "$$RELIEF_ENV" = "production" ]; then echo "RELIEF_ENV=production: demo data not loaded"; \
 	else $(BIN)/relief demo-data; fi
 

@@ -617,3 +617,59 @@ class RatingDevice(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class Complaint(Base):
+    """A complaint (投诉反馈, R-6.2.1, R-6.3.6) from the portal, a window, a 12345 work order or the 监督投诉电话,
+    worked as the process `complaint` whose case number (TS…) is `complaint_no`. Name and phone are personal
+    data (masked in every view); an anonymous complaint has neither."""
+
+    __tablename__ = "complaint"
+    __table_args__ = (Index("ix_complaint_month_handler", "month", "handler_org"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_no: Mapped[str] = mapped_column(String(40), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))  # portal / window / hotline / phone (监督投诉电话)
+    complaint_type: Mapped[str] = mapped_column(String(40), index=True)  # data/complaint_types.yaml
+    text: Mapped[str] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    query_code_hash: Mapped[str | None] = mapped_column(String(64))  # the complainant follows it with the code
+    relief_case_no: Mapped[str | None] = mapped_column(String(40), index=True)  # the relief case it is about
+    about_org: Mapped[str | None] = mapped_column(String(60), index=True)  # the organisation complained about
+    about_user: Mapped[str | None] = mapped_column(String(100), index=True)  # the person: never its handler
+    handler_org: Mapped[str] = mapped_column(String(60))  # who handles it (承办单位)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    finding: Mapped[str | None] = mapped_column(String(30))  # the result: 属实 / 部分属实 / 不属实
+    reply: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[str | None] = mapped_column(String(30))
+    registered_by: Mapped[str] = mapped_column(String(100))
+    registered_org: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    replied_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    month: Mapped[str] = mapped_column(String(7))  # 2026-12, local time: what statistics group by
+
+
+class Suggestion(Base):
+    """An entry of the 意见簿 (comment book, R-6.3.6): written on the portal, or given on paper in the hall and
+    entered by a clerk; answered by the center, and shown on the portal with its answer when marked public.
+    The contact is never shown."""
+
+    __tablename__ = "suggestion"
+    __table_args__ = (Index("ix_suggestion_public_answered", "public", "answered_at"),
+                      Index("ix_suggestion_answered_created", "answered_at", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))  # portal / hall
+    text: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(100))
+    entered_by: Mapped[str | None] = mapped_column(String(100))  # the clerk who typed in a paper one
+    entered_org: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answered_at: Mapped[datetime | None]
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    month: Mapped[str] = mapped_column(String(7), index=True)

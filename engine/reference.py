@@ -105,6 +105,14 @@ class ReferenceData:
         """Return the 好差评 indicator tags keyed by code, each with the channels that offer it."""
         return _load_records(self.data_dir / "rating_tags.yaml", "named")
 
+    def complaint_types(self) -> dict[str, dict[str, Any]]:
+        """Return the complaint types (投诉类型, R-6.3.6) keyed by code, in the file's order."""
+        return _load_records(self.data_dir / "complaint_types.yaml", "named")
+
+    def complaint_type_name(self, code: str) -> str:
+        """The Chinese name of a complaint type (the code itself when the file no longer has it)."""
+        return str(self.complaint_types().get(code, {}).get("zh", code))
+
     def seed_matters(self) -> list[dict[str, Any]]:
         """The matter catalog as the data directory's `matters.yaml` starts it (read once, at set-up)."""
         return list(_load_records(self.data_dir / "matters.yaml", "matter").values())

@@ -4,7 +4,8 @@ For each case status: its Chinese label (English through the catalog), what the 
 shown, the instance list's filter it belongs to, whether it is final, why its tasks cannot be
 worked (if they cannot), and which administrator actions it allows. The engine, the pages, the
 API's OpenAPI document and the 12345 interface all read it from here. The portal's content (政策法规,
-中心简介) and the electronic archive (电子化归档) have their statuses at the end.
+中心简介), the electronic archive (电子化归档), 好差评, complaints and the comment book have
+theirs at the end.
 """
 
 from __future__ import annotations
@@ -120,3 +121,17 @@ RATING_CHANNELS = {"portal": _l("网上评价"), "window": _l("现场评价"), "
 # A version of an ended case's electronic archive (电子化归档, R-6.1.2.2): due, then written once.
 ARCHIVE_PENDING, ARCHIVED = "pending", "archived"
 ARCHIVE_STATUSES = {ARCHIVE_PENDING: _l("待归档"), ARCHIVED: _l("已归档")}
+
+# 投诉反馈 (R-6.2.1, R-6.3.6): where a complaint came from and where it stands. The types are data
+# (data/complaint_types.yaml); its result (办理结果) and the complainant's satisfaction are the enums of the
+# forms complaint_handle and complaint_callback.
+COMPLAINT_CHANNELS = {"portal": _l("网上投诉"), "window": _l("窗口投诉"), "hotline": _l("12345工单"),
+                      "phone": _l("监督投诉电话")}
+COMPLAINT_RECEIVED, COMPLAINT_HANDLING = "received", "handling"
+COMPLAINT_REPLIED, COMPLAINT_CLOSED = "replied", "closed"
+COMPLAINT_STATUSES = {COMPLAINT_RECEIVED: _l("已受理"), COMPLAINT_HANDLING: _l("办理中"),
+                      COMPLAINT_REPLIED: _l("已答复"), COMPLAINT_CLOSED: _l("已办结")}
+COMPLAINT_PROCESS = "complaint"
+
+# 意见簿 (R-6.3.6): where a suggestion was written.
+SUGGESTION_CHANNELS = {"portal": _l("网上意见簿"), "hall": _l("大厅意见簿")}

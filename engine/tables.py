@@ -11,6 +11,7 @@ from engine.models import (
     Attachment,
     CaseArchive,
     CaseEvent,
+    Complaint,
     Consultation,
     ContentPage,
     ContentRevision,
@@ -31,6 +32,7 @@ from engine.models import (
     RatingDevice,
     RatingSubject,
     SchedulerLease,
+    Suggestion,
     User,
     UserRole,
 )
@@ -38,6 +40,7 @@ from engine.models import (
 APPLICATION = cast(Table, Application.__table__)
 ARCHIVE = cast(Table, CaseArchive.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
+COMPLAINT = cast(Table, Complaint.__table__)
 CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)
@@ -58,6 +61,7 @@ RATING_DEVICE = cast(Table, RatingDevice.__table__)
 RATING_SUBJECT = cast(Table, RatingSubject.__table__)
 POLICY_DOCUMENT = cast(Table, PolicyDocument.__table__)
 ROLES = cast(Table, UserRole.__table__)
+SUGGESTION = cast(Table, Suggestion.__table__)
 TASK = cast(Table, HumanTask.__table__)
 TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
 USERS = cast(Table, User.__table__)

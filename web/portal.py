@@ -1,6 +1,7 @@
 """Public portal (R-5.1.2, R-6.2.1), without sign-in: the home page with the assistance types and their
 matters, each matter's service guide (服务指南), the linkage flow explained (救助流程), the service windows
-(办事大厅), online application, progress query and the 补正 upload (R-6.2.2).
+(办事大厅), online application, progress query and the 补正 upload (R-6.2.2); 投诉反馈 (a complaint, anonymous
+allowed, followed by its number and query code) and the 意见簿 (R-6.3.6).
 
 Every POST is rate-limited per IP (PORTAL_RATE_LIMIT). An online applicant gets a query code
 (查询码) once, on the confirmation page; only its hash is stored. The progress page shows the
@@ -22,6 +23,7 @@ from engine.catalog.records import FIELD_WORK, FORM_HINTS, FORMS
 from engine.errors import InvalidData, NotDeployed, NotFound, TaskConflict
 from web.application_form import applicant_of, form_choices, read_form, read_uploads
 from web.extensions import limiter
+from web.feedback_form import read_complaint
 from web.presenters import form_errors, private
 from web.services import engine, page_number
 
@@ -213,3 +215,63 @@ def notice(notice_id: int) -> Any:
         return render_template("portal/notice.html", entry=entry, errors={"form": [missing.message]},
                                values=values), 503
     return render_template("portal/notice.html", entry=entry, errors={}, values={}, received=True)
+
+
+# -- 投诉反馈 and 意见簿 (R-6.2.1, R-6.3.6) ---------------------------------------------------------------
+
+def _complaint_form(values: dict[str, Any], errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
+    return render_template("portal/complaint.html", values=values, errors=errors or {},
+                           options=engine().complaints.options()), status
+
+
+@bp.route("/complaints", methods=["GET", "POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def complaint() -> Any:
+    """投诉反馈: the form (anonymous allowed), and on success the complaint's number and query code (shown once)."""
+    if request.method == "GET":
+        return _complaint_form({"case_no": request.args.get("case_no", "").strip()[:40]})
+    values = read_complaint(request.form)
+    try:
+        complaint_no, code = engine().complaints.file_online(values)
+    except InvalidData as refused:
+        return _complaint_form(values, refused.errors, 422)
+    except NotDeployed:
+        return _complaint_form(values, {"form": [_("暂时无法在网上受理投诉，请拨打监督投诉电话或到受理窗口反映")]}, 503)
+    return private(current_app.make_response(render_template(
+        "portal/complaint_filed.html", complaint_no=complaint_no, query_code=code, anonymous=values["anonymous"])))
+
+
+@bp.route("/complaints/query", methods=["GET", "POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def complaint_query() -> Any:
+    """A complaint's progress and reply by its number and query code; one message for every failure."""
+    if request.method == "GET":
+        return render_template("portal/complaint_query.html", complaint_no="", progress=None, error=None)
+    complaint_no = request.form.get("complaint_no", "").strip().upper()[:40]
+    try:
+        progress = engine().complaints.progress(complaint_no, normalize_query_code(request.form.get("query_code", "")))
+    except NotFound:
+        return render_template("portal/complaint_query.html", complaint_no=complaint_no, progress=None,
+                               error=_("投诉编号或查询码不正确")), 404
+    return private(current_app.make_response(render_template(
+        "portal/complaint_query.html", complaint_no=complaint_no, progress=progress, error=None)))
+
+
+@bp.route("/suggestions", methods=["GET", "POST"])
+@limiter.limit(_portal_rate_limit, methods=["POST"])
+def suggestions() -> Any:
+    """意见簿: the answered suggestions made public, newest answer first, and the form for a new one (the contact,
+    optional, is never shown)."""
+    values = {"text": request.form.get("text", ""), "contact": request.form.get("contact", "")}
+    errors: dict[str, list[str]] = {}
+    received, status = False, 200
+    if request.method == "POST":
+        try:
+            engine().suggestions.submit_online(values["text"], values["contact"])
+        except InvalidData as refused:
+            errors, status = refused.errors, 422
+        else:
+            values, received = {}, True
+    found = engine().suggestions.public_listing(page_number(request.args))
+    return render_template("portal/suggestions.html", suggestions=found, values=values, errors=errors,
+                           received=received), status

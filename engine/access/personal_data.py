@@ -139,6 +139,19 @@ def mask_address(s: str) -> str:
     return address[:keep] + "*" * (len(address) - keep)
 
 
+_EMAIL_RE = re.compile(r"([^\s@]+)@([^\s@]+)")
+_NUMBER_RE = re.compile(r"\+?\d[\d\-\s]{5,}\d")
+
+
+def mask_contact(s: str) -> str:
+    """Mask free-text contact details (意见簿, 异议): every phone number and e-mail in it, else all but the
+    first character (a name, a WeChat id …)."""
+    text = s.strip()
+    masked = _NUMBER_RE.sub(lambda m: mask_phone(m.group(0)), text)
+    masked = _EMAIL_RE.sub(lambda m: f"{m.group(1)[:1]}***@{m.group(2)}", masked)
+    return masked if masked != text else mask_name(text)
+
+
 def validate_phone(s: str) -> str | None:
     """Check a mainland mobile or landline number; return a Chinese error message, or None if valid."""
     number = _compact(s or "")

@@ -10,6 +10,8 @@ Seeing:
 - tasks are visible to their candidate groups and their assignee (and to center/admin), and whoever
   sees a task also sees its case. A township's members are candidates for its villages' tasks too
   (`Principal.groups`), so township field staff see and work the field tasks of their villages.
+- a complaint about a person (投诉, R-6.3.6) is never theirs to see or work, whatever their role: its
+  tasks carry the person in their context (`EXCLUDED_USER`) and every check below refuses them.
 
 Doing: `may(principal, action)` / `require(principal, action)` for the actions of `ACTIONS`.
 """
@@ -27,12 +29,33 @@ from engine.errors import Forbidden, NotFound
 from engine.i18n import _l
 from engine.models import User
 from engine.status import USER_GROUP
-from engine.tables import APPLICATION, HOTLINE, INSTANCE, ORGS, RATING, RATING_SUBJECT, ROLES, TASK, TASK_GROUP, USERS
+from engine.tables import (
+    APPLICATION,
+    COMPLAINT,
+    HOTLINE,
+    INSTANCE,
+    ORGS,
+    RATING,
+    RATING_SUBJECT,
+    ROLES,
+    TASK,
+    TASK_GROUP,
+    USERS,
+)
 
 COUNTY_WIDE = ("center", "admin", "analyst")
 STAFF_ROLES = ("clerk", "center", "joint_office", "department", "field", "designer", "admin", "analyst")
 # Organisations whose clerks register applications at their own window level (R-6.1.4).
 WINDOW_LEVELS = {"center": "county", "township": "township", "village": "village"}
+# The task context key naming the person a complaint is about: never a viewer or worker of its tasks.
+EXCLUDED_USER = "excluded_user"
+
+
+def complaint_channels(principal: Principal) -> tuple[str, ...]:
+    """Where this user registers complaints (投诉登记): a window clerk at the window, a center officer from the
+    监督投诉电话; nowhere for anyone else."""
+    found = ["window"] if principal.has("clerk") and principal.org_kind in WINDOW_LEVELS else []
+    return (*found, *(["phone"] if principal.has("center") else []))
 
 
 # -- actions -----------------------------------------------------------------------------------
@@ -67,6 +90,12 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     # 电子档案 (R-6.1.2.2): the county-wide roles, and a department for the cases it handled (`check_case`)
     "archive_read": (_roles(*COUNTY_WIDE, "department"), _l("无权查看电子档案")),
     "archive_rebuild": (_roles("admin"), _l("仅系统管理员可以重新归档")),
+    "complaint_register": (lambda who: bool(complaint_channels(who)),
+                           _l("仅受理窗口工作人员和县社会救助中心工作人员可以登记投诉")),
+    # 意见簿 (R-6.3.6): a clerk types in what was written on paper in the hall; the center answers
+    "suggestion_enter": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS,
+                         _l("仅受理窗口工作人员可以录入纸质意见簿")),
+    "suggestions_answer": (_roles("center"), _l("仅县社会救助中心工作人员可以查看和答复意见簿")),
 }
 
 
@@ -103,28 +132,41 @@ def _task_groups_match(groups: frozenset[str]) -> ColumnElement[bool]:
         TASK_GROUP.c.task_id == TASK.c.id, TASK_GROUP.c.group_code.in_(sorted(groups))))
 
 
+def _not_excluded(principal: Principal) -> ColumnElement[bool]:
+    excluded = TASK.c.context[EXCLUDED_USER].as_string()
+    return or_(excluded.is_(None), excluded != principal.username)
+
+
 def task_filter(principal: Principal) -> ColumnElement[bool]:
     """SQL predicate on human_task: the tasks this user may see."""
     if principal.has("center", "admin"):
-        return true()
+        return _not_excluded(principal)
     if not principal.has(*STAFF_ROLES):
         return false()
     # Any member of staff sees what is addressed to them (a candidate user, the assignee, the
     # starter of a process whose task names no one); the linkage flow's groups stay as they were.
-    return or_(_task_groups_match(principal.groups), TASK.c.assignee == principal.username)
+    return and_(or_(_task_groups_match(principal.groups), TASK.c.assignee == principal.username),
+                _not_excluded(principal))
 
 
 # The inbox index (`inbox_entry`) files each open task under viewer keys; a user's inbox is the entries
 # under their keys. The two functions below are `task_filter` in that form and must say the same.
 ALL_TASKS = "*"  # every open task: what the center and administrators see
 ASSIGNEE_KEY = "assignee:"  # the task's holder
+EXCLUDED_KEY = "excluded:"  # the person a complaint is about: their inbox leaves out what is filed here
 
 
-def entry_keys(candidate_groups: Iterable[str], assignee: str | None) -> list[str]:
+def entry_keys(candidate_groups: Iterable[str], assignee: str | None, excluded: str | None = None) -> list[str]:
     """The viewer keys an open task is filed under: everyone's (the center's), each candidate group's
-    and its assignee's."""
-    keys = [ALL_TASKS, *candidate_groups, *([f"{ASSIGNEE_KEY}{assignee}"] if assignee else [])]
+    and its assignee's; and the key of the one person it is kept from (`EXCLUDED_USER`)."""
+    keys = [ALL_TASKS, *candidate_groups, *([f"{ASSIGNEE_KEY}{assignee}"] if assignee else []),
+            *([f"{EXCLUDED_KEY}{excluded}"] if excluded else [])]
     return list(dict.fromkeys(keys))
+
+
+def excluded_key(principal: Principal) -> str:
+    """The viewer key of the tasks this user's inbox must leave out (see `entry_keys`)."""
+    return f"{EXCLUDED_KEY}{principal.username}"
 
 
 def inbox_keys(principal: Principal, mine: bool = False) -> list[str]:
@@ -184,6 +226,17 @@ def rating_filter(principal: Principal | None) -> ColumnElement[bool]:
     if principal.has("clerk", "field"):
         clauses.append(RATING.c.org_code.in_(sorted({principal.org_code, *principal.covers})))
     return or_(*clauses) if clauses else false()
+def complaint_filter(principal: Principal) -> ColumnElement[bool]:
+    """SQL predicate on complaint: the complaints this user may read (e.g. count): the county-wide roles every
+    one, staff of an organisation those it handles or that are about it (a township: its villages' too);
+    never one about the user themself."""
+    not_mine = or_(COMPLAINT.c.about_user.is_(None), COMPLAINT.c.about_user != principal.username)
+    if principal.has(*COUNTY_WIDE):
+        return not_mine
+    if not principal.has(*STAFF_ROLES):
+        return false()
+    orgs = sorted({principal.org_code, *principal.covers})
+    return and_(not_mine, or_(COMPLAINT.c.handler_org.in_(orgs), COMPLAINT.c.about_org.in_(orgs)))
 
 
 def may_see_case(conn: Connection, principal: Principal | None, case_no: str) -> bool:
@@ -196,6 +249,9 @@ def may_see_case(conn: Connection, principal: Principal | None, case_no: str) ->
         return principal is None or conn.execute(application.where(case_filter(principal))).first() is not None
     if conn.execute(select(INSTANCE.c.id).where(INSTANCE.c.case_no == case_no)).first() is None:
         return False
+    if principal is not None and conn.execute(select(COMPLAINT.c.id).where(
+            COMPLAINT.c.complaint_no == case_no, COMPLAINT.c.about_user == principal.username)).first() is not None:
+        return False  # a complaint about this person: never theirs to read
     if principal is None or principal.has(*COUNTY_WIDE):
         return True
     return conn.execute(select(TASK.c.id).where(TASK.c.case_no == case_no, task_filter(principal))).first() is not None
@@ -212,8 +268,20 @@ def case_not_found(case_no: str) -> NotFound:
     return NotFound(f"案件 {case_no} 不存在或不在您的权限范围内")
 
 
+def excluded_user(task: Mapping[str, Any]) -> str | None:
+    """The username a task is kept from (the person a complaint is about), if any."""
+    return (task.get("context") or {}).get(EXCLUDED_USER) or None
+
+
+def is_excluded(principal: Principal, task: Mapping[str, Any]) -> bool:
+    """True when the task is about this user (a complaint about them): they may neither see nor work it."""
+    return excluded_user(task) == principal.username
+
+
 def may_see_task(principal: Principal, task: Mapping[str, Any]) -> bool:
     """The in-memory twin of `task_filter` for one task row."""
+    if is_excluded(principal, task):
+        return False
     if principal.has("center", "admin"):
         return True
     if not principal.has(*STAFF_ROLES):
@@ -222,7 +290,10 @@ def may_see_task(principal: Principal, task: Mapping[str, Any]) -> bool:
 
 
 def may_work_task(principal: Principal, task: Mapping[str, Any]) -> bool:
-    """May this user claim or complete the task: a candidate (or its assignee), not held by someone else."""
+    """May this user claim or complete the task: a candidate (or its assignee), not held by someone else,
+    and not the person it is about."""
+    if is_excluded(principal, task):
+        return False
     candidate = bool(principal.groups.intersection(task["candidate_groups"]))
     if task["assignee"] not in (None, principal.username):
         return False
@@ -302,6 +373,10 @@ def candidates(session: Session, task: Mapping[str, Any]) -> list[Principal]:
 
 
 def is_candidate(session: Session, username: str, task: Mapping[str, Any]) -> bool:
-    """True when `username` is an active user in one of the task's candidate groups."""
+    """True when `username` is an active user in one of the task's candidate groups (and not the person a
+    complaint is about)."""
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    return user is not None and bool(principal_of(session, user).groups.intersection(task["candidate_groups"]))
+    if user is None:
+        return False
+    who = principal_of(session, user)
+    return bool(who.groups.intersection(task["candidate_groups"])) and not is_excluded(who, task)

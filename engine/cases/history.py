@@ -48,7 +48,14 @@ EVENT_LABELS = {
     "feedback_closed": _l("差评核销"),
     "case_archived": _l("电子归档"),
     "archive_requested": _l("申请重新归档"),
+    "complaint_filed": _l("收到投诉"),
+    "complaint_answered": _l("投诉已答复"),
+    "complaint_assigned": _l("分派承办单位"),
+    "complaint_replied": _l("答复投诉人"),
 }
+# How a complaint's reply reached the complainant (engine.feedback.complaint_steps).
+REPLIED_VIA = {"hotline": _l("已推送 12345"), "sms": _l("已短信告知"),
+               "portal": _l("匿名投诉，凭编号和查询码在网上查看")}
 _REASONED = ("case_suspended", "case_resumed", "case_terminated", "task_retried")
 
 
@@ -63,8 +70,9 @@ class CaseHistory:
         """The case's event log in order, with labels, actor names and a one-line detail."""
         form_keys = {t["id"]: t["form_key"] for t in tasks}
         events = store.events_of_case(session.connection(), case_no)
-        groups = labels.group_labels(session, self.reference,
-                                     sorted({g for e in events for g in (e.data or {}).get("candidate_groups", [])}))
+        groups = labels.group_labels(session, self.reference, sorted(
+            {g for e in events for g in (e.data or {}).get("candidate_groups", [])} |
+            {str(e.data["handler"]) for e in events if (e.data or {}).get("handler")}))
         names = labels.actor_names(session, {e.actor for e in events} | {
             (e.data or {}).get(k) for e in events for k in ("assignee", "previous")})
         return [{"type": e.type, "label": EVENT_LABELS.get(e.type, e.type), "at": e.at, "task_name": e.task_name,
@@ -170,4 +178,18 @@ class CaseHistory:
             return f"档号 {data.get('archive_no')}，第 {data.get('version')} 版"
         if kind == "archive_requested":
             return f"第 {data.get('version')} 版；原因：{data.get('reason') or ''}"
+        return self._complaint_detail(kind, data, groups)
+
+    def _complaint_detail(self, kind: str, data: Mapping[str, Any], groups: Mapping[str, str]) -> str:
+        """投诉反馈 (R-6.3.6): on the case a complaint names, and on the complaint's own case."""
+        if kind == "complaint_filed":
+            kind_name = self.reference.complaint_type_name(str(data.get("complaint_type")))
+            return f"投诉 {data.get('from_case', '')}（{kind_name}）"
+        if kind == "complaint_answered":
+            finding = self.forms.enum_label("complaint_handle", "finding", data.get("finding"))
+            return f"投诉 {data.get('from_case', '')} 已答复：{finding}"
+        if kind == "complaint_assigned":
+            return f"承办单位：{groups.get(str(data.get('handler')), data.get('handler'))}"
+        if kind == "complaint_replied":
+            return f"{REPLIED_VIA.get(str(data.get('via')), '')}：{data.get('reply', '')}"
         return ""

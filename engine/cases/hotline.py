@@ -5,6 +5,8 @@ unique, and the platform retries, so registering is idempotent: a known order nu
 with the case it already started, whatever the body says now. The caller's name, phone and
 address go to the application record like any applicant's (personal data stays there); the rest
 of the order is kept as its payload. The hotline never learns an ID number, so none is required.
+An order of type 投诉 is a complaint, not a request for relief: it starts the complaint process
+(`engine.feedback.complaints`, numbered TS…), whose reply goes back to 12345 through the outbox.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from engine.cases import store
 from engine.cases.intake import MAX_LENGTHS
 from engine.cases.regions import MAX_REGION_TEXT, resolve_region
 from engine.errors import InvalidData
-from engine.tables import APPLICATION
+from engine.tables import APPLICATION, COMPLAINT
 
 if TYPE_CHECKING:
     from engine.cases.runtime import CaseEngine
@@ -35,12 +37,15 @@ if TYPE_CHECKING:
 CHANNEL = "hotline"
 LEVEL = "county"  # 12345 hands its orders to the county platform, not to a township window
 WORK_ORDER_TYPES = ("咨询", "求助", "投诉", "建议")
+COMPLAINT_TYPE = "投诉"  # an order of this type starts the complaint process, not a relief case
 STATUS_LABELS = {"received": "已签收", "handling": "办理中", "closed": "已办结"}
 CLOCK_SKEW = timedelta(minutes=10)
 
 # Fields that name or locate the caller: stored in the application row, never in the payload.
 PERSONAL_FIELDS = {"caller": "applicant_name", "phone": "phone", "id_number": "id_number",
                    "address": "address", "content": "request"}
+# The same of a complaint: stored in its complaint row (which keeps no address and no ID number).
+COMPLAINT_FIELDS = {"caller": "name", "phone": "phone", "content": "text"}
 
 FIELD_LABELS = {
     "order_no": "工单编号", "caller": "来电人", "phone": "联系电话", "content": "诉求内容",
@@ -78,6 +83,12 @@ WORK_ORDER_SCHEMA: dict[str, Any] = {
         "address": {"type": "string", "maxLength": MAX_LENGTHS["address"], "description": "事发地址（可选）"},
         "id_number": {"type": "string", "maxLength": MAX_LENGTHS["id_number"],
                       "description": "身份证号码（可选，热线通常没有）"},
+        "complaint_type": {"type": "string", "maxLength": 40,
+                           "description": "投诉类型代码（可选，仅诉求类型为投诉时；见 data/complaint_types.yaml，"
+                                          "默认 other）"},
+        "about_org": {"type": "string", "maxLength": 200,
+                      "description": "被投诉单位的机构代码或名称（可选，仅诉求类型为投诉时）"},
+        "case_no": {"type": "string", "maxLength": 40, "description": "投诉涉及的救助案件编号（可选）"},
     },
     "additionalProperties": True,
 }
@@ -196,6 +207,13 @@ def applicant_of(order: Mapping[str, Any], region: Mapping[str, str | None]) -> 
     }
 
 
+def complaint_of(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The complaint of a checked work order of type 投诉: caller → name, content → text (never anonymous)."""
+    return {"complaint_type": str(order.get("complaint_type") or "other"), "text": order["content"].strip(),
+            "anonymous": False, "name": order["caller"].strip(), "phone": order["phone"].strip(),
+            "about_org": str(order.get("about_org") or ""), "case_no": str(order.get("case_no") or "")}
+
+
 def payload_of(order: Mapping[str, Any]) -> dict[str, Any]:
     """What is kept of the order beside the application: everything but the caller's personal data."""
     kept = {k: v for k, v in order.items() if k not in PERSONAL_FIELDS and k != "order_no"}
@@ -229,10 +247,14 @@ class Hotline:
             if errors:
                 raise InvalidData("工单信息有误，请按提示修改后重新推送", errors)
             region, _ = resolve_region(conn, order["region"], label=FIELD_LABELS["region"])
+        hotline_order = {"order_no": order["order_no"], "payload": payload_of(order)}
         try:
-            self.engine.start_case(applicant_of(order, region), CHANNEL, LEVEL, False, principal.username,
-                                   principal.org_code, allow_missing_id=True,
-                                   hotline_order={"order_no": order["order_no"], "payload": payload_of(order)})
+            if order["type"] == COMPLAINT_TYPE:
+                self.engine.complaints.file(CHANNEL, complaint_of(order), principal.username, principal.org_code,
+                                            hotline_order=hotline_order)
+            else:
+                self.engine.start_case(applicant_of(order, region), CHANNEL, LEVEL, False, principal.username,
+                                       principal.org_code, allow_missing_id=True, hotline_order=hotline_order)
         except IntegrityError:
             if not self._known_case(order["order_no"]):
                 raise
@@ -294,16 +316,25 @@ class Hotline:
             updated_at=updated_at.isoformat())
 
 
+def _registered(conn: Connection, case_no: str) -> tuple[dict[str, str], Mapping[str, Any]]:
+    """The personal fields of an order as its case stored them: the application's, or a complaint's."""
+    found = conn.execute(select(*(APPLICATION.c[c] for c in PERSONAL_FIELDS.values()))
+                         .where(APPLICATION.c.case_no == case_no)).first()
+    if found is not None:
+        return PERSONAL_FIELDS, dict(found._mapping)
+    return COMPLAINT_FIELDS, dict(conn.execute(select(*(COMPLAINT.c[c] for c in COMPLAINT_FIELDS.values()))
+                                               .where(COMPLAINT.c.complaint_no == case_no)).one()._mapping)
+
+
 def changed_fields(conn: Connection, order: Mapping[str, Any], case_no: str, payload: Mapping[str, Any]) -> list[str]:
     """Fields of a repeated order that differ from what was registered the first time."""
-    application = conn.execute(select(*(APPLICATION.c[c] for c in PERSONAL_FIELDS.values()))
-                               .where(APPLICATION.c.case_no == case_no)).one()._mapping
+    fields, stored = _registered(conn, case_no)
     changed = []
-    for field, column in PERSONAL_FIELDS.items():
+    for field, column in fields.items():
         given = str(order.get(field) or "").strip()
         if field == "id_number":
             given = normalize_id_number(given)
-        if given != str(application[column] or ""):
+        if given != str(stored[column] or ""):
             changed.append(field)
     fresh = payload_of(order)
     changed.extend(k for k in sorted(set(fresh) | set(payload)) if fresh.get(k) != payload.get(k))

@@ -259,6 +259,7 @@ class _Statements:
     page: Any
 
 
+_EXCLUDED = INBOX.alias("excluded")
 _SHAPES: dict[tuple[Any, ...], _Statements] = {}
 MAX_SHAPES = 512
 
@@ -277,6 +278,9 @@ def _statements(sort: str, filters: tuple[str, ...], keys: int, after: bool) -> 
         return found
     columns, newest_first = SORT_COLUMNS[sort]
     where = [_FILTERS[name].clause(store.typed_param(f"f_{name}", _FILTERS[name].column)) for name in filters]
+    # A complaint about this user is filed under their exclusion key (`scoping.entry_keys`): leave it out.
+    where.append(INBOX.c.task_id.not_in(select(_EXCLUDED.c.task_id).where(
+        _EXCLUDED.c.viewer == bindparam("excluded", type_=INBOX.c.viewer.type))))
     order = [c.desc() for c in columns] if newest_first else list(columns)
     ranged = [*where, *([_after(columns, newest_first)] if after else [])]
     viewers = [bindparam(f"k{i}", type_=INBOX.c.viewer.type) for i in range(keys)]
@@ -302,13 +306,13 @@ def _statements(sort: str, filters: tuple[str, ...], keys: int, after: bool) -> 
     return _SHAPES.setdefault(shape, _Statements(count, page))
 
 
-def _read_page(conn: Connection, keys: list[str], query: TaskQuery, now: datetime,
+def _read_page(conn: Connection, keys: list[str], excluded: str, query: TaskQuery, now: datetime,
                cursor: list[Any] | None) -> tuple[int, bool, list[str], str | None]:
     """(total, capped, the page's task ids in order, the next page's cursor or None)."""
     filters = _filters(query, now)
     statements = _statements(query.sort, tuple(filters), len(keys), cursor is not None)
     params: dict[str, Any] = {f"f_{name}": value for name, value in filters.items()}
-    params.update({f"k{i}": key for i, key in enumerate(keys)})
+    params.update({f"k{i}": key for i, key in enumerate(keys)}, excluded=excluded)
     params.update({f"c{i}": value for i, value in enumerate(cursor or [])})
     found = int(conn.execute(statements.count, {**params, "cap": COUNT_CAP + 1}).scalar_one())
     offset = 0 if cursor is not None else (query.page - 1) * query.per_page
@@ -363,7 +367,8 @@ class Inbox:
             return Page([], 0, query.page, query.per_page, more=False)
         with self.workflows.reading() as session:
             conn = session.connection()
-            total, capped, ids, next_cursor = _read_page(conn, keys, query, now, cursor)
+            total, capped, ids, next_cursor = _read_page(conn, keys, scoping.excluded_key(principal), query, now,
+                                                         cursor)
             found = {r.id: r for r in conn.execute(_DETAILS, {"ids": ids})} if ids else {}
             items = [row(found[i]) for i in ids if i in found]
             self._name(session, items)

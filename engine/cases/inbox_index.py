@@ -62,8 +62,9 @@ def entries(rows: Sequence[Mapping[str, Any]], applications: Mapping[str, Mappin
             "matters": matters_text(app.get("matters") or []),
             "supplemented": bool((row["context"] or {}).get("supplement")),
         }
+        excluded = (row["context"] or {}).get(scoping.EXCLUDED_USER)
         found.extend({"viewer": key, **common}
-                     for key in scoping.entry_keys(row["candidate_groups"], row["assignee"]))
+                     for key in scoping.entry_keys(row["candidate_groups"], row["assignee"], excluded))
     return found
 
 

@@ -17,7 +17,7 @@ from engine.reference import ReferenceData
 from engine.status import USER_GROUP
 
 SYSTEM_ACTORS = {"system": _l("系统"), "scheduler": _l("系统定时任务"), "applicant": _l("申请人（网上申请）"),
-                 "cli": _l("命令行"), "make": _l("系统部署")}
+                 "cli": _l("命令行"), "make": _l("系统部署"), "portal": _l("公众（门户网站）")}
 
 
 def org_names(session: Session, codes: Iterable[str | None]) -> dict[str, str]:

@@ -53,8 +53,13 @@ def code_matches(conn: Connection, case_no: str, code: str) -> bool:
     """True when `code` is the case's query code (the same cost whether the case exists or not)."""
     stored = conn.execute(select(APPLICATION.c.query_code_hash)
                           .where(APPLICATION.c.case_no == case_no)).scalar_one_or_none()
+    return hash_matches(stored, case_no, code)
+
+
+def hash_matches(stored: str | None, case_no: str, code: str) -> bool:
+    """True when `code` is the query code whose hash for `case_no` is `stored` (an application's or a
+    complaint's); compared even when nothing is stored, so an unknown number costs the same."""
     given = query_code_hash(case_no, code)
-    # Compare even when the case is unknown, so both failures cost the same.
     return hmac.compare_digest(stored or "", given) and bool(stored and code)
 
 

@@ -8,10 +8,10 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `assign_task`, `fire_timers`, `deploy`;
 - `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
-  `archives` (电子化归档 of ended cases), `inbox`, `consultations`, `ratings` and `devices` (好差评 and the
-  windows' tablets), `hotline`, `inspection`, `design`, `outbox`, `accounts`, `content` (the portal's policy
-  documents and pages), `portal` (the portal's public reads: matters by type, service guides, the flow
-  explained, the service windows).
+  `archives` (电子化归档 of ended cases), `inbox`, `consultations`, `ratings`, `devices`, `complaints` and
+  `suggestions` (好差评, the windows' tablets, complaints and the comment book, R-6.3.6), `hotline`, `inspection`,
+  `design`, `outbox`, `accounts`, `content` (the portal's policy documents and pages), `portal` (the portal's
+  public reads: matters by type, service guides, the flow explained, the service windows).
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ from engine.catalog.service import MatterCatalog
 from engine.content.publishing import PortalContent
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
+from engine.feedback.complaints import Complaints
 from engine.feedback.devices import RatingDevices
 from engine.feedback.ratings import Ratings
+from engine.feedback.suggestions import Suggestions
 from engine.notify.outbox import Outbox
 from engine.portal import PortalQueries
 from engine.settings import Settings
@@ -91,6 +93,8 @@ class CaseEngine:
         self.publicity = Publicity(self)
         self.ratings = Ratings(self)
         self.devices = RatingDevices(self)
+        self.complaints = Complaints(self)
+        self.suggestions = Suggestions(self.workflows)
         self.hotline = Hotline(self)
         self.content = PortalContent(settings, self.sessions)
         self.portal = PortalQueries(self.workflows)
@@ -203,12 +207,14 @@ class CaseEngine:
             return self.start_process_in(session, key, values, actor, clock.now(), message=message)
 
     def start_process_in(self, session: Session, key: str, values: dict[str, Any], actor: str, now: datetime,
-                         prefix: str = PROCESS_PREFIX, message: str | None = None) -> tuple[str, int]:
+                         prefix: str = PROCESS_PREFIX, message: str | None = None,
+                         case_no: str | None = None) -> tuple[str, int]:
         """`start_process` inside the caller's transaction (what starts it is stored with it, or neither);
-        the number is `prefix` + date + sequence."""
+        the number is `prefix` + date + sequence, or `case_no` when the caller took one already (to store,
+        before the process runs, what its first steps read)."""
         conn = session.connection()
         latest = store.startable(conn, key)
-        case_no = next_case_no(conn, now, prefix)
+        case_no = case_no or next_case_no(conn, now, prefix)
         if scoping.is_active_staff(session, actor):
             values[STARTER] = actor
         event = {"process": key, **({"message": message} if message else {}),

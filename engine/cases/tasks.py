@@ -12,6 +12,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine import clock, tables
+from engine.access.scoping import EXCLUDED_USER
 from engine.bpmn.definitions import LoadedDefinition
 from engine.bpmn.forms import FormLibrary
 from engine.bpmn.usertasks import STARTER, UserTaskMeta, due_from_value, expression_of
@@ -23,8 +24,9 @@ from engine.deadlines.workcal import WorkCalendar
 from engine.status import READY, USER_GROUP
 
 # Task data worth copying onto the mirror row: it decides who may see the task (scoping).
-# `supplement`: the applicant's last 补正 (its files are marked new on the reviewer's page)
-CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel", "supplement")
+# `supplement`: the applicant's last 补正 (its files are marked new on the reviewer's page); `excluded_user`:
+# the person a complaint is about, who never sees or works its tasks
+CONTEXT_KEYS = ("department", "field_work", "region", "green_channel", "channel", "supplement", EXCLUDED_USER)
 
 
 def record(session: Session, case_no: str, type_: str, actor: str, at: datetime,

@@ -41,8 +41,9 @@ from engine.cases.tasks import TaskMirror, record, write_events
 from engine.deadlines.policy import workday_deadline_helper
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import NotFound, TaskConflict, WorkflowFailure
+from engine.feedback.complaint_steps import COMPLAINT_STEPS, record_complaint_step
 from engine.notify.notices import Notices
-from engine.notify.outbox import queue_in_app
+from engine.notify.outbox import hotline_answered, queue_hotline, queue_in_app
 from engine.settings import Settings
 
 # Workflows kept for reuse per engine (about 30 kB each): the cases stepped most recently.
@@ -55,6 +56,7 @@ class _Effects:
     publications: list[dict[str, Any]] = field(default_factory=list)
     notes: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     case_notices: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    complaint_steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 _effects: ContextVar[_Effects | None] = ContextVar("relief_effects", default=None)
@@ -76,8 +78,9 @@ def publish_notice(department: Any, amount: Any = None, household_size: Any = No
 
 
 # What a process may note in another case's history: an objection's review on the noticed case, the
-# steps of a 差评's rectification on the rated case (R-6.3.6).
-NOTE_KINDS = ("objection_reviewed", "feedback_verified", "feedback_rectified", "feedback_closed")
+# steps of a 差评's rectification on the rated case, a complaint filed and answered on the case it names (R-6.3.6).
+NOTE_KINDS = ("objection_reviewed", "feedback_verified", "feedback_rectified", "feedback_closed",
+              "complaint_filed", "complaint_answered")
 CASE_NOTICE_KINDS = ("rectified",)  # what a process may tell another case's applicant
 
 
@@ -98,10 +101,19 @@ def notify_case_applicant(case_no: Any, kind: Any, **details: Any) -> None:
                                                                if isinstance(v, str | int | float | bool | None)}))
 
 
+def complaint_step(step: Any, **details: Any) -> None:
+    """BPMN helper: record a step of the complaint this process works (投诉反馈: assigned, replied — which
+    answers the complainant —, rated, reopened, closed); see `engine.feedback.complaint_steps`."""
+    effects = _effects.get()
+    if effects is not None and str(step) in COMPLAINT_STEPS:
+        effects.complaint_steps.append((str(step), {k: v for k, v in details.items()
+                                                    if isinstance(v, str | int | float | bool | None)}))
+
+
 def bpmn_helpers(settings: Settings, calendar: WorkCalendar) -> dict[str, Any]:
     """The functions BPMN expressions and scripts may call (the trial runs give the same ones)."""
     return {"notify_applicant": notify_applicant, "publish_notice": publish_notice, "note_on_case": note_on_case,
-            "notify_case_applicant": notify_case_applicant,
+            "notify_case_applicant": notify_case_applicant, "complaint_step": complaint_step,
             "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)}
 
 
@@ -262,6 +274,9 @@ class Workflows:
                     tables.APPLICATION.c.case_no == case_no)).first() is not None:
                 self._queue_notices(session, case_no, [(kind, {**details, "from_case": instance.case_no})], now)
         publications(session, self.settings.reference, instance.case_no, effects.publications, now)
+        for step, details in effects.complaint_steps:
+            self._queue_notices(session, instance.case_no,
+                                record_complaint_step(session, instance.case_no, step, details, now, self.notices), now)
         for case_no, kind, details in effects.notes:
             if store.find_instance(session.connection(), case_no) is not None:
                 record(session, case_no, kind, actor, now, data={**details, "from_case": instance.case_no})
@@ -333,16 +348,15 @@ class Workflows:
 
     def _queue_hotline_result(self, session: Session, instance: InstanceState, workflow: BpmnWorkflow,
                               now: datetime) -> None:
-        # R-5.1.3: a case that came from 12345 is answered back (回单) through the outbox.
+        # R-5.1.3: a case that came from 12345 is answered back (回单) through the outbox — once: a process
+        # that already answered the order on its way (a complaint's reply) is not answered again at its end.
         conn = session.connection()
         order_no = store.hotline_order_of(conn, instance.case_no)
-        if order_no is None:
+        if order_no is None or hotline_answered(conn, instance.case_no):
             return
         result = self.notices.hotline_result(instance.case_no, instance.status, workflow.data)
-        store.insert_rows(conn, tables.NOTICE, [{
-            "case_no": instance.case_no, "recipient": "hotline", "channel": "hotline", "kind": "result",
-            "status": "pending",
-            "content": result, "details": {"order_no": order_no, "status": instance.status}, "created_at": now}])
+        queue_hotline(conn, instance.case_no, "result", result, {"order_no": order_no, "status": instance.status},
+                      now)
         record(session, instance.case_no, "hotline_result_queued", "system", now, data={"order_no": order_no})
 
 

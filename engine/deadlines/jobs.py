@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, select, update
 
 from engine import clock, db, tables
-from engine.access.scoping import USERS, members_clause
+from engine.access.scoping import USERS, excluded_user, members_clause
 from engine.cases import publicity, store
 from engine.deadlines.due import due_soon_clause, past_due_clause
 from engine.deadlines.workcal import WorkCalendar
@@ -50,7 +50,8 @@ def _mark(conn: Connection, column: str, task_ids: Sequence[str], at: datetime) 
 
 def recipients(conn: Connection, task: Mapping[str, Any], supervisors: bool) -> list[str]:
     """Active users to tell about a task: its assignee, the members of its candidate groups (as
-    `Principal.groups` defines membership), and on escalation the supervisors of its organisations."""
+    `Principal.groups` defines membership), and on escalation the supervisors of its organisations —
+    never the person a complaint is about."""
     groups = list(task["candidate_groups"])
     names = set(conn.execute(select(USERS.c.username).where(members_clause(groups))).scalars())
     if supervisors:
@@ -58,7 +59,7 @@ def recipients(conn: Connection, task: Mapping[str, Any], supervisors: bool) -> 
             USERS.c.active.is_(True), USERS.c.is_supervisor.is_(True), USERS.c.org_code.in_(groups))).scalars())
     if task["assignee"]:
         names.add(task["assignee"])
-    return sorted(names)
+    return sorted(names - {excluded_user(task)})
 
 
 def _notice(task: Mapping[str, Any], kind: str, username: str, text: str, at: datetime) -> dict[str, Any]:

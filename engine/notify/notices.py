@@ -1,4 +1,5 @@
-"""Wording of the notices the flow sends to applicants (R-5.2, R-5.4, R-5.6) and of the 12345 回单."""
+"""Wording of the notices the flow sends to applicants (R-5.2, R-5.4, R-5.6) and complainants (R-6.3.6), and of
+the 12345 回单."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ class Notices:
         if kind == "rectified":
             return (f"您对本次服务的评价已收到，经核实已整改：{details.get('measures', '')}。"
                     "欢迎在网上“好差评”再评价一次（追评）。")
+        if kind == "complaint_reply":
+            return f"您反映的问题已办理，答复如下：{details.get('reply', '')}。如有疑问，可拨打监督投诉电话。"
         return f"案件进展通知（{kind}）"
 
     def hotline_result(self, case_no: str, case_status: str, data: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from engine.i18n import _l
 from engine.notify.gateways import Gateway, GatewayError, configured_gateways
 from engine.paging import Page, paginate
 from engine.settings import Settings
-from engine.tables import APPLICATION, HOTLINE, NOTICE
+from engine.tables import APPLICATION, COMPLAINT, HOTLINE, NOTICE
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ KIND_LABELS = {"overdue": _l("超期"), "due_soon": _l("临期提醒"), "result"
                "received": _l("受理登记"), "refused": _l("不予救助"), "declined": _l("不予救助"),
                "dispatched": _l("派单"), "accepted": _l("受理告知"), "completed": _l("办结"),
                "supplement": _l("补正告知"), "supplement_overdue": _l("补正期限提醒"),
-               "supplement_refused": _l("未补正不予受理"), "rectified": _l("差评整改结果")}
+               "supplement_refused": _l("未补正不予受理"), "rectified": _l("差评整改结果"),
+               "complaint_reply": _l("投诉答复")}
 
 _CLAIMED_COLUMNS = (NOTICE.c.id, NOTICE.c.case_no, NOTICE.c.recipient, NOTICE.c.channel, NOTICE.c.kind,
                     NOTICE.c.content, NOTICE.c.details, NOTICE.c.attempts)
@@ -109,6 +110,26 @@ def queue_in_app(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> int:
     return sum(conn.execute(statement, dict(row)).scalar() is not None for row in rows)
 
 
+def queue_hotline(conn: Connection, case_no: str, kind: str, content: str, details: Mapping[str, Any],
+                  now: datetime) -> None:
+    """Queue a message to 12345 about the case's work order (`details["order_no"]`): its 回单, or a complaint's
+    reply (R-5.1.3)."""
+    conn.execute(NOTICE.insert().values(case_no=case_no, recipient="hotline", channel="hotline", kind=kind,
+                                        status=PENDING, content=content, details=dict(details), created_at=now))
+
+
+def hotline_answered(conn: Connection, case_no: str) -> bool:
+    """True when a message to 12345 is already queued for the case."""
+    return conn.execute(select(NOTICE.c.id).where(NOTICE.c.case_no == case_no, NOTICE.c.recipient == "hotline")
+                        .limit(1)).first() is not None
+
+
+def recipient_phone(conn: Connection, case_no: str) -> str | None:
+    """Where an SMS about `case_no` goes: the applicant's phone, or for a complaint (TS…) the complainant's."""
+    phone = conn.execute(select(APPLICATION.c.phone).where(APPLICATION.c.case_no == case_no)).scalar()
+    return phone or conn.execute(select(COMPLAINT.c.phone).where(COMPLAINT.c.complaint_no == case_no)).scalar()
+
+
 def mark_in_app_delivered(conn: Connection, now: datetime) -> int:
     """Mark new in-app notices delivered (they are shown from the moment they are stored)."""
     return conn.execute(
@@ -130,8 +151,7 @@ def _claim(sessions: db.SessionFactory, notice_id: int, attempts: int, now: date
         notice = dict(row._mapping)
         notice["details"] = dict(notice["details"] or {})
         if notice["channel"] == "sms":
-            notice["phone"] = conn.execute(
-                select(APPLICATION.c.phone).where(APPLICATION.c.case_no == notice["case_no"])).scalar()
+            notice["phone"] = recipient_phone(conn, notice["case_no"])
         elif notice["channel"] == "hotline":
             notice["order_no"] = notice["details"].get("order_no") or conn.execute(
                 select(HOTLINE.c.order_no).where(HOTLINE.c.case_no == notice["case_no"])).scalar()

@@ -4,6 +4,7 @@ link is the first stop and leads to the main content, focus is visible, every fo
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -11,10 +12,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from engine.cases.runtime import CaseEngine
+from engine.settings import PROJECT_ROOT
 from tests.support.browser import PHONE_VIEWPORT, LiveServer, Step, apply_online, set_field, visit
 
 pytestmark = pytest.mark.browser
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
+COMPLAINT_BPMN = PROJECT_ROOT / "processes" / "complaint.bpmn"
+COMPLAINT = {"complaint_type": "attitude", "about_org": "T01V02", "text": "窗口人员态度生硬，材料一次没有说清",
+             "name": "王五", "phone": "13700137000"}
 LONG_ADDRESS = ("示范县青阳镇青阳大道南延段与新河路交叉口东北角青阳镇为民服务中心综合楼二楼东侧社会救助综合受理窗口"
                 "（乘3路公交至青阳镇政府站下车向东步行约200米）")
 
@@ -85,6 +90,48 @@ def see_the_process(page: Page) -> None:
     expect(page.locator("#viewer-canvas .djs-element[data-element-id=triage]")).to_be_attached()
 
 
+def _with_complaints() -> None:
+    """The complaint process deployed on the live server's database (the demo deploys only the linkage flow)."""
+    engine = CaseEngine.for_url(os.environ["RELIEF_DATABASE_URL"])
+    engine.deploy(COMPLAINT_BPMN.read_bytes(), COMPLAINT_BPMN.name, "test")
+
+
+def file_a_complaint(page: Page) -> tuple[str, str]:
+    """A named complaint filed on the portal's form; its number and query code."""
+    _with_complaints()
+    visit(page, "/portal/complaints")
+    for name, value in COMPLAINT.items():
+        set_field(page, name, value)
+    page.get_by_role("button", name="提交投诉").click()
+    expect(page.locator("#complaint-no")).to_have_text(re.compile(r"^\s*TS\d{12}\s*$"))
+    return page.locator("#complaint-no").inner_text().strip(), page.locator("#query-code").inner_text().strip()
+
+
+def complaint_refused(page: Page) -> None:
+    """The complaint form sent without a type or text: the errors beside the fields."""
+    visit(page, "/portal/complaints")
+    page.get_by_role("button", name="提交投诉").click()
+    expect(page.locator("#err-complaint_type")).to_be_visible()
+
+
+def look_up_a_complaint(page: Page) -> None:
+    """The progress of a complaint just filed, by its number and query code."""
+    complaint_no, code = file_a_complaint(page)
+    visit(page, "/portal/complaints/query")
+    set_field(page, "complaint_no", complaint_no)
+    set_field(page, "query_code", code)
+    page.get_by_role("button", name="查询").click()
+    expect(page.locator("#complaint-status")).to_have_text("办理中")
+
+
+def send_a_suggestion(page: Page) -> None:
+    """A suggestion written in the portal's comment book."""
+    visit(page, "/portal/suggestions")
+    set_field(page, "text", "希望周六也能办理")
+    page.get_by_role("button", name="提交意见").click()
+    expect(page.locator("#suggestion-received")).to_be_visible()
+
+
 class PortalPage(NamedTuple):
     """A page of the portal: the path it is served at and how a visitor gets to it."""
 
@@ -109,6 +156,13 @@ PORTAL_PAGES = {
     "rate": PortalPage("/portal/rate", lambda page: visit(page, "/portal/rate")),
     "notices": PortalPage("/portal/notices", lambda page: visit(page, "/portal/notices")),
     "notice": PortalPage("/portal/notices/<int:notice_id>", notice_with_objection_form),
+    "complaint": PortalPage("/portal/complaints", lambda page: visit(page, "/portal/complaints")),
+    "complaint-refused": PortalPage("/portal/complaints", complaint_refused),
+    "complaint-filed": PortalPage("/portal/complaints", file_a_complaint),
+    "complaint-query": PortalPage("/portal/complaints/query", lambda page: visit(page, "/portal/complaints/query")),
+    "complaint-progress": PortalPage("/portal/complaints/query", look_up_a_complaint),
+    "suggestions": PortalPage("/portal/suggestions", lambda page: visit(page, "/portal/suggestions")),
+    "suggestion-sent": PortalPage("/portal/suggestions", send_a_suggestion),
 }
 
 # Per header link or button: its box, the height of its text, one line of that text, and the font size.

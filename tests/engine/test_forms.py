@@ -28,11 +28,15 @@ FORM_KEYS = {
     "feedback_verify",
     "feedback_rectify",
     "feedback_unfounded",
+    "complaint_handle",
+    "complaint_callback",
 }
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 VALID = [
+    ("complaint_handle", {"finding": "partly_founded", "handling": "约谈", "reply": "已整改"}),
+    ("complaint_callback", {"satisfaction": "unreachable", "callback_note": "三次未接通", "decision": "close"}),
     ("triage", {"decision": "eligible", "departments": ["minzheng"], "matters": ["dibao"]}),
     ("triage", {"decision": "ineligible", "reason": "家庭收入高于低保标准", "note": "已电话告知"}),
     ("triage", {"decision": "unclear"}),
@@ -167,8 +171,8 @@ def _walk(schema: Any) -> list[dict[str, Any]]:
 
 
 def test_known_form_keys_lists_every_form() -> None:
-    """The shipped forms directory holds exactly the user-task forms (the linkage flow's, 公示异议核查's and
-    差评整改's), the generic completion form and the applicant situation form."""
+    """The shipped forms directory holds exactly the sixteen user-task forms (the linkage flow's, the 公示异议
+    review's, the 差评整改's and the complaint's), the generic completion form and the applicant situation form."""
     assert forms.known_keys() == FORM_KEYS
 
 

@@ -45,7 +45,7 @@ def save(engine: Any, code: str, **changes: Any) -> None:
 
 def test_home_lists_the_matters_by_type_with_their_guides(client: FlaskClient) -> None:
     """Every assistance type with its matters in the catalog's order, each linking to its guide; the services
-    are linked and 投诉反馈 is marked as coming, not a form."""
+    are linked, 投诉反馈 and 意见簿 among them."""
     page = doc(client, "/portal/")
     assert texts(page, '//section[@id="type-linshi"]//li/a') == ["临时救助", "流浪乞讨人员救助"]
     assert texts(page, '//section[@id="type-dibao"]//li/a') == ["最低生活保障", "低收入人口认定（低保边缘）"]
@@ -56,9 +56,10 @@ def test_home_lists_the_matters_by_type_with_their_guides(client: FlaskClient) -
     assert "待县确认" not in texts(page, '//li[@id="matter-dibao"]')[0]
     services = page.xpath('//ul[@id="services"]//a/@href')
     assert services == ["/portal/apply", "/portal/query", "/portal/rate", "/portal/notices", "/portal/hall",
-                        "/portal/process", "/portal/policies", "/portal/about"]
+                        "/portal/process", "/portal/policies", "/portal/about", "/portal/complaints",
+                        "/portal/suggestions"]
     [complaints] = page.xpath('//*[@id="complaints"]')
-    assert complaints.tag != "a" and "即将开通" in complaints.text_content() and not complaints.xpath(".//form")
+    assert complaints.tag == "a" and "即将开通" not in complaints.text_content()
 
 
 def test_a_disabled_matter_leaves_the_home_page_and_its_guide_is_gone(client: FlaskClient, engine: Any) -> None:

@@ -233,12 +233,15 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json(_ref("Case"), "案件"), **_errors(401, 404, 429)}}},
         "/hotline/work-orders": {"post": {
             "tags": ["hotline"], "summary": "12345 推送工单（幂等：同一工单编号只立一案）",
+            "description": "诉求类型为咨询、求助、建议的工单登记为救助申请（案件编号 SJ…）；诉求类型为投诉的工单"
+                           "启动投诉流程（投诉编号 TS…，可带 complaint_type、about_org、case_no），承办单位答复后"
+                           "答复内容经 12345 回单通道推送回 12345。",
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("WorkOrder")}}},
             "responses": {"201": _json(_ref("WorkOrderReceipt"), "新工单，已立案"),
                           "200": _json(_ref("WorkOrderReceipt"), "重复推送，返回原案件"),
                           **_errors(400, 401, 403, 422, 429)}}},
         "/hotline/work-orders/{order_no}": {"get": {
-            "tags": ["hotline"], "summary": "工单办理状态与回单（12345 接口账号、系统管理员）",
+            "tags": ["hotline"], "summary": "工单办理状态与回单（12345 接口账号、系统管理员；投诉工单的回单为答复）",
             "parameters": [_path("order_no", "工单编号")],
             "responses": {"200": _json(_ref("WorkOrderState"), "工单状态"), **_errors(401, 404, 429)}}},
         "/cases/{case_no}/rating": {"post": {

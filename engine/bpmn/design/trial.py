@@ -100,6 +100,7 @@ class SampleRun:
         engine = SandboxScriptEngine({"notify_applicant": self._notify, "publish_notice": self._publish,
                                       "note_on_case": lambda *_args, **_details: None,
                                       "notify_case_applicant": lambda _case_no, kind, **_details: self._notify(kind),
+                                      "complaint_step": lambda *_args, **_details: None,
                                       "workday_deadline": workday_deadline_helper(calendar, settings.due_policy)})
         self.workflow = BpmnWorkflow(draft.spec, draft.subprocess_specs, script_engine=engine)
 
