@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from engine import clock
 from engine.access import scoping
 from engine.errors import Forbidden, InvalidData, NotDeployed, NotFound
 from engine.feedback.statistics import DIMENSIONS
@@ -26,17 +27,22 @@ ISSUED_CODE = "complaint_query_code"  # the code shown once after registration, 
 @bp.route("/")
 @login_required
 def stats() -> Any:
-    """The figures for the chosen dimension and months (GET filters, so a view can be bookmarked)."""
+    """The 好差评 figures for the chosen dimension and months, or (by=complaints) the complaints of a month
+    or year by type, result and handling organisation (GET filters, so a view can be bookmarked)."""
     who = require("feedback_stats")
     by = request.args.get("by", "month")
     since, until = request.args.get("since", "").strip(), request.args.get("until", "").strip()
+    period = request.args.get("period", "").strip() or clock.local_text(clock.now(), "%Y-%m")
+    figures, complaints, errors = None, None, {}
     try:
-        figures = engine().ratings.statistics(who, by, since or None, until or None)
-        errors: dict[str, list[str]] = {}
+        if by == "complaints":
+            complaints = engine().complaints.counts(who, period)
+        else:
+            figures = engine().ratings.statistics(who, by, since or None, until or None)
     except InvalidData as refused:
-        figures, errors = None, refused.errors
-    return render_template("feedback/stats.html", figures=figures, errors=errors, by=by, since=since, until=until,
-                           dimensions=DIMENSIONS), (422 if errors else 200)
+        errors = refused.errors
+    return render_template("feedback/stats.html", figures=figures, complaints=complaints, errors=errors, by=by,
+                           since=since, until=until, period=period, dimensions=DIMENSIONS), (422 if errors else 200)
 
 
 def _complaint_form(values: dict[str, Any], channels: tuple[str, ...], errors: dict[str, list[str]] | None = None,

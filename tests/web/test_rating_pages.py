@@ -138,3 +138,16 @@ def test_cli_contracts(demo_db: str, rating_ready: Any) -> None:
     scoped = relief("feedback", "stats", "--user", "yb1", database_url=demo_db)
     assert scoped["total"]["total"] == 0
     assert "用户不存在" in relief("feedback", "stats", "--user", "nobody", database_url=demo_db, expect=1)["message"]
+
+
+def test_the_statistics_page_counts_complaints_by_type_and_result(login: Any, engine: Any) -> None:
+    """The 投诉 tab: this month's complaint counted under its type, 待办理 and its handler; a bad period refused."""
+    complaint_bpmn = RECTIFICATION_BPMN.parent / "complaint.bpmn"
+    engine.deploy(complaint_bpmn.read_bytes(), complaint_bpmn.name, "test")
+    engine.complaints.file_online({"complaint_type": "attitude", "text": "窗口人员态度差", "about_org": "T01",
+                                   "name": "李四", "phone": "13900001111", "anonymous": False})
+    page = doc(login("center1").get("/feedback/?by=complaints"))
+    assert page.xpath('string(//td[@id="complaint-total"])') == "1"
+    assert "城东街道" in page.xpath('string(//table[@id="complaint-table"]/tbody)')
+    bad = login("center1").get("/feedback/?by=complaints&period=2026-1")
+    assert bad.status_code == 422 and "应为 YYYY-MM" in bad.data.decode()
