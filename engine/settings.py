@@ -52,6 +52,7 @@ class Settings:
     hotline_log: Path
     hotline_push_url: str | None
     hotline_push_timeout: float
+    portal_url: str = ""  # the portal's public address (https://…), for links in SMS; '' leaves them out
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -90,6 +91,7 @@ class Settings:
             hotline_log=Path(given("HOTLINE_LOG") or instance / "hotline.log"),
             hotline_push_url=_text(given("HOTLINE_PUSH_URL")),
             hotline_push_timeout=_seconds(given("HOTLINE_PUSH_TIMEOUT")),
+            portal_url=str(given("PORTAL_URL") or "").strip().rstrip("/"),
         )
 
     @classmethod

@@ -144,7 +144,7 @@ class Workflows:
                  reuse_workflows: bool = True):
         self.settings, self.sessions, self.calendar = settings, sessions, calendar
         self.policy = settings.due_policy
-        self.notices = Notices(settings.reference)
+        self.notices = Notices(settings.reference, settings.portal_url)
         self.specs = SpecCache(known_groups(settings))
         self.serializer = StateSerializer()
         self.script_engine = SandboxScriptEngine(bpmn_helpers(settings, calendar))

@@ -11,11 +11,14 @@ from engine.status import CLOSED_DECLINED
 _OUTCOMES = {"approved": "予以救助", "denied": "不予救助", "referred": "已转介"}
 
 
+RATING_INVITED = ("completed", "rectified")  # notices that invite the applicant's 好差评 (R-6.3.6)
+
+
 class Notices:
     """Notice texts; department names come from the reference data."""
 
-    def __init__(self, reference: ReferenceData):
-        self.reference = reference
+    def __init__(self, reference: ReferenceData, portal_url: str = ""):
+        self.reference, self.portal_url = reference, portal_url
 
     def _results(self, results: Any) -> str:
         parts = []
@@ -35,10 +38,13 @@ class Notices:
                  for n, i in enumerate((i for i in items or [] if isinstance(i, dict)), start=1)]
         return "；".join(lines)
 
-    def for_case(self, case_no: str, kind: str, details: dict[str, Any]) -> str:
+    def for_case(self, case_no: str, kind: str, details: dict[str, Any], invite: bool = True) -> str:
         """The notice as the applicant receives it: headed by the case number, which with the query code
         lets them follow the case online (进度查询)."""
-        return f"【社会救助 {case_no}】{self.text(kind, details)}"
+        text = f"【社会救助 {case_no}】{self.text(kind, details)}"
+        if invite and kind in RATING_INVITED and self.portal_url:  # 好差评: the closing SMS links the rating page
+            text += f"评价：{self.portal_url}/portal/rate?case={case_no}"
+        return text
 
     def text(self, kind: str, details: dict[str, Any]) -> str:
         """Return the Chinese text of a notice of `kind` with `details`."""
@@ -84,5 +90,5 @@ class Notices:
             kind = {"ineligible": "refused"}.get(str(data.get("decision")), "declined")
             if data.get("overdue_decision") == "refuse":
                 kind = "supplement_refused"
-            return self.for_case(case_no, kind, {"reason": data.get("reason", "")})
-        return self.for_case(case_no, "completed", {"results": data.get("dept_results")})
+            return self.for_case(case_no, kind, {"reason": data.get("reason", "")}, invite=False)
+        return self.for_case(case_no, "completed", {"results": data.get("dept_results")}, invite=False)

@@ -148,3 +148,20 @@ def test_a_window_visit_is_rated_once_and_a_poor_one_goes_to_the_window(rating_e
         rating = session.scalars(select(Rating)).one()
         assert session.get(Consultation, visit) is not None
     assert (rating.consultation_id, rating.org_code, rating.clerk) == (visit, "T01V01", "clerk_v")
+
+
+def test_the_closing_sms_links_the_rating_page_when_the_portal_address_is_set(clean_db: str) -> None:
+    """With RELIEF_PORTAL_URL the 办结 SMS ends with the rating page's link for the case; without, no link."""
+    from tests.support.db import engine_for
+
+    engine = engine_for(clean_db, deploy=True, county=True, PORTAL_URL="https://jz.example.gov.cn/")
+    case_no = closed_case(engine)
+    with tx(clean_db) as session:
+        done = session.scalars(select(Notification).where(Notification.case_no == case_no,
+                                                          Notification.kind == "completed")).one()
+    assert done.content.endswith(f"评价：https://jz.example.gov.cn/portal/rate?case={case_no}")
+    plain = closed_case(engine_for(clean_db))
+    with tx(clean_db) as session:
+        other = session.scalars(select(Notification).where(Notification.case_no == plain,
+                                                           Notification.kind == "completed")).one()
+    assert "/portal/rate" not in other.content
