@@ -52,16 +52,18 @@ BPMN = ROOT / "processes" / "relief_linkage.bpmn"
 DMN = ROOT / "processes" / "relief_suggestion.dmn"
 APPLICANT = {"name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
              "region": {"township": "T01", "village": "T01V01"}, "request": "因病致贫"}
-ACCEPT = {"materials": ["身份证"], "location": "窗口", "field_work": "none"}
-RESULT = {"outcome": "approved", "content": "予以救助", "amount": 1000}
+# material_review: []: the forms' default (材料审查), which the bare runs do not apply
+ACCEPT = {"materials": ["身份证"], "location": "窗口", "field_work": "none", "material_review": []}
+RESULT = {"outcome": "approved", "content": "予以救助", "amount": 1000, "household_size": None}
 QUICK_CASES = 20  # cases per scenario with --quick
 
 # Each scenario: the data to submit for each form key (dept_accept may vary by department).
 SCENARIOS: dict[str, dict[str, Any]] = {
-    "ineligible": {"triage": {"decision": "ineligible", "reason": "收入超标"}},
-    "one_department": {"triage": {"decision": "eligible", "departments": ["minzheng"]},
+    "ineligible": {"triage": {"decision": "ineligible", "reason": "收入超标", "material_review": []}},
+    "one_department": {"triage": {"decision": "eligible", "departments": ["minzheng"], "material_review": []},
                        "dept_accept": ACCEPT, "dept_result": RESULT, "summary": {"summary": "办结"}},
-    "three_departments": {"triage": {"decision": "eligible", "departments": ["minzheng", "yibao", "canlian"]},
+    "three_departments": {"triage": {"decision": "eligible", "departments": ["minzheng", "yibao", "canlian"],
+                                     "material_review": []},
                           "joint_plan": {"departments": ["minzheng", "yibao", "canlian"], "plan": "联动"},
                           "dept_accept": {**ACCEPT, "field_work": "township"},
                           "field_report": {"result": "已核查"}, "dept_result": RESULT,
@@ -88,9 +90,11 @@ def bare_runner(sandbox: str = "none") -> Callable[[dict[str, Any]], int]:
 
     def run(decisions: dict[str, Any]) -> int:
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
-        # The flow reads green_channel (the overrun timer's workday_deadline(15, green_channel)).
+        # What the engine starts a case with (CaseEngine._initial_data) that the flow reads: green_channel
+        # (the overrun timer's workday_deadline(15, green_channel)), the matters (救助公示).
         workflow.get_next_task(state=TaskState.READY).data.update({"region": region, "case_no": "X",
-                                                                   "green_channel": False, "situation": {}})
+                                                                   "green_channel": False, "situation": {},
+                                                                   "matters": []})
         workflow.do_engine_steps()
         steps = 0
         while not workflow.is_completed():
