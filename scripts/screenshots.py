@@ -151,6 +151,8 @@ def take_screenshots(browser: Browser, base_url: str, engine: CaseEngine, out: P
     clerk.goto("/intake/new")
     for name, value in WINDOW_APPLICATION.items():
         set_field(clerk, name, value)
+    for matter in ("linshi", "yiliao"):  # the triage's 材料审查 then lists these matters' materials
+        clerk.locator(f"input[name=matters][value={matter}]").check()
     clerk.get_by_role("button", name="提交登记").click()
     expect(clerk.locator("#case-no")).to_have_text(re.compile(r"^\s*SJ\d{12}\s*$"))
     case_no = clerk.locator("#case-no").inner_text().strip()
@@ -164,6 +166,7 @@ def take_screenshots(browser: Browser, base_url: str, engine: CaseEngine, out: P
     set_field(center, "decision", "eligible")
     for department in ("minzheng", "yibao"):
         form.locator(f"input[name=departments][value={department}]").check()
+    form.locator("#review-table tbody tr").first.locator("input[value='ok']").check()
     form.evaluate("f => f.closest('section').scrollIntoView()")  # the form, not the case summary above it
     center.screenshot(path=out / "task.png")
     with center.expect_navigation():
