@@ -9,6 +9,8 @@ from sqlalchemy import Table
 from engine.models import (
     Application,
     Attachment,
+    AuditChainHead,
+    AuditLog,
     CaseEvent,
     Consultation,
     ContentPage,
@@ -35,6 +37,8 @@ from engine.models import (
 
 APPLICATION = cast(Table, Application.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
+AUDIT = cast(Table, AuditLog.__table__)
+AUDIT_HEAD = cast(Table, AuditChainHead.__table__)
 CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)

@@ -63,6 +63,7 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "feedback_stats": (_roles(*COUNTY_WIDE, "department", "clerk", "field", "joint_office"),
                        _l("无权查看好差评统计")),
     "hotline_read": (_roles("integration", "admin"), _l("仅 12345 平台接口账号和系统管理员可以查询工单")),
+    "audit": (_roles("admin"), _l("仅系统管理员可以查看和导出审计日志")),
 }
 
 
@@ -283,6 +284,11 @@ def error_watchers_clause() -> ColumnElement[bool]:
     center = select(ROLES.c.user_id).where(ROLES.c.role == "center")
     return and_(USERS.c.active.is_(True), or_(USERS.c.id.in_(role_holders),
                                               and_(USERS.c.is_supervisor.is_(True), USERS.c.id.in_(center))))
+
+
+def administrators_clause() -> ColumnElement[bool]:
+    """SQL on app_user: the active administrators (told when the audit log fails its daily check)."""
+    return and_(USERS.c.active.is_(True), USERS.c.id.in_(select(ROLES.c.user_id).where(ROLES.c.role == "admin")))
 
 
 def candidates(session: Session, task: Mapping[str, Any]) -> list[Principal]:

@@ -8,9 +8,9 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `assign_task`, `fire_timers`, `deploy`;
 - `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
-  `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`, `content` (the portal's
-  policy documents and pages), `portal` (the portal's public reads: matters by type, service guides, the
-  flow explained, the service windows).
+  `inbox`, `consultations`, `hotline`, `inspection`, `design`, `outbox`, `accounts`, `audit` (the security
+  audit log), `content` (the portal's policy documents and pages), `portal` (the portal's public reads:
+  matters by type, service guides, the flow explained, the service windows).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
+from engine.audit.chain import audit
+from engine.audit.service import AuditTrail
 from engine.bpmn.definitions import DeployResult, LoadedDefinition, SpecCache, latest_definition
 from engine.bpmn.design.studio import DesignStudio
 from engine.bpmn.usertasks import STARTER
@@ -81,6 +83,7 @@ class CaseEngine:
         self.design = DesignStudio(settings, self.sessions, self.calendar)
         self.outbox = Outbox(settings, self.sessions)
         self.accounts = Accounts(settings, self.sessions)
+        self.audit = AuditTrail(settings, self.sessions)
         self.consultations = Consultations(self.workflows)
         self.catalog = MatterCatalog(settings, self.sessions)
         self.supplements = Supplements(self.workflows)
@@ -312,6 +315,9 @@ class CaseEngine:
             details: dict[str, Any] = {"assignee": assignee, "previous": row["assignee"]}
             if reason:
                 details["reason"] = reason
+                # 改派 by an administrator is in the security audit log too
+                audit(session, actor or str(assignee), "task_reassigned", now, row["case_no"], task=row["name"],
+                      **details)
             record(session, row["case_no"], event, actor or str(assignee), now, task_id, row["name"], details)
             return task_summary({**row, "assignee": assignee}, now)
 

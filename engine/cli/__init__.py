@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import admin, cases, catalog, feedback
+from engine.cli import admin, audit, cases, catalog, feedback
 from engine.cli.common import Context
 from engine.settings import Settings, SettingsError
 
@@ -25,5 +25,5 @@ def main(ctx: click.Context) -> None:
             raise click.UsageError(str(err)) from err
 
 
-for _command in (*admin.COMMANDS, *cases.COMMANDS, *catalog.COMMANDS, *feedback.COMMANDS):
+for _command in (*admin.COMMANDS, *audit.COMMANDS, *cases.COMMANDS, *catalog.COMMANDS, *feedback.COMMANDS):
     main.add_command(_command)

@@ -1,4 +1,5 @@
-"""Deadlines that bite (R-6.2.2): overdue flags, 临期提醒 reminders and escalation notices.
+"""Deadlines that bite (R-6.2.2): overdue flags, 临期提醒 reminders and escalation notices; with them, once a
+day, the audit log's check and retention (`engine.audit.service.AuditTrail.daily_check`).
 
 Each job reads only the tasks it may act on (indexed by state and due time), marks them with a
 guarded UPDATE … WHERE flag IS NULL RETURNING, and writes events and notices only for the rows
@@ -107,6 +108,7 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         queued = queue_in_app(conn, [*overdue_notices, *soon_notices])
         store.insert_rows(conn, tables.EVENT, [*overdue_events, *soon_events])
         notices_ended = publicity.end_due(conn, now)  # 救助公示 whose period is over leave the portal
+    audit_check = engine.audit.daily_check(now)  # once a day: the audit log's chain (R-6.4.3), then retention
     deliveries = engine.outbox.deliver(now)
     return {
         "now": now.isoformat(), "timers_fired": timers,
@@ -115,4 +117,5 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         "reminders": [{"task_id": e["task_id"], "case_no": e["case_no"], "task": e["task_name"]}
                       for e in soon_events],
         "notices_queued": queued, "deliveries": deliveries, "public_notices_ended": notices_ended,
+        "audit_check": audit_check,
     }
