@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.audit.labels import DETAIL_LABELS, action_label
-from engine.cases.labels import actor_names
+from engine.cases.labels import SYSTEM_ACTORS, actor_names
 from engine.errors import InvalidData
 from engine.paging import DEFAULT_PER_PAGE, Page, paginate
 from engine.tables import AUDIT
@@ -94,6 +94,9 @@ def audit_page(session: Session, wanted: AuditFilter, page: int,
     names = actor_names(session, [row["actor"] for row in found.items])
     for row in found.items:
         row["action_label"] = action_label(row["action"])
+        # The engine's own actors by a label to translate; people by name — as typed at sign-in, so never
+        # a translation's format string.
+        row["actor_system"] = SYSTEM_ACTORS.get(row["actor"])
         row["actor_name"] = names.get(row["actor"], row["actor"])
         row["details_shown"] = [(DETAIL_LABELS.get(key, key), _shown(value)) for key, value in row["details"].items()]
     return found

@@ -68,8 +68,11 @@ class AuditTrail:
         with db.transaction(self.sessions, read_only=True) as session:
             yield from csv_rows(session.connection(), wanted, up_to, translate)
 
-    def verify(self, now: datetime | None = None) -> Verdict:
-        """Check the whole chain (in one snapshot) and keep the verdict on the head for the page."""
+    def verify(self, now: datetime | None = None, principal: Principal | None = None) -> Verdict:
+        """Check the whole chain (in one snapshot) and keep the verdict on the head for the page; with a
+        `principal` (the page's 立即校验) only an administrator may (None: an operator tool, the scheduler)."""
+        if principal is not None:
+            scoping.require(principal, "audit")
         with db.transaction(self.sessions, read_only=True, snapshot=True) as session:
             verdict = verify_chain(session.connection())
         with db.transaction(self.sessions) as session:
