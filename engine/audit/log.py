@@ -18,12 +18,13 @@ from engine import clock
 from engine.audit.labels import DETAIL_LABELS, action_label
 from engine.cases.labels import SYSTEM_ACTORS, actor_names
 from engine.errors import InvalidData
+from engine.i18n import _l
 from engine.paging import DEFAULT_PER_PAGE, Page, paginate
 from engine.tables import AUDIT
 
 LIMITS = {"actor": 100, "action": 40, "target": 200}
 CSV_BATCH = 500  # rows read and written out at a time
-CSV_HEADER = ("序号", "时间", "操作人", "操作", "操作代码", "对象", "详情", "校验值")
+CSV_HEADER = (_l("序号"), _l("时间"), _l("操作人"), _l("操作"), _l("操作代码"), _l("对象"), _l("详情"), _l("校验值"))
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what Excel would run as a formula
 
 _COLUMNS = (AUDIT.c.id, AUDIT.c.seq, AUDIT.c.at, AUDIT.c.actor, AUDIT.c.action, AUDIT.c.target, AUDIT.c.details,
