@@ -149,16 +149,20 @@ def _sqlite_writer_turn(session: Session) -> Iterator[None]:
 
 
 @contextmanager
-def transaction(sessions: SessionFactory, read_only: bool = False) -> Iterator[Session]:
+def transaction(sessions: SessionFactory, read_only: bool = False, snapshot: bool = False) -> Iterator[Session]:
     """Open a session in one transaction: commit on success, roll back on error, then close it.
 
     `read_only`: the transaction only reads; on SQLite it then does not take the write lock (and a
-    writer first waits for its turn, `_sqlite_writer_turn`)."""
+    writer first waits for its turn, `_sqlite_writer_turn`). `snapshot` (with `read_only`): every statement
+    sees the database as it was at the first (PostgreSQL: REPEATABLE READ; an SQLite read is one already)."""
     session = sessions()
     try:
         with nullcontext() if read_only else _sqlite_writer_turn(session), session.begin():
             if read_only:
-                session.connection(execution_options={READ_ONLY: True})
+                options: dict[str, Any] = {READ_ONLY: True}
+                if snapshot and session.get_bind().dialect.name == "postgresql":
+                    options["isolation_level"] = "REPEATABLE READ"
+                session.connection(execution_options=options)
             yield session
     finally:
         session.close()

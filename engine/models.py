@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -353,9 +354,14 @@ class Attachment(Base):
 
 
 class AuditLog(Base):
-    """Security-relevant actions: sign-in, lockout, unmasking personal data, exports, tokens."""
+    """Security-relevant actions: sign-in, lockout, unmasking personal data, exports, tokens (R-6.4.3).
+
+    A hash chain (`engine.audit.chain`): `seq` numbers the entries in the order they were committed, each
+    `row_hash` covers the entry and the `prev_hash` of the one before, so an edit, a deletion, an insertion
+    or a change of order shows (`engine.audit.verify`)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_seq", "seq", unique=True), Index("ix_audit_log_action", "action"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
@@ -363,6 +369,26 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The audit log's chain head (one row): the last entry's seq and hash, which every write locks and moves,
+    the anchor the chain starts from (the first kept entry's seq and prev_hash; moved by pruning), and the
+    last check's day and verdict (the daily job runs once a day)."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    anchor_seq: Mapped[int] = mapped_column(BigInteger)
+    anchor_hash: Mapped[str] = mapped_column(String(64))
+    verified_on: Mapped[date | None]
+    verified_at: Mapped[datetime | None]
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Consultation(Base):

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "RELIEF_"
 ENVIRONMENTS = ("development", "production")
+AUDIT_RETENTION_DAYS = 365  # how long the audit log is kept by default
+MIN_AUDIT_RETENTION_DAYS = 183  # at least six months (DOMAIN: keep audit logs at least 6 months, GB/T 37973)
 
 
 class SettingsError(ValueError):
@@ -52,6 +54,7 @@ class Settings:
     hotline_log: Path
     hotline_push_url: str | None
     hotline_push_timeout: float
+    audit_retention_days: int
     portal_url: str = ""  # the portal's public address (https://…), for links in SMS; '' leaves them out
 
     @classmethod
@@ -91,6 +94,7 @@ class Settings:
             hotline_log=Path(given("HOTLINE_LOG") or instance / "hotline.log"),
             hotline_push_url=_text(given("HOTLINE_PUSH_URL")),
             hotline_push_timeout=_seconds(given("HOTLINE_PUSH_TIMEOUT")),
+            audit_retention_days=_retention_days(given("AUDIT_RETENTION_DAYS")),
             portal_url=str(given("PORTAL_URL") or "").strip().rstrip("/"),
         )
 
@@ -178,3 +182,16 @@ def _seconds(value: Any) -> float:
     if seconds <= 0:
         raise SettingsError(f"{ENV_PREFIX}HOTLINE_PUSH_TIMEOUT 应大于 0：{value!r}")
     return seconds
+
+
+def _retention_days(value: Any) -> int:
+    if value is None:
+        return AUDIT_RETENTION_DAYS
+    try:
+        days = int(str(value).strip())
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_PREFIX}AUDIT_RETENTION_DAYS 应为天数（整数）：{value!r}") from exc
+    if days < MIN_AUDIT_RETENTION_DAYS:
+        raise SettingsError(f"{ENV_PREFIX}AUDIT_RETENTION_DAYS={days} 过短：审计日志至少保存 6 个月"
+                            f"（不少于 {MIN_AUDIT_RETENTION_DAYS} 天）")
+    return days

@@ -9,6 +9,8 @@ from sqlalchemy import Table
 from engine.models import (
     Application,
     Attachment,
+    AuditChainHead,
+    AuditLog,
     CaseArchive,
     CaseEvent,
     Complaint,
@@ -41,6 +43,8 @@ APPLICATION = cast(Table, Application.__table__)
 ARCHIVE = cast(Table, CaseArchive.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
 COMPLAINT = cast(Table, Complaint.__table__)
+AUDIT = cast(Table, AuditLog.__table__)
+AUDIT_HEAD = cast(Table, AuditChainHead.__table__)
 CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)

@@ -10,7 +10,7 @@ from tests.support.db import ROOT
 
 BLUEPRINTS = {"web.auth", "web.inbox", "web.tasks", "web.cases", "web.intake", "web.portal", "web.notifications",
               "web.calendar_admin", "web.design", "web.instances", "web.content", "web.catalog", "web.publicity_admin",
-              "web.orgs_admin", "web.feedback", "web.devices_admin", "web.tablet"}
+              "web.orgs_admin", "web.feedback", "web.devices_admin", "web.tablet", "web.audit_admin"}
 
 
 def modules(package: str) -> dict[str, Path]:

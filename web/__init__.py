@@ -145,6 +145,7 @@ def _sessions(bind: Any) -> engine_db.SessionFactory:
 
 def _register_blueprints(app: Flask) -> None:
     from web import (
+        audit_admin,
         auth,
         calendar_admin,
         cases,
@@ -166,7 +167,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import bp as api_bp
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
-                   instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet):
+                   instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet, audit_admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

@@ -33,6 +33,8 @@ def bell() -> dict[str, Any]:
 
 
 def _link(notice: dict[str, Any]) -> str | None:
+    if notice["kind"] == "audit_broken":  # the daily check found the audit log's chain broken
+        return url_for("audit_admin.index")
     task_id = (notice["details"] or {}).get("task_id")
     if task_id:
         return url_for("tasks.show", task_id=task_id)

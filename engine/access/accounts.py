@@ -3,7 +3,8 @@ themselves are `engine.access.orgs`, who is acting `engine.access.principals`.
 
 Passwords are hashed with werkzeug's scrypt; API tokens are random and stored as SHA-256;
 repeated sign-in failures lock the account for a while. Every sign-in outcome, token and
-demo-data load is written to the audit log.
+demo-data load is written to the audit log (`audit`, re-exported here for its callers, is
+`engine.audit.chain.audit`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from engine.access.orgs import (
     upsert_organisation,
 )
 from engine.access.principals import Principal, principal_of
+from engine.audit.chain import audit
 from engine.errors import EngineError, InvalidData, NotFound
-from engine.models import ApiToken, AuditLog, Organisation, User, UserRole
+from engine.models import ApiToken, Organisation, User, UserRole
 from engine.paging import DEFAULT_PER_PAGE, Page
 from engine.settings import Settings
 
@@ -42,12 +44,6 @@ LOCKOUT = timedelta(minutes=15)
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)  # how stale an API token's last_used_at may be
 MIN_PASSWORD_LENGTH = 8
 DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_county.yaml"
-
-
-def audit(session: Session, actor: str, action: str, at: datetime, target: str | None = None,
-          **details: Any) -> None:
-    """Append an entry to the security audit log."""
-    session.add(AuditLog(actor=actor, action=action, target=target, details=details, at=at))
 
 
 def _password_errors(password: str) -> list[str]:

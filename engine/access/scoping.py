@@ -96,6 +96,7 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "suggestion_enter": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS,
                          _l("仅受理窗口工作人员可以录入纸质意见簿")),
     "suggestions_answer": (_roles("center"), _l("仅县社会救助中心工作人员可以查看和答复意见簿")),
+    "audit": (_roles("admin"), _l("仅系统管理员可以查看和导出审计日志")),
 }
 
 
@@ -358,6 +359,11 @@ def error_watchers_clause() -> ColumnElement[bool]:
     center = select(ROLES.c.user_id).where(ROLES.c.role == "center")
     return and_(USERS.c.active.is_(True), or_(USERS.c.id.in_(role_holders),
                                               and_(USERS.c.is_supervisor.is_(True), USERS.c.id.in_(center))))
+
+
+def administrators_clause() -> ColumnElement[bool]:
+    """SQL on app_user: the active administrators (told when the audit log fails its daily check)."""
+    return and_(USERS.c.active.is_(True), USERS.c.id.in_(select(ROLES.c.user_id).where(ROLES.c.role == "admin")))
 
 
 def candidates(session: Session, task: Mapping[str, Any]) -> list[Principal]:

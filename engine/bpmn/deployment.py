@@ -23,6 +23,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.audit.chain import audit
 from engine.bpmn.decisions import decision_of, decision_problems, shipped_decisions
 from engine.bpmn.fingerprint import fingerprints
 from engine.bpmn.loader import (
@@ -40,7 +41,7 @@ from engine.bpmn.loader import (
     references,
 )
 from engine.bpmn.reachability import reachability_problems
-from engine.models import AuditLog, ProcessDefinition
+from engine.models import ProcessDefinition
 from engine.settings import Settings
 
 BPMN, DMN = "bpmn", "dmn"
@@ -300,10 +301,9 @@ class DeploySet:
         self.session.add(definition)
         # Every deployment, from the modeler, an upload or the CLI, is in the security audit log.
         action = "deploy_despite_samples" if gated.get("despite_samples") else "deploy_definition"
-        self.session.add(AuditLog(actor=deployed_by, action=action, target=f"{key}@v{definition.version}",
-                                  details={"comment": comment, "checksum": digest, "filename": parsed.file.filename,
-                                           "kind": parsed.kind, "layout_only": layout_only, "depends_on": pins,
-                                           **gated}, at=at))
+        audit(self.session, deployed_by, action, at, f"{key}@v{definition.version}",
+              **{"comment": comment, "checksum": digest, "filename": parsed.file.filename, "kind": parsed.kind,
+                 "layout_only": layout_only, "depends_on": pins, **gated})
         self.session.flush()
         return DeployResult(key, definition.version, True, definition.id, layout_only, parsed.kind)
 

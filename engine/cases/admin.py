@@ -2,7 +2,8 @@
 
 `InstanceAdmin` is `CaseEngine.admin`: every action runs in one transaction of the engine's
 `Workflows`, locks the instance row, refuses with a Chinese message when the case's status does not
-allow it (`engine.status`), and writes one event with the actor and the reason.
+allow it (`engine.status`), and writes one event with the actor and the reason, which the security audit
+log keeps too.
 
 Migration moves a case onto another deployed version of its process. The stored state names
 task specs by name, so the state is loaded onto the target version's specs; it is allowed only
@@ -28,6 +29,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock, status, tables
+from engine.audit.chain import audit
 from engine.bpmn.definitions import LoadedDefinition, definitions_of
 from engine.bpmn.sandbox import explain
 from engine.cases import inbox_index, store
@@ -75,6 +77,7 @@ class InstanceAdmin:
             instance.status = after
             store.save_instance(session.connection(), instance)
             record(session, case_no, event, actor, now, data={"reason": reason})
+            audit(session, actor, event, now, case_no, reason=reason)
             return {"case_no": case_no, "status": after}
 
     def terminate_case(self, case_no: str, actor: str, reason: str) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class InstanceAdmin:
             instance, loaded, workflow = self.workflows.locked_workflow(session, case_no, "terminate")
             record(session, case_no, "case_terminated", actor, now,
                    data={"reason": reason, "previous": instance.status})
+            audit(session, actor, "case_terminated", now, case_no, reason=reason, previous=instance.status)
             workflow.cancel()
             cancelled = list(store.open_tasks_of_instance(conn, instance.id))
             # With no READY task left the mirror cancels every open row and logs task_cancelled.
@@ -112,6 +116,8 @@ class InstanceAdmin:
             task = _errored_task(workflow, task_id)
             record(session, case_no, "task_retried", actor, now, task_id, task.task_spec.bpmn_name or _label(task),
                    {"reason": reason, "element": _label(task), "changed": sorted(patch)})
+            audit(session, actor, "task_retried", now, case_no, reason=reason, element=_label(task),
+                  changed=sorted(patch))
             workflow.reset_from_task_id(task.id, {**task.data, **patch})
             instance.status = status.OPEN
             self.workflows.advance(session, instance, loaded, workflow, actor, now)
@@ -181,6 +187,8 @@ class InstanceAdmin:
             _refresh_open_rows(session, instance, target, moved)
             record(session, case_no, "case_migrated", actor, now,
                    data={"from": source.version, "to": target.version, "reason": reason})
+            audit(session, actor, "case_migrated", now, case_no, reason=reason, to=target.version,
+                  **{"from": source.version})
             return {"case_no": case_no, "from_version": source.version, "to_version": target.version}
 
     def _move(self, workflow: BpmnWorkflow, source: LoadedDefinition, target: LoadedDefinition) -> BpmnWorkflow:

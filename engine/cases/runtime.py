@@ -10,8 +10,9 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
   `archives` (电子化归档 of ended cases), `inbox`, `consultations`, `ratings`, `devices`, `complaints` and
   `suggestions` (好差评, the windows' tablets, complaints and the comment book, R-6.3.6), `hotline`, `inspection`,
-  `design`, `outbox`, `accounts`, `content` (the portal's policy documents and pages), `portal` (the portal's
-  public reads: matters by type, service guides, the flow explained, the service windows).
+  `design`, `outbox`, `accounts`, `audit` (the security audit log), `content` (the portal's policy documents and
+  pages), `portal` (the portal's public reads: matters by type, service guides, the flow explained, the service
+  windows).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
 from engine.archive.service import CaseArchives
+from engine.audit.chain import audit
+from engine.audit.service import AuditTrail
 from engine.bpmn.definitions import DeployResult, LoadedDefinition, SpecCache, latest_definition
 from engine.bpmn.design.studio import DesignStudio
 from engine.bpmn.usertasks import STARTER
@@ -87,6 +90,7 @@ class CaseEngine:
         self.design = DesignStudio(settings, self.sessions, self.calendar)
         self.outbox = Outbox(settings, self.sessions)
         self.accounts = Accounts(settings, self.sessions)
+        self.audit = AuditTrail(settings, self.sessions)
         self.consultations = Consultations(self.workflows)
         self.catalog = MatterCatalog(settings, self.sessions)
         self.supplements = Supplements(self.workflows)
@@ -323,6 +327,9 @@ class CaseEngine:
             details: dict[str, Any] = {"assignee": assignee, "previous": row["assignee"]}
             if reason:
                 details["reason"] = reason
+                # 改派 by an administrator is in the security audit log too
+                audit(session, actor or str(assignee), "task_reassigned", now, row["case_no"], task=row["name"],
+                      **details)
             record(session, row["case_no"], event, actor or str(assignee), now, task_id, row["name"], details)
             return task_summary({**row, "assignee": assignee}, now)
 

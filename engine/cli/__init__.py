@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import admin, archive, cases, catalog, devices, feedback
+from engine.cli import admin, archive, audit, cases, catalog, devices, feedback
 from engine.cli.common import Context
 from engine.settings import Settings, SettingsError
 
@@ -25,6 +25,6 @@ def main(ctx: click.Context) -> None:
             raise click.UsageError(str(err)) from err
 
 
-for _command in (*admin.COMMANDS, *cases.COMMANDS, *catalog.COMMANDS, *feedback.COMMANDS, *archive.COMMANDS,
-                 *devices.COMMANDS):
+for _command in (*admin.COMMANDS, *audit.COMMANDS, *cases.COMMANDS, *catalog.COMMANDS, *feedback.COMMANDS,
+                 *archive.COMMANDS, *devices.COMMANDS):
     main.add_command(_command)

@@ -1,5 +1,6 @@
 """Deadlines that bite (R-6.2.2): overdue flags, 临期提醒 reminders and escalation notices; the tick also
-sends the outbox, ends 救助公示 whose period is over and builds the due electronic archives.
+sends the outbox, ends 救助公示 whose period is over, builds the due electronic archives and, once a day,
+runs the audit log's check and retention (`engine.audit.service.AuditTrail.daily_check`).
 
 Each job reads only the tasks it may act on (indexed by state and due time), marks them with a
 guarded UPDATE … WHERE flag IS NULL RETURNING, and writes events and notices only for the rows
@@ -109,6 +110,7 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         queued = queue_in_app(conn, [*overdue_notices, *soon_notices])
         store.insert_rows(conn, tables.EVENT, [*overdue_events, *soon_events])
         notices_ended = publicity.end_due(conn, now)  # 救助公示 whose period is over leave the portal
+    audit_check = engine.audit.daily_check(now)  # once a day: the audit log's chain (R-6.4.3), then retention
     deliveries = engine.outbox.deliver(now)
     archives = engine.archives.build_due(now)  # 电子化归档 of cases that ended: a few per tick
     return {
@@ -119,4 +121,5 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
                       for e in soon_events],
         "notices_queued": queued, "deliveries": deliveries, "public_notices_ended": notices_ended,
         "archives_built": archives["archived"], "archive_failures": archives["failed"],
+        "audit_check": audit_check,
     }

@@ -52,7 +52,8 @@ KIND_LABELS = {"overdue": _l("超期"), "due_soon": _l("临期提醒"), "result"
                "dispatched": _l("派单"), "accepted": _l("受理告知"), "completed": _l("办结"),
                "supplement": _l("补正告知"), "supplement_overdue": _l("补正期限提醒"),
                "supplement_refused": _l("未补正不予受理"), "rectified": _l("差评整改结果"),
-               "complaint_reply": _l("投诉答复")}
+               "complaint_reply": _l("投诉答复"),
+               "audit_broken": _l("审计日志校验未通过")}
 
 _CLAIMED_COLUMNS = (NOTICE.c.id, NOTICE.c.case_no, NOTICE.c.recipient, NOTICE.c.channel, NOTICE.c.kind,
                     NOTICE.c.content, NOTICE.c.details, NOTICE.c.attempts)
