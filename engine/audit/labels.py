@@ -8,6 +8,13 @@ from engine.i18n import _l
 # Action code → label, in the order the page's filter lists them (tests/engine/test_audit_log.py checks that
 # every `audit(…)` call in engine/ names one of these).
 ACTION_LABELS = {
+    # the electronic archive and the windows' rating tablets
+    "archive_download": _l("下载电子档案"),
+    "archive_requested": _l("申请重新归档"),
+    "rating_device_created": _l("登记评价设备"),
+    "rating_device_paired": _l("评价设备配对"),
+    "rating_device_revoked": _l("停用评价设备"),
+    "suggestion_answered": _l("答复意见簿"),
     # signing in and accounts
     "login": _l("登录"),
     "login_failed": _l("登录失败"),
