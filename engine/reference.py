@@ -105,6 +105,15 @@ class ReferenceData:
         """Return the 好差评 indicator tags keyed by code, each with the channels that offer it."""
         return _load_records(self.data_dir / "rating_tags.yaml", "named")
 
+    def rating_level_name(self, code: Any) -> str:
+        """The Chinese name of a 好差评 level (the code itself when unknown)."""
+        return str(self.rating_levels().get(str(code), {}).get("zh", code))
+
+    def rating_tag_names(self, codes: Any) -> list[str]:
+        """The Chinese names of 好差评 tags (unknown codes stay as they are)."""
+        tags = self.rating_tags()
+        return [str(tags.get(str(c), {}).get("zh", c)) for c in codes or []]
+
     def complaint_types(self) -> dict[str, dict[str, Any]]:
         """Return the complaint types (投诉类型, R-6.3.6) keyed by code, in the file's order."""
         return _load_records(self.data_dir / "complaint_types.yaml", "named")

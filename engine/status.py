@@ -11,6 +11,7 @@ theirs at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from engine.i18n import _l
 
@@ -118,6 +119,11 @@ CONTENT_STATUSES = {PUBLISHED: _l("已发布"), WITHDRAWN: _l("已撤回")}
 # 好差评 (R-6.3.6): where a rating was given; the levels and tags are data (data/rating_levels.yaml,
 # data/rating_tags.yaml).
 RATING_CHANNELS = {"portal": _l("网上评价"), "window": _l("现场评价"), "hotline": _l("12345回访")}
+
+
+def rating_channel_label(code: Any) -> Any:
+    """The label of a 好差评 channel (the code itself when unknown)."""
+    return RATING_CHANNELS.get(str(code), code)
 # A version of an ended case's electronic archive (电子化归档, R-6.1.2.2): due, then written once.
 ARCHIVE_PENDING, ARCHIVED = "pending", "archived"
 ARCHIVE_STATUSES = {ARCHIVE_PENDING: _l("待归档"), ARCHIVED: _l("已归档")}

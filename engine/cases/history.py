@@ -160,8 +160,8 @@ class CaseHistory:
         if kind == "notice_withdrawn":
             return f"原因：{data.get('reason') or ''}"
         if kind == "rated":
-            level = self.reference.rating_levels().get(str(data.get("level")), {}).get("zh", data.get("level"))
-            channel = status.RATING_CHANNELS.get(str(data.get("channel")), data.get("channel"))
+            level, channel = self.reference.rating_level_name(data.get("level")), status.rating_channel_label(
+                data.get("channel"))
             text = f"{'追评' if data.get('follow_up') else '评价'}：{level}（{channel}）"
             if data.get("rectification_case_no"):
                 text += f"；差评整改 {data['rectification_case_no']}"

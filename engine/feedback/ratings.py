@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from engine import clock, status, tables
 from engine.access import scoping
 from engine.access.accounts import Principal
+from engine.access.principals import GROUP_ORG_KINDS
 from engine.bpmn.messages import deliver, waiting_for
 from engine.cases import store
 from engine.cases.progress import code_matches
@@ -250,11 +251,9 @@ class Ratings:
 
     def summary(self, rating: Mapping[str, Any]) -> str:
         """One line for the rectification's tasks: level, tags and the comment."""
-        level = self.reference.rating_levels()[rating["level"]]["zh"]
-        tags = self.reference.rating_tags()
-        named = "、".join(str(tags.get(t, {}).get("zh", t)) for t in rating.get("tags") or [])
-        channel = status.RATING_CHANNELS.get(rating["channel"], rating["channel"])
-        text = f"{level}（{channel}）" + (f"；指标：{named}" if named else "")
+        level = self.reference.rating_level_name(rating["level"])
+        named = "、".join(self.reference.rating_tag_names(rating.get("tags")))
+        text = f"{level}（{status.rating_channel_label(rating['channel'])}）" + (f"；指标：{named}" if named else "")
         return text + (f"；评语：{rating['comment']}" if rating.get("comment") else "")
 
     # -- reading ----------------------------------------------------------------------------
@@ -313,19 +312,18 @@ def ratings_of_case(conn: Connection, reference: ReferenceData, case_no: str) ->
     """A case's ratings, first rating then 追评, with level and channel names and tag names."""
     rows = conn.execute(select(RATING).where(RATING.c.case_no == case_no)
                         .order_by(RATING.c.follow_up, RATING.c.id)).mappings().all()
-    levels, tags = reference.rating_levels(), reference.rating_tags()
-    return [{"id": r["id"], "level": r["level"], "level_name": levels.get(r["level"], {}).get("zh", r["level"]),
-             "channel": r["channel"], "channel_label": status.RATING_CHANNELS.get(r["channel"], r["channel"]),
-             "tags": [tags.get(t, {}).get("zh", t) for t in r["tags"] or []], "follow_up": r["follow_up"],
+    return [{"id": r["id"], "level": r["level"], "level_name": reference.rating_level_name(r["level"]),
+             "channel": r["channel"], "channel_label": status.rating_channel_label(r["channel"]),
+             "tags": reference.rating_tag_names(r["tags"]), "follow_up": r["follow_up"],
              "comment": r["comment"], "created_at": r["created_at"],
              "rectification_case_no": r["rectification_case_no"]} for r in rows]
 
 
 def window_group(conn: Connection, org_code: str) -> str:
-    """The candidate group of a window's organisation: the center's work goes to its role, a township's
-    or village's to the organisation itself (engine.access.principals.Principal.groups)."""
+    """The candidate group of a window's organisation: a township or village is a group of its own
+    (`GROUP_ORG_KINDS`, as `Principal.groups` has it); the center's work goes to its role."""
     kind = conn.execute(select(tables.ORGS.c.kind).where(tables.ORGS.c.code == org_code)).scalar_one_or_none()
-    return CENTER_GROUP if kind in (None, "center") else org_code
+    return org_code if kind in GROUP_ORG_KINDS else CENTER_GROUP
 
 
 def _clerk(registered_by: str | None) -> str | None:
