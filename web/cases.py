@@ -10,7 +10,7 @@ from flask_login import login_required
 
 from engine.access import scoping
 from engine.cases import materials
-from engine.cases.casefile import MAX_SEARCH
+from engine.cases.case_query import filter_args
 from engine.errors import Forbidden, InvalidData, NotFound, TaskConflict
 from web.application_form import read_uploads
 from web.presenters import private
@@ -23,10 +23,10 @@ PER_PAGE = 20
 @bp.route("/")
 @login_required
 def index() -> Any:
-    """The cases this user may see, newest first, searchable by case number or request text."""
-    text = request.args.get("q", "").strip()[:MAX_SEARCH]
-    found = engine().files.search(principal(), text, page_number(request.args), PER_PAGE)
-    return render_template("cases/index.html", cases=found, q=text)
+    """The cases this user may see, newest first, narrowed by the case filter (`engine.cases.case_query`)."""
+    found = engine().files.search(principal(), request.args, page_number(request.args), PER_PAGE)
+    return render_template("cases/index.html", cases=found["cases"], q=found["filter"].q,
+                           args=filter_args(found["filter"]), errors=found["errors"])
 
 
 def _render_case(case_no: str, unmasked: dict[str, str] | None = None,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, and_, select
 from sqlalchemy.orm import Session
 
 from engine import clock, status, tables
@@ -21,6 +22,7 @@ from engine.access import personal_data, scoping
 from engine.access.accounts import Principal, audit
 from engine.archive import store as archive_register
 from engine.cases import labels, store
+from engine.cases.case_query import CaseFilter, filter_clause, parse_filter
 from engine.cases.history import CaseHistory
 from engine.cases.intake import query_code_hash
 from engine.cases.progress import applicant_progress, new_query_code, requested_items
@@ -30,12 +32,12 @@ from engine.deadlines.due import due_state
 from engine.errors import InvalidData, NotFound
 from engine.feedback.ratings import ratings_of_case
 from engine.models import Application, Attachment, CaseEvent, ProcessDefinition
-from engine.paging import Page, paginate
+from engine.paging import paginate
+from engine.reference import ReferenceData
 from engine.status import COMPLETED, READY
 from engine.tables import APPLICATION, TASK
 
 MAX_REASON_LENGTH = 500
-MAX_SEARCH = 100
 # A form whose schema says "x-case-file": true has its submitted data shown on the case file to
 # everyone who may see the case (联动方案, 处理上报, 办结反馈, 办结汇总 …): a form file decides, not code.
 CASE_FILE_KEY = "x-case-file"
@@ -53,14 +55,12 @@ def _application(session: Session, case_no: str) -> Application:
     return application
 
 
-def case_list_query(principal: Principal, text: str = "") -> Select[Any]:
-    """The staff case list's statement: cases in scope, newest first, optionally matching a case number or
-    request text (the applicant's name still unmasked: the caller masks it)."""
+def case_list_query(principal: Principal, case_filter: CaseFilter, reference: ReferenceData,
+                    now: datetime) -> Select[Any]:
+    """The staff case list's statement: the cases in scope that the filter names (`case_query`), newest
+    first (the applicant's name still unmasked: the caller masks it)."""
     instance = tables.INSTANCE
-    text = text.strip()[:MAX_SEARCH]
-    where = scoping.case_filter(principal)
-    if text:
-        where = and_(where, or_(APPLICATION.c.case_no.contains(text), APPLICATION.c.request.contains(text)))
+    where = and_(scoping.case_filter(principal), filter_clause(case_filter, reference, now))
     return (select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
                    APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
                    APPLICATION.c.created_at, instance.c.status)
@@ -305,17 +305,21 @@ class CaseFiles:
                 if scoping.may(principal, "archive_read") else None,
             }
 
-    def search(self, principal: Principal, text: str = "", page: int = 1, per_page: int = 20) -> Page[dict[str, Any]]:
-        """Cases this user may see, newest first, optionally matching a case number or request text."""
+    def search(self, principal: Principal, args: Mapping[str, Any], page: int = 1,
+               per_page: int = 20) -> dict[str, Any]:
+        """Cases this user may see that the filter named by `args` names (`case_query.parse_filter`), newest
+        first: {"cases": the page, "filter": the CaseFilter used, "errors": the fields left out, and why}."""
         with self.workflows.reading() as session:
             conn = session.connection()
-            found = paginate(conn, case_list_query(principal, text), page, per_page, lambda r: dict(r._mapping))
+            case_filter, errors = parse_filter(conn, self.reference, args)
+            found = paginate(conn, case_list_query(principal, case_filter, self.reference, clock.now()), page,
+                             per_page, lambda r: dict(r._mapping))
             names = labels.org_names(session, {c for r in found.items for c in (r["township"], r["village"])})
         for row in found.items:
             row.update(applicant=personal_data.mask_name(row.pop("applicant_name")),
                        status_label=status.label(row["status"]), channel_label=labels.channel_label(row["channel"]),
                        place=labels.place(names, row["township"], row["village"]))
-        return found
+        return {"cases": found, "filter": case_filter, "errors": errors}
 
     def receipt(self, principal: Principal, case_no: str) -> dict[str, Any]:
         """The printable receipt (回执) of a registered application, masked; NotFound outside scope."""

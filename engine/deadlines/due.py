@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Table, and_, or_
 
 from engine.deadlines.workcal import WorkCalendar
+from engine.status import READY
 from engine.tables import TASK
 
 Kind = Literal["none", "ok", "soon", "today", "overdue"]
@@ -92,3 +93,10 @@ def due_soon_clause(now: datetime, calendar: WorkCalendar, task: Table = TASK) -
     """SQL: the task is not overdue and has at most one working day left (临期)."""
     return and_(task.c.overdue_since.is_(None), task.c.due_at >= now, task.c.due_at < reminder_bound(now, calendar))
 
+
+
+def went_overdue_clause(now: datetime, task: Table = TASK) -> ColumnElement[bool]:
+    """SQL: the task went overdue at some time — it is open and overdue now, it was flagged, or it was
+    completed after its due time (超期办理: the case query's and the dashboard's 超期)."""
+    return or_(task.c.overdue_since.is_not(None), and_(task.c.state == READY, past_due_clause(now, task)),
+               task.c.completed_at > task.c.due_at)
