@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,17 @@ def empty_database(database_url: str, folder: Path, suffix: str = "restore") -> 
         admin.dispose()
 
 
-def case_rows(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the case tables (CASE_TABLES), in primary-key order."""
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def case_rows(database_url: str, columns: Mapping[str, Sequence[str]] | None = None) -> Rows:
+    """Every row of the case tables (CASE_TABLES), in primary-key order; of each table only `columns[table name]`
+    when given."""
     with db.get_engine(database_url).connect() as conn:
-        return {name: [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns))]
-                for name, table in CASE_TABLES.items()}
+        return {name: [tuple(r) for r in conn.execute(
+                    select(*(table.c[c] for c in columns[table.name]) if columns else table)
+                    .order_by(*table.primary_key.columns))]
+                for name, table in CASE_TABLES.items() if columns is None or table.name in columns}
 
 
 def file_hashes(root: Path) -> dict[str, str]:
