@@ -52,7 +52,7 @@ def case_rows(database_url: str, columns: Mapping[str, Sequence[str]] | None = N
     when given."""
     with db.get_engine(database_url).connect() as conn:
         return {name: [tuple(r) for r in conn.execute(
-                    select(*(table.c[c] for c in columns[table.name]) if columns else table)
+                    select(*([table.c[c] for c in columns[table.name]] if columns else [table]))
                     .order_by(*table.primary_key.columns))]
                 for name, table in CASE_TABLES.items() if columns is None or table.name in columns}
 
