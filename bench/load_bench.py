@@ -43,7 +43,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from http_bench import BPMN, CONF, REGIONS, environment, free_port, fresh_database, relief, stop  # noqa: E402
+from http_bench import (  # noqa: E402
+    BPMN,
+    CONF,
+    REGIONS,
+    environment,
+    free_port,
+    fresh_database,
+    relief,
+    stop,
+    wait_until_serving,
+)
 
 from engine import db  # noqa: E402
 from engine.cases.runtime import CaseEngine  # noqa: E402
@@ -93,14 +103,26 @@ class Browser:
         self.turn += 1
         sent = {**(headers or {}), **({"Cookie": self.cookie} if self.cookie else {})}
         started = time.perf_counter()
-        connection.request(method, path, body, sent)
-        response = connection.getresponse()
+        try:
+            response = self._send(connection, method, path, body, sent)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the kept-alive connection while it idled (gunicorn's keepalive): the request
+            # never reached a worker, so send it again on a new connection, as a browser does.
+            connection.close()
+            started = time.perf_counter()
+            response = self._send(connection, method, path, body, sent)
         data = response.read()
         elapsed = time.perf_counter() - started
         for name, value in response.getheaders():
             if name.lower() == "set-cookie" and value.startswith("session="):
                 self.cookie = value.split(";", 1)[0]
         return response.status, data, elapsed
+
+    @staticmethod
+    def _send(connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
+              headers: dict[str, str]) -> http.client.HTTPResponse:
+        connection.request(method, path, body, headers)
+        return connection.getresponse()
 
     def sign_in(self) -> None:
         """Sign in through the sign-in page, as a browser does."""
@@ -156,8 +178,12 @@ def measure(ports: list[int], clients: int, rounds: int, tasks: queue.SimpleQueu
     def work(browser: Browser) -> None:
         start.wait()
         for _ in range(rounds):
-            if not one_round(browser, tasks, run, lock):
-                break
+            try:
+                if not one_round(browser, tasks, run, lock):
+                    break
+            except OSError as err:  # no answer at all: an error of the run, not the end of the bench
+                with lock:
+                    run.errors.append(f"connection: {err!r}")
 
     threads = [threading.Thread(target=work, args=(b,)) for b in browsers]
     for thread in threads:
@@ -202,25 +228,6 @@ def serving(env: dict[str, str], tmp: Path, workers: int) -> Iterator[list[int]]
             stack.callback(stop, server)
             wait_until_serving(server, port, tmp / f"server{i}.log")
         yield ports
-
-
-def wait_until_serving(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Return once the server serves its sign-in page; exit with its log when it dies or takes a minute."""
-    give_up = time.monotonic() + 60
-    while time.monotonic() < give_up:
-        if server.poll() is not None:
-            sys.exit(f"the server exited with {server.returncode}:\n{log.read_text()}")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            connection.request("GET", "/login")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    sys.exit(f"the server did not answer within a minute:\n{log.read_text()}")
 
 
 def print_run(label: str, run: Measured) -> None:

@@ -8,22 +8,14 @@ left out.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
-CHUNK = 1024 * 1024
+from engine.archive.package import sha256_of
 
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+__all__ = ["sha256_of", "copy_tree", "check", "inside", "is_empty", "walk"]
 
 
 def walk(root: Path) -> Iterator[Path]:
