@@ -143,3 +143,44 @@ def test_a_backup_directory_in_use_is_refused(installation: dict[str, Any], tmp_
                      **installation["settings"])
     assert "不是空目录" in refused["message"]
     assert [p.name for p in (tmp_path / "backup").iterdir()] == ["old.txt"]
+
+
+def test_a_backup_taken_while_cases_are_registered_is_consistent(installation: dict[str, Any],
+                                                                 tmp_path: Path) -> None:
+    """Cases with materials keep being registered while the backup runs: the restored database has exactly the
+    manifest's counts, and every material a restored case names is among the restored files."""
+    import threading
+
+    from sqlalchemy import select
+
+    from engine import db
+    from engine.tables import ATTACHMENT
+
+    engine = engine_for(installation["url"], **installation["settings"])
+    stop, registered = threading.Event(), []
+
+    def register() -> None:
+        while not stop.is_set():
+            n = len(registered)
+            case_no, _ = engine.start_case(applicant(), "window", "village", actor="clerk_v", org="T01V01",
+                                           uploads=[Upload(f"材料{n}.pdf", PDF + str(n).encode())])
+            registered.append(case_no)
+
+    writer = threading.Thread(target=register)
+    writer.start()
+    try:
+        while len(registered) < 2:  # the writer is under way before the backup starts
+            stop.wait(0.01)
+        made = relief("backup", str(tmp_path / "backup"), database_url=installation["url"],
+                      **installation["settings"])
+    finally:
+        stop.set()
+        writer.join()
+    assert len(registered) > 2
+    with empty_database(installation["url"], tmp_path) as fresh:
+        target = places(tmp_path / "target")
+        restored = relief("restore", str(tmp_path / "backup"), database_url=fresh, **target)
+        assert restored["counts"] == {k: v for k, v in made["counts"].items() if not k.endswith("_files")}
+        with db.get_engine(fresh).connect() as conn:
+            named = set(conn.execute(select(ATTACHMENT.c.sha256)).scalars())
+        assert named <= set(file_hashes(Path(target["UPLOAD_DIR"]))) and len(named) > 4
