@@ -70,8 +70,9 @@ def create_backup(settings: Settings, target: Path, actor: str = "cli") -> dict[
         "secret_key": key.is_file(), "files": listed,
     }
     (target / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    _audit(settings.database_url, actor, "backup_created", created_at, directory=str(target.resolve()),
-           counts=manifest["counts"], revision=database["revision"])
+    if database["revision"] == _head():  # an older schema's audit log has no chain yet
+        _audit(settings.database_url, actor, "backup_created", created_at, directory=str(target.resolve()),
+               counts=manifest["counts"], revision=database["revision"])
     return manifest
 
 
@@ -100,7 +101,7 @@ def check_backup(source: Path) -> dict[str, Any]:
     if manifest["secret_key"] and SECRET_KEY not in manifest["files"]:
         problems.append("清单中没有密钥文件")
     revision = manifest["database"].get("alembic_revision")
-    known = {s.revision for s in ScriptDirectory.from_config(schema.alembic_config("sqlite://")).walk_revisions()}
+    known = {s.revision for s in _scripts().walk_revisions()}
     if revision is not None and revision not in known:
         problems.append(f"备份的数据库结构版本 {revision} 比本程序新："
                         f"请用不低于 {manifest.get('app_version')} 的版本恢复")
@@ -132,7 +133,7 @@ def restore_backup(settings: Settings, source: Path, force: bool = False, actor:
         key.chmod(0o600)
     counts = dict(counts_of(settings.database_url))
     revision = manifest["database"]["alembic_revision"]
-    head = ScriptDirectory.from_config(schema.alembic_config(settings.database_url)).get_current_head()
+    head = _head()
     restored_at = clock.now()
     if revision == head:  # an older schema gets its audit entry columns only from `relief init-db`
         _audit(settings.database_url, actor, "backup_restored", restored_at, directory=str(source.resolve()),
@@ -140,6 +141,14 @@ def restore_backup(settings: Settings, source: Path, force: bool = False, actor:
     return {"ok": True, "source": str(source), "created_at": manifest["created_at"], "database": kind,
             "revision": revision, "head": head, "upgrade_needed": revision != head, "counts": counts,
             "files": len(manifest["files"])}
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(schema.alembic_config("sqlite://"))
+
+
+def _head() -> str | None:
+    return _scripts().get_current_head()
 
 
 def _refuse_if_in_use(settings: Settings) -> None:
