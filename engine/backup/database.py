@@ -8,10 +8,10 @@ counts for the manifest from the same moment; `pg_restore` puts it back.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -142,14 +142,20 @@ def _pg(program: str) -> str:
 
 
 def _run(program: str, *args: str, url: str) -> None:
-    """Run pg_dump/pg_restore on the database of `url` (the password through the environment, not argv)."""
+    """Run pg_dump/pg_restore on the database of `url`; a password goes through a private passfile, never argv."""
     parsed = make_url(url)
-    environment: dict[str, str] = {**os.environ}
-    if parsed.password:
-        environment["PGPASSWORD"] = str(parsed.password)
-    target = parsed.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
-    done = subprocess.run([program, *args, f"--dbname={target}"], capture_output=True, text=True,
-                          env=environment, check=False)
+    with tempfile.TemporaryDirectory(prefix="relief-pg-") as private:
+        query = {}
+        if parsed.password:
+            passfile = Path(private) / "pgpass"
+            fields = [parsed.host or "localhost", str(parsed.port or 5432), parsed.database or "*",
+                      parsed.username or "*", str(parsed.password)]
+            passfile.write_text(":".join(f.replace("\\", "\\\\").replace(":", "\\:") for f in fields) + "\n")
+            passfile.chmod(0o600)
+            query["passfile"] = str(passfile)
+        target = parsed.set(drivername="postgresql", password=None).update_query_dict(query)
+        done = subprocess.run([program, *args, f"--dbname={target.render_as_string(hide_password=False)}"],
+                              capture_output=True, text=True, check=False)
     if done.returncode:
         name = Path(program).name
         raise BackupRefused(f"{name} 执行失败（退出码 {done.returncode}）：{done.stderr.strip()[-2000:]}")
