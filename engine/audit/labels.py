@@ -51,6 +51,9 @@ ACTION_LABELS = {
     # the audit log itself
     "audit_exported": _l("导出审计日志"),
     "audit_pruned": _l("清理过期审计日志"),
+    # backup and restore
+    "backup_created": _l("备份系统数据"),
+    "backup_restored": _l("从备份恢复系统数据"),
 }
 
 # Keys of an entry's details, named on the page (others are shown as they are).
@@ -60,6 +63,7 @@ DETAIL_LABELS = {
     "attachment": _l("材料编号"), "notice_id": _l("公示编号"), "changes": _l("修改内容"), "filters": _l("筛选条件"),
     "filename": _l("文件"), "to": _l("迁移到版本"), "assignee": _l("办理人"), "task": _l("任务"),
     "retention_days": _l("保存天数"), "before": _l("早于"),
+    "directory": _l("备份目录"), "counts": _l("数量统计"), "backup_created_at": _l("备份时间"),
 }
 
 PROBLEM_LABELS = {"altered": _l("记录被修改"), "deleted": _l("记录被删除"), "inserted": _l("记录被插入"),

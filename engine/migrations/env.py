@@ -35,8 +35,28 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                       poolclass=pool.NullPool)
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch migrations rebuild an SQLite table (copy, drop, rename); with foreign keys on, dropping a
+        # table that other rows point at fails, so a database with data could not be upgraded. The pragma
+        # only takes effect outside a transaction: set it on the raw connection before the first BEGIN.
+        _foreign_keys(connection, "OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+    finally:
+        if sqlite:
+            _foreign_keys(connection, "ON")
+
+
+def _foreign_keys(connection, state: str) -> None:  # type: ignore[no-untyped-def]
+    if connection.in_transaction():
+        connection.commit()
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={state}")
 
 
 if context.is_offline_mode():
