@@ -174,10 +174,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_operations(app: Flask) -> None:
-    """What production serving adds to every response and beside the pages (security headers, …)."""
-    from web import security_headers
+    """What production serving adds: security headers, the request log and id, /healthz, /readyz, /metrics."""
+    from web import ops, request_log, security_headers
 
     security_headers.init_app(app)
+    request_log.init_app(app, app.extensions["relief_settings"])
+    app.register_blueprint(ops.bp)
 
 
 def _register_error_pages(app: Flask) -> None:
