@@ -44,7 +44,9 @@ def configure(log_format: str, level: int = logging.INFO) -> logging.Handler:
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task's state change at INFO; the engine's own action lines say what matters.
+    for chatty in ("apscheduler", "spiff", "spiff.workflow", "spiff.task"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return handler
 
 

@@ -15,8 +15,8 @@ from engine import clock, db
 from engine.deadlines import lease
 from engine.deadlines.scheduler import LEASE_NAME
 from engine.operations import head_revisions
+from engine.models import Notification
 from engine.tables import TASK
-from tests.engine.test_outbox import add_notice
 from tests.support.cases import start
 from tests.support.db import tx
 from tests.support.web import make_app
@@ -37,6 +37,14 @@ def sample(body: str, name: str, **labels: str) -> float | None:
             if given == wanted:
                 return float(found.group(3))
     return None
+
+
+def add_notice(demo_db: str, **values: Any) -> None:
+    """One outbox row (an SMS to an applicant)."""
+    row = {"case_no": "C-TEST", "recipient": "applicant", "channel": "sms", "kind": "received",
+           "content": "您的救助申请已受理登记", "details": {}, "status": "pending", "created_at": clock.now(), **values}
+    with tx(demo_db) as session:
+        session.add(Notification(**row))
 
 
 def take_lease(demo_db: str, holder: str = "host-a:42:beef", at: Any = None) -> None:
