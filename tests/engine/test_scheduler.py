@@ -224,7 +224,7 @@ def test_the_job_ticks_only_while_holding_the_lease(clean_db: str) -> None:
 
 
 def test_each_tick_is_counted_on_the_lease_row(clean_db: str) -> None:
-    """The holder's ticks are counted on the lease row (for /metrics in another process); a hand-over keeps the count."""
+    """The holder's ticks are counted on the lease row (read by /metrics elsewhere); a hand-over keeps the count."""
     from engine.operations import lease_state
 
     job_a = deadline_job(build_scheduler(settings_for(clean_db), 60, 180, tick=TickRecorder(), holder="host-a:1:x"))

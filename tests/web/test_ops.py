@@ -14,8 +14,8 @@ from sqlalchemy import text, update
 from engine import clock, db
 from engine.deadlines import lease
 from engine.deadlines.scheduler import LEASE_NAME
-from engine.operations import head_revisions
 from engine.models import Notification
+from engine.operations import head_revisions
 from engine.tables import TASK
 from tests.support.cases import start
 from tests.support.db import tx
