@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from engine import clock
 from engine.operations import Operations
 from engine.settings import Settings
-from web import metrics
+from web.metrics import CONTENT_TYPE, allowed, exposition
 
 bp = Blueprint("ops", __name__)
 
@@ -52,7 +52,7 @@ def readyz() -> Any:
 @bp.get("/metrics")
 def metrics_page() -> Any:
     """Prometheus metrics, to the token's bearer or an allowed address only."""
-    if not metrics.allowed(_settings(), request.remote_addr, request.headers.get("Authorization")):
+    if not allowed(_settings(), request.remote_addr, request.headers.get("Authorization")):
         abort(403)
-    body = metrics.exposition(_operations().figures(clock.now()))
-    return _no_store(Response(body, mimetype="text/plain", headers={"Content-Type": metrics.CONTENT_TYPE}))
+    body = exposition(_operations().figures(clock.now()))
+    return _no_store(Response(body, mimetype="text/plain", headers={"Content-Type": CONTENT_TYPE}))

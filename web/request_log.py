@@ -17,7 +17,7 @@ from flask import Flask, Response, g, has_request_context, request
 
 from engine import logs
 from engine.settings import Settings
-from web import metrics
+from web.metrics import observe_request
 
 log = logging.getLogger("relief.request")
 SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -58,7 +58,7 @@ def _finish(response: Response) -> Response:
         return response
     seconds = time.perf_counter() - started
     response.headers[HEADER] = g.request_id
-    metrics.observe_request(request.endpoint, request.method, response.status_code, seconds)
+    observe_request(request.endpoint, request.method, response.status_code, seconds)
     log.info("%s %s %s %d %.1fms", request.method, request.path, request.endpoint, response.status_code,
              seconds * 1000, extra={
                  "method": request.method, "path": request.path, "endpoint": request.endpoint,
