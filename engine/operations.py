@@ -22,6 +22,7 @@ from engine import db
 from engine.cases.store import task_of_open_case
 from engine.deadlines.due import overdue_clause
 from engine.deadlines.scheduler import LEASE_NAME
+from engine.schema import alembic_config
 from engine.status import READY
 from engine.tables import LEASE, NOTICE, TASK
 
@@ -57,11 +58,7 @@ class Figures:
 @cache
 def head_revisions() -> tuple[str, ...]:
     """The newest revision(s) of the engine's migrations (read once: they do not change while running)."""
-    from engine.schema import MIGRATIONS_DIR, alembic_config
-
-    config = alembic_config("sqlite://")
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()))
 
 
 def lease_state(conn: Connection, now: datetime) -> LeaseState | None:
