@@ -421,6 +421,10 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # The deadline ticks its holders ran (kept across a hand-over; a clean stop deletes the row) and when the
+    # last one ended: the web app's /metrics and /readyz read them, the scheduler being another process.
+    ticks: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_tick_at: Mapped[datetime | None]
 
 
 class Matter(Base):

@@ -8,6 +8,7 @@ defined here once (`from_mapping`); the README lists the variables.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -26,6 +27,9 @@ ENV_PREFIX = "RELIEF_"
 ENVIRONMENTS = ("development", "production")
 AUDIT_RETENTION_DAYS = 365  # how long the audit log is kept by default
 MIN_AUDIT_RETENTION_DAYS = 183  # at least six months (DOMAIN: keep audit logs at least 6 months, GB/T 37973)
+LOG_FORMATS = ("text", "json")
+METRICS_ALLOW = "127.0.0.1,::1"  # who may read /metrics without the token: this host
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -56,6 +60,9 @@ class Settings:
     hotline_push_timeout: float
     audit_retention_days: int
     portal_url: str = ""  # the portal's public address (https://…), for links in SMS; '' leaves them out
+    log_format: str = "text"  # "json": one JSON object a line (the default when RELIEF_ENV=production)
+    metrics_token: str | None = None  # `Authorization: Bearer …` that may read /metrics from anywhere
+    metrics_allow: tuple[IPNetwork, ...] = ()  # addresses (or networks) that may read /metrics without it
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -96,6 +103,9 @@ class Settings:
             hotline_push_timeout=_seconds(given("HOTLINE_PUSH_TIMEOUT")),
             audit_retention_days=_retention_days(given("AUDIT_RETENTION_DAYS")),
             portal_url=str(given("PORTAL_URL") or "").strip().rstrip("/"),
+            log_format=_log_format(given("LOG_FORMAT"), env),
+            metrics_token=_text(given("METRICS_TOKEN")),
+            metrics_allow=_networks(given("METRICS_ALLOW")),
         )
 
     @classmethod
@@ -195,3 +205,21 @@ def _retention_days(value: Any) -> int:
         raise SettingsError(f"{ENV_PREFIX}AUDIT_RETENTION_DAYS={days} 过短：审计日志至少保存 6 个月"
                             f"（不少于 {MIN_AUDIT_RETENTION_DAYS} 天）")
     return days
+
+
+def _log_format(value: Any, env: str) -> str:
+    if value is None:
+        return "json" if env == "production" else "text"
+    text = str(value).strip().lower()
+    if text not in LOG_FORMATS:
+        raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT 应为 {'、'.join(LOG_FORMATS)} 之一，实际为 {value!r}")
+    return text
+
+
+def _networks(value: Any) -> tuple[IPNetwork, ...]:
+    text = METRICS_ALLOW if value is None else str(value)
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingsError(f"{ENV_PREFIX}METRICS_ALLOW 应为逗号分隔的地址或网段（如 127.0.0.1,10.0.0.0/8）："
+                            f"{value!r}") from exc

@@ -38,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app, settings)
     _register_blueprints(app)
     _register_error_pages(app)
+    _register_operations(app)
     if _scheduler_wanted(app):
         from engine.deadlines.scheduler import start_in_background
 
@@ -170,6 +171,15 @@ def _register_blueprints(app: Flask) -> None:
                    instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet, audit_admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
+
+
+def _register_operations(app: Flask) -> None:
+    """What production serving adds: security headers, the request log and id, /healthz, /readyz, /metrics."""
+    from web import ops, request_log, security_headers
+
+    security_headers.init_app(app)
+    request_log.init_app(app, app.extensions["relief_settings"])
+    app.register_blueprint(ops.bp)
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
-from engine import clock, db
+from engine import clock, db, logs
 from engine.tables import AUDIT, AUDIT_HEAD
 
 HEAD_ID = 1
@@ -82,6 +82,8 @@ def _chain_pending(session: Session) -> None:
         rows.append({**entry, "seq": seq, "prev_hash": prev, "row_hash": digest})
         prev = digest
     conn.execute(insert(AUDIT), rows)
+    for row in rows:  # the action and whom it concerns; never the details (a reason may name a person)
+        logs.engine_action("audit", row["action"], row["actor"], row["target"], seq=row["seq"])
     conn.execute(update(AUDIT_HEAD).where(AUDIT_HEAD.c.id == HEAD_ID).values(seq=seq, row_hash=prev))
 
 

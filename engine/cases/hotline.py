@@ -283,7 +283,7 @@ class Hotline:
             changed = changed_fields(conn, order, row.case_no, row.payload or {})
             if changed:
                 # The first push started the case; a later, different push is evidence, not an instruction.
-                store.insert_rows(conn, tables.EVENT, [{
+                store.insert_events(conn, [{
                     "case_no": row.case_no, "type": "hotline_order_repeated", "actor": actor, "at": clock.now(),
                     "task_id": None, "task_name": None, "data": {"order_no": order_no, "changed_fields": changed}}])
         state = self._state(order_no)

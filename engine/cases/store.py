@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists, insert, select, update
 
+from engine import logs
 from engine.cases import inbox_index
 from engine.errors import NotDeployed, TaskConflict
 from engine.status import CANCELLED, COMPLETED, OPEN, READY
@@ -227,6 +228,14 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
         if statement is None:
             statement = _INSERTS.setdefault(table.name, insert(table))
         conn.execute(statement, values)
+
+
+def insert_events(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Append entries to cases' event logs (the one place they are written), each logged as an engine action."""
+    values = [dict(r) for r in rows]
+    insert_rows(conn, EVENT, values)
+    for row in values:
+        logs.engine_action("case_event", row["type"], row["actor"], row["case_no"], task=row.get("task_name"))
 
 
 def open_tasks(conn: Connection, case_no: str | None = None,

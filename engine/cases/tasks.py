@@ -11,7 +11,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import clock, tables
+from engine import clock
 from engine.access.scoping import EXCLUDED_USER
 from engine.bpmn.definitions import LoadedDefinition
 from engine.bpmn.forms import FormLibrary
@@ -39,7 +39,7 @@ def record(session: Session, case_no: str, type_: str, actor: str, at: datetime,
 
 def write_events(session: Session) -> None:
     """Insert the queued events in one statement (called just before commit)."""
-    store.insert_rows(session.connection(), tables.EVENT, session.info.pop("events", []))
+    store.insert_events(session.connection(), session.info.pop("events", []))
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:

@@ -208,15 +208,13 @@ def scheduler_tick(ctx: Context, now_text: str | None, as_json: bool) -> None:
 @handles_refusals
 def scheduler_run(ctx: Context, interval: int, ttl: int, as_json: bool) -> None:
     """Run the deadline jobs every --interval seconds until SIGTERM/SIGINT; one process at a time holds the lease."""
-    import logging
-
+    from engine import logs
     from engine.deadlines.scheduler import run_forever
 
     if ttl <= interval:
         fail(as_json, {"error": "invalid", "message": "--ttl 必须大于 --interval"}, "错误：--ttl 必须大于 --interval")
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.configure(ctx.settings.log_format)  # RELIEF_LOG_FORMAT: JSON lines in production
     report = run_forever(ctx.settings, interval, ttl)
     emit(as_json, report, lambda r: f"调度器已停止（{r['stopped_by']}），本进程共检查 {r['ticks']} 次")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, select, update
 
-from engine import clock, db, tables
+from engine import clock, db
 from engine.access.scoping import USERS, excluded_user, members_clause
 from engine.cases import publicity, store
 from engine.deadlines.due import due_soon_clause, past_due_clause
@@ -108,7 +108,7 @@ def tick(engine: CaseEngine, now: datetime) -> dict[str, Any]:
         overdue_events, overdue_notices = flag_overdue(conn, now)
         soon_events, soon_notices = remind_due_soon(conn, now, engine.calendar)
         queued = queue_in_app(conn, [*overdue_notices, *soon_notices])
-        store.insert_rows(conn, tables.EVENT, [*overdue_events, *soon_events])
+        store.insert_events(conn, [*overdue_events, *soon_events])
         notices_ended = publicity.end_due(conn, now)  # 救助公示 whose period is over leave the portal
     audit_check = engine.audit.daily_check(now)  # once a day: the audit log's chain, then retention
     deliveries = engine.outbox.deliver(now)

@@ -60,3 +60,12 @@ def release(sessions: db.SessionFactory, name: str, holder: str) -> bool:
     with db.transaction(sessions) as session:
         result = session.connection().execute(delete(LEASE).where(LEASE.c.name == name, LEASE.c.holder == holder))
         return bool(result.rowcount)
+
+
+def record_tick(sessions: db.SessionFactory, name: str, holder: str, at: datetime) -> bool:
+    """Count a tick the holder of the lease `name` ran, ended at `at`; False when `holder` no longer has it."""
+    with db.transaction(sessions) as session:
+        result = session.connection().execute(
+            update(LEASE).where(LEASE.c.name == name, LEASE.c.holder == holder)
+            .values(ticks=LEASE.c.ticks + 1, last_tick_at=at))
+        return bool(result.rowcount)

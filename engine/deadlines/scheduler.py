@@ -61,6 +61,7 @@ class DeadlineJob:
         started = time.monotonic()
         report = self.tick(self.engine, now)
         self.runs += 1
+        lease.record_tick(self.engine.sessions, LEASE_NAME, self.holder, clock.now())
         if time.monotonic() - started > self.ttl.total_seconds():
             log.warning("the deadline tick outlasted the lease TTL (%s); another process may have started one",
                         self.ttl)

@@ -20,6 +20,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.browser import (
     CHROMIUM,
+    PAGE_PROBLEMS,
     LiveServer,
     Step,
     launch_chromium,
@@ -33,6 +34,17 @@ from tests.support.web import make_app
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives the pages in headless Chromium (Playwright)")
+
+
+@pytest.fixture(autouse=True)
+def no_page_problems() -> Iterator[None]:
+    """Fail the test, at teardown (after its browser contexts closed), on any CSP violation or uncaught
+    script error a page reported."""
+    PAGE_PROBLEMS.seen.clear()
+    yield
+    seen, PAGE_PROBLEMS.seen[:] = list(PAGE_PROBLEMS.seen), []
+    if seen:
+        pytest.fail("the pages reported problems:\n" + "\n".join(seen), pytrace=False)
 
 
 @pytest.fixture

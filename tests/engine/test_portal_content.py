@@ -208,3 +208,12 @@ def test_markdown_never_lets_script_through() -> None:
     assert doc.xpath("//h2")[0].text == "一、适用范围" and doc.xpath("//strong")[0].text == "本县户籍"
     assert doc.xpath("//a[@href='https://www.mca.gov.cn/']/@rel") == ["noopener noreferrer nofollow"]
     assert [td.text for td in doc.xpath("//td")] == ["低保", "850 元"]
+
+
+def test_table_alignment_is_a_class_not_a_style() -> None:
+    """A Markdown column's alignment comes out as an align-* class (the CSP applies no style=); typed styles go."""
+    html = render_markdown("| 名称 | 金额 |\n|:--|--:|\n| 低保 | 800 |\n\n<p style=\"color:red\">红</p>")
+    doc = lxml.html.fromstring(f"<div>{html}</div>")
+    assert doc.xpath("//*[@style]") == []
+    assert doc.xpath("//th/@class") == ["align-left", "align-right"]
+    assert doc.xpath("//td/@class") == ["align-left", "align-right"]

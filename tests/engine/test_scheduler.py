@@ -223,6 +223,24 @@ def test_the_job_ticks_only_while_holding_the_lease(clean_db: str) -> None:
     assert [now for _, now in ticks_b.calls] == [T0 + 60 * SECOND + TTL + SECOND]
 
 
+def test_each_tick_is_counted_on_the_lease_row(clean_db: str) -> None:
+    """The holder's ticks are counted on the lease row (read by /metrics elsewhere); a hand-over keeps the count."""
+    from engine.operations import lease_state
+
+    job_a = deadline_job(build_scheduler(settings_for(clean_db), 60, 180, tick=TickRecorder(), holder="host-a:1:x"))
+    job_b = deadline_job(build_scheduler(settings_for(clean_db), 60, 180, tick=TickRecorder(), holder="host-b:2:y"))
+    job_a(T0)
+    job_a(T0 + 60 * SECOND)
+    job_b(T0 + 61 * SECOND)  # stands by: not counted
+    with db.transaction(db.session_factory(clean_db), read_only=True) as session:
+        state = lease_state(session.connection(), T0 + 61 * SECOND)
+    assert state is not None and state.holder == "host-a:1:x" and state.ticks == 2 and state.last_tick_at is not None
+    job_b(T0 + 60 * SECOND + TTL + SECOND)  # a stopped renewing: b takes over
+    with db.transaction(db.session_factory(clean_db), read_only=True) as session:
+        state = lease_state(session.connection(), T0 + 60 * SECOND + TTL + SECOND)
+    assert state is not None and state.holder == "host-b:2:y" and state.ticks == 3 and state.fresh
+
+
 def test_the_job_reuses_one_case_engine(clean_db: str) -> None:
     """Every tick of a scheduler gets the same CaseEngine on the scheduler's database."""
     ticks = TickRecorder()

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, ViewportSize, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Playwright,
+    ViewportSize,
+    WebError,
+    expect,
+)
 from werkzeug.serving import make_server
 
 from tests.support.web import DEMO_PASSWORD
@@ -49,6 +59,36 @@ def serve(app: Flask) -> Iterator[LiveServer]:
         thread.join(timeout=10)
 
 
+class PageProblems:
+    """What the pages must never do, as the browser reports it: a Content-Security-Policy violation in the
+    console, or a script error nobody caught. Every context the helpers below open is watched; the browser
+    tests' autouse fixture fails a test that saw any (tests/browser/conftest.py)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, context: BrowserContext) -> None:
+        """Record the problems of every page of `context`."""
+        context.on("console", self._console)
+        context.on("weberror", self._error)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.seen.append(f"CSP violation on {message.page.url if message.page else '?'}: {message.text}")
+
+    def _error(self, error: WebError) -> None:
+        self.seen.append(f"uncaught script error on {error.page.url if error.page else '?'}: {error.error}")
+
+
+PAGE_PROBLEMS = PageProblems()
+
+
+def _watched(context: BrowserContext) -> BrowserContext:
+    context.set_default_timeout(TIMEOUT_MS)
+    PAGE_PROBLEMS.watch(context)
+    return context
+
+
 def launch_chromium(playwright: Playwright) -> Browser:
     """Launch Debian's Chromium headless (Playwright's own browser downloads are never used)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -58,24 +98,21 @@ def new_context(browser: Browser, base_url: str) -> BrowserContext:
     """A fresh browser profile as a user in the county would have it: Chinese, Beijing time."""
     context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
+    return _watched(context)
 
 
 def phone_context(browser: Browser, base_url: str) -> BrowserContext:
     """A fresh profile on a phone (390 × 844, touch, the page's own viewport meta): Chinese, Beijing time."""
     context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   viewport=PHONE_VIEWPORT, is_mobile=True, has_touch=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
+    return _watched(context)
 
 
 def tablet_context(browser: Browser, base_url: str) -> BrowserContext:
     """A fresh profile on a window's tablet (800 × 1280, touch): Chinese, Beijing time."""
     context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   viewport=TABLET_VIEWPORT, has_touch=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
+    return _watched(context)
 
 
 def visit(page: Page, path: str) -> None:

@@ -83,7 +83,7 @@ def test_claim_and_release(engine: Any, login: Any) -> None:
     response = client.post(f"/tasks/{accept['id']}/claim", follow_redirects=True)
     assert "已认领该任务" in response.data.decode()
     assert task_of(engine, case_no, "dept_accept")["assignee"] == "yb1"
-    assert 'id="release"' in response.data.decode() and "confirm(" in response.data.decode()
+    assert 'id="release"' in response.data.decode() and "data-confirm=" in response.data.decode()
     client.post(f"/tasks/{accept['id']}/release")
     assert task_of(engine, case_no, "dept_accept")["assignee"] is None
 
