@@ -56,6 +56,7 @@ class Settings:
     hotline_push_timeout: float
     audit_retention_days: int
     portal_url: str = ""  # the portal's public address (https://…), for links in SMS; '' leaves them out
+    idle_timeout_minutes: int = 30  # a signed-in session idle this long is signed out (IDLE_TIMEOUT_MINUTES)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -96,6 +97,7 @@ class Settings:
             hotline_push_timeout=_seconds(given("HOTLINE_PUSH_TIMEOUT")),
             audit_retention_days=_retention_days(given("AUDIT_RETENTION_DAYS")),
             portal_url=str(given("PORTAL_URL") or "").strip().rstrip("/"),
+            idle_timeout_minutes=_idle_minutes(given("IDLE_TIMEOUT_MINUTES")),
         )
 
     @classmethod
@@ -182,6 +184,18 @@ def _seconds(value: Any) -> float:
     if seconds <= 0:
         raise SettingsError(f"{ENV_PREFIX}HOTLINE_PUSH_TIMEOUT 应大于 0：{value!r}")
     return seconds
+
+
+def _idle_minutes(value: Any) -> int:
+    if value is None:
+        return 30
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        minutes = 0
+    if not 1 <= minutes <= 24 * 60:
+        raise SettingsError(f"{ENV_PREFIX}IDLE_TIMEOUT_MINUTES 应为 1 至 1440 之间的整数（分钟），实际为 {value!r}")
+    return minutes
 
 
 def _retention_days(value: Any) -> int:

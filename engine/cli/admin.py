@@ -142,6 +142,53 @@ def user_create(ctx: Context, username: str, org_code: str, roles: tuple[str, ..
     emit(as_json, {"username": created, "org": org_code, "roles": list(roles)}, lambda r: f"已创建用户 {r['username']}")
 
 
+def _administrator(ctx: Context, actor: str) -> Any:
+    from engine.errors import NotFound
+
+    who = ctx.engine.accounts.principal_named(actor)
+    if who is None:
+        raise NotFound(f"用户 {actor} 不存在或已停用")
+    return who
+
+
+@user.command("disable")
+@click.argument("username")
+@click.option("--by", "actor", required=True, help="操作人（系统管理员的用户名，记入审计日志）")
+@pass_json
+@pass_context
+@handles_refusals
+def user_disable(ctx: Context, username: str, actor: str, as_json: bool) -> None:
+    """Disable a user: no sign-in; their sessions and API tokens stop at once."""
+    changed = ctx.engine.administration.set_user_active(_administrator(ctx, actor), username, False)
+    emit(as_json, {"username": username, "changed": changed},
+         lambda r: f"已停用用户 {username}" if r["changed"] else f"用户 {username} 已是停用状态")
+
+
+@user.command("enable")
+@click.argument("username")
+@click.option("--by", "actor", required=True, help="操作人（系统管理员的用户名，记入审计日志）")
+@pass_json
+@pass_context
+@handles_refusals
+def user_enable(ctx: Context, username: str, actor: str, as_json: bool) -> None:
+    """Enable a disabled user again."""
+    changed = ctx.engine.administration.set_user_active(_administrator(ctx, actor), username, True)
+    emit(as_json, {"username": username, "changed": changed},
+         lambda r: f"已启用用户 {username}" if r["changed"] else f"用户 {username} 已是启用状态")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@click.option("--by", "actor", required=True, help="操作人（系统管理员的用户名，记入审计日志）")
+@pass_json
+@pass_context
+@handles_refusals
+def user_reset_password(ctx: Context, username: str, actor: str, as_json: bool) -> None:
+    """Give a user a generated temporary password (printed once) that must be changed at the next sign-in."""
+    password = ctx.engine.administration.reset_password(_administrator(ctx, actor), username)
+    emit(as_json, {"username": username, "password": password}, lambda r: r["password"])
+
+
 @click.group()
 def token() -> None:
     """REST API tokens."""
