@@ -109,7 +109,8 @@ def test_a_new_township_village_and_window_with_its_matters_reach_the_portal(cas
     admin = principal(case_engine, "admin1")
     admin_of = case_engine.administration
     with pytest.raises(InvalidData) as misplaced:
-        admin_of.create_organisation(admin, {"code": "T03V01", "name": "南湖社区", "kind": "village", "parent": "center"})
+        admin_of.create_organisation(admin, {"code": "T03V01", "name": "南湖社区", "kind": "village",
+                                             "parent": "center"})
     assert misplaced.value.errors["parent"] == ["村(社区)的上级应为乡镇(街道)，示范县社会救助中心是社会救助中心"]
     admin_of.create_organisation(admin, {"code": "T03", "name": "城南街道", "kind": "township", "parent": "center"})
     matters = [m["code"] for m in admin_of.org_form(admin)["matters"]][:2]
@@ -120,7 +121,8 @@ def test_a_new_township_village_and_window_with_its_matters_reach_the_portal(cas
     hall = case_engine.portal.service_windows()
     [town] = [t for t in hall["townships"] if t["code"] == "T03"]
     assert [v["code"] for v in town["villages"]] == ["T03V01"]
-    assert [m["code"] for m in town["villages"][0]["matters"]] == matters and town["villages"][0]["address"] == "南湖路 1 号"
+    village = town["villages"][0]
+    assert [m["code"] for m in village["matters"]] == matters and village["address"] == "南湖路 1 号"
     changed = admin_of.edit_organisation(admin, "T03V01", {"name": "南湖社区", "matters": matters[:1]})
     assert changed["changed"] == {"name": ["城南街道南湖社区", "南湖社区"], "matters": [sorted(matters), matters[:1]]}
     assert actions(clean_db, "org_created", "org_changed") == [("admin1", "org_created", "T03"),
@@ -198,7 +200,8 @@ def test_a_file_with_one_bad_row_imports_nothing_and_names_each_problem(case_eng
         before = len(session.scalars(select(User)).all())
     with pytest.raises(InvalidData) as refused:
         case_engine.administration.import_users(admin, "users.csv", csv_file(
-            "good1,好 一,T01,clerk,,", "bad2,坏 二,T99,wizard,,", "clerk_v,重名,T01,clerk,,", "good1,重复,T01,clerk,也许,"))
+            "good1,好 一,T01,clerk,,", "bad2,坏 二,T99,wizard,,", "clerk_v,重名,T01,clerk,,",
+            "good1,重复,T01,clerk,也许,"))
     errors = refused.value.errors
     assert refused.value.message == "3 行有误，未导入任何用户；请改正后重新上传"
     assert errors["第 3 行"] == ["机构代码：未知机构代码：T99", "角色：未知角色：wizard"]
