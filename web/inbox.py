@@ -27,7 +27,7 @@ def index() -> Any:
     return render_template("inbox/index.html", query=query, params=query.as_params(), **found)
 
 
-@bp.route("/bulk", methods=["POST"])
+@bp.route("/inbox/bulk", methods=["POST"])
 @login_required
 def bulk() -> Any:
     """批量指派 / 批量退回 (supervisors): the ticked tasks, each through the one-task action; every outcome shown."""

@@ -13,6 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import LiveServer, Step, new_context, set_field, visit
+from tests.support.cases import start
+from tests.support.db import engine_for
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Lantern-Orchid-73-Brook"
@@ -125,5 +127,27 @@ def test_a_token_revoked_on_the_page_gets_401(page_for: Callable[[str], Page], a
         row = admin.locator("#tokens tr").filter(has_text="民政局 对账脚本")
         expect(row.locator(".state")).to_have_text("有效")
         row.get_by_role("button", name="吊销").click()
-        expect(admin.locator("#tokens tr").filter(has_text="民政局 对账脚本").locator(".state")).to_contain_text("已吊销")
+        revoked = admin.locator("#tokens tr").filter(has_text="民政局 对账脚本")
+        expect(revoked.locator(".state")).to_contain_text("已吊销")
     assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status == 401
+
+
+def test_a_supervisor_selects_every_task_and_assigns_them_at_once(page_for: Callable[[str], Page], demo_db: str,
+                                                                  step: Step) -> None:
+    """全选 (inbox-bulk.js) ticks every task of the page; 批量指派 assigns them in one request, each reported."""
+    engine = engine_for(demo_db)
+    cases = [start(engine), start(engine, "T02", None, level="township")]
+    center = page_for("center1")
+    with step(center, "select all and assign to center1"):
+        visit(center, "/")
+        center.locator("#select-all").check()
+        boxes = center.locator("input[name=task_ids]")
+        assert boxes.count() == 2 and all(boxes.nth(i).is_checked() for i in range(2))
+        boxes.nth(0).uncheck()
+        expect(center.locator("#select-all")).not_to_be_checked()
+        center.locator("#select-all").check()
+        set_field(center, "assignee", "center1")
+        center.locator("#bulk-assign").click()
+        expect(center.locator("#bulk-summary")).to_have_text("共 2 项：成功 2 项，未成功 0 项")
+    for case_no in cases:
+        assert [t["assignee"] for t in engine.queries.list_tasks(case_no=case_no)] == ["center1"]
