@@ -258,3 +258,30 @@ def test_bulk_assign_and_release_report_each_task(case_engine: Any, clean_db: st
     with pytest.raises(InvalidData) as empty:
         case_engine.bulk.run(center, "assign", [], "")
     assert set(empty.value.errors) == {"task_ids", "assignee"}
+
+
+def test_editing_a_user_changes_what_is_given_and_audits_old_and_new(case_engine: Any, clean_db: str) -> None:
+    """Name, organisation, roles and the two flags change together, audited old → new; an unknown role or a move
+    into a deactivated organisation is refused; an administrator keeps their own admin role."""
+    admin = principal(case_engine, "admin1")
+    admin_of = case_engine.administration
+    changes = admin_of.edit_user(admin, "yb1", {"display_name": "医保局 孙丽", "org_code": "minzheng",
+                                                "roles": ["department", "analyst"], "is_supervisor": True,
+                                                "can_unmask": False})
+    assert changes == {"org_code": ["yibao", "minzheng"], "roles": [["department"], ["analyst", "department"]],
+                       "is_supervisor": [False, True]}
+    moved = principal(case_engine, "yb1")
+    assert moved.org_code == "minzheng" and moved.roles == {"department", "analyst"} and moved.is_supervisor
+    assert admin_of.edit_user(admin, "yb1", {"display_name": "医保局 孙丽"}) == {}
+    with tx(clean_db) as session:
+        [entry] = session.scalars(select(AuditLog).where(AuditLog.action == "user_changed")).all()
+        assert (entry.actor, entry.target, entry.details["changes"]) == ("admin1", "yb1", changes)
+    with pytest.raises(InvalidData) as refused:
+        admin_of.edit_user(admin, "yb1", {"roles": ["astronaut"]})
+    assert refused.value.errors["role"] == ["未知角色：astronaut"]
+    admin_of.set_organisation_active(admin, "T02V02", False)
+    with pytest.raises(InvalidData) as inactive:
+        admin_of.edit_user(admin, "yb1", {"org_code": "T02V02"})
+    assert "已停用" in inactive.value.errors["org"][0]
+    with pytest.raises(InvalidData, match="不能去掉自己的系统管理员角色"):
+        admin_of.edit_user(admin, "admin1", {"roles": ["center"]})

@@ -113,3 +113,21 @@ def test_inbox_rebuild_refiles_a_lost_index(case_engine: Any) -> None:
     assert relief("inbox", "rebuild", database_url=url) == {"tasks_filed": 2}
     with tx(url) as session:
         assert session.execute(select(func.count()).select_from(INBOX)).scalar() == before == 4
+
+
+def test_user_disable_enable_and_reset_password(county_db: str) -> None:
+    """relief user disable / enable (audited, by an administrator) and reset-password (a temporary password
+    printed once, to change at the next sign-in); a non-administrator is refused."""
+    assert relief("user", "disable", "yb1", "--by", "admin1", database_url=county_db) == {
+        "username": "yb1", "changed": True}
+    assert relief("user", "disable", "yb1", "--by", "admin1", database_url=county_db)["changed"] is False
+    with tx(county_db) as session:
+        user = session.scalars(select(User).where(User.username == "yb1")).one()
+        assert not user.active and user.disabled_at is not None
+    assert relief("user", "enable", "yb1", "--by", "admin1", database_url=county_db)["changed"] is True
+    reset = relief("user", "reset-password", "yb1", "--by", "admin1", database_url=county_db)
+    assert len(reset["password"]) == 19
+    with tx(county_db) as session:
+        assert session.scalars(select(User).where(User.username == "yb1")).one().must_change_password
+    refused = relief("user", "disable", "yb1", "--by", "center1", database_url=county_db, expect=1)
+    assert refused["error"] == "forbidden"

@@ -145,3 +145,27 @@ def test_a_supervisor_bulk_assigns_from_the_inbox(login: Login, engine: Any) -> 
     assert not lxml.html.fromstring(clerk.get("/").data.decode()).xpath('//form[@id="bulk-form"]')
     assert clerk.post("/inbox/bulk", data={"action": "release", "task_ids": [task_id]}).status_code == 403
     assert principal(engine, "center1").is_supervisor
+
+
+def test_a_new_organisation_form_keeps_what_was_typed_and_deactivation_hides_the_window(
+        login: Login, client: FlaskClient) -> None:
+    """A village under the center is refused (422) beside its field with the values kept; saved under a
+    township it is listed; deactivated on the list it leaves 办事大厅, and a township with villages is refused."""
+    admin = login("admin1")
+    typed = {"code": "T01V09", "name": "新村", "kind": "village", "parent": "center", "address": "新村路 9 号",
+             "hours": "", "phone": "", "matters_sent": "1"}
+    refused = admin.post("/admin/orgs/new", data=typed)
+    assert refused.status_code == 422
+    page = lxml.html.fromstring(refused.data.decode())
+    assert "村(社区)的上级应为乡镇(街道)" in page.xpath('//*[@id="err-parent"]')[0].text_content()
+    assert page.xpath('//input[@id="f-address"]/@value') == ["新村路 9 号"]
+    saved = admin.post("/admin/orgs/new", data={**typed, "parent": "T01"})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("#org-T01V09")
+    assert "新村路 9 号" in client.get("/portal/hall").data.decode()
+    off = admin.post("/admin/orgs/T01V09/active?kind=village", data={"active": "0"})
+    assert off.headers["Location"] == "/admin/orgs/?kind=village#org-T01V09"
+    assert "新村路 9 号" not in client.get("/portal/hall").data.decode()
+    listed = lxml.html.fromstring(admin.get("/admin/orgs/?status=inactive").data.decode())
+    assert [r.get("id") for r in listed.xpath('//table[@id="orgs"]/tbody/tr')] == ["org-T01V09"]
+    admin.post("/admin/orgs/T01/active", data={"active": "0"})
+    assert "请先停用城东街道下仍在用的机构" in admin.get("/admin/orgs/").data.decode()
