@@ -25,10 +25,8 @@ from zxcvbn import zxcvbn
 from engine import clock, db
 from engine.access import scoping
 from engine.access.orgs import (
-    ORG_KINDS,
     get_organisation,
     list_organisations,
-    organisation_page,
     record_of,
     set_window,
     upsert_organisation,
@@ -37,7 +35,6 @@ from engine.access.principals import Principal, principal_of
 from engine.audit.chain import audit
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ApiToken, Organisation, User, UserRole
-from engine.paging import DEFAULT_PER_PAGE, Page
 from engine.settings import Settings
 
 MAX_FAILED_LOGINS = 5
@@ -324,19 +321,6 @@ class Accounts:
         """Every organisation as {code, name, kind, parent, address, hours, phone}, parents first."""
         with db.transaction(self.sessions) as session:
             return list_organisations(session)
-
-    def organisation_page(self, principal: Principal, page: int = 1, kind: str = "",
-                          per_page: int = DEFAULT_PER_PAGE) -> Page[dict[str, Any]]:
-        """机构与窗口 for administrators: one page of the organisations (of one kind) with their windows."""
-        scoping.require(principal, "org_edit")
-        with db.transaction(self.sessions, read_only=True) as session:
-            return organisation_page(session.connection(), page, per_page, kind if kind in ORG_KINDS else "")
-
-    def organisation(self, principal: Principal, code: str) -> dict[str, Any]:
-        """One organisation with its window details, for its edit form (administrators)."""
-        scoping.require(principal, "org_edit")
-        with db.transaction(self.sessions, read_only=True) as session:
-            return record_of(get_organisation(session, code))
 
     def set_window(self, principal: Principal, code: str, details: Mapping[str, Any]) -> dict[str, Any]:
         """Change the window details given (administrators) → {"organisation", "changed": {field: [old, new]}};
