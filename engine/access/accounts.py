@@ -42,6 +42,7 @@ LOCKOUT = timedelta(minutes=15)
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)  # how stale an API token's last_used_at may be
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
+ESTIMATE_LENGTH = 72  # zxcvbn's own maximum
 MIN_PASSWORD_SCORE = 3  # zxcvbn's 0–4: 3 is "safely unguessable" against an online attack
 TEMP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
 DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_county.yaml"
@@ -61,7 +62,9 @@ def password_problems(password: str, username: str = "", name: str = "") -> list
     for label, word in (("用户名", username), ("姓名", name)):
         if len(word.strip()) >= 2 and word.strip().casefold() in lowered:
             problems.append(f"密码不能包含{label}")
-    if not problems and zxcvbn(password, user_inputs=[w for w in (username, name) if w])["score"] < MIN_PASSWORD_SCORE:
+    # zxcvbn refuses what is longer than its limit (and takes longer the longer it is): its first part is judged
+    judged = password[:ESTIMATE_LENGTH]
+    if not problems and zxcvbn(judged, user_inputs=[w for w in (username, name) if w])["score"] < MIN_PASSWORD_SCORE:
         problems.append("密码太容易被猜中：请用更长、不常见的词和字符组合，避免常用密码、键盘顺序、重复字符、年份和日期")
     return problems
 

@@ -44,6 +44,8 @@ def test_the_password_policy_wants_twelve_characters_no_name_and_a_hard_guess() 
         [problem] = password_problems(guessable)
         assert problem.startswith("密码太容易被猜中"), guessable
     assert password_problems(STRONG, "clerk_v", "王芳") == []
+    assert password_problems(STRONG * 6) == [] and password_problems("a" * 100)[0].startswith("密码太容易被猜中")
+    assert password_problems("x" * 129)[0] == "密码不能超过 128 位"
     generated = temporary_password()
     assert len(generated) == 19 and password_problems(generated) == []
 
