@@ -26,7 +26,7 @@ def _page(values: dict[str, str], errors: dict[str, list[str]] | None = None, cr
           status: int = 200) -> Any:
     who = require("tokens_admin")
     found = engine().administration.tokens(who, page_number(request.args), request.args.get("owner", ""))
-    owners = engine().administration.users(who, 1, status="active", per_page=100)
+    owners = engine().administration.users(who, 1, status="active", per_page=100)  # suggestions; any may be typed
     integration = engine().administration.users(who, 1, role=INTEGRATION_ROLE, per_page=100)
     page = render_template("tokens_admin/index.html", tokens=found, owners=owners.items,
                            integration=integration.items, values=values, errors=errors or {}, created=created,
