@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
@@ -270,6 +271,18 @@ class Organisation(Base):
     address: Mapped[str] = mapped_column(String(200), default="", server_default="")
     hours: Mapped[str] = mapped_column(String(200), default="", server_default="")
     phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # 停用 (R-6.1.4): never deleted once it has cases or users; a deactivated one takes no new work
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class OrgMatter(Base):
+    """A matter a service window takes (办事大厅: 可办事项)."""
+
+    __tablename__ = "org_matter"
+
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisation.code", ondelete="CASCADE"), primary_key=True)
+    matter_code: Mapped[str] = mapped_column(ForeignKey("matter.code", ondelete="CASCADE"), primary_key=True,
+                                             index=True)
 
 
 class User(Base):
@@ -288,6 +301,10 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    # set by a password reset (and a bulk import): the next sign-in must change it first
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
@@ -309,7 +326,10 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 

@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import select
 
-from engine.access.orgs import WINDOW_FIELDS, tel_uri
+from engine.access.orgs import WINDOW_FIELDS, tel_uri, window_matters
 from engine.access.scoping import WINDOW_LEVELS
 from engine.bpmn import elements
 from engine.bpmn.definitions import latest_definition
@@ -74,16 +74,17 @@ class PortalQueries:
         return {"key": loaded.key, "name": loaded.model.name, "version": version, "xml": xml, "steps": steps}
 
     def service_windows(self) -> dict[str, Any]:
-        """办事大厅: the organisations that keep a window — the county's (the center), each township with its
-        villages, and villages whose township is not on record — by code, each with its name, address, opening
-        hours, phone and the phone's tel: link ('' for what is not published); `published` says whether any
-        window has any detail."""
+        """办事大厅: the organisations that keep a window and are not 停用 — the county's (the center), each
+        township with its villages, and villages whose township is not on record — by code, each with its name,
+        address, opening hours, phone, the phone's tel: link ('' for what is not published) and the matters it
+        takes (those not 停用); `published` says whether any window has any detail."""
         query = (select(ORGS.c.code, ORGS.c.name, ORGS.c.kind, ORGS.c.parent_code, *(ORGS.c[f] for f in WINDOW_FIELDS))
-                 .where(ORGS.c.kind.in_(sorted(WINDOW_LEVELS))).order_by(ORGS.c.code))
+                 .where(ORGS.c.kind.in_(sorted(WINDOW_LEVELS)), ORGS.c.active.is_(True)).order_by(ORGS.c.code))
         with self.workflows.reading() as session:
             rows = session.connection().execute(query).mappings().all()
+            matters = window_matters(session.connection(), [r["code"] for r in rows], shown_only=True)
         windows = {r["code"]: {"code": r["code"], "name": r["name"], **{f: r[f] for f in WINDOW_FIELDS},
-                               "tel": tel_uri(r["phone"])} for r in rows}
+                               "tel": tel_uri(r["phone"]), "matters": matters.get(r["code"], [])} for r in rows}
         townships = {r["code"]: {**windows[r["code"]], "villages": []} for r in rows if r["kind"] == "township"}
         unplaced: list[dict[str, str]] = []
         for row in rows:

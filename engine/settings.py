@@ -63,6 +63,7 @@ class Settings:
     log_format: str = "text"  # "json": one JSON object a line (the default when RELIEF_ENV=production)
     metrics_token: str | None = None  # `Authorization: Bearer …` that may read /metrics from anywhere
     metrics_allow: tuple[IPNetwork, ...] = ()  # addresses (or networks) that may read /metrics without it
+    idle_timeout_minutes: int = 30  # a signed-in session idle this long is signed out (IDLE_TIMEOUT_MINUTES)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -106,6 +107,7 @@ class Settings:
             log_format=_log_format(given("LOG_FORMAT"), env),
             metrics_token=_text(given("METRICS_TOKEN")),
             metrics_allow=_networks(given("METRICS_ALLOW")),
+            idle_timeout_minutes=_idle_minutes(given("IDLE_TIMEOUT_MINUTES")),
         )
 
     @classmethod
@@ -192,6 +194,18 @@ def _seconds(value: Any) -> float:
     if seconds <= 0:
         raise SettingsError(f"{ENV_PREFIX}HOTLINE_PUSH_TIMEOUT 应大于 0：{value!r}")
     return seconds
+
+
+def _idle_minutes(value: Any) -> int:
+    if value is None:
+        return 30
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        minutes = 0
+    if not 1 <= minutes <= 24 * 60:
+        raise SettingsError(f"{ENV_PREFIX}IDLE_TIMEOUT_MINUTES 应为 1 至 1440 之间的整数（分钟），实际为 {value!r}")
+    return minutes
 
 
 def _retention_days(value: Any) -> int:

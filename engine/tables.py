@@ -7,6 +7,7 @@ from typing import cast
 from sqlalchemy import Table
 
 from engine.models import (
+    ApiToken,
     Application,
     Attachment,
     AuditChainHead,
@@ -26,6 +27,7 @@ from engine.models import (
     NoticeObjection,
     Notification,
     Organisation,
+    OrgMatter,
     PolicyDocument,
     ProcessDefinition,
     ProcessInstance,
@@ -59,6 +61,7 @@ MATTER_REVISION = cast(Table, MatterRevision.__table__)
 NOTICE = cast(Table, Notification.__table__)
 OBJECTION = cast(Table, NoticeObjection.__table__)
 ORGS = cast(Table, Organisation.__table__)
+ORG_MATTER = cast(Table, OrgMatter.__table__)
 PUBLIC_NOTICE = cast(Table, PublicNotice.__table__)
 RATING = cast(Table, Rating.__table__)
 RATING_DEVICE = cast(Table, RatingDevice.__table__)
@@ -67,5 +70,6 @@ POLICY_DOCUMENT = cast(Table, PolicyDocument.__table__)
 ROLES = cast(Table, UserRole.__table__)
 SUGGESTION = cast(Table, Suggestion.__table__)
 TASK = cast(Table, HumanTask.__table__)
+TOKENS = cast(Table, ApiToken.__table__)
 TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
 USERS = cast(Table, User.__table__)

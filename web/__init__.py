@@ -164,11 +164,14 @@ def _register_blueprints(app: Flask) -> None:
         publicity_admin,
         tablet,
         tasks,
+        tokens_admin,
+        users_admin,
     )
     from web.api import bp as api_bp
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
-                   instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet, audit_admin):
+                   instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet, audit_admin,
+                   users_admin, tokens_admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

@@ -27,6 +27,22 @@ def index() -> Any:
     return render_template("inbox/index.html", query=query, params=query.as_params(), **found)
 
 
+@bp.route("/inbox/bulk", methods=["POST"])
+@login_required
+def bulk() -> Any:
+    """批量指派 / 批量退回 (supervisors): the ticked tasks, each through the one-task action; every outcome shown."""
+    who = require("bulk_assign")
+    back: dict[str, Any] = {k[5:]: v for k, v in request.form.items() if k.startswith("back_") and v}
+    try:
+        results = engine().bulk.run(who, request.form.get("action", ""), request.form.getlist("task_ids"),
+                                    request.form.get("assignee", ""))
+    except InvalidData as refused:
+        flash("；".join(m for ms in refused.errors.values() for m in ms), "error")
+        return redirect(url_for("inbox.index", **back))
+    return render_template("inbox/bulk.html", results=results, back=back, action=request.form.get("action"),
+                           assignee=request.form.get("assignee", "").strip())
+
+
 @bp.route("/filters", methods=["POST"])
 @login_required
 def save_filter() -> Any:

@@ -1,8 +1,9 @@
 """Health, readiness and metrics for the process manager, the balancer and Prometheus (issue 15).
 
 `/healthz`: the process answers (no database). `/readyz`: the database answers and its migrations are at head
-(503 with the reasons otherwise); the deadline lease's holder is reported, and warned about when stale. `/metrics`: Prometheus' text
-format, to the bearer of RELIEF_METRICS_TOKEN or an address of RELIEF_METRICS_ALLOW (403 otherwise).
+(503 with the reasons otherwise); the deadline lease's holder is reported, and warned about when stale.
+`/metrics`: Prometheus' text format, to the bearer of RELIEF_METRICS_TOKEN or an address of
+RELIEF_METRICS_ALLOW (403 otherwise).
 None needs a sign-in, none is rate limited (no limit is set on them), and none takes a form (no CSRF).
 """
 

@@ -1,6 +1,8 @@
-"""机构窗口 for administrators (/admin/orgs, R-6.1.4): every organisation with its window's address, opening
-hours and phone, and the form that edits them; what is saved here is what 办事大厅 on the portal shows.
-A refused form comes back with everything typed and the problem beside each field."""
+"""机构管理 for administrators (/admin/orgs, R-6.1.4): the county's organisations — the center, departments, the
+joint office, townships and villages — filtered by kind, parent and status, 20 a page; a new one; editing
+one's name, parent, window (address, opening hours, phone: what 办事大厅 on the portal shows) and the matters
+its window takes; deactivating (停用) and reactivating it. Organisations are never deleted (the rules are
+`engine.access.admin`'s). A refused form comes back with everything typed and the problem beside each field."""
 
 from __future__ import annotations
 
@@ -10,55 +12,107 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from engine.access.orgs import KIND_LABELS, WINDOW_FIELDS, WINDOW_LABELS, WINDOW_LIMITS
+from engine.access.orgs import KIND_LABELS, ORG_KINDS, WINDOW_FIELDS, WINDOW_LABELS, WINDOW_LIMITS
 from engine.access.scoping import WINDOW_LEVELS
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotFound, TaskConflict
 from web.services import engine, page_number, require
 
 bp = Blueprint("orgs_admin", __name__, url_prefix="/admin/orgs")
+FILTERS = ("kind", "parent", "status")
 
 
-def _list_args(kind: str, page: int) -> dict[str, Any]:
-    """The list's query arguments that differ from its first page of every kind (for links back to it)."""
-    return {**({"kind": kind} if kind else {}), **({"page": page} if page > 1 else {})}
+def _list_args(args: Any, page: int | None = None) -> dict[str, Any]:
+    """The list's query arguments that differ from its first unfiltered page (for links back to it)."""
+    found = {key: args.get(key) for key in FILTERS if args.get(key)}
+    page = page if page is not None else page_number(args)
+    return {**found, **({"page": page} if page > 1 else {})}
 
 
 def _labels() -> dict[str, Any]:
     return {"kind_labels": KIND_LABELS, "window_labels": WINDOW_LABELS, "limits": WINDOW_LIMITS,
-            "window_kinds": WINDOW_LEVELS}
+            "window_kinds": WINDOW_LEVELS, "kinds": ORG_KINDS}
+
+
+def _typed() -> dict[str, Any]:
+    """The form's fields that were sent (a window-only form leaves name, parent and matters as they are)."""
+    typed: dict[str, Any] = {f: request.form.get(f, "") for f in ("code", "name", "kind", "parent", *WINDOW_FIELDS)
+                             if f in request.form}
+    if request.form.get("matters_sent"):
+        typed["matters"] = request.form.getlist("matters")
+    return typed
 
 
 @bp.route("/")
 @login_required
 def index() -> Any:
-    """The organisations (of one kind, `?kind=`), 20 a page, with their window details."""
+    """The organisations (`?kind=&parent=&status=`), 20 a page, with their windows and matters."""
     who = require("org_edit")
-    kind = request.args.get("kind", "")
-    found = engine().accounts.organisation_page(who, page_number(request.args), kind)
-    return render_template("orgs_admin/index.html", orgs=found, kind=kind, back=_list_args(kind, found.page),
-                           **_labels())
+    args = request.args
+    found = engine().administration.organisations(who, page_number(args), args.get("kind", ""),
+                                                  args.get("parent", ""), args.get("status", ""))
+    form = engine().administration.org_form(who)
+    filters = {key: args.get(key, "") for key in FILTERS}
+    return render_template("orgs_admin/index.html", orgs=found, kind=filters["kind"], filters=filters,
+                           parents=form["parents"], back=_list_args(args, found.page),
+                           pager_args={k: v for k, v in filters.items() if v}, **_labels())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    """A new organisation: code, name, kind, parent, window details and matters."""
+    who = require("org_edit")
+    form = engine().administration.org_form(who)
+    if request.method == "GET":
+        values = {"kind": request.args.get("kind", ""), "parent": request.args.get("parent", ""), "matters": []}
+        return render_template("orgs_admin/new.html", values=values, errors={}, **form, **_labels())
+    typed = _typed()
+    try:
+        created = engine().administration.create_organisation(who, typed)
+    except InvalidData as refused:
+        return render_template("orgs_admin/new.html", values=typed, errors=refused.errors, message=refused.message,
+                               **form, **_labels()), 422
+    flash(_("已新建机构：%(name)s", name=created["name"]), "success")
+    return redirect(url_for("orgs_admin.index", kind=created["kind"]) + f"#org-{created['code']}")
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])
 @login_required
 def edit(code: str) -> Any:
-    """Edit one organisation's window details; back to the list's page it was opened from (`?kind=&page=`)."""
+    """Edit one organisation; back to the list's page it was opened from (`?kind=&parent=&status=&page=`)."""
     who = require("org_edit")
     try:
-        org = engine().accounts.organisation(who, code)
+        form = engine().administration.org_form(who, code)
     except NotFound:
         abort(404)
+    org = form["org"]
     if request.method == "GET":
-        return render_template("orgs_admin/edit.html", org=org, values=org, errors={}, **_labels())
-    typed = {field: request.form.get(field, "") for field in WINDOW_FIELDS}
+        return render_template("orgs_admin/edit.html", values=org, errors={}, **form, **_labels())
+    typed = _typed()
     try:
-        saved = engine().accounts.set_window(who, code, typed)
+        saved = engine().administration.edit_organisation(who, code, typed)
     except InvalidData as refused:
-        return render_template("orgs_admin/edit.html", org=org, values=typed, errors=refused.errors,
-                               message=refused.message, **_labels()), 422
+        return render_template("orgs_admin/edit.html", values={**org, **typed}, errors=refused.errors,
+                               message=refused.message, **form, **_labels()), 422
     if saved["changed"]:
-        flash(_("已保存%(name)s的窗口信息", name=org["name"]), "success")
+        flash(_("已保存%(name)s的窗口信息", name=saved["organisation"]["name"]), "success")
     else:
         flash(_("%(name)s的窗口信息没有变化", name=org["name"]), "info")
-    back = _list_args(request.args.get("kind", ""), page_number(request.args))
-    return redirect(url_for("orgs_admin.index", **back) + f"#org-{code}")
+    return redirect(url_for("orgs_admin.index", **_list_args(request.args)) + f"#org-{code}")
+
+
+@bp.route("/<code>/active", methods=["POST"])
+@login_required
+def set_active(code: str) -> Any:
+    """停用 (`active=0`) or 启用 (`active=1`) an organisation."""
+    who = require("org_edit")
+    active = request.form.get("active") == "1"
+    try:
+        engine().administration.set_organisation_active(who, code, active)
+    except NotFound:
+        abort(404)
+    except TaskConflict as refused:
+        flash(refused.message, "error")
+    else:
+        flash(_("已启用该机构") if active else _("已停用该机构：不再受理新案件，窗口不在办事大厅显示"), "success")
+    return redirect(url_for("orgs_admin.index", **_list_args(request.args)) + f"#org-{code}")

@@ -193,7 +193,8 @@ def notices() -> Any:
     filters = _notice_filters()
     found = engine().publicity.listing(filters["township"], filters["village"], filters["month"],
                                        page_number(request.args))
-    return render_template("portal/notices.html", notices=found, filters=filters, **engine().queries.regions())
+    return render_template("portal/notices.html", notices=found, filters=filters,
+                           **engine().queries.regions(active_only=False))
 
 
 @bp.route("/notices/<int:notice_id>", methods=["GET", "POST"])

@@ -20,14 +20,13 @@ import yaml
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from engine import clock, db
 from engine.access import scoping
 from engine.access.orgs import (
-    ORG_KINDS,
     get_organisation,
     list_organisations,
-    organisation_page,
     record_of,
     set_window,
     upsert_organisation,
@@ -36,52 +35,119 @@ from engine.access.principals import Principal, principal_of
 from engine.audit.chain import audit
 from engine.errors import EngineError, InvalidData, NotFound
 from engine.models import ApiToken, Organisation, User, UserRole
-from engine.paging import DEFAULT_PER_PAGE, Page
 from engine.settings import Settings
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 TOKEN_TOUCH_EVERY = timedelta(minutes=1)  # how stale an API token's last_used_at may be
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+ESTIMATE_LENGTH = 72  # zxcvbn's own maximum
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0–4: 3 is "safely unguessable" against an online attack
+TEMP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
 DEMO_FILE = Path(__file__).resolve().parents[2] / "data" / "demo_county.yaml"
 
 
-def _password_errors(password: str) -> list[str]:
+def password_problems(password: str, username: str = "", name: str = "") -> list[str]:
+    """The password policy (R-6.4.3), the one check of every new password: at least MIN_PASSWORD_LENGTH
+    characters, neither the username nor the name inside it, and hard to guess — zxcvbn's estimate at
+    least MIN_PASSWORD_SCORE of 4 (it knows common passwords, words, keyboard runs, dates and repeats).
+    Returns the problems in Chinese; [] when the password is acceptable."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
-    if password.isdigit() or password.isalpha():
-        problems.append("密码须同时包含字母和数字")
+        problems.append(f"密码至少 {MIN_PASSWORD_LENGTH} 位（现有 {len(password)} 位）")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"密码不能超过 {MAX_PASSWORD_LENGTH} 位")
+    lowered = password.casefold()
+    for label, word in (("用户名", username), ("姓名", name)):
+        if len(word.strip()) >= 2 and word.strip().casefold() in lowered:
+            problems.append(f"密码不能包含{label}")
+    # zxcvbn refuses what is longer than its limit (and takes longer the longer it is): its first part is judged
+    judged = password[:ESTIMATE_LENGTH]
+    if not problems and zxcvbn(judged, user_inputs=[w for w in (username, name) if w])["score"] < MIN_PASSWORD_SCORE:
+        problems.append("密码太容易被猜中：请用更长、不常见的词和字符组合，避免常用密码、键盘顺序、重复字符、年份和日期")
     return problems
+
+
+def temporary_password() -> str:
+    """A random password that the policy accepts (for a reset or an import: shown once, changed at sign-in)."""
+    while True:
+        found = "-".join("".join(secrets.choice(TEMP_ALPHABET) for _ in range(4)) for _ in range(4))
+        if not password_problems(found):
+            return found
+
+
+def user_errors(session: Session, settings: Settings, username: str, org_code: str, roles: list[str],
+                password: str | None, display_name: str = "") -> dict[str, list[str]]:
+    """Each field's problems for a new user (the one check: the page, the CLI, an import row, the demo
+    county); `password` None skips the policy (the demo county's shared password, generated ones)."""
+    errors: dict[str, list[str]] = {}
+    if not username or len(username) > 100 or not username.replace("_", "").replace(".", "").isalnum():
+        errors["username"] = ["用户名只能包含字母、数字、下划线和点（不超过 100 个字符）"]
+    elif session.scalar(select(User).where(User.username == username)) is not None:
+        errors["username"] = [f"用户名 {username} 已存在"]
+    errors.update(assignment_errors(session, settings, org_code, roles))
+    if password is not None and (problems := password_problems(password, username, display_name)):
+        errors["password"] = problems
+    return errors
+
+
+def assignment_errors(session: Session, settings: Settings, org_code: str, roles: list[str],
+                      allow_inactive: bool = False) -> dict[str, list[str]]:
+    """Problems with a user's organisation (unknown, or 停用 unless `allow_inactive`) and roles (none or
+    unknown)."""
+    errors: dict[str, list[str]] = {}
+    org = session.get(Organisation, org_code)
+    if org is None:
+        errors["org"] = [f"未知机构代码：{org_code}"]
+    elif not org.active and not allow_inactive:
+        errors["org"] = [f"{org.name}已停用，不能再添加或调入用户"]
+    unknown = [r for r in roles if r not in settings.reference.roles()]
+    if not roles or unknown:
+        errors["role"] = [f"未知角色：{'、'.join(unknown)}" if unknown else "至少指定一个角色"]
+    return errors
 
 
 def create_user(session: Session, settings: Settings, username: str, password: str, org_code: str,
                 roles: list[str], at: datetime, display_name: str | None = None, can_unmask: bool = False,
-                is_supervisor: bool = False) -> User:
+                is_supervisor: bool = False, by: str = "system", enforce_policy: bool = True,
+                must_change_password: bool = False) -> User:
     """Create a user with hashed password (`Settings.password_hash_method`); refuse unknown organisations
-    and roles."""
-    errors: dict[str, list[str]] = {}
-    if not username or not username.replace("_", "").replace(".", "").isalnum():
-        errors["username"] = ["用户名只能包含字母、数字、下划线和点"]
-    elif session.scalar(select(User).where(User.username == username)) is not None:
-        errors["username"] = [f"用户名 {username} 已存在"]
-    if session.get(Organisation, org_code) is None:
-        errors["org"] = [f"未知机构代码：{org_code}"]
-    unknown = [r for r in roles if r not in settings.reference.roles()]
-    if not roles or unknown:
-        errors["role"] = [f"未知角色：{'、'.join(unknown)}" if unknown else "至少指定一个角色"]
-    if _password_errors(password):
-        errors["password"] = _password_errors(password)
+    and roles, and a password the policy refuses (`enforce_policy=False`: the demo county only)."""
+    errors = user_errors(session, settings, username, org_code, roles, password if enforce_policy else None,
+                         display_name or "")
     if errors:
         raise InvalidData("无法创建用户", errors)
     user = User(username=username, display_name=display_name or username, org_code=org_code,
                 password_hash=generate_password_hash(password, method=settings.password_hash_method),
                 can_unmask=can_unmask, is_supervisor=is_supervisor, created_at=at, failed_logins=0, active=True,
-                roles=[UserRole(role=r) for r in dict.fromkeys(roles)])
+                must_change_password=must_change_password, roles=[UserRole(role=r) for r in dict.fromkeys(roles)])
     session.add(user)
     session.flush()
-    audit(session, "system", "user_created", at, username, org=org_code, roles=roles)
+    audit(session, by, "user_created", at, username, org=org_code, roles=roles, supervisor=is_supervisor,
+          unmask=can_unmask)
     return user
+
+
+def change_password(session: Session, settings: Settings, user: User, current: str, new: str, repeat: str,
+                    at: datetime) -> None:
+    """A user changes their own password: the current one, and a new one twice that the policy accepts and
+    that differs from the current one."""
+    errors: dict[str, list[str]] = {}
+    if not check_password_hash(user.password_hash, current):
+        errors["current"] = ["当前密码不正确"]
+    problems = password_problems(new, user.username, user.display_name)
+    if problems:
+        errors["new"] = problems
+    elif new != repeat:
+        errors["repeat"] = ["两次输入的新密码不一致"]
+    elif new == current:
+        errors["new"] = ["新密码不能与当前密码相同"]
+    if errors:
+        raise InvalidData("密码未修改", errors)
+    user.password_hash = generate_password_hash(new, method=settings.password_hash_method)
+    forced, user.must_change_password = user.must_change_password, False
+    audit(session, user.username, "password_changed", at, user.username, forced=forced)
 
 
 def authenticate(session: Session, username: str, password: str, at: datetime) -> tuple[User | None, str | None]:
@@ -106,7 +172,7 @@ def authenticate(session: Session, username: str, password: str, at: datetime) -
             return None, f"登录失败次数过多，账户已锁定 {int(LOCKOUT.total_seconds() // 60)} 分钟"
         audit(session, username, "login_failed", at, reason="password")
         return None, "用户名或密码错误"
-    user.failed_logins, user.locked_until = 0, None
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, at
     audit(session, username, "login", at)
     return user, None
 
@@ -116,14 +182,17 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, username: str, at: datetime) -> str:
-    """Issue an API token for a user; only its hash is kept."""
+def create_token(session: Session, username: str, at: datetime, name: str = "", expires_at: datetime | None = None,
+                 by: str | None = None) -> str:
+    """Issue an API token for a user (named, expiring when given); only its hash is kept."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"用户 {username} 不存在")
     token = "rlf_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=at))
-    audit(session, username, "token_created", at)
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=at, name=name,
+                         created_by=by or username, expires_at=expires_at))
+    audit(session, by or username, "token_created", at, username, name=name,
+          expires=expires_at.isoformat() if expires_at else None)
     return token
 
 
@@ -144,7 +213,8 @@ def user_for_token(session: Session, token: str, at: datetime) -> tuple[User | N
     """The active user owning a live token, and the token's id when its last use is to be written now
     (at most once per TOKEN_TOUCH_EVERY: authenticating a request writes nothing otherwise)."""
     row = session.execute(select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at).where(
-        ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))).first()
+        ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > at))).first()
     if row is None:
         return None, None
     user = session.get(User, row.user_id)
@@ -172,8 +242,10 @@ def load_demo_data(session: Session, settings: Settings, at: datetime, path: Pat
     created = 0
     for entry in demo["users"]:
         if session.scalar(select(User).where(User.username == entry["username"])) is None:
+            # The demo county's shared password is below the policy: demo data only, never in production.
             create_user(session, settings, entry["username"], demo["password"], entry["org"], entry["roles"], at,
-                        entry["name"], entry.get("unmask", False), entry.get("supervisor", False))
+                        entry["name"], entry.get("unmask", False), entry.get("supervisor", False),
+                        enforce_policy=False)
             created += 1
     audit(session, "system", "demo_data_loaded", at, users=created)
     return {"organisations": len(demo["organisations"]), "users_created": created}
@@ -222,6 +294,17 @@ class Accounts:
             return create_user(session, self.settings, username, password, org_code, roles, clock.now(),
                                display_name, can_unmask, is_supervisor).username
 
+    def change_password(self, principal: Principal, current: str, new: str, repeat: str) -> None:
+        """修改密码: the user's own, with the current one (see `change_password`)."""
+        with db.transaction(self.sessions) as session:
+            change_password(session, self.settings, session.get_one(User, principal.user_id), current, new, repeat,
+                            clock.now())
+
+    def signed_out_idle(self, username: str) -> None:
+        """Record that a session idle past the timeout was signed out (session_expired)."""
+        with db.transaction(self.sessions) as session:
+            audit(session, username, "session_expired", clock.now())
+
     def create_token(self, username: str) -> str:
         """Issue an API token for a user (shown once; only its hash is kept)."""
         with db.transaction(self.sessions) as session:
@@ -241,19 +324,6 @@ class Accounts:
         """Every organisation as {code, name, kind, parent, address, hours, phone}, parents first."""
         with db.transaction(self.sessions) as session:
             return list_organisations(session)
-
-    def organisation_page(self, principal: Principal, page: int = 1, kind: str = "",
-                          per_page: int = DEFAULT_PER_PAGE) -> Page[dict[str, Any]]:
-        """机构与窗口 for administrators: one page of the organisations (of one kind) with their windows."""
-        scoping.require(principal, "org_edit")
-        with db.transaction(self.sessions, read_only=True) as session:
-            return organisation_page(session.connection(), page, per_page, kind if kind in ORG_KINDS else "")
-
-    def organisation(self, principal: Principal, code: str) -> dict[str, Any]:
-        """One organisation with its window details, for its edit form (administrators)."""
-        scoping.require(principal, "org_edit")
-        with db.transaction(self.sessions, read_only=True) as session:
-            return record_of(get_organisation(session, code))
 
     def set_window(self, principal: Principal, code: str, details: Mapping[str, Any]) -> dict[str, Any]:
         """Change the window details given (administrators) → {"organisation", "changed": {field: [old, new]}};

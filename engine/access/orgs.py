@@ -12,14 +12,14 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.i18n import _l
 from engine.models import Organisation
 from engine.paging import Page, paginate
-from engine.tables import ORGS
+from engine.tables import MATTER, ORG_MATTER, ORGS
 
 ORG_KINDS = ("center", "department", "joint_office", "township", "village")
 KIND_LABELS = {"center": _l("社会救助中心"), "department": _l("部门"), "joint_office": _l("联席会议办公室"),
@@ -30,6 +30,10 @@ WINDOW_LIMITS = {"address": 200, "hours": 200, "phone": 40}
 PHONE_DIGITS = (5, 20)  # from a short service number to a landline with its extension
 PHONE_SHAPE = re.compile(r"[0-9](?:[0-9 -]*[0-9])?")
 EXAMPLE_PHONE = "0512-61234567"
+# The county's shape: what each kind of organisation may sit under (the center at the top).
+PARENT_KINDS: dict[str, tuple[str, ...]] = {"center": (), "department": ("center",), "joint_office": ("center",),
+                                            "township": ("center",), "village": ("township",)}
+CODE_SHAPE = re.compile(r"[A-Za-z0-9_]{1,60}")
 
 
 def _one_line(text: str) -> str:
@@ -84,8 +88,9 @@ def window_of(org: Any) -> dict[str, str]:
 
 
 def record_of(org: Any) -> dict[str, Any]:
-    """An organisation as {code, name, kind, parent, address, hours, phone}."""
-    return {"code": org.code, "name": org.name, "kind": org.kind, "parent": org.parent_code, **window_of(org)}
+    """An organisation as {code, name, kind, parent, active, address, hours, phone}."""
+    return {"code": org.code, "name": org.name, "kind": org.kind, "parent": org.parent_code,
+            "active": bool(getattr(org, "active", True)), **window_of(org)}
 
 
 def list_organisations(session: Session) -> list[dict[str, Any]]:
@@ -95,16 +100,55 @@ def list_organisations(session: Session) -> list[dict[str, Any]]:
     return [record_of(o) for o in sorted(rows, key=lambda o: (order.get(o.kind, 9), o.code))]
 
 
-def organisation_page(conn: Connection, page: int, per_page: int, kind: str = "") -> Page[dict[str, Any]]:
-    """One page of the organisations (of one kind, when given), parents' kinds first, each with its parent's
-    name."""
+def organisation_page(conn: Connection, page: int, per_page: int, kind: str = "", parent_code: str = "",
+                      status: str = "") -> Page[dict[str, Any]]:
+    """One page of the organisations (of one kind, under one parent, active or 停用, when given), parents'
+    kinds first, each with its parent's name and the names of the matters its window takes."""
     parent = ORGS.alias("parent")
     order = case({k: i for i, k in enumerate(ORG_KINDS)}, value=ORGS.c.kind, else_=len(ORG_KINDS))
     query = (select(*ORGS.c, parent.c.name.label("parent_name"))
              .outerjoin(parent, parent.c.code == ORGS.c.parent_code).order_by(order, ORGS.c.code))
     if kind:
         query = query.where(ORGS.c.kind == kind)
-    return paginate(conn, query, page, per_page, lambda r: {**record_of(r), "parent_name": r.parent_name})
+    if parent_code:
+        query = query.where(ORGS.c.parent_code == parent_code)
+    if status in ("active", "inactive"):
+        query = query.where(ORGS.c.active.is_(status == "active"))
+    found = paginate(conn, query, page, per_page, lambda r: {**record_of(r), "parent_name": r.parent_name})
+    matters = window_matters(conn, [o["code"] for o in found.items])
+    for org in found.items:
+        org["matters"] = matters.get(org["code"], [])
+    return found
+
+
+def window_matters(conn: Connection, codes: list[str], shown_only: bool = False) -> dict[str, list[dict[str, str]]]:
+    """The matters each of these organisations' windows takes, {code, name} in the catalog's order;
+    `shown_only`: those the public sees (not 停用)."""
+    found: dict[str, list[dict[str, str]]] = {}
+    if not codes:
+        return found
+    query = (select(ORG_MATTER.c.org_code, MATTER.c.code, MATTER.c.name)
+             .join(MATTER, MATTER.c.code == ORG_MATTER.c.matter_code)
+             .where(ORG_MATTER.c.org_code.in_(codes)).order_by(MATTER.c.position, MATTER.c.code))
+    if shown_only:
+        query = query.where(MATTER.c.status != "disabled")
+    for row in conn.execute(query):
+        found.setdefault(row.org_code, []).append({"code": row.code, "name": row.name})
+    return found
+
+
+def matter_choices(conn: Connection) -> list[dict[str, str]]:
+    """Every matter of the catalog as {code, name, status}, in its order (the window's checkboxes)."""
+    rows = conn.execute(select(MATTER.c.code, MATTER.c.name, MATTER.c.status).order_by(MATTER.c.position,
+                                                                                       MATTER.c.code))
+    return [dict(r._mapping) for r in rows]
+
+
+def parent_choices(conn: Connection) -> list[dict[str, str]]:
+    """The organisations that may be a parent (the center and the townships) as {code, name, kind, active}."""
+    rows = conn.execute(select(ORGS.c.code, ORGS.c.name, ORGS.c.kind, ORGS.c.active)
+                        .where(ORGS.c.kind.in_(("center", "township"))).order_by(ORGS.c.kind, ORGS.c.code))
+    return [dict(r._mapping) for r in rows]
 
 
 def get_organisation(session: Session, code: str) -> Organisation:
@@ -142,3 +186,110 @@ def upsert_organisation(session: Session, code: str, name: str, kind: str, paren
     session.add(org)
     session.flush()
     return org
+
+
+def _identity_errors(session: Session, name: str, kind: str, parent: str | None,
+                     code: str | None = None) -> dict[str, list[str]]:
+    """Problems with an organisation's name, kind and parent (the county's shape, `PARENT_KINDS`)."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip() or len(name.strip()) > 200:
+        errors["name"] = ["请填写机构名称（不超过 200 个字）"]
+    if kind not in ORG_KINDS:
+        errors["kind"] = [f"机构类型应为 {'、'.join(str(KIND_LABELS[k]) for k in ORG_KINDS)} 之一"]
+        return errors
+    wanted = PARENT_KINDS[kind]
+    above = session.get(Organisation, parent) if parent else None
+    if not wanted and parent:
+        errors["parent"] = [f"{KIND_LABELS[kind]}没有上级机构"]
+    elif wanted and above is None:
+        errors["parent"] = [f"请选择上级机构（{'、'.join(str(KIND_LABELS[k]) for k in wanted)}）"]
+    elif above is not None and above.kind not in wanted:
+        errors["parent"] = [f"{KIND_LABELS[kind]}的上级应为{'、'.join(str(KIND_LABELS[k]) for k in wanted)}，"
+                            f"{above.name}是{KIND_LABELS.get(above.kind, above.kind)}"]
+    elif above is not None and not above.active and (code is None or above.code != _parent_of(session, code)):
+        errors["parent"] = [f"{above.name}已停用，不能在其下新建或调入机构"]
+    if kind == "center" and session.scalar(select(func.count()).select_from(ORGS).where(
+            ORGS.c.kind == "center", ORGS.c.code != (code or ""))):
+        errors["kind"] = ["本县已有社会救助中心"]
+    return errors
+
+
+def _parent_of(session: Session, code: str) -> str | None:
+    org = session.get(Organisation, code)
+    return org.parent_code if org is not None else None
+
+
+def set_window_matters(session: Session, org: Organisation, codes: list[str]) -> list[list[str]] | None:
+    """Set the matters the window takes; [old, new] (sorted codes) when they changed, else None.
+
+    :raises InvalidData: for a code the catalog does not have."""
+    wanted = sorted(set(codes))
+    known = set(session.scalars(select(MATTER.c.code).where(MATTER.c.code.in_(wanted)))) if wanted else set()
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise InvalidData("事项有误", {"matters": [f"事项清单中没有：{'、'.join(unknown)}"]})
+    old = sorted(session.scalars(select(ORG_MATTER.c.matter_code).where(ORG_MATTER.c.org_code == org.code)))
+    if old == wanted:
+        return None
+    session.execute(delete(ORG_MATTER).where(ORG_MATTER.c.org_code == org.code))
+    if wanted:
+        session.execute(insert(ORG_MATTER), [{"org_code": org.code, "matter_code": c} for c in wanted])
+    return [old, wanted]
+
+
+def create_organisation(session: Session, fields: Mapping[str, Any]) -> Organisation:
+    """A new organisation from {code, name, kind, parent, address, hours, phone, matters}; every problem
+    at once as InvalidData, nothing created then."""
+    code = str(fields.get("code") or "").strip()
+    name, kind = str(fields.get("name") or "").strip(), str(fields.get("kind") or "")
+    parent = str(fields.get("parent") or "") or None
+    errors = _identity_errors(session, name, kind, parent)
+    if not CODE_SHAPE.fullmatch(code):
+        errors["code"] = ["机构代码只能由字母、数字和下划线组成（不超过 60 个字符），如 T03 或 T03V01"]
+    elif session.get(Organisation, code) is not None:
+        errors["code"] = [f"机构代码 {code} 已被使用"]
+    window, window_errors = check_window({f: fields.get(f, "") for f in WINDOW_FIELDS})
+    errors.update(window_errors)
+    if errors:
+        raise InvalidData("无法新建机构", errors)
+    org = Organisation(code=code, name=name, kind=kind, parent_code=parent, active=True, **window)
+    session.add(org)
+    session.flush()
+    set_window_matters(session, org, list(fields.get("matters") or []))
+    return org
+
+
+def edit_organisation(session: Session, org: Organisation, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Change an organisation's name, parent, window details and matters (those given; its kind and code
+    stay); return {field: [old, new]}. Every problem at once as InvalidData, nothing changed then."""
+    name = str(fields.get("name", org.name)).strip()
+    parent = (str(fields.get("parent") or "") or None) if "parent" in fields else org.parent_code
+    errors = _identity_errors(session, name, org.kind, parent, org.code)
+    window, window_errors = check_window({f: fields[f] for f in WINDOW_FIELDS if f in fields})
+    errors.update(window_errors)
+    if errors:
+        raise InvalidData(f"{org.name}的信息有误，未保存", errors)
+    changes: dict[str, Any] = {f: [old, new] for f, old, new in (("name", org.name, name),
+                                                                   ("parent", org.parent_code, parent)) if old != new}
+    org.name, org.parent_code = name, parent
+    changes.update(set_window(org, window))
+    if "matters" in fields and (matters := set_window_matters(session, org, list(fields["matters"]))):
+        changes["matters"] = matters
+    session.flush()
+    return changes
+
+
+def set_org_active(session: Session, org: Organisation, active: bool) -> bool:
+    """停用 or 启用 an organisation; False when it already was so. A parent is deactivated after its active
+    children, and reactivated before them."""
+    if org.active == active:
+        return False
+    if not active:
+        children = session.scalars(select(Organisation.name).where(
+            Organisation.parent_code == org.code, Organisation.active.is_(True))).all()
+        if children:
+            raise TaskConflict(f"请先停用{org.name}下仍在用的机构：{'、'.join(children)}")
+    elif org.parent_code and not get_organisation(session, org.parent_code).active:
+        raise TaskConflict(f"请先启用上级机构：{get_organisation(session, org.parent_code).name}")
+    org.active = active
+    return True

@@ -28,6 +28,8 @@ class Principal:
     is_supervisor: bool = False
     covers: frozenset[str] = frozenset()  # a township's villages: their field work is the township's too
     org_name: str = ""
+    must_change_password: bool = False  # after a reset: nothing but the change-password page until changed
+    org_active: bool = True  # False: the organisation is 停用 (no new cases at its window, no new work)
 
     @property
     def groups(self) -> frozenset[str]:
@@ -56,4 +58,4 @@ def principal_of(session: Session, user: User) -> Principal:
     org = session.get_one(Organisation, user.org_code)
     return Principal(user.id, user.username, user.display_name, org.code, org.kind, org.parent_code,
                      frozenset(r.role for r in user.roles), user.can_unmask, user.is_supervisor,
-                     covered_orgs(session, org), org.name)
+                     covered_orgs(session, org), org.name, user.must_change_password, org.active)

@@ -67,7 +67,8 @@ def _roles(*roles: str) -> Callable[[Principal], bool]:
 # Action → (who may, the refusal). Pages and API endpoints ask for one of these, never for roles.
 ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "work_tasks": (_roles(*STAFF_ROLES), _l("接口账号无权访问工作人员的待办任务")),
-    "register": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS, _l("仅窗口工作人员可以登记")),
+    "register": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS and who.org_active,
+                 _l("仅窗口工作人员可以登记（已停用机构的窗口不再受理）")),
     "design": (_roles("designer", "admin"), _l("仅流程设计人员和系统管理员可以设计和部署流程")),
     "inspect": (_roles("admin"), _l("仅系统管理员可以查看和管理流程实例")),
     "heat": (_roles("admin", "designer", "analyst"), _l("无权查看办理热力图")),
@@ -76,6 +77,10 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     "catalog_edit": (_roles("admin"), _l("仅系统管理员可以修改事项清单")),
     "notices_admin": (_roles("admin"), _l("仅系统管理员可以管理救助公示")),
     "org_edit": (_roles("admin"), _l("仅系统管理员可以查看和修改机构的窗口信息")),
+    "users_admin": (_roles("admin"), _l("仅系统管理员可以查看和管理用户账号")),
+    "tokens_admin": (_roles("admin"), _l("仅系统管理员可以签发、查看和吊销接口令牌")),
+    "bulk_assign": (lambda who: who.has("admin") or (who.is_supervisor and who.has(*STAFF_ROLES)),
+                    _l("仅主管和系统管理员可以批量指派或退回任务")),
     "devices": (_roles("admin"), _l("仅系统管理员可以登记、查看和停用窗口的现场评价设备")),
     # 补正 at any window (R-6.2.2): the applicant may bring the papers to any level's window
     "attach_supplement": (lambda who: who.has("clerk") and who.org_kind in WINDOW_LEVELS,
@@ -301,6 +306,11 @@ def may_work_task(principal: Principal, task: Mapping[str, Any]) -> bool:
     return candidate or task["assignee"] == principal.username
 
 
+def may_claim_task(principal: Principal, task: Mapping[str, Any]) -> bool:
+    """May this user take the task as their own (认领): may work it, and their organisation is not 停用."""
+    return principal.org_active and may_work_task(principal, task)
+
+
 def may_assign_task(principal: Principal, task: Mapping[str, Any]) -> bool:
     """Supervisors assign tasks of their organisation's groups; center supervisors and admins any task."""
     if principal.has("admin") or (principal.is_supervisor and principal.has("center")):
@@ -318,7 +328,8 @@ def task_actions(principal: Principal, task: Mapping[str, Any], is_open: bool) -
     may_work = is_open and may_work_task(principal, task)
     may_assign = is_open and may_assign_task(principal, task)
     held = task["assignee"] is not None
-    return {"claim": may_work and not held, "release": is_open and held and holds_or_supervises(principal, task),
+    claim = may_work and not held and principal.org_active
+    return {"claim": claim, "release": is_open and held and holds_or_supervises(principal, task),
             "assign": may_assign, "complete": may_work}
 
 
@@ -385,4 +396,6 @@ def is_candidate(session: Session, username: str, task: Mapping[str, Any]) -> bo
     if user is None:
         return False
     who = principal_of(session, user)
+    if not who.org_active:  # a deactivated organisation's users take no new work
+        return False
     return bool(who.groups.intersection(task["candidate_groups"])) and not is_excluded(who, task)

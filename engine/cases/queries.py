@@ -66,9 +66,10 @@ class CaseQueries:
             return list(session.scalars(select(ProcessDefinition).order_by(
                 ProcessDefinition.key, ProcessDefinition.version.desc())))
 
-    def regions(self) -> dict[str, list[tuple[str, ...]]]:
-        """The county's townships (code, name) and villages (code, name, township) for region selects."""
+    def regions(self, active_only: bool = True) -> dict[str, list[tuple[str, ...]]]:
+        """The county's townships (code, name) and villages (code, name, township) for region selects: those
+        that take new cases (not 停用), or with `active_only=False` every one (filters of what exists)."""
         with self.workflows.reading() as session:
-            found = places(session.connection())
+            found = places(session.connection(), active_only)
         return {"townships": [(p.code, p.name) for p in found if p.kind == "township"],
                 "villages": [(p.code, p.name, p.parent or "") for p in found if p.kind == "village"]}

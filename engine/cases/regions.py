@@ -35,10 +35,11 @@ def _compact(text: Any) -> str:
     return re.sub(r"\s+", "", text) if isinstance(text, str) else ""
 
 
-def places(conn: Connection) -> list[Place]:
-    """Every township and village, by code."""
-    rows = conn.execute(select(Organisation.code, Organisation.name, Organisation.kind, Organisation.parent_code)
-                        .where(Organisation.kind.in_(("township", "village"))).order_by(Organisation.code))
+def places(conn: Connection, active_only: bool = False) -> list[Place]:
+    """Every township and village, by code; `active_only`: those that take new cases (not 停用)."""
+    query = (select(Organisation.code, Organisation.name, Organisation.kind, Organisation.parent_code)
+             .where(Organisation.kind.in_(("township", "village"))).order_by(Organisation.code))
+    rows = conn.execute(query.where(Organisation.active.is_(True)) if active_only else query)
     return [Place(r.code, r.name, r.kind, r.parent_code) for r in rows]
 
 
@@ -46,7 +47,7 @@ class _Gazetteer:
     """The county's places with the names each may be called by."""
 
     def __init__(self, conn: Connection):
-        self.places = places(conn)
+        self.places = places(conn, active_only=True)  # a deactivated place takes no new case
         self.by_code = {p.code: p for p in self.places}
 
     def _names(self, place: Place) -> set[str]:

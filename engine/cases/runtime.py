@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from engine import clock, db, status, tables
 from engine.access import scoping
 from engine.access.accounts import Accounts, Principal
+from engine.access.admin import Administration
 from engine.archive.service import CaseArchives
 from engine.audit.chain import audit
 from engine.audit.service import AuditTrail
@@ -42,6 +43,7 @@ from engine.bpmn.design.studio import DesignStudio
 from engine.bpmn.usertasks import STARTER
 from engine.cases import labels, materials, store
 from engine.cases.admin import InstanceAdmin
+from engine.cases.bulk import BulkActions
 from engine.cases.casefile import CaseFiles
 from engine.cases.consultations import Consultations
 from engine.cases.hotline import Hotline
@@ -90,6 +92,8 @@ class CaseEngine:
         self.design = DesignStudio(settings, self.sessions, self.calendar)
         self.outbox = Outbox(settings, self.sessions)
         self.accounts = Accounts(settings, self.sessions)
+        self.administration = Administration(settings, self.sessions)
+        self.bulk = BulkActions(self)
         self.audit = AuditTrail(settings, self.sessions)
         self.consultations = Consultations(self.workflows)
         self.catalog = MatterCatalog(settings, self.sessions)
@@ -282,7 +286,7 @@ class CaseEngine:
     def claim_task(self, task_id: str, user: str, principal: Principal | None = None) -> dict[str, Any]:
         """Take an open task as one's own (认领); refused while someone else holds it."""
         return self._assign(task_id, user, "task_claimed", expect_free=True, principal=principal,
-                            allowed=scoping.may_work_task)
+                            allowed=scoping.may_claim_task)
 
     def release_task(self, task_id: str, user: str, principal: Principal | None = None) -> dict[str, Any]:
         """Give a claimed task back to its candidate groups (退回组内)."""

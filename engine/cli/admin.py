@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from engine.cli.common import Context, emit, fail, handles_refusals, pass_context, pass_json
+from engine.cli.common import Context, acting, emit, fail, handles_refusals, pass_context, pass_json
 
 
 @click.command("init-db")
@@ -105,15 +105,12 @@ def org_set(ctx: Context, code: str, address: str | None, hours: str | None, pho
             as_json: bool) -> None:
     """Set a window's address, opening hours and phone (办事大厅); the options not given stay as they are."""
     from engine.access.orgs import WINDOW_LABELS
-    from engine.errors import InvalidData, NotFound
+    from engine.errors import InvalidData
 
     given = {k: v for k, v in (("address", address), ("hours", hours), ("phone", phone)) if v is not None}
     if not given:
         raise InvalidData("请至少指定 --address、--hours、--phone 中的一项", {"_form": ["没有要修改的内容"]})
-    who = ctx.engine.accounts.principal_named(actor)
-    if who is None:
-        raise NotFound(f"用户 {actor} 不存在或已停用")
-    result = ctx.engine.accounts.set_window(who, code, given)
+    result = ctx.engine.accounts.set_window(acting(ctx, actor), code, given)
     emit(as_json, result, lambda r: "；".join(f"{WINDOW_LABELS[f]}：{old or '（空）'} → {new or '（空）'}"
                                              for f, (old, new) in r["changed"].items()) or "窗口信息没有变化")
 
@@ -140,6 +137,47 @@ def user_create(ctx: Context, username: str, org_code: str, roles: tuple[str, ..
     created = ctx.engine.accounts.create_user(username, password, org_code, list(roles), display_name,
                                               can_unmask, supervisor)
     emit(as_json, {"username": created, "org": org_code, "roles": list(roles)}, lambda r: f"已创建用户 {r['username']}")
+
+
+def _set_active(ctx: Context, username: str, actor: str, active: bool, as_json: bool) -> None:
+    changed = ctx.engine.administration.set_user_active(acting(ctx, actor), username, active)
+    state = "启用" if active else "停用"
+    emit(as_json, {"username": username, "changed": changed},
+         lambda r: f"已{state}用户 {username}" if r["changed"] else f"用户 {username} 已是{state}状态")
+
+
+@user.command("disable")
+@click.argument("username")
+@click.option("--by", "actor", required=True, help="操作人（系统管理员的用户名，记入审计日志）")
+@pass_json
+@pass_context
+@handles_refusals
+def user_disable(ctx: Context, username: str, actor: str, as_json: bool) -> None:
+    """Disable a user: no sign-in; their sessions and API tokens stop at once."""
+    _set_active(ctx, username, actor, False, as_json)
+
+
+@user.command("enable")
+@click.argument("username")
+@click.option("--by", "actor", required=True, help="操作人（系统管理员的用户名，记入审计日志）")
+@pass_json
+@pass_context
+@handles_refusals
+def user_enable(ctx: Context, username: str, actor: str, as_json: bool) -> None:
+    """Enable a disabled user again."""
+    _set_active(ctx, username, actor, True, as_json)
+
+
+@user.command("reset-password")
+@click.argument("username")
+@click.option("--by", "actor", required=True, help="操作人（系统管理员的用户名，记入审计日志）")
+@pass_json
+@pass_context
+@handles_refusals
+def user_reset_password(ctx: Context, username: str, actor: str, as_json: bool) -> None:
+    """Give a user a generated temporary password (printed once) that must be changed at the next sign-in."""
+    password = ctx.engine.administration.reset_password(acting(ctx, actor), username)
+    emit(as_json, {"username": username, "password": password}, lambda r: r["password"])
 
 
 @click.group()

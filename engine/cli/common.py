@@ -39,6 +39,18 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
+def acting(ctx: Context, username: str | None) -> Any:
+    """The principal of the active user named by --by (None: the operator at the shell); NotFound otherwise."""
+    from engine.errors import NotFound
+
+    if username is None:
+        return None
+    who = ctx.engine.accounts.principal_named(username)
+    if who is None:
+        raise NotFound(f"用户 {username} 不存在或已停用")
+    return who
+
+
 def emit(as_json: bool, payload: Any, human: Callable[[Any], str] | None = None) -> None:
     """Print the result: one JSON document, or the human-readable text."""
     if as_json:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from engine.cli.common import Context, emit, handles_refusals, pass_context, pass_json
+from engine.cli.common import Context, acting, emit, handles_refusals, pass_context, pass_json
 
 
 @click.group()
@@ -23,18 +23,6 @@ def _line(d: dict[str, Any]) -> str:
     return f"{d['id']:<5}{d['name']}（{d['org_name']} · {d['clerk_name']}，{state}）"
 
 
-def _admin(ctx: Context, username: str | None) -> Any:
-    """The administrator named by --by (None: the operator at the shell)."""
-    from engine.errors import NotFound
-
-    if username is None:
-        return None
-    who = ctx.engine.accounts.principal_named(username)
-    if who is None:
-        raise NotFound(f"用户 {username} 不存在或已停用")
-    return who
-
-
 @device.command("create")
 @click.argument("name")
 @click.option("--org", "org_code", required=True, help="窗口所在机构代码（社会救助中心、乡镇或村）")
@@ -45,7 +33,7 @@ def _admin(ctx: Context, username: str | None) -> Any:
 @handles_refusals
 def device_create(ctx: Context, name: str, org_code: str, clerk: str, actor: str, as_json: bool) -> None:
     """Register a window's tablet; its token is printed this once (only its hash is kept)."""
-    made = ctx.engine.devices.create(_admin(ctx, actor), name, org_code, clerk)
+    made = ctx.engine.devices.create(acting(ctx, actor), name, org_code, clerk)
     emit(as_json, _public(made), lambda d: f"已登记评价设备 {_line(d)}\n设备令牌（只显示这一次）：{d['token']}\n"
                                            "在窗口的平板上打开 /tablet/pair 输入令牌完成配对")
 
@@ -68,7 +56,7 @@ def device_list(ctx: Context, as_json: bool) -> None:
 @handles_refusals
 def device_revoke(ctx: Context, device_id: int, actor: str | None, as_json: bool) -> None:
     """Revoke a device: its tablet is refused from its next request on."""
-    revoked = ctx.engine.devices.revoke(_admin(ctx, actor), device_id)
+    revoked = ctx.engine.devices.revoke(acting(ctx, actor), device_id)
     emit(as_json, _public(revoked), lambda d: f"已停用评价设备 {d['id']}：{d['name']}")
 
 

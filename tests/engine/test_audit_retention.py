@@ -118,7 +118,7 @@ def test_the_daily_job_checks_once_a_day(engine: CaseEngine) -> None:
 def test_a_broken_chain_tells_each_administrator_once(engine: CaseEngine) -> None:
     """After an edit the day's check fails and every active administrator (not the center's supervisors) gets one
     in-app notice naming the entry; the next days' checks find the same problem and tell no one again."""
-    engine.accounts.create_user("admin2", "Admin2026x", "center", ["admin"])
+    engine.accounts.create_user("admin2", "Lotus-Harbor-58-Quill", "center", ["admin"])
     tick(engine, T0)
     raw(engine.database_url, "UPDATE audit_log SET target = 'SJ-forged' WHERE seq = 7")
     report: dict[str, Any] = tick(engine, T0 + timedelta(days=1))["audit_check"]

@@ -17,7 +17,7 @@ def test_demo_data_builds_the_county_and_is_idempotent(clean_db: str) -> None:
     assert first["users_created"] == 12
     assert relief("demo-data", database_url=clean_db)["users_created"] == 0
     orgs = relief("org", "list", database_url=clean_db)
-    assert all(set(o) == {"code", "name", "kind", "parent", "address", "hours", "phone"} for o in orgs)
+    assert all(set(o) == {"code", "name", "kind", "parent", "active", "address", "hours", "phone"} for o in orgs)
     kinds = {o["code"]: o["kind"] for o in orgs}
     assert kinds["center"] == "center" and kinds["joint_office"] == "joint_office"
     departments = {"minzheng", "yibao", "jiaoyu", "canlian", "zhujian", "renshe", "hongshizihui", "zonggonghui",
@@ -68,11 +68,11 @@ def test_user_create_reads_the_password_from_stdin(clean_db: str) -> None:
     """user create stores a hashed password read from stdin, with the given organisation and roles."""
     relief("demo-data", database_url=clean_db)
     created = relief("user", "create", "zj2", "--org", "zhujian", "--role", "department", "--role", "analyst",
-                           database_url=clean_db, input="Secret123x\n")
+                           database_url=clean_db, input="Lotus-Harbor-58-Quill\n")
     assert created == {"username": "zj2", "org": "zhujian", "roles": ["department", "analyst"]}
     with tx(clean_db) as session:
         user = session.scalars(select(User).where(User.username == "zj2")).one()
-        assert "Secret123x" not in user.password_hash and sorted(r.role for r in user.roles) == [
+        assert "Lotus-Harbor-58-Quill" not in user.password_hash and sorted(r.role for r in user.roles) == [
             "analyst", "department"]
 
 
@@ -83,7 +83,7 @@ def test_user_create_refuses_unknown_org_role_and_weak_password(clean_db: str) -
                            input="short\n", expect=1)
     assert set(refused["errors"]) == {"org", "role", "password"}
     duplicate = relief("user", "create", "center1", "--org", "center", "--role", "center",
-                             database_url=clean_db, input="Secret123x\n", expect=1)
+                             database_url=clean_db, input="Lotus-Harbor-58-Quill\n", expect=1)
     assert "username" in duplicate["errors"]
 
 
@@ -113,3 +113,21 @@ def test_inbox_rebuild_refiles_a_lost_index(case_engine: Any) -> None:
     assert relief("inbox", "rebuild", database_url=url) == {"tasks_filed": 2}
     with tx(url) as session:
         assert session.execute(select(func.count()).select_from(INBOX)).scalar() == before == 4
+
+
+def test_user_disable_enable_and_reset_password(county_db: str) -> None:
+    """relief user disable / enable (audited, by an administrator) and reset-password (a temporary password
+    printed once, to change at the next sign-in); a non-administrator is refused."""
+    assert relief("user", "disable", "yb1", "--by", "admin1", database_url=county_db) == {
+        "username": "yb1", "changed": True}
+    assert relief("user", "disable", "yb1", "--by", "admin1", database_url=county_db)["changed"] is False
+    with tx(county_db) as session:
+        user = session.scalars(select(User).where(User.username == "yb1")).one()
+        assert not user.active and user.disabled_at is not None
+    assert relief("user", "enable", "yb1", "--by", "admin1", database_url=county_db)["changed"] is True
+    reset = relief("user", "reset-password", "yb1", "--by", "admin1", database_url=county_db)
+    assert len(reset["password"]) == 19
+    with tx(county_db) as session:
+        assert session.scalars(select(User).where(User.username == "yb1")).one().must_change_password
+    refused = relief("user", "disable", "yb1", "--by", "center1", database_url=county_db, expect=1)
+    assert refused["error"] == "forbidden"

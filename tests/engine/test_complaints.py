@@ -176,7 +176,8 @@ def test_a_complaint_about_a_person_never_reaches_them(complaints: Any, clean_db
 def test_a_complaint_about_a_center_officer_is_kept_from_them_despite_their_role(complaints: Any,
                                                                                   clean_db: str) -> None:
     """The center sees every task, but not the one about its own officer; another officer works it."""
-    complaints.accounts.create_user("center2", "Demo@2026", "center", ["center"], display_name="救助中心 何平")
+    complaints.accounts.create_user("center2", "Lotus-Harbor-58-Quill", "center", ["center"],
+                                    display_name="救助中心 何平")
     complaint_no, _code = complaints.complaints.register(
         principal(complaints, "clerk_c"), "window", {**NAMED, "about_org": "", "about_user": "center1"})
     [task] = complaints.queries.list_tasks(case_no=complaint_no)

@@ -108,7 +108,8 @@ def test_only_administrators_read_or_change_the_windows(county_db: str, username
     engine = engine_for(county_db)
     who = principal(engine, username)
     before = window(county_db, "center")
-    for attempt in (lambda: engine.accounts.organisation_page(who), lambda: engine.accounts.organisation(who, "center"),
+    for attempt in (lambda: engine.administration.organisations(who),
+                    lambda: engine.administration.org_form(who, "center"),
                     lambda: engine.accounts.set_window(who, "center", {"phone": "0512-61111111"})):
         with pytest.raises(Forbidden, match="仅系统管理员"):
             attempt()
@@ -121,7 +122,7 @@ def test_an_unknown_organisation_is_not_found(county_db: str) -> None:
     with pytest.raises(NotFound, match="T09"):
         engine.accounts.set_window(principal(engine, "admin1"), "T09", {"phone": "0512-61111111"})
     with pytest.raises(NotFound):
-        engine.accounts.organisation(principal(engine, "admin1"), "T09")
+        engine.administration.org_form(principal(engine, "admin1"), "T09")
 
 
 def test_the_list_pages_by_kind_with_each_parent_named(county_db: str) -> None:
@@ -129,14 +130,14 @@ def test_the_list_pages_by_kind_with_each_parent_named(county_db: str) -> None:
     kind alone; each with its parent's name and window details (departments have none)."""
     engine = engine_for(county_db)
     admin = principal(engine, "admin1")
-    first = engine.accounts.organisation_page(admin, 1, per_page=5)
+    first = engine.administration.organisations(admin, 1, per_page=5)
     assert first.total == 18 and [o["code"] for o in first.items] == ["center", "canlian", "hongshizihui", "jiaoyu",
                                                                       "minzheng"]
     assert first.items[0]["phone"] == DEMO_CENTER_PHONE and first.items[1]["phone"] == ""
-    villages = engine.accounts.organisation_page(admin, 1, "village")
+    villages = engine.administration.organisations(admin, 1, "village")
     assert [o["code"] for o in villages.items] == ["T01V01", "T01V02", "T02V01", "T02V02"]
     assert villages.items[2]["parent_name"] == "青阳镇" and villages.items[2]["address"].startswith("示范县青阳镇")
-    assert engine.accounts.organisation_page(admin, 1, "no-such-kind").total == 18
+    assert engine.administration.organisations(admin, 1, "no-such-kind").total == 18
 
 
 def test_the_demo_county_brings_its_windows_and_loading_it_again_restores_them(county_db: str) -> None:

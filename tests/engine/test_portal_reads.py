@@ -49,7 +49,7 @@ def test_windows_keep_a_village_whose_township_is_not_on_record(county_db: str) 
     assert [(t["code"], [v["code"] for v in t["villages"]]) for t in windows["townships"]] == [
         ("T01", ["T01V01", "T01V02"]), ("T02", ["T02V01", "T02V02"])]
     assert windows["unplaced"] == [{"code": "C01V01", "name": "中心直属社区", "address": "", "hours": "", "phone": "",
-                                    "tel": ""}]
+                                    "tel": "", "matters": []}]
 
 
 def test_each_window_comes_with_its_details_and_the_hall_knows_whether_any_are_published(county_db: str) -> None:
@@ -64,7 +64,7 @@ def test_each_window_comes_with_its_details_and_the_hall_knows_whether_any_are_p
     assert windows["county"] == [{"code": "center", "name": "示范县社会救助中心",
                                   "address": "示范县人民路 88 号县政务服务中心一楼 社会救助综合窗口",
                                   "hours": "周一至周五 8:30-12:00，14:00-17:30（法定节假日除外）",
-                                  "phone": "0512-60000000", "tel": "tel:051260000000"}]
+                                  "phone": "0512-60000000", "tel": "tel:051260000000", "matters": []}]
     assert windows["townships"][1]["phone"] == "0512-60002200" and windows["published"] is True
     with tx(county_db) as session:
         session.execute(update(ORGS).values(address="", hours="", phone=""))

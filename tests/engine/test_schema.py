@@ -94,3 +94,30 @@ def test_the_window_details_migration_keeps_the_organisations(county_db: str) ->
         rows = session.execute(select(ORGS.c.code, ORGS.c.name, ORGS.c.address, ORGS.c.hours, ORGS.c.phone)).all()
     assert sorted((r.code, r.name) for r in rows) == sorted(codes) and len(rows) == 18
     assert {(r.address, r.hours, r.phone) for r in rows} == {("", "", "")}
+
+
+def test_the_administration_migration_keeps_users_tokens_and_organisations(county_db: str) -> None:
+    """Downgrading to 0022 and upgrading again: every organisation active, every user without a forced change
+    or a last sign-in, every token unnamed and without expiry, no window with matters yet."""
+    from alembic import command
+    from sqlalchemy import func, inspect, select
+
+    from engine.tables import ORG_MATTER, ORGS, TOKENS, USERS
+    from tests.support.db import engine_for, tx
+
+    engine_for(county_db).accounts.create_token("hotline12345")
+    config = schema.alembic_config(county_db)
+    command.downgrade(config, "0022")
+    try:
+        with db.get_engine(county_db).connect() as connection:
+            assert "org_matter" not in inspect(connection).get_table_names()
+            assert "must_change_password" not in {c["name"] for c in inspect(connection).get_columns("app_user")}
+        command.upgrade(config, "head")
+    finally:
+        schema.upgrade(county_db)
+    with tx(county_db) as session:
+        assert set(session.scalars(select(ORGS.c.active))) == {True}
+        assert set(session.execute(select(USERS.c.must_change_password, USERS.c.last_login_at,
+                                          USERS.c.disabled_at)).all()) == {(False, None, None)}
+        assert session.execute(select(TOKENS.c.name, TOKENS.c.expires_at)).all() == [("", None)]
+        assert session.scalar(select(func.count()).select_from(ORG_MATTER)) == 0

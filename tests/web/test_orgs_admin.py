@@ -94,7 +94,7 @@ def test_an_edit_is_saved_shown_on_the_portal_and_audited(login: Login, client: 
     assert '<a href="tel:0512600002299">0512-6000 2299</a>' not in hall  # the link dials the digits only
     assert '<a href="tel:051260002299">0512-6000 2299</a>' in hall and "周二、周四 9:00-11:30" in hall
     with tx(demo_db) as session:
-        entry = session.scalars(select(AuditLog).where(AuditLog.action == "org_window_changed")).one()
+        entry = session.scalars(select(AuditLog).where(AuditLog.action == "org_changed")).one()
     assert (entry.actor, entry.target) == ("admin1", "T02V01")
     assert entry.details["changes"]["phone"] == ["0512-60002201", "0512-6000 2299"]
     unchanged = admin.post("/admin/orgs/T02V01/edit", data={
@@ -115,7 +115,7 @@ def test_a_bad_phone_is_refused_with_the_reason_and_everything_typed_kept(login:
     assert page.xpath('//input[@id="f-address"]/@value') == [typed["address"]]
     assert page.xpath('//textarea[@id="f-hours"]')[0].text_content() == typed["hours"]
     assert page.xpath('//input[@id="f-phone"]/@value') == [typed["phone"]]
-    assert not page.xpath('//*[@id="err-address"]') and "城东街道的窗口信息有误，未保存" in page.text_content()
+    assert not page.xpath('//*[@id="err-address"]') and "城东街道的信息有误，未保存" in page.text_content()
     assert stored(demo_db, "T01") == before
 
 

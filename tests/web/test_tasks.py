@@ -38,7 +38,7 @@ def add_colleague(app: Flask, username: str = "mz2", org: str = "minzheng") -> N
     """A second, non-supervising handler in a department."""
     with tx(app.config["DATABASE_URL"]) as session:
         create_user(session, suite_settings(), username, "Demo@2026", org, ["department"], clock.now(),
-                    f"民政局 {username}")
+                    f"民政局 {username}", enforce_policy=False)  # a demo user: the demo password
 
 
 def events(engine: Any, case_no: str, kind: str) -> list[dict[str, Any]]:
