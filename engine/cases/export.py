@@ -49,7 +49,8 @@ FORMATS = {"csv": "text/csv; charset=utf-8",
 BATCH = 1000  # rows read (and looked up) at a time
 FILE_CHUNK = 64 * 1024  # bytes of the saved workbook handed out at a time
 SPOOL_BYTES = 1024 * 1024  # a workbook up to this size stays in memory, a larger one goes to disk
-TITLE = _l("案件查询导出")
+TITLE = _l("案件查询导出")  # the worksheet's name
+FILE_NAME = _l("案件查询")
 
 COLUMNS = (
     _l("案件编号"), _l("登记时间"), _l("受理渠道"), _l("受理层级"), _l("乡镇(街道)"), _l("村(社区)"), _l("事项"),
@@ -68,7 +69,8 @@ class CaseExport:
     """One export being handed out: iterate it for the file's bytes; `close()` (also called when the
     iteration ends or is abandoned) writes the audit row once."""
 
-    filename: str
+    filename: str  # 案件查询-20261202-0930.csv (in the user's language)
+    ascii_filename: str  # cases-20261202-0930.csv, for clients that cannot take the other
     content_type: str
     chunks: Callable[[CaseExport], Iterator[bytes]]
     on_close: Callable[[CaseExport], None]
@@ -200,7 +202,7 @@ class CaseExports:
                     audit(session, principal.username, "unmask", clock.now(), None, reason=reason,
                           export=fmt, rows=export.rows, filters=details["filters"])
 
-        return CaseExport(f"cases-{started}.{fmt}", FORMATS[fmt],
+        return CaseExport(f"{translate(FILE_NAME)}-{started}.{fmt}", f"cases-{started}.{fmt}", FORMATS[fmt],
                           lambda export: chunks(export, header, batches(export), translate(TITLE)), audit_it)
 
 
