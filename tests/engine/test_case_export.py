@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from engine.cases.runtime import CaseEngine
 from engine.errors import Forbidden, InvalidData
 from engine.tables import AUDIT
 from tests.support.cases import APPLICANT, closed_case, start
+from tests.support.cli import relief
 from tests.support.db import principal, tx
 
 HEADER = [str(c) for c in COLUMNS]
@@ -128,3 +130,28 @@ def test_excel_formulas_are_not_exported_as_formulas(case_engine: CaseEngine) ->
     start(case_engine, request="=HYPERLINK(\"x\")申请救助")
     [row] = _csv(case_engine)
     assert row["救助诉求"].startswith("'=")
+
+
+def test_cli_exports_as_the_user_with_the_filter(case_engine: CaseEngine, cases: dict[str, str],
+                                                 tmp_path: Path) -> None:
+    url = case_engine.settings.database_url
+    out = tmp_path / "cases.csv"
+    done = relief("case", "export", "--user", "mz1", "--format", "csv", "--out", str(out), database_url=url)
+    assert done == {"file": str(out), "format": "csv", "rows": 1, "masked": True}
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf") and cases["closed"] in out.read_text("utf-8-sig")
+    xlsx = tmp_path / "green.xlsx"
+    done = relief("case", "export", "--user", "center1", "--format", "xlsx", "--out", str(xlsx), "--green",
+                  "--unmask", "--reason", "年度核查", database_url=url)
+    assert done["rows"] == 1 and done["masked"] is False
+    rows = list(load_workbook(xlsx, read_only=True).active.iter_rows(values_only=True))
+    assert rows[1][0] == cases["green"] and APPLICANT["id_number"] in rows[1]
+    entries = _audits(case_engine, "case_export")
+    assert [(e["actor"], e["filters"], e["rows"]) for e in entries] == [("mz1", {}, 1), ("center1", {"green": "1"}, 1)]
+    refused = relief("case", "export", "--user", "clerk_v", "--out", str(tmp_path / "x.csv"), database_url=url,
+                     expect=1)
+    assert refused["error"] == "forbidden"
+    assert relief("case", "export", "--user", "nobody", "--out", str(tmp_path / "y.csv"), database_url=url,
+                  expect=1)["error"] == "not_found"
+    assert relief("case", "export", "--user", "center1", "--date-from", "2026-02-30", "--out",
+                  str(tmp_path / "z.csv"), database_url=url, expect=1)["errors"]["date_from"]
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "z.csv").exists()
