@@ -104,9 +104,18 @@ class _Names:
         self.levels = {code: str(r.get("zh", code)) for code, r in reference.rating_levels().items()}
         self.translate = translate
         self.yes, self.no = translate(YES), translate(NO)
+        self._labels: dict[tuple[str, Any], str] = {}
 
     def flag(self, value: bool) -> str:
         return self.yes if value else self.no
+
+    def label(self, kind: str, code: Any) -> str:
+        """A channel's, level's or status's label, translated once per export (not once per row)."""
+        key = (kind, code)
+        if key not in self._labels:
+            found = {"channel": channel_label, "level": level_label, "status": status.label}[kind](code)
+            self._labels[key] = self.translate(found)
+        return self._labels[key]
 
 
 def _batch_facts(conn: Connection, names: _Names, case_nos: Sequence[str],
@@ -132,17 +141,16 @@ def _batch_facts(conn: Connection, names: _Names, case_nos: Sequence[str],
 
 def _values(row: Any, names: _Names, unmasked: bool, departments: list[str], overdue: bool,
             rating: str | None) -> list[str]:
-    tr = names.translate
     final = status.is_final(row.status)
     person = ({"name": row.applicant_name, "id_number": row.id_number, "phone": row.phone,
                "address": row.address or ""} if unmasked
               else personal_data.masked_applicant(row.applicant_name, row.id_number, row.phone, row.address))
-    return [row.case_no, clock.local_text(row.created_at, "%Y-%m-%d %H:%M"), tr(channel_label(row.channel)),
-            tr(level_label(row.level)), names.orgs.get(row.township, row.township or ""),
+    return [row.case_no, clock.local_text(row.created_at, "%Y-%m-%d %H:%M"), names.label("channel", row.channel),
+            names.label("level", row.level), names.orgs.get(row.township, row.township or ""),
             names.orgs.get(row.village or "", row.village or ""),
             "、".join(names.matters.get(str(m), str(m)) for m in row.matters or []),
             *(excel_cell(str(person.get(key) or "")) for key in ("name", "id_number", "phone", "address")),
-            excel_cell(row.request or ""), names.flag(row.green_channel), tr(status.label(row.status)),
+            excel_cell(row.request or ""), names.flag(row.green_channel), names.label("status", row.status),
             clock.local_text(row.ended_at, "%Y-%m-%d %H:%M") if final and row.ended_at else "",
             "、".join(names.departments.get(d, names.orgs.get(d, d)) for d in departments),
             names.flag(overdue), names.levels.get(rating, rating) if rating else ""]
