@@ -8,7 +8,7 @@ speed): an application, its process instance and one task of a department each, 
 channel, ended or overdue. The last `--baseline` cases are registered on and after one local day, so the
 baseline is the same export with `date_from` that day. Each export runs in a subprocess of its own (this
 script with `--child`), as center1, writing the file to disk; its peak memory is the growth of the process's
-peak resident set (VmHWM, reset before the export) over its resident set before, after the engine and openpyxl are loaded.
+peak resident set (VmHWM, reset before the export) over its resident set before (engine and openpyxl loaded).
 
 Usage: python bench/export_bench.py [--quick] [--database-url URL] [--rows N] [--baseline N]
 The last line printed is `summary: name=value …`.

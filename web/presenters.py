@@ -7,7 +7,6 @@ Registered on the app by `init_app`: the `local_time` filter and the `may`, `due
 from __future__ import annotations
 
 from typing import Any
-
 from urllib.parse import quote
 
 from flask import Flask, Response, stream_with_context

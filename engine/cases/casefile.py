@@ -382,10 +382,11 @@ class CaseFiles:
             orgs = session.execute(select(tables.ORGS.c.code, tables.ORGS.c.name, tables.ORGS.c.kind)
                                    .order_by(tables.ORGS.c.code)).all()
         by_kind = {kind: {code: name for code, name, k in orgs if k == kind} for kind in ("township", "village")}
-        departments = {code: str(d.get("zh", code)) for code, d in self.reference.departments().items()}
+        reference = self.reference
+        departments = {code: str(d.get("zh", code)) for code, d in reference.departments().items()}
         return {"township": by_kind["township"], "village": by_kind["village"],
                 "matter": {code: str(m.get("name", code)) for code, m in self.reference.matters().items()},
-                "assistance_type": {code: str(t.get("zh", code)) for code, t in self.reference.assistance_types().items()},
+                "assistance_type": {code: str(t.get("zh", code)) for code, t in reference.assistance_types().items()},
                 "department": departments, "channel": channel_choices(), "level": level_choices(),
                 "status": status_choices(),
                 "satisfaction": {code: str(r.get("zh", code)) for code, r in self.reference.rating_levels().items()}}

@@ -125,7 +125,8 @@ def _batch_facts(conn: Connection, names: _Names, case_nos: Sequence[str],
     departments: dict[str, list[str]] = {}
     rows = conn.execute(select(TASK.c.case_no, TASK_GROUP.c.group_code).distinct()
                         .join(TASK_GROUP, TASK_GROUP.c.task_id == TASK.c.id)
-                        .where(TASK.c.case_no.in_(case_nos), TASK_GROUP.c.group_code.in_(sorted(names.department_codes)))
+                        .where(TASK.c.case_no.in_(case_nos),
+                               TASK_GROUP.c.group_code.in_(sorted(names.department_codes)))
                         .order_by(TASK.c.case_no, TASK_GROUP.c.group_code))
     for case_no, group in rows:
         departments.setdefault(case_no, []).append(group)

@@ -8,10 +8,10 @@ from typing import Any
 import click
 
 from engine import status
-from engine.cases.channels import CHANNELS, LEVELS
-from engine.cli.common import Context, emit, handles_refusals, pass_context, pass_json
 from engine.cases.case_query import FILTER_FIELDS
+from engine.cases.channels import CHANNELS, LEVELS
 from engine.cases.export import FORMATS as EXPORT_FORMATS
+from engine.cli.common import Context, emit, handles_refusals, pass_context, pass_json
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.status import LINKAGE_PROCESS
 

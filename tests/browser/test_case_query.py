@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.support.browser import LiveServer, Step, visit
+from tests.support.browser import LiveServer, Step, register_two_cases, visit
 
 pytestmark = pytest.mark.browser
 
@@ -18,12 +18,7 @@ pytestmark = pytest.mark.browser
 def test_filter_then_export_with_confirmation(page_for: Callable[[str], Page], step: Step,
                                               live_server: LiveServer, tmp_path: Path) -> None:
     engine = live_server.app.extensions["relief_engine"]
-    plain, _ = engine.start_case({"name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
-                                  "region": {"township": "T01", "village": "T01V01"}, "request": "申请临时救助"},
-                                 "window", "village", actor="clerk_v", org="T01V01")
-    green, _ = engine.start_case({"name": "李四", "id_number": "320281199003070026", "phone": "13900139000",
-                                  "region": {"township": "T02", "village": "T02V01"}, "request": "重病急需医疗救助"},
-                                 "hotline", "county", green_channel=True)
+    plain, green = register_two_cases(engine)
     page = page_for("center1")
     rows = page.locator("table#cases tr[data-case-no]")
     with step(page, "query page filters"):
