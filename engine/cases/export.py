@@ -23,7 +23,8 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -62,6 +63,7 @@ EXPORT_COLUMNS = (APPLICATION.c.case_no, APPLICATION.c.created_at, APPLICATION.c
                   APPLICATION.c.applicant_name, APPLICATION.c.id_number, APPLICATION.c.phone, APPLICATION.c.address,
                   APPLICATION.c.request, APPLICATION.c.green_channel, INSTANCE.c.status, INSTANCE.c.ended_at)
 YES, NO = _l("是"), _l("否")
+Rows = Generator[list[list[str]], None, None]  # the export's rows, a batch at a time
 
 
 @dataclass
@@ -189,7 +191,7 @@ class CaseExports:
         started = clock.local_text(now, "%Y%m%d-%H%M")
         query = case_list_query(principal, case_filter, self.reference, now, EXPORT_COLUMNS)
 
-        def batches(export: CaseExport) -> Iterator[list[list[str]]]:
+        def batches(export: CaseExport) -> Rows:
             with self.workflows.reading() as session:
                 conn = session.connection()
                 names = _Names(conn, self.reference, translate)
@@ -212,23 +214,31 @@ class CaseExports:
                           export=fmt, rows=export.rows, filters=details["filters"])
 
         return CaseExport(f"{translate(FILE_NAME)}-{started}.{fmt}", f"cases-{started}.{fmt}", FORMATS[fmt],
-                          lambda export: chunks(export, header, batches(export), translate(TITLE)), audit_it)
+                          lambda export: _closing(chunks(export, header, batches(export), translate(TITLE))),
+                          audit_it)
 
 
-def _csv_chunks(export: CaseExport, header: list[str], batches: Iterator[list[list[str]]],
-                _title: str) -> Iterator[bytes]:
+def _closing(chunks: Generator[bytes, None, None]) -> Iterator[bytes]:
+    """The chunks, closed (and with them the rows' read transaction) before anything else happens when the
+    client goes away — the audit row is written after, in a transaction of its own."""
+    with closing(chunks):
+        yield from chunks
+
+
+def _csv_chunks(export: CaseExport, header: list[str], batches: Rows, _title: str) -> Generator[bytes, None, None]:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    yield ("\ufeff" + _drain(out)).encode("utf-8")
-    for batch in batches:
-        writer.writerows(batch)
-        yield _drain(out).encode("utf-8")
-        export.rows += len(batch)
+    with closing(batches):
+        yield ("\ufeff" + _drain(out)).encode("utf-8")
+        for batch in batches:
+            writer.writerows(batch)
+            yield _drain(out).encode("utf-8")
+            export.rows += len(batch)
 
 
-def _xlsx_chunks(export: CaseExport, header: list[str], batches: Iterator[list[list[str]]],
-                 title: str) -> Iterator[bytes]:
+def _xlsx_chunks(export: CaseExport, header: list[str], batches: Rows,
+                 title: str) -> Generator[bytes, None, None]:
     from openpyxl import Workbook  # only exports need it
 
     workbook = Workbook(write_only=True)
