@@ -99,6 +99,9 @@ class Application(Base):
     registered_org: Mapped[str | None] = mapped_column(String(60), index=True)
     query_code_hash: Mapped[str | None] = mapped_column(String(64))
 
+    # The case query's order and its 登记日期 period (R-6.4.2: the query page, exports, the API).
+    __table_args__ = (Index("ix_application_created", "created_at", "case_no"),)
+
 
 class ProcessInstance(Base):
     """A running or finished case process; `state` is the workflow without its spec."""

@@ -13,20 +13,58 @@ from engine.cases import materials
 from engine.cases.case_query import filter_args
 from engine.errors import Forbidden, InvalidData, NotFound, TaskConflict
 from web.application_form import read_uploads
-from web.presenters import private
+from web.presenters import download, private
 from web.services import engine, page_number, principal, require, unmask_for_view
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 PER_PAGE = 20
 
 
+VIEWS = ("cases", "tasks")
+
+
+def _query_page(export_errors: dict[str, list[str]] | None = None, status: int = 200,
+                values: Any = None) -> Any:
+    """The query page (案件查询) for the filter in `values` (the request's arguments): its cases, or with
+    `view=tasks` the tasks of those cases the user may see; `export_errors` from a refused export."""
+    values = request.args if values is None else values
+    view = values.get("view") if values.get("view") in VIEWS else "cases"
+    files = engine().files
+    if view == "tasks":
+        found = files.search_tasks(principal(), values, page_number(values), PER_PAGE)
+    else:
+        found = files.search(principal(), values, page_number(values), PER_PAGE)
+    args = filter_args(found["filter"])
+    html = render_template("cases/index.html", view=view, found=found["tasks" if view == "tasks" else "cases"],
+                           f=found["filter"], args=args, page_args=dict(args, view=view) if view == "tasks" else args,
+                           errors=found["errors"], choices=files.filter_choices(),
+                           export_errors=export_errors or {}, reason=values.get("reason", "") if export_errors else "",
+                           may_unmask=scoping.may(principal(), "unmask"))
+    return html, status
+
+
 @bp.route("/")
 @login_required
 def index() -> Any:
-    """The cases this user may see, newest first, narrowed by the case filter (`engine.cases.case_query`)."""
-    found = engine().files.search(principal(), request.args, page_number(request.args), PER_PAGE)
-    return render_template("cases/index.html", cases=found["cases"], q=found["filter"].q,
-                           args=filter_args(found["filter"]), errors=found["errors"])
+    """The query page: the cases this user may see, newest first, narrowed by the case filter
+    (`engine.cases.case_query`), or their tasks (`view=tasks`); the export form below the filter."""
+    return _query_page()
+
+
+@bp.route("/export", methods=["POST"])
+@login_required
+def export() -> Any:
+    """导出: the cases the posted filter names as CSV or XLSX, streamed (`engine.cases.export`); with
+    `unmask` the full personal data, for a user who may and a reason. Audited when the download ends."""
+    form = request.form
+    try:
+        found = engine().exports.export(principal(), form, form.get("format", ""), unmask=form.get("unmask") == "1",
+                                        reason=form.get("reason"), translate=_)
+    except Forbidden:
+        abort(403)
+    except InvalidData as refused:
+        return _query_page(refused.errors or {"format": [refused.message]}, 422, values=form)
+    return download(found)
 
 
 def _render_case(case_no: str, unmasked: dict[str, str] | None = None,

@@ -7,14 +7,16 @@ Registered on the app by `init_app`: the `local_time` filter and the `may`, `due
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from flask import Flask, Response
+from flask import Flask, Response, stream_with_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine import clock
 from engine.access import scoping
+from engine.cases.export import CaseExport
 from engine.deadlines.due import DueState
 
 
@@ -47,6 +49,18 @@ def private(response: Response) -> Response:
 
 # Field names of the application forms for the engine's field keys (the region comes as two selects).
 FORM_FIELDS = {"region.township": "township", "region.village": "village", "region": "township"}
+
+
+def download(export: CaseExport) -> Response:
+    """A streamed file download of an export (`engine.cases.export`), never cached; its name in the user's
+    language (RFC 5987 `filename*`) with an ASCII fallback. The export writes its audit row when the stream
+    ends or the client goes away (the response's close)."""
+    response = Response(stream_with_context(iter(export)), mimetype=export.content_type)
+    response.headers["Content-Disposition"] = (f'attachment; filename="{export.ascii_filename}"; '
+                                               f"filename*=UTF-8''{quote(export.filename)}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.call_on_close(export.close)
+    return private(response)
 
 
 def form_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -102,6 +102,10 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
                          _l("仅受理窗口工作人员可以录入纸质意见簿")),
     "suggestions_answer": (_roles("center"), _l("仅县社会救助中心工作人员可以查看和答复意见簿")),
     "audit": (_roles("admin"), _l("仅系统管理员可以查看和导出审计日志")),
+    # 案件导出: those who report on cases — the center, analysts, administrators (the county) and a
+    # department (the cases it handled, by `case_filter`); window clerks and field staff query but do not export
+    "case_export": (_roles("center", "analyst", "department", "admin"),
+                    _l("仅县社会救助中心、统计分析人员、联动部门和系统管理员可以导出案件")),
 }
 
 

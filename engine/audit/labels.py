@@ -36,6 +36,7 @@ ACTION_LABELS = {
     "demo_data_loaded": _l("加载演示数据"),
     # personal data and files
     "unmask": _l("查看完整个人信息"),
+    "case_export": _l("导出案件"),
     "attachment_download": _l("下载申请材料"),
     "query_code_issued": _l("重新生成查询码"),
     "supplement_attached": _l("代申请人上传补正材料"),
@@ -78,6 +79,7 @@ DETAIL_LABELS = {
     "filename": _l("文件"), "to": _l("迁移到版本"), "assignee": _l("办理人"), "task": _l("任务"),
     "retention_days": _l("保存天数"), "before": _l("早于"),
     "directory": _l("备份目录"), "counts": _l("数量统计"), "backup_created_at": _l("备份时间"),
+    "format": _l("格式"), "complete": _l("完整送出"), "masked": _l("已脱敏"), "export": _l("导出格式"),
 }
 
 PROBLEM_LABELS = {"altered": _l("记录被修改"), "deleted": _l("记录被删除"), "inserted": _l("记录被插入"),

@@ -125,13 +125,13 @@ def csv_rows(conn: Connection, wanted: AuditFilter, up_to_seq: int,
              .execution_options(yield_per=CSV_BATCH))
     for batch in conn.execute(query).partitions():
         for row in batch:
-            writer.writerow([row.seq, clock.local_text(row.at, "%Y-%m-%d %H:%M:%S"), _cell(row.actor),
-                             translate(action_label(row.action)), row.action, _cell(row.target or ""),
-                             _cell(json.dumps(row.details, ensure_ascii=False)), row.row_hash])
+            writer.writerow([row.seq, clock.local_text(row.at, "%Y-%m-%d %H:%M:%S"), excel_cell(row.actor),
+                             translate(action_label(row.action)), row.action, excel_cell(row.target or ""),
+                             excel_cell(json.dumps(row.details, ensure_ascii=False)), row.row_hash])
         yield _drain(out)
 
 
-def _cell(value: str) -> str:
+def excel_cell(value: str) -> str:
     """A value Excel shows as text: one that would start a formula (a username typed at sign-in can) gets a '."""
     return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 

@@ -22,7 +22,14 @@ from engine.access import personal_data, scoping
 from engine.access.accounts import Principal, audit
 from engine.archive import store as archive_register
 from engine.cases import labels, store
-from engine.cases.case_query import CaseFilter, filter_clause, parse_filter
+from engine.cases.case_query import (
+    CaseFilter,
+    channel_choices,
+    filter_clause,
+    level_choices,
+    parse_filter,
+    status_choices,
+)
 from engine.cases.history import CaseHistory
 from engine.cases.intake import query_code_hash
 from engine.cases.progress import applicant_progress, new_query_code, requested_items
@@ -55,17 +62,41 @@ def _application(session: Session, case_no: str) -> Application:
     return application
 
 
+LIST_COLUMNS = (APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
+                APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
+                APPLICATION.c.created_at, tables.INSTANCE.c.status)
+
+
 def case_list_query(principal: Principal, case_filter: CaseFilter, reference: ReferenceData,
-                    now: datetime) -> Select[Any]:
+                    now: datetime, columns: Sequence[Any] = LIST_COLUMNS) -> Select[Any]:
     """The staff case list's statement: the cases in scope that the filter names (`case_query`), newest
-    first (the applicant's name still unmasked: the caller masks it)."""
+    first (the applicant's name still unmasked: the caller masks it). The export asks for more `columns`."""
     instance = tables.INSTANCE
     where = and_(scoping.case_filter(principal), filter_clause(case_filter, reference, now))
-    return (select(APPLICATION.c.case_no, APPLICATION.c.channel, APPLICATION.c.township, APPLICATION.c.village,
-                   APPLICATION.c.applicant_name, APPLICATION.c.request, APPLICATION.c.green_channel,
-                   APPLICATION.c.created_at, instance.c.status)
+    return (select(*columns)
             .select_from(APPLICATION.join(instance, instance.c.case_no == APPLICATION.c.case_no)).where(where)
             .order_by(APPLICATION.c.created_at.desc(), APPLICATION.c.case_no.desc()))
+
+
+def task_list_query(principal: Principal, case_filter: CaseFilter, reference: ReferenceData,
+                    now: datetime) -> Select[Any]:
+    """The tasks of the cases `case_list_query` names that this user may see (`scoping.task_filter`),
+    newest first: the query page's 任务 view."""
+    cases = case_list_query(principal, case_filter, reference, now, (APPLICATION.c.case_no,)).order_by(None)
+    return (select(*store.TASK_COLUMNS).where(TASK.c.case_no.in_(cases.scalar_subquery()),
+                                               scoping.task_filter(principal))
+            .order_by(TASK.c.created_at.desc(), TASK.c.id.desc()))
+
+
+def unmask_reason(reason: str | None) -> str:
+    """The reason given for seeing full personal data (a case, an export), stripped; InvalidData when it is
+    missing or too long (R-6.4.3: every unmasking is logged with why)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidData("请填写查看原因", {"reason": ["请填写查看完整信息的原因"]})
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidData("查看原因过长", {"reason": [f"长度不能超过 {MAX_REASON_LENGTH} 个字符"]})
+    return reason
 
 
 def assignee_choices(session: Session, task: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -321,6 +352,45 @@ class CaseFiles:
                        place=labels.place(names, row["township"], row["village"]))
         return {"cases": found, "filter": case_filter, "errors": errors}
 
+    def search_tasks(self, principal: Principal, args: Mapping[str, Any], page: int = 1,
+                     per_page: int = 20) -> dict[str, Any]:
+        """The tasks of the cases the filter names that this user may see (the query page's 任务 view), newest
+        first, each with its groups' and assignee's names, state and due state; shaped like `search`."""
+        now = clock.now()
+        with self.workflows.reading() as session:
+            conn = session.connection()
+            case_filter, errors = parse_filter(conn, self.reference, args)
+            found = paginate(conn, task_list_query(principal, case_filter, self.reference, now), page, per_page,
+                             lambda r: dict(r._mapping))
+            groups = labels.group_labels(session, self.reference,
+                                         [g for r in found.items for g in r["candidate_groups"] or []])
+            people = labels.actor_names(session, [r["assignee"] for r in found.items])
+        for row in found.items:
+            due = due_state(row["due_at"], now, self.workflows.calendar, row["overdue_since"]) \
+                if row["state"] == READY else None
+            late = row["completed_at"] is not None and row["due_at"] is not None and row["completed_at"] > row["due_at"]
+            row.update(groups=[groups.get(g, g) for g in row["candidate_groups"] or []],
+                       assignee_name=people.get(row["assignee"], row["assignee"]) if row["assignee"] else "",
+                       state_label=status.task_state_label(row["state"]), due=due,
+                       overdue=bool(due.overdue) if due else late)
+        return {"tasks": found, "filter": case_filter, "errors": errors}
+
+    def filter_choices(self) -> dict[str, dict[str, str]]:
+        """The values the query page's selects offer, with their names: organisations by kind, matters,
+        assistance types, departments, channels, levels, statuses and 好差评 levels (`case_query`)."""
+        with self.workflows.reading() as session:
+            orgs = session.execute(select(tables.ORGS.c.code, tables.ORGS.c.name, tables.ORGS.c.kind)
+                                   .order_by(tables.ORGS.c.code)).all()
+        by_kind = {kind: {code: name for code, name, k in orgs if k == kind} for kind in ("township", "village")}
+        reference = self.reference
+        departments = {code: str(d.get("zh", code)) for code, d in reference.departments().items()}
+        return {"township": by_kind["township"], "village": by_kind["village"],
+                "matter": {code: str(m.get("name", code)) for code, m in self.reference.matters().items()},
+                "assistance_type": {code: str(t.get("zh", code)) for code, t in reference.assistance_types().items()},
+                "department": departments, "channel": channel_choices(), "level": level_choices(),
+                "status": status_choices(),
+                "satisfaction": {code: str(r.get("zh", code)) for code, r in self.reference.rating_levels().items()}}
+
     def receipt(self, principal: Principal, case_no: str) -> dict[str, Any]:
         """The printable receipt (回执) of a registered application, masked; NotFound outside scope."""
         now = clock.now()
@@ -361,11 +431,7 @@ class CaseFiles:
     def unmask(self, principal: Principal, case_no: str, reason: str) -> dict[str, str]:
         """Return the applicant's full personal data for one view, and log it (查看完整信息, R-6.4.3)."""
         scoping.require(principal, "unmask")
-        reason = (reason or "").strip()
-        if not reason:
-            raise InvalidData("请填写查看原因", {"reason": ["请填写查看完整信息的原因"]})
-        if len(reason) > MAX_REASON_LENGTH:
-            raise InvalidData("查看原因过长", {"reason": [f"长度不能超过 {MAX_REASON_LENGTH} 个字符"]})
+        reason = unmask_reason(reason)
         with self.workflows.transaction() as session:
             scoping.check_case(session.connection(), principal, case_no)
             application = _application(session, case_no)

@@ -8,6 +8,7 @@ collaborators, one per job, that share its `Workflows` (run → store):
   `assign_task`, `fire_timers`, `deploy`;
 - `admin` (suspend, resume, terminate, retry, migrate), `queries` (task lists, a case's state),
   `files` (the case file and task page, unmasking, materials, receipts, progress for applicants),
+  `exports` (the case query as CSV or XLSX, streamed and audited),
   `archives` (电子化归档 of ended cases), `inbox`, `consultations`, `ratings`, `devices`, `complaints` and
   `suggestions` (好差评, the windows' tablets, complaints and the comment book, R-6.3.6), `hotline`, `inspection`,
   `design`, `outbox`, `accounts`, `audit` (the security audit log), `content` (the portal's policy documents and
@@ -46,6 +47,7 @@ from engine.cases.admin import InstanceAdmin
 from engine.cases.bulk import BulkActions
 from engine.cases.casefile import CaseFiles
 from engine.cases.consultations import Consultations
+from engine.cases.export import CaseExports
 from engine.cases.hotline import Hotline
 from engine.cases.inbox import Inbox
 from engine.cases.inspection import Inspection
@@ -86,6 +88,7 @@ class CaseEngine:
         self.admin = InstanceAdmin(self.workflows)
         self.queries = CaseQueries(self.workflows)
         self.files = CaseFiles(self.workflows)
+        self.exports = CaseExports(self.workflows)
         self.archives = CaseArchives(self.workflows, self.files)
         self.inbox = Inbox(self.workflows)
         self.inspection = Inspection(self.workflows, self.files, self.admin)

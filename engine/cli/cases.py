@@ -8,9 +8,11 @@ from typing import Any
 import click
 
 from engine import status
+from engine.cases.case_query import FILTER_FIELDS
 from engine.cases.channels import CHANNELS, LEVELS
+from engine.cases.export import FORMATS as EXPORT_FORMATS
 from engine.cli.common import Context, emit, handles_refusals, pass_context, pass_json
-from engine.errors import InvalidData, TaskConflict
+from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.status import LINKAGE_PROCESS
 
 reason_option = click.option("--reason", required=True, help="操作原因（记入案件日志）")
@@ -31,7 +33,7 @@ def _json_object(text: str, field: str, what: str) -> dict[str, Any]:
 
 @click.group()
 def case() -> None:
-    """Cases (案件): start, show, suspend, resume, terminate, migrate, retry."""
+    """Cases (案件): start, show, suspend, resume, terminate, migrate, retry, export."""
 
 
 @case.command("start")
@@ -152,6 +154,50 @@ def case_retry(ctx: Context, case_no: str, task_id: str | None, data: str | None
         task_id = str(errored[0]["id"])
     patch = _json_object(data, "data", "修正数据") if data else None
     emit(as_json, admin.retry_task(case_no, task_id, patch, actor, reason), _status_line)
+
+
+def _filter_options(command: Any) -> Any:
+    """The case filter's options (`engine.cases.case_query`), named as on the query page with dashes."""
+    for name in reversed(FILTER_FIELDS):
+        flag = name in ("overdue", "green")
+        option = click.option(f"--{name.replace('_', '-')}", name, is_flag=flag, default=False if flag else None,
+                              help=FILTER_HELP.get(name, name))
+        command = option(command)
+    return command
+
+
+FILTER_HELP = {"date_from": "登记日期起 YYYY-MM-DD（含）", "date_to": "登记日期止 YYYY-MM-DD（含）",
+               "township": "乡镇(街道)代码", "village": "村(社区)代码", "matter": "事项代码",
+               "assistance_type": "救助类型代码", "channel": "受理渠道", "level": "受理层级",
+               "department": "部门代码", "status": "状态（running、completed … supplement）",
+               "overdue": "只导出有任务超期的案件", "green": "只导出绿色通道案件",
+               "satisfaction": "满意度（好差评等级代码）", "q": "案件编号或诉求内容包含"}
+
+
+@case.command("export")
+@click.option("--user", "username", required=True, help="以该用户的权限范围导出（记入审计日志）")
+@click.option("--format", "fmt", type=click.Choice(tuple(EXPORT_FORMATS)), default="csv", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), required=True, help="输出文件")
+@click.option("--unmask", is_flag=True, help="导出完整个人信息（须有查看完整信息权限，并填 --reason）")
+@click.option("--reason", default=None, help="导出完整个人信息的原因")
+@_filter_options
+@pass_json
+@pass_context
+@handles_refusals
+def case_export(ctx: Context, username: str, fmt: str, out: str, unmask: bool, reason: str | None, as_json: bool,
+                **filters: Any) -> None:
+    """Export the cases a filter names, in USER's scope, as CSV (UTF-8 with BOM) or XLSX; masked unless
+    --unmask with --reason; audited as USER (the same export as the query page's)."""
+    who = ctx.engine.accounts.principal_named(username)
+    if who is None:
+        raise NotFound(f"用户 {username} 不存在或已停用")
+    args = {key: ("1" if value is True else str(value)) for key, value in filters.items() if value not in (None, False)}
+    export = ctx.engine.exports.export(who, args, fmt, unmask=unmask, reason=reason)
+    with open(out, "wb") as target:
+        for chunk in export:
+            target.write(chunk)
+    emit(as_json, {"file": out, "format": fmt, "rows": export.rows, "masked": not unmask},
+         lambda p: f"已导出 {p['rows']} 件案件到 {p['file']}")
 
 
 @click.group()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import LiveServer, Step, apply_online, set_field, visit
+from tests.support.browser import LiveServer, Step, apply_online, register_two_cases, set_field, visit
 
 pytestmark = pytest.mark.browser
 
@@ -26,13 +26,7 @@ class TwoCases:
 def two_cases(live_server: LiveServer) -> TwoCases:
     """Register two cases straight through the engine (the inbox is what is under test)."""
     engine = live_server.app.extensions["relief_engine"]
-    plain, _ = engine.start_case({"name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
-                                  "region": {"township": "T01", "village": "T01V01"}, "request": "申请临时救助"},
-                                 "window", "village", actor="clerk_v", org="T01V01")
-    green, _ = engine.start_case({"name": "李四", "id_number": "320281199003070026", "phone": "13900139000",
-                                  "region": {"township": "T02", "village": "T02V01"}, "request": "重病急需医疗救助"},
-                                 "hotline", "county", green_channel=True)
-    return TwoCases(plain, green)
+    return TwoCases(*register_two_cases(engine))
 
 
 def test_wrong_password_shows_an_error_and_keeps_the_user_out(anonymous_page: Page, step: Step) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from playwright.sync_api import (
@@ -166,3 +167,15 @@ def submit(page: Page) -> None:
     """Submit the task form and wait for the inbox."""
     with page.expect_navigation():
         page.locator("#task-form").get_by_role("button", name="提交办理").click()
+
+
+def register_two_cases(engine: Any) -> tuple[str, str]:
+    """Two cases straight through the engine, both waiting for triage: an ordinary one registered at 东湖社区's
+    window (城东街道) and a green-channel one from 12345 in 青阳镇. Returns (plain, green)."""
+    plain, _ = engine.start_case({"name": "张三", "id_number": "34052419800101001X", "phone": "13800138000",
+                                  "region": {"township": "T01", "village": "T01V01"}, "request": "申请临时救助"},
+                                 "window", "village", actor="clerk_v", org="T01V01")
+    green, _ = engine.start_case({"name": "李四", "id_number": "320281199003070026", "phone": "13900139000",
+                                  "region": {"township": "T02", "village": "T02V01"}, "request": "重病急需医疗救助"},
+                                 "hotline", "county", green_channel=True)
+    return plain, green

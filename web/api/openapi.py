@@ -7,7 +7,10 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from engine.cases.channels import CHANNELS
+from engine.cases.case_query import status_choices
+from engine.cases.casefile import MAX_REASON_LENGTH
+from engine.cases.channels import CHANNELS, LEVELS
+from engine.cases.export import FORMATS as EXPORT_FORMATS
 from engine.cases.hotline import STATUS_LABELS, WORK_ORDER_SCHEMA
 from engine.cases.inbox import MAX_DEPTH, SORTS
 from engine.cases.intake import MAX_LENGTHS
@@ -129,6 +132,29 @@ SCHEMAS: dict[str, Any] = {
                                                                 "problem": {"type": "string"}}}}}},
         },
     },
+    "CaseListItem": {
+        "type": "object",
+        "required": ["case_no", "channel", "level", "township", "applicant", "request", "green_channel", "status",
+                     "registered_at"],
+        "properties": {
+            "case_no": {"type": "string"}, "channel": {"type": "string", "enum": list(CHANNELS)},
+            "channel_label": {"type": "string"}, "level": {"type": "string", "enum": list(LEVELS)},
+            "township": {"type": "string", "description": "乡镇(街道)代码"},
+            "village": {"type": ["string", "null"], "description": "村(社区)代码"},
+            "place": {"type": "string", "description": "乡镇与村的名称"},
+            "applicant": {"type": "string", "description": "申请人姓名（脱敏）", "examples": ["张*"]},
+            "request": {"type": "string", "description": "救助诉求"}, "green_channel": {"type": "boolean"},
+            "status": {"type": "string", "enum": CASE_STATUSES}, "status_label": {"type": "string"},
+            "registered_at": TIME,
+        },
+    },
+    "CasePage": {
+        "type": "object", "required": ["items", "total", "page", "per_page", "filters"],
+        "properties": {"items": {"type": "array", "items": _ref("CaseListItem")}, "total": {"type": "integer"},
+                       "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                       "filters": {"type": "object", "additionalProperties": {"type": "string"},
+                                   "description": "实际采用的查询条件"}},
+    },
     "WorkOrder": {k: v for k, v in copy.deepcopy(WORK_ORDER_SCHEMA).items() if k != "title"},
     "WorkOrderReceipt": {
         "type": "object", "required": ["order_no", "case_no", "status"],
@@ -201,6 +227,28 @@ TASK_PARAMETERS = [
 ]
 
 
+FLAG = {"type": "string", "enum": ["0", "1"]}
+CASE_PARAMETERS = [
+    _query("date_from", "登记日期起（含，本地日期）", {"type": "string", "format": "date"}),
+    _query("date_to", "登记日期止（含）", {"type": "string", "format": "date"}),
+    _query("township", "乡镇(街道)代码"), _query("village", "村(社区)代码"), _query("matter", "事项代码"),
+    _query("assistance_type", "救助类型代码（data/assistance_types.yaml）"),
+    _query("channel", "受理渠道", {"type": "string", "enum": list(CHANNELS)}),
+    _query("level", "受理层级", {"type": "string", "enum": list(LEVELS)}),
+    _query("department", "部门代码（办理过该案件任务的部门）"),
+    _query("status", "状态", {"type": "string", "enum": list(status_choices())}),
+    _query("overdue", "1：只看有任务超期的案件", FLAG), _query("green", "1：只看绿色通道", FLAG),
+    _query("satisfaction", "满意度（首次好差评等级代码，data/rating_levels.yaml）"),
+    _query("q", "案件编号或诉求内容包含"),
+    _query("page", "页码（JSON）", {"type": "integer", "minimum": 1}),
+    _query("per_page", "每页条数（JSON）", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}),
+    _query("format", "json（默认，一页）；csv、xlsx：导出全部符合条件的案件（流式下载，记入审计日志）",
+           {"type": "string", "enum": ["json", *EXPORT_FORMATS]}),
+    _query("unmask", "1：导出完整个人信息（仅 csv/xlsx，须访问令牌且用户有查看完整信息权限）", FLAG),
+    _query("reason", f"导出完整个人信息的原因（unmask=1 时必填，最长 {MAX_REASON_LENGTH} 字）"),
+]
+
+
 def _task_action(summary: str, response: dict[str, Any], body: dict[str, Any] | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "tags": ["tasks"], "summary": summary, "parameters": [_path("task_id", "任务 ID")],
@@ -227,6 +275,17 @@ def _paths() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Application")}}},
             "responses": {"201": _json(_ref("ApplicationCreated"), "已登记并启动流程"),
                           **_errors(400, 401, 403, 422, 429)}}},
+        "/cases": {"get": {
+            "tags": ["cases"], "summary": "案件查询与导出（县中心、统计分析、联动部门、管理员；按权限范围）",
+            "description": "按登记日期、区域、事项、渠道、层级、部门、状态、超期、绿色通道、满意度查询。"
+                           "format=csv 为 UTF-8（带 BOM）的 CSV，format=xlsx 为 Excel 工作簿；申请人信息默认脱敏，"
+                           "每次导出记入审计日志（条件、格式、条数）。",
+            "parameters": CASE_PARAMETERS,
+            "responses": {"200": {"description": "一页案件（JSON），或导出文件", "content": {
+                "application/json": {"schema": _ref("CasePage")},
+                "text/csv": {"schema": {"type": "string"}},
+                EXPORT_FORMATS["xlsx"]: {"schema": {"type": "string", "contentEncoding": "binary"}}}},
+                **_errors(401, 403, 422, 429)}}},
         "/cases/{case_no}": {"get": {
             "tags": ["cases"], "summary": "案件状态、待办与全程记录（申请人信息脱敏）",
             "parameters": [_path("case_no", "案件编号")],
