@@ -158,6 +158,15 @@ def relief(env: dict[str, str], *args: str) -> None:
 
 def prepare(url: str, env: dict[str, str], cases: int) -> tuple[list[str], dict[str, list[str]]]:
     """Set up the database as `make db` does, start `cases` cases; return their triage task ids and the tokens."""
+    engine, triage = seed_cases(env, cases)
+    tokens = {user: [engine.accounts.create_token(user) for _ in range(max(CLIENTS))] for user in USERS}
+    db.get_engine(url).dispose()  # the server's workers open their own connections
+    return triage, tokens
+
+
+def seed_cases(env: dict[str, str], cases: int) -> tuple[CaseEngine, list[str]]:
+    """Set the database up as `make db` does and start `cases` window cases across the regions; return the
+    engine and their open triage task ids (load_bench seeds the same way)."""
     Path(env["RELIEF_INSTANCE_DIR"]).mkdir(parents=True)
     relief(env, "init-db")
     relief(env, "deploy", str(BPMN), "--by", "bench")
@@ -168,9 +177,7 @@ def prepare(url: str, env: dict[str, str], cases: int) -> tuple[list[str], dict[
         engine.start_case({**APPLICANT, "region": {"township": township, "village": village}}, "window",
                           "village", actor="clerk_c", org="center")
     triage = [t["id"] for t in engine.queries.list_tasks(group="center") if t["form_key"] == "triage"]
-    tokens = {user: [engine.accounts.create_token(user) for _ in range(max(CLIENTS))] for user in USERS}
-    db.get_engine(url).dispose()  # the server's workers open their own connections
-    return triage, tokens
+    return engine, triage
 
 
 # -- the server ---------------------------------------------------------------------------

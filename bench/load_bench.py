@@ -44,25 +44,20 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from http_bench import (  # noqa: E402
-    BPMN,
     CONF,
-    REGIONS,
     environment,
     free_port,
     fresh_database,
-    relief,
+    seed_cases,
     stop,
     wait_until_serving,
 )
 
 from engine import db  # noqa: E402
-from engine.cases.runtime import CaseEngine  # noqa: E402
-from engine.settings import Settings  # noqa: E402
 
 SERVERS = 2
 USER, PASSWORD = "center1", "Demo@2026"
 TRIAGE = {"decision": "eligible", "departments": ["minzheng"]}
-APPLICANT = {"name": "李四", "id_number": "34052419800101001X", "phone": "13800138000", "request": "申请临时救助"}
 KINDS = ("inbox", "task", "complete")
 CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
 
@@ -200,16 +195,7 @@ def measure(ports: list[int], clients: int, rounds: int, tasks: queue.SimpleQueu
 
 def seed(env: dict[str, str], cases: int) -> list[str]:
     """Set the database up as `make db` does and start `cases` cases; return their open triage task ids."""
-    Path(env["RELIEF_INSTANCE_DIR"]).mkdir(parents=True)
-    relief(env, "init-db")
-    relief(env, "deploy", str(BPMN), "--by", "bench")
-    relief(env, "demo-data")
-    engine = CaseEngine(Settings.from_environ(env))
-    for i in range(cases):
-        township, village = REGIONS[i % len(REGIONS)]
-        engine.start_case({**APPLICANT, "region": {"township": township, "village": village}}, "window",
-                          "village", actor="clerk_c", org="center")
-    triage = [t["id"] for t in engine.queries.list_tasks(group="center") if t["form_key"] == "triage"]
+    _engine, triage = seed_cases(env, cases)
     db.get_engine(env["RELIEF_DATABASE_URL"]).dispose()  # the servers' workers open their own connections
     return triage
 
