@@ -47,7 +47,8 @@ def add_security_headers(response: Response) -> Response:
     headers["Content-Security-Policy"] = content_security_policy(request.endpoint)
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    # A view may send a stricter one: the tablet's pairing page (its link carries the device token) says same-origin.
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if request.is_secure:  # behind a TLS proxy: RELIEF_PROXY_FIX makes X-Forwarded-Proto count
         headers["Strict-Transport-Security"] = HSTS
     return response
