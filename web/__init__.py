@@ -151,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
         cases,
         catalog,
         content,
+        dashboard,
         design,
         devices_admin,
         feedback,
@@ -167,7 +168,8 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import bp as api_bp
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
-                   instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet, audit_admin):
+                   instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet, audit_admin,
+                   dashboard):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

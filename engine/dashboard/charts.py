@@ -118,7 +118,7 @@ def _outcomes(conn: Connection, q: Query, key: ColumnElement[Any]) -> dict[Any, 
 
 def _outcome_columns(first: Any) -> list[dict[str, Any]]:
     return [{"key": "key", "label": str(first)}, {"key": "total", "label": str(_l("合计"))},
-            *({"key": name, "label": str(label), "narrow": {"status": key} if key else None}
+            *({"key": name, "label": str(label), "narrow": {"status": key} if key else None, "chart": True}
               for name, label, key, _codes in OUTCOMES)]
 
 
@@ -212,8 +212,9 @@ def _days(hours: float | None) -> float | None:
 def departments(conn: Connection, q: Query) -> Table:
     """分部门: received, done, overdue, average and 90th-percentile handling time (days)."""
     table = Table("departments", str(_l("分部门办理情况")), "bar", [
-        {"key": "key", "label": str(_l("部门"))}, {"key": "received", "label": str(_l("受理"))},
-        {"key": "done", "label": str(_l("办结"))}, {"key": "overdue", "label": str(_l("超期"))},
+        {"key": "key", "label": str(_l("部门"))}, {"key": "received", "label": str(_l("受理")), "chart": True},
+        {"key": "done", "label": str(_l("办结")), "chart": True},
+        {"key": "overdue", "label": str(_l("超期")), "chart": True},
         {"key": "average", "label": str(_l("平均办理时长（天）"))},
         {"key": "p90", "label": str(_l("90%办理时长（天）"))}],
         note=str(_l("办理时长：部门收到案件至其最后一项任务办结；90% 分位精确到小时")))
@@ -246,7 +247,7 @@ def _single(conn: Connection, q: Query, key: ColumnElement[Any]) -> dict[Any, in
 def months(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per month."""
     table = Table("months", str(_l("按月分布")), "line", [{"key": "key", "label": str(_l("月份"))},
-                                                         {"key": "cases", "label": str(_l("案件数"))}])
+                                                         {"key": "cases", "label": str(_l("案件数")), "chart": True}])
     for month, n in sorted(_single(conn, q, CF.c.month).items()):
         year, number = (int(part) for part in month.split("-"))
         _label, start, end = _period_of(date(year, number, 1), "month")
@@ -258,7 +259,7 @@ def months(conn: Connection, q: Query) -> Table:
 def weekdays(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per weekday."""
     table = Table("weekdays", str(_l("按星期分布")), "bar", [{"key": "key", "label": str(_l("星期"))},
-                                                            {"key": "cases", "label": str(_l("案件数"))}])
+                                                            {"key": "cases", "label": str(_l("案件数")), "chart": True}])
     found = _single(conn, q, CF.c.weekday)
     for number, label in enumerate(WEEKDAYS):
         table.add([str(label), found.get(number, 0)])
@@ -268,7 +269,7 @@ def weekdays(conn: Connection, q: Query) -> Table:
 def hours(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per hour of the day."""
     table = Table("hours", str(_l("按时段分布")), "bar", [{"key": "key", "label": str(_l("时段"))},
-                                                          {"key": "cases", "label": str(_l("案件数"))}])
+                                                          {"key": "cases", "label": str(_l("案件数")), "chart": True}])
     found = _single(conn, q, CF.c.hour)
     for hour in range(24):
         table.add([f"{hour:02d}:00", found.get(hour, 0)])
@@ -278,7 +279,7 @@ def hours(conn: Connection, q: Query) -> Table:
 def handling(conn: Connection, q: Query) -> Table:
     """办理时长分布: ended cases by days from registration to the end."""
     table = Table("handling", str(_l("办理时长分布")), "bar", [{"key": "key", "label": str(_l("办理时长"))},
-                                                              {"key": "cases", "label": str(_l("案件数"))}],
+                                                              {"key": "cases", "label": str(_l("案件数")), "chart": True}],
                   note=str(_l("已结束的案件：登记至结束")))
     found = _single(conn, replace(q, where=and_(q.where, CF.c.handling_hours.is_not(None))), CF.c.handling_hours)
     counts = [0] * (len(HANDLING_BUCKETS) + 1)
@@ -298,7 +299,7 @@ def assistance(conn: Connection, q: Query) -> Table:
     """救助类型: cases and amounts granted per assistance type and matter."""
     table = Table("assistance", str(_l("救助类型与事项")), "bar", [
         {"key": "type", "label": str(_l("救助类型"))}, {"key": "key", "label": str(_l("事项"))},
-        {"key": "cases", "label": str(_l("案件数"))}, {"key": "amount", "label": str(_l("救助金额（元）"))}])
+        {"key": "cases", "label": str(_l("案件数")), "chart": True}, {"key": "amount", "label": str(_l("救助金额（元）"))}])
     source = CFM.join(CF, CF.c.case_no == CFM.c.case_no) if q.narrowed else CFM
     found = {r[0]: (int(r[1]), float(r[2] or 0)) for r in conn.execute(
         select(CFM.c.matter, func.count(), func.sum(CFM.c.amount)).select_from(source)
@@ -317,7 +318,7 @@ def regions(conn: Connection, q: Query) -> Table:
     """Per township and village (乡镇、村): cases and those ended, for a treemap."""
     table = Table("regions", str(_l("乡镇（街道）与村（社区）")), "treemap", [
         {"key": "township", "label": str(_l("乡镇（街道）"))}, {"key": "key", "label": str(_l("村（社区）"))},
-        {"key": "cases", "label": str(_l("案件数"))}, {"key": "ended", "label": str(_l("已结束"))}])
+        {"key": "cases", "label": str(_l("案件数")), "chart": True}, {"key": "ended", "label": str(_l("已结束"))}])
     ended = CF.c.ended_at.is_not(None)
     rows = list(conn.execute(select(CF.c.township, CF.c.village, func.count(), _count(ended)).where(q.where)
                              .group_by(CF.c.township, CF.c.village)))
