@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select
+from sqlalchemy import JSON, Connection, and_, bindparam, case, delete, func, insert, null, select, type_coerce
 
 from engine import clock
 from engine.status import COMPLETED, READY
@@ -44,13 +44,12 @@ _CASES = select(APPLICATION.c.case_no, APPLICATION.c.created_at, APPLICATION.c.c
                 APPLICATION.c.green_channel, APPLICATION.c.matters, INSTANCE.c.status, INSTANCE.c.ended_at).join(
     INSTANCE, INSTANCE.c.case_no == APPLICATION.c.case_no).where(
     APPLICATION.c.case_no.in_(bindparam("case_nos", expanding=True)))
-_TASKS = select(TASK.c.case_no, TASK_GROUP.c.group_code, TASK.c.state, TASK.c.created_at, TASK.c.completed_at,
-                TASK.c.due_at, TASK.c.overdue_since).join(TASK_GROUP, TASK_GROUP.c.task_id == TASK.c.id).where(
-    TASK.c.case_no.in_(bindparam("case_nos", expanding=True)))
-_RESULTS = select(TASK.c.case_no, TASK.c.id, TASK_GROUP.c.group_code, TASK.c.data).join(
-    TASK_GROUP, TASK_GROUP.c.task_id == TASK.c.id).where(
-    TASK.c.case_no.in_(bindparam("case_nos", expanding=True)), TASK.c.form_key == RESULT_FORM,
-    TASK.c.state == COMPLETED)
+# One read of a case's tasks with their groups; a result's data (its amount) only for completed 办结反馈.
+_RESULT_DATA = type_coerce(case((and_(TASK.c.form_key == RESULT_FORM, TASK.c.state == COMPLETED), TASK.c.data),
+                                else_=null()), JSON)
+_TASKS = select(TASK.c.case_no, TASK.c.id, TASK_GROUP.c.group_code, TASK.c.state, TASK.c.created_at,
+                TASK.c.completed_at, TASK.c.due_at, TASK.c.overdue_since, _RESULT_DATA.label("result")).join(
+    TASK_GROUP, TASK_GROUP.c.task_id == TASK.c.id).where(TASK.c.case_no.in_(bindparam("case_nos", expanding=True)))
 _RATINGS = select(RATING.c.case_no, RATING.c.level).where(
     RATING.c.case_no.in_(bindparam("case_nos", expanding=True)), RATING.c.follow_up.is_(False))
 _DELETES = [delete(t).where(t.c.case_no.in_(bindparam("case_nos", expanding=True)))
@@ -130,13 +129,13 @@ def rows_of(conn: Connection, case_nos: Sequence[str]) -> FactRows:
         return found
     wanted = {"case_nos": [a["case_no"] for a in apps]}
     tasks: dict[str, dict[str, list[Mapping[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for row in conn.execute(_TASKS, wanted):
-        tasks[row.case_no][row.group_code].append(row._mapping)
     group_amounts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     case_amounts: dict[str, dict[str, float]] = defaultdict(dict)
-    for row in conn.execute(_RESULTS, wanted):
-        group_amounts[row.case_no][row.group_code] += amount_of(row.data)
-        case_amounts[row.case_no][row.id] = amount_of(row.data)  # a task counts once, whatever its groups
+    for row in conn.execute(_TASKS, wanted):
+        tasks[row.case_no][row.group_code].append(row._mapping)
+        if row.result is not None:
+            group_amounts[row.case_no][row.group_code] += amount_of(row.result)
+            case_amounts[row.case_no][row.id] = amount_of(row.result)  # a task counts once, whatever its groups
     ratings = {r.case_no: r.level for r in conn.execute(_RATINGS, wanted)}
     departments = {r.code: r.department for r in conn.execute(select(MATTER.c.code, MATTER.c.department))}
     for app in apps:
