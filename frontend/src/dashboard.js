@@ -32,7 +32,9 @@ function fillTable(tableNode, table) {
   tableNode.append(element('caption', table.title));
   const head = element('tr');
   table.columns.forEach((col) => head.append(element('th', col.label, { scope: 'col' })));
-  tableNode.append(element('thead')).append(head);
+  const thead = element('thead');
+  thead.append(head);
+  tableNode.append(thead);
   const body = element('tbody');
   const keyIndex = Math.max(0, table.columns.findIndex((c) => c.key === 'key'));
   table.rows.forEach((row) => {
