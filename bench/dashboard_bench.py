@@ -23,7 +23,6 @@ Usage: python bench/dashboard_bench.py [--cases N] [--repeat N] [--quick] [--dat
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 import statistics
@@ -213,7 +212,8 @@ def time_charts(engine: CaseEngine, repeat: int) -> dict[str, tuple[float, float
     for name in CHART_NAMES:
         for who, args in mix:
             engine.dashboard.chart(who, name, {**args, "by": "month"})
-        samples = [timed(lambda who=who, args=args: engine.dashboard.chart(who, name, {**args, "by": "month"}))
+        samples = [timed(lambda who=who, args=args, name=name:
+                         engine.dashboard.chart(who, name, {**args, "by": "month"}))
                    for _ in range(repeat) for who, args in mix]
         figures[name] = percentiles(samples)
         print(f"  {name:12s} p50 {figures[name][0]:8.1f} ms   p95 {figures[name][1]:8.1f} ms", flush=True)
@@ -258,7 +258,7 @@ def time_baseline(engine: CaseEngine, repeat: int) -> dict[str, tuple[float, flo
             for who, args in mix:
                 with engine.workflows.reading() as session:
                     conn = session.connection()
-                    samples.append(timed(lambda conn=conn, who=who, args=args:
+                    samples.append(timed(lambda conn=conn, who=who, args=args, name=name:
                                          baseline_queries(engine, who, args)[name](conn)))
         figures[name] = percentiles(samples)
         print(f"  {name:12s} p50 {figures[name][0]:8.1f} ms   p95 {figures[name][1]:8.1f} ms", flush=True)

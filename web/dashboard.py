@@ -21,7 +21,7 @@ REFRESH_MINUTES = 5  # the hall's display reloads its charts this often unless ?
 
 def _page(hall: bool) -> Any:
     who = require("dashboard")
-    args = {k: v for k, v in request.args.items() if k not in ("hall", "refresh")}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("hall", "refresh")}
     by = args.get("by") if args.get("by") in PERIODS else "day"
     try:
         refresh = min(60, max(1, int(request.args.get("refresh", REFRESH_MINUTES))))
@@ -49,9 +49,14 @@ def hall() -> Any:
     return _page(hall=True)
 
 
+def _args() -> dict[str, Any]:
+    return dict(request.args.items())
+
+
 def _link(case_filter: CaseFilter, *narrows: dict[str, Any] | None) -> str | None:
     changes = {k: v for narrow in narrows if narrow for k, v in narrow.items()}
-    return url_for("cases.index", **filter_args(case_filter.narrowed(**changes))) if changes else None
+    narrowed: dict[str, Any] = filter_args(case_filter.narrowed(**changes))
+    return url_for("cases.index", **narrowed) if changes else None
 
 
 def _presented(table: Table, case_filter: CaseFilter) -> dict[str, Any]:
@@ -77,7 +82,7 @@ def data(chart: str) -> Any:
     except NotFound:
         abort(404)
     return jsonify({"table": _presented(found["table"], found["filter"]), "filter": filter_args(found["filter"]),
-                    "errors": found["errors"], "csv": url_for("dashboard.download", chart=chart, **request.args)})
+                    "errors": found["errors"], "csv": url_for("dashboard.download", chart=chart, **_args())})
 
 
 @bp.route("/csv/<chart>")

@@ -56,8 +56,8 @@ from engine.cases.tasks import record, task_summary
 from engine.cases.workflows import Workflows
 from engine.catalog.service import MatterCatalog
 from engine.content.publishing import PortalContent
-from engine.deadlines.workcal import WorkCalendar
 from engine.dashboard.service import Dashboard
+from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.feedback.complaints import Complaints
 from engine.feedback.devices import RatingDevices

@@ -67,6 +67,10 @@ class Table:
         self.rows.append({"cells": cells, "narrow": dict(narrow or {}), **extra})
 
 
+def _cases() -> dict[str, Any]:
+    return {"key": "cases", "label": str(_l("案件数")), "chart": True}
+
+
 def unsupported(case_filter: CaseFilter) -> dict[str, list[str]]:
     """The filter's fields the dashboard cannot apply, with why."""
     found = {key: [str(text)] for key, text in NOT_FILTERS.items() if getattr(case_filter, key)}
@@ -247,7 +251,7 @@ def _single(conn: Connection, q: Query, key: ColumnElement[Any]) -> dict[Any, in
 def months(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per month."""
     table = Table("months", str(_l("按月分布")), "line", [{"key": "key", "label": str(_l("月份"))},
-                                                         {"key": "cases", "label": str(_l("案件数")), "chart": True}])
+                                                         _cases()])
     for month, n in sorted(_single(conn, q, CF.c.month).items()):
         year, number = (int(part) for part in month.split("-"))
         _label, start, end = _period_of(date(year, number, 1), "month")
@@ -259,7 +263,7 @@ def months(conn: Connection, q: Query) -> Table:
 def weekdays(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per weekday."""
     table = Table("weekdays", str(_l("按星期分布")), "bar", [{"key": "key", "label": str(_l("星期"))},
-                                                            {"key": "cases", "label": str(_l("案件数")), "chart": True}])
+                                                            _cases()])
     found = _single(conn, q, CF.c.weekday)
     for number, label in enumerate(WEEKDAYS):
         table.add([str(label), found.get(number, 0)])
@@ -269,7 +273,7 @@ def weekdays(conn: Connection, q: Query) -> Table:
 def hours(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per hour of the day."""
     table = Table("hours", str(_l("按时段分布")), "bar", [{"key": "key", "label": str(_l("时段"))},
-                                                          {"key": "cases", "label": str(_l("案件数")), "chart": True}])
+                                                          _cases()])
     found = _single(conn, q, CF.c.hour)
     for hour in range(24):
         table.add([f"{hour:02d}:00", found.get(hour, 0)])
@@ -279,7 +283,7 @@ def hours(conn: Connection, q: Query) -> Table:
 def handling(conn: Connection, q: Query) -> Table:
     """办理时长分布: ended cases by days from registration to the end."""
     table = Table("handling", str(_l("办理时长分布")), "bar", [{"key": "key", "label": str(_l("办理时长"))},
-                                                              {"key": "cases", "label": str(_l("案件数")), "chart": True}],
+                                                              _cases()],
                   note=str(_l("已结束的案件：登记至结束")))
     found = _single(conn, replace(q, where=and_(q.where, CF.c.handling_hours.is_not(None))), CF.c.handling_hours)
     counts = [0] * (len(HANDLING_BUCKETS) + 1)
@@ -299,14 +303,14 @@ def assistance(conn: Connection, q: Query) -> Table:
     """救助类型: cases and amounts granted per assistance type and matter."""
     table = Table("assistance", str(_l("救助类型与事项")), "bar", [
         {"key": "type", "label": str(_l("救助类型"))}, {"key": "key", "label": str(_l("事项"))},
-        {"key": "cases", "label": str(_l("案件数")), "chart": True}, {"key": "amount", "label": str(_l("救助金额（元）"))}])
+        _cases(), {"key": "amount", "label": str(_l("救助金额（元）"))}])
     source = CFM.join(CF, CF.c.case_no == CFM.c.case_no) if q.narrowed else CFM
     found = {r[0]: (int(r[1]), float(r[2] or 0)) for r in conn.execute(
         select(CFM.c.matter, func.count(), func.sum(CFM.c.amount)).select_from(source)
         .where(q.where if q.narrowed else true()).group_by(CFM.c.matter))}
     matters, types = q.reference.matters(), q.reference.assistance_types()
     order = {code: i for i, code in enumerate(types)}
-    for code in sorted(found, key=lambda c: (order.get(matters.get(c, {}).get("assistance_type"), 99), c)):
+    for code in sorted(found, key=lambda c: (order.get(str(matters.get(c, {}).get("assistance_type")), 99), c)):
         kind = matters.get(code, {}).get("assistance_type", "")
         n, amount = found[code]
         table.add([str(types.get(kind, {}).get("zh", kind)), q.reference.matter_name(code), n, round(amount, 2)],
@@ -318,7 +322,7 @@ def regions(conn: Connection, q: Query) -> Table:
     """Per township and village (乡镇、村): cases and those ended, for a treemap."""
     table = Table("regions", str(_l("乡镇（街道）与村（社区）")), "treemap", [
         {"key": "township", "label": str(_l("乡镇（街道）"))}, {"key": "key", "label": str(_l("村（社区）"))},
-        {"key": "cases", "label": str(_l("案件数")), "chart": True}, {"key": "ended", "label": str(_l("已结束"))}])
+        _cases(), {"key": "ended", "label": str(_l("已结束"))}])
     ended = CF.c.ended_at.is_not(None)
     rows = list(conn.execute(select(CF.c.township, CF.c.village, func.count(), _count(ended)).where(q.where)
                              .group_by(CF.c.township, CF.c.village)))

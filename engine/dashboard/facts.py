@@ -132,7 +132,7 @@ def rows_of(conn: Connection, case_nos: Sequence[str]) -> FactRows:
     group_amounts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     case_amounts: dict[str, dict[str, float]] = defaultdict(dict)
     for row in conn.execute(_TASKS, wanted):
-        tasks[row.case_no][row.group_code].append(row._mapping)
+        tasks[row.case_no][row.group_code].append(dict(row._mapping))
         if row.result is not None:
             group_amounts[row.case_no][row.group_code] += amount_of(row.result)
             case_amounts[row.case_no][row.id] = amount_of(row.result)  # a task counts once, whatever its groups

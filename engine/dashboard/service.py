@@ -88,7 +88,8 @@ class Dashboard:
         figures = rating_statistics(session, self.reference, principal, "month", since, until)
         table = charts.Table(SATISFACTION, str(_l("满意度")), "line", [
             {"key": "key", "label": str(_l("月份"))}, {"key": "total", "label": str(_l("评价数"))},
-            {"key": "satisfied_rate", "label": str(_l("满意率（%）")), "chart": True}, {"key": "poor", "label": str(_l("差评"))}],
+            {"key": "satisfied_rate", "label": str(_l("满意率（%）")), "chart": True},
+            {"key": "poor", "label": str(_l("差评"))}],
             note=str(_l("好差评统计（按评价月份，只随登记日期筛选）")))
         for row in figures["rows"]:
             rate = row["satisfied_rate"]
