@@ -13,6 +13,7 @@ from engine.dashboard import facts
 from engine.errors import Forbidden
 from engine.tables import APPLICATION, CASE_FACT, CASE_FACT_MATTER, DEPT_FACT
 from tests.support.cases import closed_case, dispatch, open_task, start
+from tests.support.cli import relief
 from tests.support.db import principal, tx
 
 
@@ -145,3 +146,15 @@ def test_each_chart_answers_under_a_filter(case_engine: Any) -> None:
     assert row["cells"][1:4] == [1, 1, 0]
     errors = case_engine.dashboard.chart(who, "summary", {"q": "张", "overdue": "1"})["errors"]
     assert set(errors) == {"q", "overdue"}
+
+
+def test_relief_dashboard_rebuild_restores_lost_rows(case_engine: Any) -> None:
+    """`relief dashboard rebuild` writes the rows back when they were lost (a repair)."""
+    url = case_engine.settings.database_url
+    case_no = closed_case(case_engine)
+    before = _rows(url, DEPT_FACT, case_no)
+    with tx(url) as session:
+        for table in (CASE_FACT, CASE_FACT_MATTER, DEPT_FACT):
+            session.execute(table.delete())
+    assert relief("dashboard", "rebuild", database_url=url) == {"cases": 1}
+    assert _rows(url, DEPT_FACT, case_no) == before and _fact(url, case_no)["status"] == "closed_completed"
