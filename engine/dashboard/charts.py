@@ -226,20 +226,26 @@ def departments(conn: Connection, q: Query) -> Table:
     source = DF.join(CF, CF.c.case_no == DF.c.case_no) if q.narrowed else DF
     where = and_(DF.c.group_code.in_(codes), q.where if q.narrowed else true())
     late = or_(DF.c.overdue.is_(True), DF.c.open_due_at < q.now)
-    totals = {r[0]: r for r in conn.execute(
-        select(DF.c.group_code, func.count(), _count(DF.c.done.is_(True)), _count(late),
-               func.sum(DF.c.handling_seconds)).select_from(source).where(where).group_by(DF.c.group_code))}
+    # One read: per department and whole hour of handling (NULL while not done), the counts and seconds.
+    totals: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0])
     hist: dict[str, dict[int, int]] = defaultdict(dict)
-    for code, hours, n in conn.execute(select(DF.c.group_code, DF.c.handling_hours, func.count()).select_from(source)
-                                       .where(where, DF.c.done.is_(True)).group_by(DF.c.group_code,
-                                                                                  DF.c.handling_hours)):
-        hist[code][int(hours)] = int(n)
+    for code, hours, n, done, overdue, seconds in conn.execute(
+            select(DF.c.group_code, DF.c.handling_hours, func.count(), _count(DF.c.done.is_(True)), _count(late),
+                   func.sum(DF.c.handling_seconds)).select_from(source).where(where)
+            .group_by(DF.c.group_code, DF.c.handling_hours)):
+        figures = totals[code]
+        figures[0] += int(n)
+        figures[1] += int(done or 0)
+        figures[2] += int(overdue or 0)
+        figures[3] += int(seconds or 0)
+        if hours is not None and done:
+            hist[code][int(hours)] = int(done)
     for code in codes:
         if code not in totals:
             continue
-        _c, received, done, overdue, seconds = totals[code]
-        average = (float(seconds) / 3600 / int(done)) if done and seconds is not None else None
-        table.add([q.reference.department_name(code), int(received), int(done or 0), int(overdue or 0),
+        received, done, overdue, seconds = totals[code]
+        average = seconds / 3600 / done if done else None
+        table.add([q.reference.department_name(code), received, done, overdue,
                    _days(average), _days(_percentile(hist[code], 0.9))], {"department": code})
     return table
 
