@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -142,7 +143,9 @@ class HumanTask(Base):
                       Index("ix_human_task_state_overdue_due", "state", "overdue_since", "due_at"),
                       # the heat view: tasks completed in a period, and open tasks per step
                       Index("ix_human_task_state_completed", "state", "completed_at"),
-                      Index("ix_human_task_state_instance_spec", "state", "instance_id", "task_spec"))
+                      Index("ix_human_task_state_instance_spec", "state", "instance_id", "task_spec"),
+                      # the dashboard's scope: the cases of the tasks a user holds (`scoping.fact_filter`)
+                      Index("ix_human_task_assignee_case", "assignee", "case_no"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
@@ -726,3 +729,67 @@ class Suggestion(Base):
     answered_at: Mapped[datetime | None]
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     month: Mapped[str] = mapped_column(String(7), index=True)
+
+
+class CaseFact(Base):
+    """The dashboard's row of one case (数据汇聚展示, R-6.4.1): what its charts group and filter by, copied from
+    the application, the instance, its tasks and its first 好差评 in the transaction that changed them
+    (`engine.dashboard.facts`). Local calendar fields (`day`, `month`, `weekday`, `hour`) are the
+    registration's, in the county's time zone."""
+
+    __tablename__ = "case_fact"
+    # Each chart's GROUP BY reads one of these alone (index-only) under the filters that lead it.
+    __table_args__ = (Index("ix_case_fact_day", "day", "status", "channel", "level", "township", "handling_hours"),
+                      Index("ix_case_fact_township", "township", "village", "day", "status", "channel"),
+                      Index("ix_case_fact_channel", "channel", "day", "status", "level", "township"),
+                      Index("ix_case_fact_clock", "day", "weekday", "hour", "township", "channel"),
+                      Index("ix_case_fact_registered_org", "registered_org"))
+
+    case_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    registered_at: Mapped[datetime]
+    day: Mapped[date] = mapped_column(Date)
+    month: Mapped[str] = mapped_column(String(7))
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 Monday … 6 Sunday
+    hour: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    township: Mapped[str] = mapped_column(String(60))
+    village: Mapped[str | None] = mapped_column(String(60))
+    registered_org: Mapped[str | None] = mapped_column(String(60))
+    green: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(30))
+    ended_at: Mapped[datetime | None]
+    handling_seconds: Mapped[int | None] = mapped_column(BigInteger)  # registration → end, once ended
+    handling_hours: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[float] = mapped_column(Float, default=0)  # 救助金额 of its departments' results, 元
+    rating: Mapped[str | None] = mapped_column(String(30))  # the first 好差评's level
+
+
+class CaseFactMatter(Base):
+    """One matter of a case on the dashboard, with the amount its department granted (`facts`)."""
+
+    __tablename__ = "case_fact_matter"
+    __table_args__ = (Index("ix_case_fact_matter_matter", "matter", "case_no", "amount"),)
+
+    case_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    matter: Mapped[str] = mapped_column(String(40), primary_key=True)
+    amount: Mapped[float] = mapped_column(Float, default=0)
+
+
+class DeptFact(Base):
+    """One candidate group (a department, the joint office, a township, a user …) that held a task of a case,
+    on the dashboard: when it received the case, whether it is done, whether it ran late, how long it took."""
+
+    __tablename__ = "dept_fact"
+    __table_args__ = (Index("ix_dept_fact_group", "group_code", "case_no", "done", "overdue", "open_due_at",
+                            "handling_hours", "handling_seconds"),)
+
+    case_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    group_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime]
+    done: Mapped[bool] = mapped_column(Boolean, default=False)  # no open task left, one completed
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)  # flagged, or completed after its due time
+    open_due_at: Mapped[datetime | None]  # the earliest due time of its open tasks (overdue once it passes)
+    handling_seconds: Mapped[int | None] = mapped_column(BigInteger)  # first task created → last completed
+    handling_hours: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[float] = mapped_column(Float, default=0)

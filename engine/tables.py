@@ -14,10 +14,13 @@ from engine.models import (
     AuditLog,
     CaseArchive,
     CaseEvent,
+    CaseFact,
+    CaseFactMatter,
     Complaint,
     Consultation,
     ContentPage,
     ContentRevision,
+    DeptFact,
     HotlineOrder,
     HumanTask,
     HumanTaskGroup,
@@ -43,6 +46,8 @@ from engine.models import (
 
 APPLICATION = cast(Table, Application.__table__)
 ARCHIVE = cast(Table, CaseArchive.__table__)
+CASE_FACT = cast(Table, CaseFact.__table__)
+CASE_FACT_MATTER = cast(Table, CaseFactMatter.__table__)
 ATTACHMENT = cast(Table, Attachment.__table__)
 COMPLAINT = cast(Table, Complaint.__table__)
 AUDIT = cast(Table, AuditLog.__table__)
@@ -50,6 +55,7 @@ AUDIT_HEAD = cast(Table, AuditChainHead.__table__)
 CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)
+DEPT_FACT = cast(Table, DeptFact.__table__)
 DEFINITION = cast(Table, ProcessDefinition.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
 HOTLINE = cast(Table, HotlineOrder.__table__)

@@ -1,4 +1,4 @@
-// Bundle the BPMN modeler and viewer into web/static/dist (IIFE scripts + CSS, icon font in dist/fonts).
+// Bundle the BPMN modeler and viewer, the DMN editor and the dashboard's charts (ECharts) into web/static/dist (IIFE scripts + CSS, icon font in dist/fonts).
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -13,7 +13,9 @@ await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 await esbuild.build({
   absWorkingDir: here,
-  entryPoints: { modeler: 'src/modeler.js', viewer: 'src/viewer.js', decisions: 'src/decisions.js' },
+  entryPoints: {
+    modeler: 'src/modeler.js', viewer: 'src/viewer.js', decisions: 'src/decisions.js', dashboard: 'src/dashboard.js'
+  },
   outdir,
   bundle: true,
   format: 'iife',
@@ -32,7 +34,7 @@ await esbuild.build({
 });
 
 const sizes = [];
-for (const file of ['modeler.js', 'modeler.css', 'viewer.js', 'viewer.css', 'decisions.js', 'decisions.css']) {
+for (const file of ['modeler.js', 'modeler.css', 'viewer.js', 'viewer.css', 'decisions.js', 'decisions.css', 'dashboard.js']) {
   const { size } = await stat(path.join(outdir, file));
   sizes.push(`${file} ${(size / 1024).toFixed(0)} KiB`);
 }

@@ -152,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
         cases,
         catalog,
         content,
+        dashboard,
         design,
         devices_admin,
         feedback,
@@ -171,7 +172,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (auth, inbox, tasks, cases, intake, portal, content, notifications, calendar_admin, design,
                    instances, catalog, publicity_admin, orgs_admin, feedback, devices_admin, tablet, audit_admin,
-                   users_admin, tokens_admin):
+                   users_admin, tokens_admin, dashboard):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

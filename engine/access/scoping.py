@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.access.principals import GROUP_ORG_KINDS, Principal, principal_of
@@ -31,7 +31,9 @@ from engine.models import User
 from engine.status import USER_GROUP
 from engine.tables import (
     APPLICATION,
+    CASE_FACT,
     COMPLAINT,
+    DEPT_FACT,
     HOTLINE,
     INSTANCE,
     ORGS,
@@ -106,6 +108,8 @@ ACTIONS: dict[str, tuple[Callable[[Principal], bool], str]] = {
     # department (the cases it handled, by `case_filter`); window clerks and field staff query but do not export
     "case_export": (_roles("center", "analyst", "department", "admin"),
                     _l("仅县社会救助中心、统计分析人员、联动部门和系统管理员可以导出案件")),
+    # 数据汇聚展示 (R-6.4.1): each sees the figures of the cases they may see (`fact_filter`)
+    "dashboard": (_roles(*COUNTY_WIDE, "department", "field", "clerk"), _l("无权查看数据看板")),
 }
 
 
@@ -191,11 +195,11 @@ def inbox_keys(principal: Principal, mine: bool = False) -> list[str]:
     return sorted(principal.groups | {own})
 
 
-def _region(principal: Principal) -> ColumnElement[bool]:
+def _region(principal: Principal, cases: Table = APPLICATION) -> ColumnElement[bool]:
     if principal.org_kind == "township":
-        return APPLICATION.c.township == principal.org_code
+        return cases.c.township == principal.org_code
     if principal.org_kind == "village":
-        return APPLICATION.c.village == principal.org_code
+        return cases.c.village == principal.org_code
     return true() if principal.org_kind == "center" else false()
 
 
@@ -219,6 +223,26 @@ def case_filter(principal: Principal) -> ColumnElement[bool]:
         clauses.append(exists(select(HOTLINE.c.order_no).where(HOTLINE.c.case_no == APPLICATION.c.case_no)))
     # Whoever may see one of a case's tasks (e.g. its assignee) may see the case it belongs to.
     clauses.append(exists(select(TASK.c.id).where(TASK.c.case_no == APPLICATION.c.case_no, task_filter(principal))))
+    return or_(*clauses)
+
+
+def fact_filter(principal: Principal) -> ColumnElement[bool]:
+    """SQL predicate on case_fact (the dashboard, `engine.dashboard`): the cases `case_filter` lets this user
+    see, said over the fact rows — a group that held a task of the case is its `dept_fact` row, so the
+    department, the joint office and a task's candidate groups are one index range each."""
+    if principal.has(*COUNTY_WIDE):
+        return true()
+    if not principal.has(*STAFF_ROLES):
+        return false()  # the 12345 account has no dashboard (`ACTIONS`)
+    clauses: list[ColumnElement[bool]] = []
+    if principal.has("clerk", "field"):
+        clauses += [_region(principal, CASE_FACT), CASE_FACT.c.registered_org == principal.org_code]
+    groups = set(principal.groups)
+    groups |= {principal.org_code} if principal.has("department") else set()
+    groups |= {"joint_office"} if principal.has("joint_office") else set()
+    clauses.append(CASE_FACT.c.case_no.in_(select(DEPT_FACT.c.case_no).where(DEPT_FACT.c.group_code.in_(sorted(groups)))))
+    clauses.append(CASE_FACT.c.case_no.in_(select(TASK.c.case_no).where(
+        TASK.c.assignee == principal.username, _not_excluded(principal))))
     return or_(*clauses)
 
 

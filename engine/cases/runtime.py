@@ -60,6 +60,7 @@ from engine.cases.tasks import record, task_summary
 from engine.cases.workflows import Workflows
 from engine.catalog.service import MatterCatalog
 from engine.content.publishing import PortalContent
+from engine.dashboard.service import Dashboard
 from engine.deadlines.workcal import WorkCalendar
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.feedback.complaints import Complaints
@@ -109,6 +110,7 @@ class CaseEngine:
         self.hotline = Hotline(self)
         self.content = PortalContent(settings, self.sessions)
         self.portal = PortalQueries(self.workflows)
+        self.dashboard = Dashboard(self.workflows)
 
     @classmethod
     def for_url(cls, database_url: str, **kwargs: Any) -> CaseEngine:

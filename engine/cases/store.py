@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, exists,
 
 from engine import logs
 from engine.cases import inbox_index
+from engine.dashboard import facts
 from engine.errors import NotDeployed, TaskConflict
 from engine.status import CANCELLED, COMPLETED, OPEN, READY
 from engine.tables import DEFINITION, EVENT, HOTLINE, INSTANCE, TASK, TASK_GROUP
@@ -120,7 +121,8 @@ def insert_instance(conn: Connection, values: Mapping[str, Any]) -> InstanceStat
 
 
 def save_instance(conn: Connection, instance: InstanceState) -> None:
-    """Write the instance back if nobody else did since it was read (optimistic lock)."""
+    """Write the instance back if nobody else did since it was read (optimistic lock), and the case's
+    dashboard rows (`engine.dashboard.facts`): every change of a case's status or tasks ends here."""
     result = conn.execute(_SAVE_INSTANCE, {
         "b_id": instance.id, "b_lock": instance.lock_version, "b_status": instance.status, "b_state": instance.state,
         "b_archive": instance.state_archive,
@@ -132,6 +134,7 @@ def save_instance(conn: Connection, instance: InstanceState) -> None:
     if instance.status != instance.read_status and OPEN in (instance.status, instance.read_status):
         inbox_index.rebuild(conn, instance.id, instance.status)
     instance.read_status = instance.status
+    facts.refresh(conn, [instance.case_no])  # the dashboard's rows, in the same transaction
 
 
 def due_timer_instances(conn: Connection, moment: datetime) -> list[int]:

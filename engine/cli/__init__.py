@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import admin, archive, audit, backup, cases, catalog, devices, feedback
+from engine.cli import admin, archive, audit, backup, cases, catalog, dashboard, devices, feedback
 from engine.cli.common import Context
 from engine.settings import Settings, SettingsError
 
@@ -26,5 +26,5 @@ def main(ctx: click.Context) -> None:
 
 
 for _command in (*admin.COMMANDS, *audit.COMMANDS, *cases.COMMANDS, *catalog.COMMANDS, *feedback.COMMANDS,
-                 *archive.COMMANDS, *devices.COMMANDS, *backup.COMMANDS):
+                 *archive.COMMANDS, *devices.COMMANDS, *backup.COMMANDS, *dashboard.COMMANDS):
     main.add_command(_command)

@@ -32,6 +32,7 @@ from engine.bpmn.messages import deliver, waiting_for
 from engine.cases import store
 from engine.cases.progress import code_matches
 from engine.cases.tasks import record
+from engine.dashboard import facts
 from engine.errors import InvalidData, NotFound, TaskConflict
 from engine.feedback.statistics import DIMENSIONS, rating_statistics
 from engine.reference import ReferenceData
@@ -232,6 +233,8 @@ class Ratings:
                 "level": rating["level"], "rating_summary": self.summary(rating)}, actor, now)
             conn.execute(RATING.update().where(RATING.c.id == rating_id).values(rectification_case_no=rectification))
         if rating["case_no"]:
+            if follow_up is None:
+                facts.refresh(conn, [rating["case_no"]])  # the dashboard's 满意度 of the case
             record(session, rating["case_no"], "rated", actor, now, data={
                 "rating_id": rating_id, "level": rating["level"], "channel": rating["channel"],
                 "follow_up": follow_up is not None, "rectification_case_no": rectification or follow_up})

@@ -1,0 +1,360 @@
+"""The dashboard's charts (数据汇聚展示, R-6.4.1): each one or two GROUP BY statements over the fact rows.
+
+Every chart is a `Table`: named columns and rows of cells, which the page draws (ECharts), shows as a
+table beside the chart and offers as CSV. A row (and a column) may say how it narrows the case filter
+(`narrow`: CaseFilter fields), which the page turns into its click-through to the case list.
+
+The case filter's fields become SQL over `case_fact` here (`fact_clause`), as `case_query.filter_clause`
+does over the base tables; 超期, 待补正 and the text search are not dashboard filters.
+"""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, or_, select, true
+
+from engine import status
+from engine.cases.case_query import SUPPLEMENT, CaseFilter, channel_choices, level_choices
+from engine.i18n import _l
+from engine.reference import ReferenceData
+from engine.tables import CASE_FACT, CASE_FACT_MATTER, DEPT_FACT, ORGS
+
+CF, CFM, DF = CASE_FACT, CASE_FACT_MATTER, DEPT_FACT
+NOT_FILTERS = {"overdue": _l("数据看板不按“超期”筛选"), "q": _l("数据看板不按文本筛选")}
+# Outcome series (业务量): the 状态 filter's key each links to (None: several statuses, no link).
+OUTCOMES: list[tuple[str, Any, str | None, tuple[str, ...]]] = [
+    ("open", _l("办理中"), "running", (status.OPEN,)),
+    ("completed", _l("办结"), "completed", (status.CLOSED_COMPLETED,)),
+    ("declined", _l("不予受理"), "declined", (status.CLOSED_DECLINED,)),
+    ("other", _l("挂起/出错/终止"), None, (status.SUSPENDED, status.ERROR, status.TERMINATED)),
+]
+WEEKDAYS = [_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")]
+# 办理时长分布: upper bounds in days (the last bucket is open).
+HANDLING_BUCKETS = [1, 3, 7, 15, 30, 60]
+
+
+@dataclass
+class Query:
+    """What one chart reads: the filter's SQL on case_fact, the user's scope, the moment, the reference."""
+
+    case_filter: CaseFilter
+    where: ColumnElement[bool]
+    narrowed: bool  # False: the county, unfiltered (a chart over dept_fact alone needs no join)
+    reference: ReferenceData
+    now: datetime
+    by: str = ""
+    names: Callable[[Iterable[str]], dict[str, str]] = lambda codes: {}
+
+
+@dataclass
+class Table:
+    """One chart's figures: columns (key, label, optional narrowing) and rows (cells, optional narrowing)."""
+
+    name: str
+    title: str
+    kind: str  # bar, stacked, line, treemap, figures
+    columns: list[dict[str, Any]]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+    def add(self, cells: list[Any], narrow: Mapping[str, Any] | None = None, **extra: Any) -> None:
+        self.rows.append({"cells": cells, "narrow": dict(narrow or {}), **extra})
+
+
+def _cases() -> dict[str, Any]:
+    return {"key": "cases", "label": str(_l("案件数")), "chart": True}
+
+
+def unsupported(case_filter: CaseFilter) -> dict[str, list[str]]:
+    """The filter's fields the dashboard cannot apply, with why."""
+    found = {key: [str(text)] for key, text in NOT_FILTERS.items() if getattr(case_filter, key)}
+    if case_filter.status == SUPPLEMENT:
+        found["status"] = [str(_l("数据看板不按“待补正”筛选"))]
+    return found
+
+
+def fact_clause(f: CaseFilter, reference: ReferenceData) -> ColumnElement[bool]:
+    """SQL on case_fact: the cases the filter names (scope not included; fields of `NOT_FILTERS` ignored)."""
+    clauses: list[ColumnElement[bool]] = []
+    if f.date_from:
+        clauses.append(CF.c.day >= f.date_from)
+    if f.date_to:
+        clauses.append(CF.c.day <= f.date_to)
+    for key in ("township", "village", "channel", "level"):
+        if getattr(f, key):
+            clauses.append(CF.c[key] == getattr(f, key))
+    if f.green:
+        clauses.append(CF.c.green.is_(True))
+    if f.status and f.status != SUPPLEMENT:
+        clauses.append(CF.c.status.in_(status.FILTERS.get(f.status, ("", ()))[1] or ("",)))
+    if f.satisfaction:
+        clauses.append(CF.c.rating == f.satisfaction)
+    matters = [f.matter] if f.matter else []
+    if f.assistance_type:
+        codes = [c for c, m in reference.matters().items() if m.get("assistance_type") == f.assistance_type]
+        clauses.append(CF.c.case_no.in_(select(CFM.c.case_no).where(CFM.c.matter.in_(codes or [""]))))
+    if matters:
+        clauses.append(CF.c.case_no.in_(select(CFM.c.case_no).where(CFM.c.matter == f.matter)))
+    if f.department:
+        clauses.append(CF.c.case_no.in_(select(DF.c.case_no).where(DF.c.group_code == f.department)))
+    return and_(true(), *clauses)
+
+
+def _count(column: ColumnElement[Any]) -> ColumnElement[int]:
+    return func.sum(case((column, 1), else_=0))
+
+
+def _outcomes(conn: Connection, q: Query, key: ColumnElement[Any]) -> dict[Any, dict[str, int]]:
+    """Cases per `key` and outcome."""
+    found: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    codes = {code: name for name, _label, _filter, codes in OUTCOMES for code in codes}
+    for row in conn.execute(select(key.label("k"), CF.c.status, func.count()).where(q.where)
+                            .group_by(key, CF.c.status)):
+        found[row[0]][codes.get(row[1], "other")] += int(row[2])
+    return found
+
+
+def _outcome_columns(first: Any) -> list[dict[str, Any]]:
+    return [{"key": "key", "label": str(first)}, {"key": "total", "label": str(_l("合计"))},
+            *({"key": name, "label": str(label), "narrow": {"status": key} if key else None, "chart": True}
+              for name, label, key, _codes in OUTCOMES)]
+
+
+def _outcome_cells(counts: Mapping[str, int]) -> list[int]:
+    return [sum(counts.values()), *(counts.get(name, 0) for name, *_rest in OUTCOMES)]
+
+
+def summary(conn: Connection, q: Query) -> Table:
+    """总量: the cases and each outcome, and the amounts granted."""
+    table = Table("summary", str(_l("总量")), "figures", _outcome_columns(_l("范围"))
+                  + [{"key": "amount", "label": str(_l("救助金额（元）"))}])
+    codes = {code: name for name, _label, _filter, codes in OUTCOMES for code in codes}
+    counts: dict[str, int] = defaultdict(int)
+    amount = 0.0
+    for code, n, granted in conn.execute(select(CF.c.status, func.count(), func.sum(CF.c.amount)).where(q.where)
+                                         .group_by(CF.c.status)):
+        counts[codes.get(code, "other")] += int(n)
+        amount += float(granted or 0)
+    table.add([str(_l("全部")), *_outcome_cells(counts), round(amount, 2)])
+    return table
+
+
+def _period_of(day: date, by: str) -> tuple[str, date, date]:
+    if by == "week":
+        start = day - timedelta(days=day.weekday())
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}", start, start + timedelta(days=6)
+    if by == "month":
+        last = month_calendar.monthrange(day.year, day.month)[1]
+        return day.strftime("%Y-%m"), day.replace(day=1), day.replace(day=last)
+    return day.isoformat(), day, day
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def volume(conn: Connection, q: Query) -> Table:
+    """业务量 per day, week or month, by outcome."""
+    by = q.by if q.by in ("day", "week", "month") else "day"
+    table = Table("volume", str(_l("业务量")), "stacked", _outcome_columns(_l("日期")))
+    buckets: dict[str, tuple[date, date, dict[str, int]]] = {}
+    for day, counts in sorted(_outcomes(conn, q, CF.c.day).items(), key=lambda item: _as_date(item[0])):
+        label, start, end = _period_of(_as_date(day), by)
+        bucket = buckets.setdefault(label, (start, end, defaultdict(int)))
+        for name, n in counts.items():
+            bucket[2][name] += n
+    f = q.case_filter
+    for label, (start, end, counts) in buckets.items():
+        start, end = max(start, f.date_from or start), min(end, f.date_to or end)
+        table.add([label, *_outcome_cells(counts)], {"date_from": start, "date_to": end})
+    return table
+
+
+def _by_code(conn: Connection, q: Query, name: str, title: Any, first: Any, labels: Mapping[str, str]) -> Table:
+    table = Table(name, str(title), "stacked", _outcome_columns(first))
+    found = _outcomes(conn, q, CF.c[name])
+    for code in [*labels, *sorted(set(found) - set(labels))]:
+        if code in found:
+            table.add([labels.get(code, code), *_outcome_cells(found[code])], {name: code})
+    return table
+
+
+def channel(conn: Connection, q: Query) -> Table:
+    """业务量 by 受理渠道 and outcome."""
+    return _by_code(conn, q, "channel", _l("受理渠道"), _l("渠道"), channel_choices())
+
+
+def level(conn: Connection, q: Query) -> Table:
+    """业务量 by 受理层级 and outcome."""
+    return _by_code(conn, q, "level", _l("受理层级"), _l("层级"), level_choices())
+
+
+def _percentile(histogram: Mapping[int, int], share: float) -> int | None:
+    """The nearest-rank percentile of a histogram of whole hours."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank, seen = max(1, -(-int(total * share * 1000) // 1000)), 0
+    for hours in sorted(histogram):
+        seen += histogram[hours]
+        if seen >= rank:
+            return hours
+    return max(histogram)
+
+
+def _days(hours: float | None) -> float | None:
+    return None if hours is None else round(hours / 24, 1)
+
+
+def departments(conn: Connection, q: Query) -> Table:
+    """分部门: received, done, overdue, average and 90th-percentile handling time (days)."""
+    table = Table("departments", str(_l("分部门办理情况")), "bar", [
+        {"key": "key", "label": str(_l("部门"))}, {"key": "received", "label": str(_l("受理")), "chart": True},
+        {"key": "done", "label": str(_l("办结")), "chart": True},
+        {"key": "overdue", "label": str(_l("超期")), "chart": True},
+        {"key": "average", "label": str(_l("平均办理时长（天）"))},
+        {"key": "p90", "label": str(_l("90%办理时长（天）"))}],
+        note=str(_l("办理时长：部门收到案件至其最后一项任务办结；90% 分位精确到小时")))
+    codes = list(q.reference.departments())
+    source = DF.join(CF, CF.c.case_no == DF.c.case_no) if q.narrowed else DF
+    where = and_(DF.c.group_code.in_(codes), q.where if q.narrowed else true())
+    late = or_(DF.c.overdue.is_(True), DF.c.open_due_at < q.now)
+    # One read: per department and whole hour of handling (NULL while not done), the counts and seconds.
+    totals: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0])
+    hist: dict[str, dict[int, int]] = defaultdict(dict)
+    for code, hours, n, done, overdue, seconds in conn.execute(
+            select(DF.c.group_code, DF.c.handling_hours, func.count(), _count(DF.c.done.is_(True)), _count(late),
+                   func.sum(DF.c.handling_seconds)).select_from(source).where(where)
+            .group_by(DF.c.group_code, DF.c.handling_hours)):
+        figures = totals[code]
+        figures[0] += int(n)
+        figures[1] += int(done or 0)
+        figures[2] += int(overdue or 0)
+        figures[3] += int(seconds or 0)
+        if hours is not None and done:
+            hist[code][int(hours)] = int(done)
+    for code in codes:
+        if code not in totals:
+            continue
+        received, done, overdue, seconds = totals[code]
+        average = seconds / 3600 / done if done else None
+        table.add([q.reference.department_name(code), received, done, overdue,
+                   _days(average), _days(_percentile(hist[code], 0.9))], {"department": code})
+    return table
+
+
+def _single(conn: Connection, q: Query, key: ColumnElement[Any]) -> dict[Any, int]:
+    return {r[0]: int(r[1]) for r in conn.execute(select(key, func.count()).where(q.where).group_by(key))}
+
+
+def months(conn: Connection, q: Query) -> Table:
+    """时间分布: cases registered per month."""
+    table = Table("months", str(_l("按月分布")), "line", [{"key": "key", "label": str(_l("月份"))},
+                                                         _cases()])
+    for month, n in sorted(_single(conn, q, CF.c.month).items()):
+        year, number = (int(part) for part in month.split("-"))
+        _label, start, end = _period_of(date(year, number, 1), "month")
+        f = q.case_filter
+        table.add([month, n], {"date_from": max(start, f.date_from or start), "date_to": min(end, f.date_to or end)})
+    return table
+
+
+def weekdays(conn: Connection, q: Query) -> Table:
+    """时间分布: cases registered per weekday."""
+    table = Table("weekdays", str(_l("按星期分布")), "bar", [{"key": "key", "label": str(_l("星期"))},
+                                                            _cases()])
+    found = _single(conn, q, CF.c.weekday)
+    for number, label in enumerate(WEEKDAYS):
+        table.add([str(label), found.get(number, 0)])
+    return table
+
+
+def hours(conn: Connection, q: Query) -> Table:
+    """时间分布: cases registered per hour of the day."""
+    table = Table("hours", str(_l("按时段分布")), "bar", [{"key": "key", "label": str(_l("时段"))},
+                                                          _cases()])
+    found = _single(conn, q, CF.c.hour)
+    for hour in range(24):
+        table.add([f"{hour:02d}:00", found.get(hour, 0)])
+    return table
+
+
+def handling(conn: Connection, q: Query) -> Table:
+    """办理时长分布: ended cases by days from registration to the end."""
+    table = Table("handling", str(_l("办理时长分布")), "bar", [{"key": "key", "label": str(_l("办理时长"))},
+                                                              _cases()],
+                  note=str(_l("已结束的案件：登记至结束")))
+    found = _single(conn, replace(q, where=and_(q.where, CF.c.handling_hours.is_not(None))), CF.c.handling_hours)
+    counts = [0] * (len(HANDLING_BUCKETS) + 1)
+    for hour_count, n in found.items():
+        index = next((i for i, bound in enumerate(HANDLING_BUCKETS) if hour_count < bound * 24), len(HANDLING_BUCKETS))
+        counts[index] += n
+    lower = 0
+    for index, bound in enumerate([*HANDLING_BUCKETS, None]):
+        label = str(_l("{low}–{high} 天")).format(low=lower, high=bound) if bound else \
+            str(_l("{low} 天以上")).format(low=lower)
+        table.add([label, counts[index]])
+        lower = bound or lower
+    return table
+
+
+def assistance(conn: Connection, q: Query) -> Table:
+    """救助类型: cases and amounts granted per assistance type and matter."""
+    table = Table("assistance", str(_l("救助类型与事项")), "bar", [
+        {"key": "type", "label": str(_l("救助类型"))}, {"key": "key", "label": str(_l("事项"))},
+        _cases(), {"key": "amount", "label": str(_l("救助金额（元）"))}])
+    source = CFM.join(CF, CF.c.case_no == CFM.c.case_no) if q.narrowed else CFM
+    found = {r[0]: (int(r[1]), float(r[2] or 0)) for r in conn.execute(
+        select(CFM.c.matter, func.count(), func.sum(CFM.c.amount)).select_from(source)
+        .where(q.where if q.narrowed else true()).group_by(CFM.c.matter))}
+    matters, types = q.reference.matters(), q.reference.assistance_types()
+    order = {code: i for i, code in enumerate(types)}
+    for code in sorted(found, key=lambda c: (order.get(str(matters.get(c, {}).get("assistance_type")), 99), c)):
+        kind = matters.get(code, {}).get("assistance_type", "")
+        n, amount = found[code]
+        table.add([str(types.get(kind, {}).get("zh", kind)), q.reference.matter_name(code), n, round(amount, 2)],
+                  {"matter": code})
+    return table
+
+
+def regions(conn: Connection, q: Query) -> Table:
+    """Per township and village (乡镇、村): cases and those ended, for a treemap."""
+    table = Table("regions", str(_l("乡镇（街道）与村（社区）")), "treemap", [
+        {"key": "township", "label": str(_l("乡镇（街道）"))}, {"key": "key", "label": str(_l("村（社区）"))},
+        _cases(), {"key": "ended", "label": str(_l("已结束"))}])
+    ended = CF.c.ended_at.is_not(None)
+    rows = list(conn.execute(select(CF.c.township, CF.c.village, func.count(), _count(ended)).where(q.where)
+                             .group_by(CF.c.township, CF.c.village)))
+    names = q.names({c for r in rows for c in (r[0], r[1]) if c})
+    for township, village, n, done in sorted(rows, key=lambda r: (r[0], r[1] or "")):
+        narrow = {"township": township, **({"village": village} if village else {})}
+        table.add([names.get(township, township), names.get(village, village) if village else str(_l("（未填村）")),
+                   int(n), int(done or 0)], narrow, parent=township)
+    return table
+
+
+CHARTS: dict[str, Callable[[Connection, Query], Table]] = {
+    "summary": summary, "volume": volume, "channel": channel, "level": level, "departments": departments,
+    "months": months, "weekdays": weekdays, "hours": hours, "handling": handling, "assistance": assistance,
+    "regions": regions,
+}
+
+
+def org_names(conn: Connection) -> Callable[[Iterable[str]], dict[str, str]]:
+    """A lookup of organisation names by code on this connection."""
+    def lookup(codes: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(codes))
+        return {r.code: r.name for r in conn.execute(select(ORGS.c.code, ORGS.c.name).where(ORGS.c.code.in_(wanted)))}
+    return lookup
+
+
+def base_select(q: Query) -> Select[Any]:
+    """The count of the cases a query covers (for checks against the case list)."""
+    return select(func.count()).select_from(CF).where(q.where)
