@@ -27,8 +27,9 @@ POLICY = {
 # The BPMN modeler and the DMN editor: their properties panels' FEEL fields are CodeMirror 6 editors, which
 # mount their styles as <style> elements at run time (style-mod; a nonce would have to be handed to each
 # editor inside bpmn-js-properties-panel/dmn-js, which offer no option for it). Only styles are relaxed,
-# only on these two pages: scripts stay 'self' everywhere, and CSS cannot run code.
-INLINE_STYLE_ENDPOINTS = frozenset({"design.modeler", "design.decision"})
+# only on these pages: scripts stay 'self' everywhere, and CSS cannot run code. The dashboard and the hall's
+# display likewise: ECharts' HTML tooltips and its axis-pointer labels are markup with style attributes.
+INLINE_STYLE_ENDPOINTS = frozenset({"design.modeler", "design.decision", "dashboard.index", "dashboard.hall"})
 
 HSTS = "max-age=31536000; includeSubDomains"
 

@@ -87,7 +87,8 @@ def test_hsts_behind_the_proxy(demo_db: str, tmp_path: Path) -> None:
 
 
 def test_only_the_editors_may_use_inline_styles(app: Flask, login: Callable[[str], FlaskClient]) -> None:
-    """style-src allows 'unsafe-inline' on the modeler and the DMN editor only (CodeMirror's styles); never scripts."""
+    """style-src allows 'unsafe-inline' on the modeler and the DMN editor (CodeMirror's styles) and the dashboard's
+    two pages (ECharts' tooltips) only; never scripts."""
     assert INLINE_STYLE_ENDPOINTS <= set(app.view_functions)
     client = login("designer1")
     modeler = client.get("/design/relief_linkage/modeler")
