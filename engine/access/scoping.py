@@ -203,7 +203,8 @@ def _region(principal: Principal, cases: Table = APPLICATION) -> ColumnElement[b
     return true() if principal.org_kind == "center" else false()
 
 
-def _handled_by(group: str) -> ColumnElement[bool]:
+def handled_by(group: str) -> ColumnElement[bool]:
+    """SQL on application: a task of the case was offered to `group` (a department, the joint office)."""
     return exists(select(TASK.c.id).join(TASK_GROUP, TASK_GROUP.c.task_id == TASK.c.id).where(
         TASK.c.case_no == APPLICATION.c.case_no, TASK_GROUP.c.group_code == group))
 
@@ -216,9 +217,9 @@ def case_filter(principal: Principal) -> ColumnElement[bool]:
     if principal.has("clerk", "field"):
         clauses.append(or_(_region(principal), APPLICATION.c.registered_org == principal.org_code))
     if principal.has("department"):
-        clauses.append(_handled_by(principal.org_code))
+        clauses.append(handled_by(principal.org_code))
     if principal.has("joint_office"):
-        clauses.append(_handled_by("joint_office"))
+        clauses.append(handled_by("joint_office"))
     if principal.has("integration"):
         clauses.append(exists(select(HOTLINE.c.order_no).where(HOTLINE.c.case_no == APPLICATION.c.case_no)))
     # Whoever may see one of a case's tasks (e.g. its assignee) may see the case it belongs to.

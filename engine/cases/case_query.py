@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, String, and_, cast, exists, false, or_, select, true
 
 from engine import clock, status, tables
+from engine.access import scoping
 from engine.cases.channels import CHANNEL_LABELS, CHANNELS, LEVEL_LABELS, LEVELS
 from engine.deadlines.due import went_overdue_clause
 from engine.reference import ReferenceData
-from engine.tables import APPLICATION, INSTANCE, RATING, TASK, TASK_GROUP
+from engine.tables import APPLICATION, INSTANCE, RATING, TASK
 
 MAX_TEXT = 100
 # 待补正 is a state inside 办理中 (process_instance.supplement_since), offered beside the instance statuses.
@@ -158,11 +159,6 @@ def _matter_clause(code: str) -> ColumnElement[bool]:
     return cast(APPLICATION.c.matters, String).contains(f'"{code}"')
 
 
-def _handled_by(group: str) -> ColumnElement[bool]:
-    return exists(select(TASK.c.id).join(TASK_GROUP, TASK_GROUP.c.task_id == TASK.c.id).where(
-        TASK.c.case_no == APPLICATION.c.case_no, TASK_GROUP.c.group_code == group))
-
-
 def _first_rating_level(level: str) -> ColumnElement[bool]:
     return exists(select(RATING.c.id).where(RATING.c.case_no == APPLICATION.c.case_no,
                                             RATING.c.follow_up.is_(False), RATING.c.level == level))
@@ -192,7 +188,7 @@ def filter_clause(case_filter: CaseFilter, reference: ReferenceData, now: dateti
         codes = [code for code, m in reference.matters().items() if m.get("assistance_type") == f.assistance_type]
         clauses.append(or_(*[_matter_clause(code) for code in codes]) if codes else false())
     if f.department:
-        clauses.append(_handled_by(f.department))
+        clauses.append(scoping.handled_by(f.department))
     if f.status:
         clauses.append(_status_clause(f.status))
     if f.overdue:
