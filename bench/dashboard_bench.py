@@ -6,16 +6,20 @@ the catalog's matters: cases registered over the last 400 days at every hour, fr
 a fifth still open, most closed (办结), some declined or terminated; five tasks each (the center's triage, a
 department's acceptance, a village's report, the department's result with an amount, the center's
 summary), some of them late. The dashboard's fact rows are then computed by the product's own
-`facts.rebuild_all` (timed on its own), and the planner's statistics refreshed.
+`facts.rebuild_case_facts` and its tally by `facts.rebuild_tally` (each timed on its own), and the planner's
+statistics refreshed.
 
 Each chart is then timed through `CaseEngine.dashboard.chart` — what `/dashboard/data/<chart>` calls, a
 request less Flask — with a mix of filters (none, a township, a department, a month, a matter) for the
 center and, unfiltered, for a department and a township user: p50/p95 in ms per chart over all of them.
-The baseline in the same run is the plain aggregate over the base tables (application ⋈ process_instance,
-human_task ⋈ human_task_group) under `scoping.case_filter` and `case_query.filter_clause`, timed fewer
-times; its totals are checked against the dashboard's.
+Two baselines in the same run, timed fewer times: the same charts read from the per-case fact rows alone
+(`per_case=True`, the design before the tally), and the plain aggregate over the base tables (application ⋈
+process_instance, human_task ⋈ human_task_group) under `scoping.case_filter` and `case_query.filter_clause`,
+whose totals are checked against the dashboard's.
 
 Usage: python bench/dashboard_bench.py [--cases N] [--repeat N] [--quick] [--database-url URL] [--keep PATH]
+       [--reuse]
+--reuse: the database (--keep's SQLite file, or the PostgreSQL URL) already holds the seeded cases: time only.
 --quick: 50,000 cases (250,000 tasks). A PostgreSQL URL must name a database whose name contains "bench" or
 "test": its tables are dropped and recreated. The last line printed is `summary: name=value …`.
 """
@@ -165,6 +169,8 @@ def fill(url: str, cases: int, version: str) -> dict[str, float]:
     made_tasks = 0
     engine = db.get_engine(url)
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":  # the seeding connection only: its indexes in memory, not re-read
+            conn.exec_driver_sql("PRAGMA cache_size=-4000000")
         definition_id = conn.execute(select(tables.DEFINITION.c.id).where(
             tables.DEFINITION.c.key == PROCESS_KEY)).scalar_one()
         for parts in batches(cases, definition_id, version):
@@ -176,14 +182,30 @@ def fill(url: str, cases: int, version: str) -> dict[str, float]:
                               "(SELECT max(id) FROM process_instance))"))
     seeded = time.perf_counter()
     with engine.begin() as conn:
-        facts.rebuild_all(conn, batch=5000)
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size=-4000000")
+        facts.rebuild_case_facts(conn, batch=5000)
+        case_facts = time.perf_counter()
+        tally_rows = facts.rebuild_tally(conn, batch=5000)
     built = time.perf_counter()
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
     db.analyze(engine)
-    return {"seed_s": seeded - began, "facts_s": built - seeded, "analyze_s": time.perf_counter() - built,
-            "tasks": made_tasks}
+    return {"seed_s": seeded - began, "facts_s": case_facts - seeded, "tally_s": built - case_facts,
+            "tally_rows": tally_rows, "analyze_s": time.perf_counter() - built, "tasks": made_tasks}
+
+
+def reused(url: str) -> dict[str, float]:
+    """The counts of a database seeded by an earlier run (`--reuse`), analyzed again."""
+    engine = db.get_engine(url)
+    with engine.connect() as conn:
+        tasks = conn.execute(select(func.count()).select_from(tables.TASK)).scalar_one()
+        rows = conn.execute(select(func.count()).select_from(tables.FACT_TALLY)).scalar_one()
+    began = time.perf_counter()
+    db.analyze(engine)
+    return {"seed_s": 0, "facts_s": 0, "tally_s": 0, "tally_rows": rows, "tasks": tasks,
+            "analyze_s": time.perf_counter() - began}
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -205,15 +227,16 @@ def requests(engine: CaseEngine) -> list[tuple[Any, dict[str, str]]]:
     return mix + [(engine.accounts.principal_named(user), {}) for user in SCOPED_USERS]
 
 
-def time_charts(engine: CaseEngine, repeat: int) -> dict[str, tuple[float, float]]:
-    """p50/p95 per chart over `repeat` rounds of the request mix (one warm-up round first)."""
+def time_charts(engine: CaseEngine, repeat: int, per_case: bool = False) -> dict[str, tuple[float, float]]:
+    """p50/p95 per chart over `repeat` rounds of the request mix (one warm-up round first); `per_case`: read
+    the fact rows alone, as before the tally."""
     mix = requests(engine)
     figures: dict[str, tuple[float, float]] = {}
     for name in CHART_NAMES:
         for who, args in mix:
-            engine.dashboard.chart(who, name, {**args, "by": "month"})
+            engine.dashboard.chart(who, name, {**args, "by": "month"}, per_case=per_case)
         samples = [timed(lambda who=who, args=args, name=name:
-                         engine.dashboard.chart(who, name, {**args, "by": "month"}))
+                         engine.dashboard.chart(who, name, {**args, "by": "month"}, per_case=per_case))
                    for _ in range(repeat) for who, args in mix]
         figures[name] = percentiles(samples)
         print(f"  {name:12s} p50 {figures[name][0]:8.1f} ms   p95 {figures[name][1]:8.1f} ms", flush=True)
@@ -283,6 +306,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--baseline-repeat", type=int, default=2)
+    parser.add_argument("--per-case-repeat", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url")
     parser.add_argument("--keep", type=Path, help="SQLite: write the database here (kept) instead of a temp dir")
@@ -292,25 +317,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        url = fresh_database(args.database_url, folder, args.cases)
-        settings = Settings.from_environ(DATABASE_URL=url)
-        county(url, settings)
-        engine = CaseEngine(settings)
-        engine.deploy(BPMN.read_bytes(), BPMN.name, "bench")
-        print(f"database {db.get_engine(url).dialect.name}: seeding {args.cases:,} cases …", flush=True)
+        if args.reuse:
+            url = args.database_url or f"sqlite:///{folder / f'scheduler-{args.cases}.db'}"
+            settings = Settings.from_environ(DATABASE_URL=url)
+            engine = CaseEngine(settings)
+            load = reused(url)
+        else:
+            url = fresh_database(args.database_url, folder, args.cases)
+            settings = Settings.from_environ(DATABASE_URL=url)
+            county(url, settings)
+            engine = CaseEngine(settings)
+            engine.deploy(BPMN.read_bytes(), BPMN.name, "bench")
+            print(f"database {db.get_engine(url).dialect.name}: seeding {args.cases:,} cases …", flush=True)
+            with clock.frozen_at(NOW):
+                load = fill(url, args.cases, engine.workflows.serializer.version)
+        print(f"{args.cases:,} cases and {load['tasks']:,} tasks seeded in {load['seed_s']:.0f} s; fact rows by "
+              f"rebuild_case_facts in {load['facts_s']:.0f} s; tally ({load['tally_rows']:,} rows) by rebuild_tally "
+              f"in {load['tally_s']:.0f} s; analyze {load['analyze_s']:.0f} s", flush=True)
         with clock.frozen_at(NOW):
-            load = fill(url, args.cases, engine.workflows.serializer.version)
-            print(f"seeded {args.cases:,} cases and {load['tasks']:,} tasks in {load['seed_s']:.0f} s; facts by "
-                  f"rebuild_all in {load['facts_s']:.0f} s; analyze {load['analyze_s']:.0f} s", flush=True)
             print(f"dashboard, {args.repeat} rounds of {len(requests(engine))} requests per chart:")
             charts = time_charts(engine, args.repeat)
+            print(f"baseline: the same charts from the fact rows alone, {args.per_case_repeat} rounds:")
+            per_case = time_charts(engine, args.per_case_repeat, per_case=True)
             print(f"baseline: the same figures over the base tables, {args.baseline_repeat} rounds:")
             base = time_baseline(engine, args.baseline_repeat)
             wrong = check_totals(engine)
     worst = max(p95 for _p50, p95 in charts.values())
     parts = [f"cases={args.cases}", f"tasks={load['tasks']}", f"seed_s={load['seed_s']:.0f}",
-             f"facts_s={load['facts_s']:.0f}", f"worst_p95_ms={worst:.1f}", f"mismatches={wrong}"]
+             f"facts_s={load['facts_s']:.0f}", f"tally_s={load['tally_s']:.0f}", f"tally_rows={load['tally_rows']}",
+             f"worst_p95_ms={worst:.1f}", f"per_case_worst_p95_ms={max(p for _m, p in per_case.values()):.1f}",
+             f"mismatches={wrong}"]
     parts += [f"{name}_p95_ms={p95:.1f}" for name, (_p50, p95) in charts.items()]
+    parts += [f"per_case_{name}_p95_ms={p95:.1f}" for name, (_p50, p95) in per_case.items()]
     parts += [f"baseline_{name}_p50_ms={p50:.0f}" for name, (p50, _p95) in base.items()]
     print("summary: " + " ".join(parts))
 

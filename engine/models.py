@@ -782,7 +782,8 @@ class DeptFact(Base):
 
     __tablename__ = "dept_fact"
     __table_args__ = (Index("ix_dept_fact_group", "group_code", "case_no", "done", "overdue", "open_due_at",
-                            "handling_hours", "handling_seconds"),)
+                            "handling_hours", "handling_seconds"),
+                      Index("ix_dept_fact_late", "overdue", "open_due_at"))  # open, past due, not yet flagged
 
     case_no: Mapped[str] = mapped_column(String(40), primary_key=True)
     group_code: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -793,3 +794,26 @@ class DeptFact(Base):
     handling_seconds: Mapped[int | None] = mapped_column(BigInteger)  # first task created → last completed
     handling_hours: Mapped[int | None] = mapped_column(Integer)
     amount: Mapped[float] = mapped_column(Float, default=0)
+
+
+class FactTally(Base):
+    """The dashboard's tally (`engine.dashboard.facts.tally_of`): the fact rows of the cases registered on one
+    local day, summed per slice (the county; a township, channel, matter or department) and per dimension a
+    chart groups by (`dim`: status, channel, level, hour, handling, region, matter, dept, dept_days, with its
+    `code` and `sub`). Kept as a delta by `facts.refresh` in the transaction of the change."""
+
+    __tablename__ = "fact_tally"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    slice: Mapped[str] = mapped_column(String(20), primary_key=True)
+    slice_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sub: Mapped[str] = mapped_column(String(60), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)  # cases (dept: the cases the group received)
+    ended: Mapped[int] = mapped_column(BigInteger, default=0)
+    cents: Mapped[int] = mapped_column(BigInteger, default=0)  # 救助金额 in 分
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    late: Mapped[int] = mapped_column(BigInteger, default=0)  # flagged overdue, or completed after the due time
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)  # handling time of the done ones

@@ -21,6 +21,7 @@ from engine.models import (
     ContentPage,
     ContentRevision,
     DeptFact,
+    FactTally,
     HotlineOrder,
     HumanTask,
     HumanTaskGroup,
@@ -56,6 +57,7 @@ CONSULTATION = cast(Table, Consultation.__table__)
 CONTENT_PAGE = cast(Table, ContentPage.__table__)
 CONTENT_REVISION = cast(Table, ContentRevision.__table__)
 DEPT_FACT = cast(Table, DeptFact.__table__)
+FACT_TALLY = cast(Table, FactTally.__table__)
 DEFINITION = cast(Table, ProcessDefinition.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
 HOTLINE = cast(Table, HotlineOrder.__table__)

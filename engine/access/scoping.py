@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, false, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from engine.access.principals import GROUP_ORG_KINDS, Principal, principal_of
@@ -227,6 +227,30 @@ def case_filter(principal: Principal) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+# The fact tables inside a scope's subqueries, aliased: they must not correlate to a chart's own case_fact or
+# dept_fact.
+_CASES, _GROUPS = CASE_FACT.alias("scope_case"), DEPT_FACT.alias("scope_group")
+
+
+def _fact_groups(principal: Principal) -> set[str]:
+    groups = set(principal.groups)
+    groups |= {principal.org_code} if principal.has("department") else set()
+    groups |= {"joint_office"} if principal.has("joint_office") else set()
+    return groups
+
+
+def _fact_others(principal: Principal, groups: Iterable[str]) -> ColumnElement[bool]:
+    """SQL on case_fact: the cases of these groups' tasks, those registered at a clerk's window, those with a
+    task assigned to the user — one union of index reads, which a planner drives from (they are few)."""
+    sets = []
+    if principal.has("clerk", "field"):
+        sets.append(select(_CASES.c.case_no).where(_CASES.c.registered_org == principal.org_code))
+    if groups:
+        sets.append(select(_GROUPS.c.case_no).where(_GROUPS.c.group_code.in_(sorted(groups))))
+    sets.append(select(TASK.c.case_no).where(TASK.c.assignee == principal.username, _not_excluded(principal)))
+    return CASE_FACT.c.case_no.in_(union(*sets))
+
+
 def fact_filter(principal: Principal) -> ColumnElement[bool]:
     """SQL predicate on case_fact (the dashboard, `engine.dashboard`): the cases `case_filter` lets this user
     see, said over the fact rows — a group that held a task of the case is its `dept_fact` row, so the
@@ -235,16 +259,27 @@ def fact_filter(principal: Principal) -> ColumnElement[bool]:
         return true()
     if not principal.has(*STAFF_ROLES):
         return false()  # the 12345 account has no dashboard (`ACTIONS`)
-    clauses: list[ColumnElement[bool]] = []
-    if principal.has("clerk", "field"):
-        clauses += [_region(principal, CASE_FACT), CASE_FACT.c.registered_org == principal.org_code]
-    groups = set(principal.groups)
-    groups |= {principal.org_code} if principal.has("department") else set()
-    groups |= {"joint_office"} if principal.has("joint_office") else set()
-    clauses.append(CASE_FACT.c.case_no.in_(select(DEPT_FACT.c.case_no).where(DEPT_FACT.c.group_code.in_(sorted(groups)))))
-    clauses.append(CASE_FACT.c.case_no.in_(select(TASK.c.case_no).where(
-        TASK.c.assignee == principal.username, _not_excluded(principal))))
-    return or_(*clauses)
+    region = [_region(principal, CASE_FACT)] if principal.has("clerk", "field") else []
+    return or_(*region, _fact_others(principal, _fact_groups(principal)))
+
+
+def fact_scope(principal: Principal) -> tuple[str, str, ColumnElement[bool] | None] | None:
+    """`fact_filter` split for the dashboard's tally: (slice kind, code, the rest) where the slice (the
+    county, a township clerk's township, a department's own cases) holds most of the user's cases and the
+    rest (SQL on case_fact, or None) the few others — cases registered at the window elsewhere, or of
+    another of the user's groups, or assigned to them. None: the scope is no slice (read the fact rows)."""
+    if principal.has(*COUNTY_WIDE):
+        return "", "", None
+    if principal.has("department") and not principal.has("clerk", "field", "joint_office"):
+        own = principal.org_code
+        others = _fact_groups(principal) - {own}
+        handled = exists().where(_GROUPS.c.case_no == CASE_FACT.c.case_no, _GROUPS.c.group_code == own)
+        return "department", own, and_(_fact_others(principal, others), ~handled)
+    if principal.has("clerk", "field") and principal.org_kind == "township" and \
+            not principal.has("department", "joint_office"):
+        return "township", principal.org_code, and_(_fact_others(principal, _fact_groups(principal)),
+                                                    CASE_FACT.c.township != principal.org_code)
+    return None
 
 
 def rating_filter(principal: Principal | None) -> ColumnElement[bool]:

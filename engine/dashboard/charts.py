@@ -1,11 +1,12 @@
-"""The dashboard's charts (数据汇聚展示, R-6.4.1): each one or two GROUP BY statements over the fact rows.
+"""The dashboard's charts (数据汇聚展示, R-6.4.1): each reads one or two dimensions (`tally.read`) and lays them out.
 
 Every chart is a `Table`: named columns and rows of cells, which the page draws (ECharts), shows as a
 table beside the chart and offers as CSV. A row (and a column) may say how it narrows the case filter
 (`narrow`: CaseFilter fields), which the page turns into its click-through to the case list.
 
 The case filter's fields become SQL over `case_fact` here (`fact_clause`), as `case_query.filter_clause`
-does over the base tables; 超期, 待补正 and the text search are not dashboard filters.
+does over the base tables; 超期, 待补正 and the text search are not dashboard filters. `source` decides
+whether a chart reads the tally or the fact rows (`tally.Source`); the chart is the same either way.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from __future__ import annotations
 import calendar as month_calendar
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, select, true
 
 from engine import status
-from engine.cases.case_query import SUPPLEMENT, CaseFilter, channel_choices, level_choices
+from engine.cases.case_query import FILTER_FIELDS, SUPPLEMENT, CaseFilter, channel_choices, level_choices
+from engine.dashboard import facts, tally
+from engine.dashboard.facts import HANDLING_BUCKETS
+from engine.dashboard.tally import Source
 from engine.i18n import _l
 from engine.reference import ReferenceData
 from engine.tables import CASE_FACT, CASE_FACT_MATTER, DEPT_FACT, ORGS
@@ -35,17 +39,14 @@ OUTCOMES: list[tuple[str, Any, str | None, tuple[str, ...]]] = [
     ("other", _l("挂起/出错/终止"), None, (status.SUSPENDED, status.ERROR, status.TERMINATED)),
 ]
 WEEKDAYS = [_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")]
-# 办理时长分布: upper bounds in days (the last bucket is open).
-HANDLING_BUCKETS = [1, 3, 7, 15, 30, 60]
 
 
 @dataclass
 class Query:
-    """What one chart reads: the filter's SQL on case_fact, the user's scope, the moment, the reference."""
+    """What one chart reads: where its figures come from (`tally.Source`), the filter, the moment, the reference."""
 
     case_filter: CaseFilter
-    where: ColumnElement[bool]
-    narrowed: bool  # False: the county, unfiltered (a chart over dept_fact alone needs no join)
+    source: Source
     reference: ReferenceData
     now: datetime
     by: str = ""
@@ -106,17 +107,15 @@ def fact_clause(f: CaseFilter, reference: ReferenceData) -> ColumnElement[bool]:
     return and_(true(), *clauses)
 
 
-def _count(column: ColumnElement[Any]) -> ColumnElement[int]:
-    return func.sum(case((column, 1), else_=0))
+N, ENDED, CENTS, DONE, LATE, SECONDS = range(6)  # the measures' places (`facts.MEASURES`)
 
 
-def _outcomes(conn: Connection, q: Query, key: ColumnElement[Any]) -> dict[Any, dict[str, int]]:
-    """Cases per `key` and outcome."""
-    found: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+def _outcomes(conn: Connection, q: Query, dim: str) -> dict[str, dict[str, int]]:
+    """Cases per code of `dim` (channel, level) and outcome."""
+    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     codes = {code: name for name, _label, _filter, codes in OUTCOMES for code in codes}
-    for row in conn.execute(select(key.label("k"), CF.c.status, func.count()).where(q.where)
-                            .group_by(key, CF.c.status)):
-        found[row[0]][codes.get(row[1], "other")] += int(row[2])
+    for (_day, code, state), values in tally.read(conn, q.source, dim).items():
+        found[code][codes.get(state, "other")] += values[N]
     return found
 
 
@@ -136,12 +135,11 @@ def summary(conn: Connection, q: Query) -> Table:
                   + [{"key": "amount", "label": str(_l("救助金额（元）"))}])
     codes = {code: name for name, _label, _filter, codes in OUTCOMES for code in codes}
     counts: dict[str, int] = defaultdict(int)
-    amount = 0.0
-    for code, n, granted in conn.execute(select(CF.c.status, func.count(), func.sum(CF.c.amount)).where(q.where)
-                                         .group_by(CF.c.status)):
-        counts[codes.get(code, "other")] += int(n)
-        amount += float(granted or 0)
-    table.add([str(_l("全部")), *_outcome_cells(counts), round(amount, 2)])
+    amount = 0
+    for code, values in tally.read(conn, q.source, "status").by(1).items():
+        counts[codes.get(code, "other")] += values[N]
+        amount += values[CENTS]
+    table.add([str(_l("全部")), *_outcome_cells(counts), round(amount / 100, 2)])
     return table
 
 
@@ -160,13 +158,22 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def _per_day(conn: Connection, q: Query) -> dict[date, dict[str, int]]:
+    """Cases per day of registration and outcome."""
+    codes = {code: name for name, _label, _filter, codes in OUTCOMES for code in codes}
+    found: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (day, code, _sub), values in tally.read(conn, q.source, "status", by_day=True).items():
+        found[_as_date(day)][codes.get(code, "other")] += values[N]
+    return found
+
+
 def volume(conn: Connection, q: Query) -> Table:
     """业务量 per day, week or month, by outcome."""
     by = q.by if q.by in ("day", "week", "month") else "day"
     table = Table("volume", str(_l("业务量")), "stacked", _outcome_columns(_l("日期")))
     buckets: dict[str, tuple[date, date, dict[str, int]]] = {}
-    for day, counts in sorted(_outcomes(conn, q, CF.c.day).items(), key=lambda item: _as_date(item[0])):
-        label, start, end = _period_of(_as_date(day), by)
+    for day, counts in sorted(_per_day(conn, q).items()):
+        label, start, end = _period_of(day, by)
         bucket = buckets.setdefault(label, (start, end, defaultdict(int)))
         for name, n in counts.items():
             bucket[2][name] += n
@@ -179,7 +186,7 @@ def volume(conn: Connection, q: Query) -> Table:
 
 def _by_code(conn: Connection, q: Query, name: str, title: Any, first: Any, labels: Mapping[str, str]) -> Table:
     table = Table(name, str(title), "stacked", _outcome_columns(first))
-    found = _outcomes(conn, q, CF.c[name])
+    found = _outcomes(conn, q, name)
     for code in [*labels, *sorted(set(found) - set(labels))]:
         if code in found:
             table.add([labels.get(code, code), *_outcome_cells(found[code])], {name: code})
@@ -197,15 +204,15 @@ def level(conn: Connection, q: Query) -> Table:
 
 
 def _percentile(histogram: Mapping[int, int], share: float) -> int | None:
-    """The nearest-rank percentile of a histogram of whole hours."""
+    """The nearest-rank percentile of a histogram of whole units."""
     total = sum(histogram.values())
     if not total:
         return None
     rank, seen = max(1, -(-int(total * share * 1000) // 1000)), 0
-    for hours in sorted(histogram):
-        seen += histogram[hours]
+    for value in sorted(histogram):
+        seen += histogram[value]
         if seen >= rank:
-            return hours
+            return value
     return max(histogram)
 
 
@@ -221,44 +228,36 @@ def departments(conn: Connection, q: Query) -> Table:
         {"key": "overdue", "label": str(_l("超期")), "chart": True},
         {"key": "average", "label": str(_l("平均办理时长（天）"))},
         {"key": "p90", "label": str(_l("90%办理时长（天）"))}],
-        note=str(_l("办理时长：部门收到案件至其最后一项任务办结；90% 分位精确到小时")))
-    codes = list(q.reference.departments())
-    source = DF.join(CF, CF.c.case_no == DF.c.case_no) if q.narrowed else DF
-    where = and_(DF.c.group_code.in_(codes), q.where if q.narrowed else true())
-    late = or_(DF.c.overdue.is_(True), DF.c.open_due_at < q.now)
-    # One read: per department and whole hour of handling (NULL while not done), the counts and seconds.
-    totals: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0])
+        note=str(_l("办理时长：部门收到案件至其最后一项任务办结；90% 的案件在所示天数内办结（按整天计）")))
+    totals = tally.read(conn, q.source, "dept").by(1)
+    late = tally.late_unflagged(conn, q.source, q.now)
     hist: dict[str, dict[int, int]] = defaultdict(dict)
-    for code, hours, n, done, overdue, seconds in conn.execute(
-            select(DF.c.group_code, DF.c.handling_hours, func.count(), _count(DF.c.done.is_(True)), _count(late),
-                   func.sum(DF.c.handling_seconds)).select_from(source).where(where)
-            .group_by(DF.c.group_code, DF.c.handling_hours)):
-        figures = totals[code]
-        figures[0] += int(n)
-        figures[1] += int(done or 0)
-        figures[2] += int(overdue or 0)
-        figures[3] += int(seconds or 0)
-        if hours is not None and done:
-            hist[code][int(hours)] = int(done)
-    for code in codes:
+    for (_day, code, days), values in tally.read(conn, q.source, "dept_days").items():
+        hist[code][int(days)] = hist[code].get(int(days), 0) + values[N]
+    for code in q.reference.departments():
         if code not in totals:
             continue
-        received, done, overdue, seconds = totals[code]
-        average = seconds / 3600 / done if done else None
-        table.add([q.reference.department_name(code), received, done, overdue,
-                   _days(average), _days(_percentile(hist[code], 0.9))], {"department": code})
+        figures = totals[code]
+        done = figures[DONE]
+        average = figures[SECONDS] / 3600 / done if done else None
+        p90 = _percentile(hist[code], 0.9)
+        table.add([q.reference.department_name(code), figures[N], done, figures[LATE] + late.get(code, 0),
+                   _days(average), None if p90 is None else p90 + 1], {"department": code})
     return table
 
 
-def _single(conn: Connection, q: Query, key: ColumnElement[Any]) -> dict[Any, int]:
-    return {r[0]: int(r[1]) for r in conn.execute(select(key, func.count()).where(q.where).group_by(key))}
+def _dates(conn: Connection, q: Query) -> dict[date, int]:
+    return {day: sum(counts.values()) for day, counts in _per_day(conn, q).items()}
 
 
 def months(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per month."""
     table = Table("months", str(_l("按月分布")), "line", [{"key": "key", "label": str(_l("月份"))},
                                                          _cases()])
-    for month, n in sorted(_single(conn, q, CF.c.month).items()):
+    found: dict[str, int] = defaultdict(int)
+    for day, n in _dates(conn, q).items():
+        found[day.strftime("%Y-%m")] += n
+    for month, n in sorted(found.items()):
         year, number = (int(part) for part in month.split("-"))
         _label, start, end = _period_of(date(year, number, 1), "month")
         f = q.case_filter
@@ -270,7 +269,9 @@ def weekdays(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per weekday."""
     table = Table("weekdays", str(_l("按星期分布")), "bar", [{"key": "key", "label": str(_l("星期"))},
                                                             _cases()])
-    found = _single(conn, q, CF.c.weekday)
+    found: dict[int, int] = defaultdict(int)
+    for day, n in _dates(conn, q).items():
+        found[day.weekday()] += n
     for number, label in enumerate(WEEKDAYS):
         table.add([str(label), found.get(number, 0)])
     return table
@@ -280,7 +281,7 @@ def hours(conn: Connection, q: Query) -> Table:
     """时间分布: cases registered per hour of the day."""
     table = Table("hours", str(_l("按时段分布")), "bar", [{"key": "key", "label": str(_l("时段"))},
                                                           _cases()])
-    found = _single(conn, q, CF.c.hour)
+    found = {int(code): values[N] for code, values in tally.read(conn, q.source, "hour").by(1).items()}
     for hour in range(24):
         table.add([f"{hour:02d}:00", found.get(hour, 0)])
     return table
@@ -291,16 +292,12 @@ def handling(conn: Connection, q: Query) -> Table:
     table = Table("handling", str(_l("办理时长分布")), "bar", [{"key": "key", "label": str(_l("办理时长"))},
                                                               _cases()],
                   note=str(_l("已结束的案件：登记至结束")))
-    found = _single(conn, replace(q, where=and_(q.where, CF.c.handling_hours.is_not(None))), CF.c.handling_hours)
-    counts = [0] * (len(HANDLING_BUCKETS) + 1)
-    for hour_count, n in found.items():
-        index = next((i for i, bound in enumerate(HANDLING_BUCKETS) if hour_count < bound * 24), len(HANDLING_BUCKETS))
-        counts[index] += n
+    found = {int(code): values[N] for code, values in tally.read(conn, q.source, "handling").by(1).items()}
     lower = 0
     for index, bound in enumerate([*HANDLING_BUCKETS, None]):
         label = str(_l("{low}–{high} 天")).format(low=lower, high=bound) if bound else \
             str(_l("{low} 天以上")).format(low=lower)
-        table.add([label, counts[index]])
+        table.add([label, found.get(index, 0)])
         lower = bound or lower
     return table
 
@@ -310,17 +307,14 @@ def assistance(conn: Connection, q: Query) -> Table:
     table = Table("assistance", str(_l("救助类型与事项")), "bar", [
         {"key": "type", "label": str(_l("救助类型"))}, {"key": "key", "label": str(_l("事项"))},
         _cases(), {"key": "amount", "label": str(_l("救助金额（元）"))}])
-    source = CFM.join(CF, CF.c.case_no == CFM.c.case_no) if q.narrowed else CFM
-    found = {r[0]: (int(r[1]), float(r[2] or 0)) for r in conn.execute(
-        select(CFM.c.matter, func.count(), func.sum(CFM.c.amount)).select_from(source)
-        .where(q.where if q.narrowed else true()).group_by(CFM.c.matter))}
+    found = tally.read(conn, q.source, "matter").by(1)
     matters, types = q.reference.matters(), q.reference.assistance_types()
     order = {code: i for i, code in enumerate(types)}
     for code in sorted(found, key=lambda c: (order.get(str(matters.get(c, {}).get("assistance_type")), 99), c)):
         kind = matters.get(code, {}).get("assistance_type", "")
-        n, amount = found[code]
-        table.add([str(types.get(kind, {}).get("zh", kind)), q.reference.matter_name(code), n, round(amount, 2)],
-                  {"matter": code})
+        values = found[code]
+        table.add([str(types.get(kind, {}).get("zh", kind)), q.reference.matter_name(code), values[N],
+                   round(values[CENTS] / 100, 2)], {"matter": code})
     return table
 
 
@@ -329,15 +323,40 @@ def regions(conn: Connection, q: Query) -> Table:
     table = Table("regions", str(_l("乡镇（街道）与村（社区）")), "treemap", [
         {"key": "township", "label": str(_l("乡镇（街道）"))}, {"key": "key", "label": str(_l("村（社区）"))},
         _cases(), {"key": "ended", "label": str(_l("已结束"))}])
-    ended = CF.c.ended_at.is_not(None)
-    rows = list(conn.execute(select(CF.c.township, CF.c.village, func.count(), _count(ended)).where(q.where)
-                             .group_by(CF.c.township, CF.c.village)))
+    rows = [(township, village, values) for (_day, township, village), values
+            in tally.read(conn, q.source, "region").items()]
     names = q.names({c for r in rows for c in (r[0], r[1]) if c})
-    for township, village, n, done in sorted(rows, key=lambda r: (r[0], r[1] or "")):
+    for township, village, values in sorted(rows, key=lambda r: (r[0], r[1])):
         narrow = {"township": township, **({"village": village} if village else {})}
         table.add([names.get(township, township), names.get(village, village) if village else str(_l("（未填村）")),
-                   int(n), int(done or 0)], narrow, parent=township)
+                   values[N], values[ENDED]], narrow, parent=township)
     return table
+
+
+# The filter's fields a tally slice stands for; any other field (村, 层级, 状态 …) reads the fact rows.
+SLICE_FIELDS = {"township": facts.TOWNSHIP, "channel": facts.CHANNEL, "matter": facts.MATTER_SLICE,
+                "department": facts.DEPARTMENT}
+PERIOD_FIELDS = ("date_from", "date_to")
+
+
+def source(f: CaseFilter, scope: tuple[str, str, ColumnElement[bool] | None] | None,
+           where: ColumnElement[bool], groups: tuple[str, ...] | None, narrowed: bool) -> Source:
+    """Where a chart of this filter under this scope (`scoping.fact_scope`) reads: the tally when one slice
+    holds every case asked for — the scope's, or the county's narrowed to the one township, channel, matter
+    or department the filter names — else the fact rows under `where`."""
+    per_case = Source(where, groups=groups, narrowed=narrowed)
+    others = [name for name in FILTER_FIELDS if name not in (*SLICE_FIELDS, *PERIOD_FIELDS) and getattr(f, name)]
+    named = [(kind, getattr(f, name)) for name, kind in SLICE_FIELDS.items() if getattr(f, name)]
+    if scope is None or others or len(named) > 1:
+        return per_case
+    kind, code, rest = scope
+    if named and kind == facts.COUNTY:
+        (kind, code), rest = named[0], None
+    elif named:
+        if named[0] != (kind, code):
+            return per_case
+        rest = None  # the filter asks for the scope's slice alone
+    return Source(where, tally.Slice(kind, code, f.date_from, f.date_to), rest, groups, narrowed)
 
 
 CHARTS: dict[str, Callable[[Connection, Query], Table]] = {
@@ -353,8 +372,3 @@ def org_names(conn: Connection) -> Callable[[Iterable[str]], dict[str, str]]:
         wanted = sorted(set(codes))
         return {r.code: r.name for r in conn.execute(select(ORGS.c.code, ORGS.c.name).where(ORGS.c.code.in_(wanted)))}
     return lookup
-
-
-def base_select(q: Query) -> Select[Any]:
-    """The count of the cases a query covers (for checks against the case list)."""
-    return select(func.count()).select_from(CF).where(q.where)

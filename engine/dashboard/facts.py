@@ -10,6 +10,12 @@ every step, suspension, resumption, termination and migration — refreshes the 
 refreshes its case's too (`engine.feedback.ratings`). Nothing else those rows hold changes elsewhere: the
 deadline job's overdue flag is only set on an open task already past its due time, which `open_due_at`
 already says.
+
+The tally (`fact_tally`, `tally_of`): the fact rows summed per local day of registration, per slice (the
+county; one township, channel, matter or department) and per dimension a chart groups by. `refresh` keeps
+it as a delta — the case's old fact rows (deleted, RETURNING them) subtracted, the new ones added, in one
+upsert of the keys that changed — so a county-wide chart reads a few thousand tally rows instead of a
+million fact rows. `rebuild_tally` computes it from the fact rows; the two agree (a test compares them).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Connection, and_, bindparam, case, delete, func, insert, null, select, type_coerce
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import clock
 from engine.status import COMPLETED, READY
@@ -29,8 +36,10 @@ from engine.tables import (
     CASE_FACT,
     CASE_FACT_MATTER,
     DEPT_FACT,
+    FACT_TALLY,
     INSTANCE,
     MATTER,
+    ORGS,
     RATING,
     TASK,
     TASK_GROUP,
@@ -52,8 +61,20 @@ _TASKS = select(TASK.c.case_no, TASK.c.id, TASK_GROUP.c.group_code, TASK.c.state
     TASK_GROUP, TASK_GROUP.c.task_id == TASK.c.id).where(TASK.c.case_no.in_(bindparam("case_nos", expanding=True)))
 _RATINGS = select(RATING.c.case_no, RATING.c.level).where(
     RATING.c.case_no.in_(bindparam("case_nos", expanding=True)), RATING.c.follow_up.is_(False))
-_DELETES = [delete(t).where(t.c.case_no.in_(bindparam("case_nos", expanding=True)))
+_DELETES = [delete(t).where(t.c.case_no.in_(bindparam("case_nos", expanding=True))).returning(*t.c)
             for t in (CASE_FACT, CASE_FACT_MATTER, DEPT_FACT)]
+
+# The tally's key and its measures (`fact_tally`).
+KEY = ("slice", "slice_code", "day", "dim", "code", "sub")
+MEASURES = ("n", "ended", "cents", "done", "late", "seconds")
+# Slices: the county (""), and the one township, channel, matter or department a filter or a scope names.
+COUNTY, TOWNSHIP, CHANNEL, MATTER_SLICE, DEPARTMENT = "", "township", "channel", "matter", "department"
+# Groups that are no department on the dashboard (分部门): the center and the regions' own windows.
+REGIONAL_KINDS = ("center", "township", "village")
+# 办理时长分布: upper bounds in days (the last bucket is open).
+HANDLING_BUCKETS = [1, 3, 7, 15, 30, 60]
+DAYS_CAP = 999  # 分部门's handling-time histogram in whole days, the last one open
+Key = tuple[str, str, Any, str, str, str]
 
 
 @dataclass
@@ -147,6 +168,110 @@ def rows_of(conn: Connection, case_nos: Sequence[str]) -> FactRows:
     return found
 
 
+def handling_bucket(hours: int) -> int:
+    """The 办理时长分布 bucket of a handling time in whole hours (an index into HANDLING_BUCKETS, or past it)."""
+    return next((i for i, bound in enumerate(HANDLING_BUCKETS) if hours < bound * 24), len(HANDLING_BUCKETS))
+
+
+def handling_days(hours: int) -> int:
+    """A department's handling time in whole days, for its 90th percentile (capped)."""
+    return min(int(hours) // 24, DAYS_CAP)
+
+
+def cents(amount: float | None) -> int:
+    """An amount in 元 as whole 分 (sums of them do not drift)."""
+    return round((amount or 0) * 100)
+
+
+def regional_groups(conn: Connection) -> set[str]:
+    """The group codes that are no department on the dashboard (the center, townships, villages)."""
+    return set(conn.execute(select(ORGS.c.code).where(ORGS.c.kind.in_(REGIONAL_KINDS))).scalars())
+
+
+def _measures(n: int = 1, ended: int = 0, amount: int = 0, done: int = 0, late: int = 0,
+              seconds: int = 0) -> tuple[int, ...]:
+    return n, ended, amount, done, late, seconds
+
+
+def _group_dims(group: Mapping[str, Any]) -> list[tuple[str, str, str, tuple[int, ...]]]:
+    code, done = group["group_code"], bool(group["done"])
+    dims = [("dept", code, "", _measures(done=int(done), late=int(bool(group["overdue"])),
+                                          seconds=int(group["handling_seconds"] or 0) if done else 0))]
+    if done and group["handling_hours"] is not None:
+        dims.append(("dept_days", code, str(handling_days(group["handling_hours"])), _measures()))
+    return dims
+
+
+def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
+    """The tally of these fact rows: per (slice, slice code, day, dimension, code, sub) the measures."""
+    matters: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for matter in rows.matters:
+        matters[matter["case_no"]].append(matter)
+    for group in rows.groups:
+        if group["group_code"] not in regional:
+            groups[group["case_no"]].append(group)
+    found: dict[Key, list[int]] = {}
+    for row in rows.cases:
+        case_no, status = row["case_no"], row["status"]
+        ended = int(row["ended_at"] is not None)
+        dims = [("status", status, "", _measures(ended=ended, amount=cents(row["amount"]))),
+                ("channel", row["channel"], status, _measures()), ("level", row["level"], status, _measures()),
+                ("hour", str(row["hour"]), "", _measures()),
+                ("region", row["township"], row["village"] or "", _measures(ended=ended))]
+        if row["handling_hours"] is not None:
+            dims.append(("handling", str(handling_bucket(row["handling_hours"])), "", _measures()))
+        dims += [("matter", m["matter"], "", _measures(amount=cents(m["amount"]))) for m in matters[case_no]]
+        by_group = {g["group_code"]: _group_dims(g) for g in groups[case_no]}
+        every_group = [dim for found_dims in by_group.values() for dim in found_dims]
+        slices = [(COUNTY, "", every_group), (TOWNSHIP, row["township"], every_group),
+                  (CHANNEL, row["channel"], every_group),
+                  *((MATTER_SLICE, m["matter"], every_group) for m in matters[case_no]),
+                  *((DEPARTMENT, code, own) for code, own in by_group.items())]  # a department: its own row
+        day = row["day"]
+        for slice_name, slice_code, group_dims in slices:
+            for dim, code, sub, m in (*dims, *group_dims):
+                key = (slice_name, slice_code, day, dim, code, sub)
+                target = found.get(key)
+                if target is None:
+                    found[key] = list(m)
+                else:  # unrolled: this loop runs some sixty times a case in a rebuild
+                    target[0] += m[0]
+                    target[1] += m[1]
+                    target[2] += m[2]
+                    target[3] += m[3]
+                    target[4] += m[4]
+                    target[5] += m[5]
+    return found
+
+
+def _upsert(conn: Connection) -> Any:
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
+    statement = dialect.insert(FACT_TALLY)
+    return statement.on_conflict_do_update(index_elements=list(KEY), set_={
+        m: FACT_TALLY.c[m] + statement.excluded[m] for m in MEASURES})
+
+
+def _tally_rows(tally: Mapping[Key, list[int]]) -> list[dict[str, Any]]:
+    """Rows in key order (two transactions lock the rows they share in the same order: no deadlock)."""
+    return [{**dict(zip(KEY, key, strict=True)), **dict(zip(MEASURES, values, strict=True))}
+            for key, values in sorted(tally.items(), key=lambda item: (item[0][:2], str(item[0][2]), item[0][3:]))]
+
+
+def add_to_tally(conn: Connection, new: FactRows, old: FactRows) -> int:
+    """Add the new rows' tally and subtract the old rows' (only the keys that changed); return the keys."""
+    regional = regional_groups(conn)
+    delta = tally_of(new, regional)
+    for key, values in tally_of(old, regional).items():
+        target = delta.setdefault(key, [0] * len(MEASURES))
+        for i, value in enumerate(values):
+            target[i] -= value
+    changed = {key: values for key, values in delta.items() if any(values)}
+    if changed:
+        conn.execute(_upsert(conn), _tally_rows(changed))
+    return len(changed)
+
+
 def write(conn: Connection, rows: FactRows) -> None:
     """Insert fact rows (their cases' old rows already deleted)."""
     for table, values in ((CASE_FACT, rows.cases), (CASE_FACT_MATTER, rows.matters), (DEPT_FACT, rows.groups)):
@@ -160,12 +285,61 @@ def refresh(conn: Connection, case_nos: Iterable[str]) -> None:
     if not wanted:
         return
     rows = rows_of(conn, wanted)
-    for statement in _DELETES:
-        conn.execute(statement, {"case_nos": wanted})
+    old = FactRows()
+    for statement, found in zip(_DELETES, (old.cases, old.matters, old.groups), strict=True):
+        found += [dict(r._mapping) for r in conn.execute(statement, {"case_nos": wanted})]
     write(conn, rows)
+    add_to_tally(conn, rows, old)
 
 
 def rebuild_all(conn: Connection, batch: int = BATCH) -> int:
+    """Rewrite every case's fact rows and the tally from the base tables (a repair); return the cases."""
+    total = rebuild_case_facts(conn, batch)
+    rebuild_tally(conn, batch)
+    return total
+
+
+def bulk_insert_tally(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert new tally rows (KEY then MEASURES) by the driver itself — COPY on PostgreSQL, executemany on
+    SQLite — a rebuild writes millions of them, which SQLAlchemy's per-row parameters would slow threefold."""
+    columns = ", ".join((*KEY, *MEASURES))
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor().copy(f"COPY {FACT_TALLY.name} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" * (len(KEY) + len(MEASURES)))
+    raw.cursor().executemany(  # type: ignore[union-attr]
+        f"INSERT INTO {FACT_TALLY.name} ({columns}) VALUES ({marks})",
+        [(row[0], row[1], row[2].isoformat(), *row[3:]) for row in rows])
+
+
+def rebuild_tally(conn: Connection, batch: int = BATCH) -> int:
+    """Rewrite the tally from the fact rows, whole days at a time (about `batch` cases); return its rows."""
+    conn.execute(delete(FACT_TALLY))
+    regional, written = regional_groups(conn), 0
+    days = list(conn.execute(select(CASE_FACT.c.day, func.count()).group_by(CASE_FACT.c.day).order_by(CASE_FACT.c.day)))
+    while days:
+        taken, count = 0, 0
+        while taken < len(days) and (count < batch or not taken):
+            count += int(days[taken][1])
+            taken += 1
+        first, last = days[0][0], days[taken - 1][0]
+        days = days[taken:]
+        rows = FactRows(cases=[dict(r._mapping) for r in conn.execute(
+            select(CASE_FACT).where(CASE_FACT.c.day.between(first, last)))])
+        for table, found in ((CASE_FACT_MATTER, rows.matters), (DEPT_FACT, rows.groups)):
+            found += [dict(r._mapping) for r in conn.execute(select(table).join(
+                CASE_FACT, CASE_FACT.c.case_no == table.c.case_no).where(CASE_FACT.c.day.between(first, last)))]
+        tally = tally_of(rows, regional)
+        bulk_insert_tally(conn, sorted(((*key, *values) for key, values in tally.items()),
+                                       key=lambda r: (r[0], r[1], r[3], r[2], r[4], r[5])))  # primary key order
+        written += len(tally)
+    return written
+
+
+def rebuild_case_facts(conn: Connection, batch: int = BATCH) -> int:
     """Rewrite every case's fact rows from the base tables (a backfill or a repair); return the cases."""
     for table in (CASE_FACT, CASE_FACT_MATTER, DEPT_FACT):
         conn.execute(delete(table))

@@ -58,9 +58,10 @@ class Dashboard:
                 "departments": {c: self.reference.department_name(c) for c in self.reference.departments()},
                 "charts": CHART_NAMES}
 
-    def chart(self, principal: Principal, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    def chart(self, principal: Principal, name: str, args: Mapping[str, Any], per_case: bool = False) -> dict[str, Any]:
         """One chart's table for the cases this user may see that `args` (the case filter's fields, and `by`
-        for 业务量: day, week or month) name: {"table", "filter", "errors"}."""
+        for 业务量: day, week or month) name: {"table", "filter", "errors"}. `per_case`: read the fact rows
+        even where the tally would serve (a check of the two)."""
         scoping.require(principal, "dashboard")
         if name not in CHART_NAMES:
             raise NotFound(f"图表 {name} 不存在")
@@ -75,9 +76,10 @@ class Dashboard:
             else:
                 where = and_(scoping.fact_filter(principal), charts.fact_clause(case_filter, self.reference))
                 narrowed = not (principal.has(*scoping.COUNTY_WIDE) and case_filter.empty)
+                source = charts.source(case_filter, None if per_case else scoping.fact_scope(principal), where,
+                                       _shown_departments(principal, case_filter), narrowed)
                 by = str(args.get("by") or "")
-                query = charts.Query(case_filter, where, narrowed, self.reference, clock.now(), by,
-                                     charts.org_names(conn))
+                query = charts.Query(case_filter, source, self.reference, clock.now(), by, charts.org_names(conn))
                 table = charts.CHARTS[name](conn, query)
         return {"table": table, "filter": case_filter, "errors": errors}
 
@@ -111,6 +113,15 @@ class Dashboard:
         """Rewrite every case's fact rows from the base tables; return the cases (an operator's tool)."""
         with self.workflows.transaction() as session:
             return facts.rebuild_all(session.connection())
+
+
+def _shown_departments(principal: Principal, case_filter: CaseFilter) -> tuple[str, ...] | None:
+    """The departments 分部门 shows: the one the filter names, a department user's own, else all (None)."""
+    if case_filter.department:
+        return (case_filter.department,)
+    if not principal.has(*scoping.COUNTY_WIDE) and principal.has("department"):
+        return (principal.org_code,)
+    return None
 
 
 def _cell(value: Any) -> Any:

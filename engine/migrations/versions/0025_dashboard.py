@@ -71,7 +71,7 @@ def upgrade() -> None:
                      'handling_seconds'])
     op.create_index('ix_human_task_assignee_case', 'human_task', ['assignee', 'case_no'])
     from engine.dashboard import facts  # the one computation of the rows, as the steps keep them
-    facts.rebuild_all(op.get_bind())
+    facts.rebuild_case_facts(op.get_bind())
 
 
 def downgrade() -> None:

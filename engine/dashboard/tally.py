@@ -1,0 +1,192 @@
+"""Where a chart's figures come from: the tally (`fact_tally`) when it holds the cases asked for, else the fact rows.
+
+Each chart asks `read(conn, source, dim)` for one dimension (`facts.tally_of`'s: status, channel, level, hour,
+handling, region, matter, dept, dept_days) and gets `Figures`: per (day or None, code, sub) the measures. A
+`Source` says where they come from:
+
+- the tally's slice (the county, one township, channel, matter or department) over the filter's days — when
+  the user's scope is a slice (`scoping.fact_scope`) and the filter names no other field, or names exactly
+  that one — plus, for a scope wider than its slice (a township clerk also sees the cases registered at
+  their window elsewhere, or assigned to them), the fact rows of those few other cases (`rest`);
+- else the fact rows under the scope and the filter (`where`), grouped by the same dimension.
+
+Both sum into the same shape, so a chart has one implementation and the two paths agree (a test compares
+every chart both ways).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, case, exists, false, func, literal, or_, select, true
+
+from engine.dashboard import facts
+from engine.tables import CASE_FACT, CASE_FACT_MATTER, DEPT_FACT, FACT_TALLY
+
+CF, CFM, DF, TALLY = CASE_FACT, CASE_FACT_MATTER, DEPT_FACT, FACT_TALLY
+_MATTERS, _GROUPS = CFM.alias("slice_matter"), DF.alias("slice_group")  # not correlated to a chart's own
+Measures = list[int]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A slice of the tally over a period: its kind and code (`facts`' COUNTY … DEPARTMENT), its days."""
+
+    kind: str
+    code: str
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def clause(self) -> ColumnElement[bool]:
+        """SQL on case_fact: the cases of this slice and period (for the few rows read beside the tally)."""
+        member: dict[str, Any] = {
+            facts.COUNTY: lambda: true(),
+            facts.TOWNSHIP: lambda: CF.c.township == self.code,
+            facts.CHANNEL: lambda: CF.c.channel == self.code,
+            facts.MATTER_SLICE: lambda: exists().where(_MATTERS.c.case_no == CF.c.case_no,
+                                                       _MATTERS.c.matter == self.code),
+            facts.DEPARTMENT: lambda: exists().where(_GROUPS.c.case_no == CF.c.case_no,
+                                                     _GROUPS.c.group_code == self.code),
+        }
+        return and_(member[self.kind](), self.days())
+
+    def days(self) -> ColumnElement[bool]:
+        """SQL on case_fact: registered in this slice's period."""
+        return and_(true(), *([CF.c.day >= self.date_from] if self.date_from else []),
+                    *([CF.c.day <= self.date_to] if self.date_to else []))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one chart reads: a tally slice (and the fact rows of `rest`), or the fact rows of `where`.
+
+    `where` is always the whole predicate on case_fact (scope and filter): the few rows read beside the
+    tally (a department's open tasks past due and not yet flagged) use it. `groups`: the departments 分部门
+    shows (None: every one)."""
+
+    where: ColumnElement[bool]
+    tally: Slice | None = None
+    rest: ColumnElement[bool] | None = None
+    groups: tuple[str, ...] | None = None
+    narrowed: bool = True  # False: the county unfiltered (the fact rows need no join to case_fact)
+
+
+class Figures(dict[tuple[Any, str, str], Measures]):
+    """Per (day or None, code, sub) the measures (`facts.MEASURES`), summed from every part of a source."""
+
+    def add(self, key: tuple[Any, str, str], values: Iterable[Any]) -> None:
+        target = self.setdefault(key, [0] * len(facts.MEASURES))
+        for i, value in enumerate(values):
+            target[i] += int(value or 0)
+
+    def by(self, part: int) -> dict[Any, Measures]:
+        """The measures summed per day (0), code (1) or sub (2)."""
+        found: dict[Any, Measures] = defaultdict(lambda: [0] * len(facts.MEASURES))
+        for key, values in self.items():
+            target = found[key[part]]
+            for i, value in enumerate(values):
+                target[i] += value
+        return dict(found)
+
+
+def read(conn: Connection, source: Source, dim: str, by_day: bool = False) -> Figures:
+    """One dimension's figures for a chart (per day too when `by_day`)."""
+    figures = Figures()
+    if source.tally is None:
+        _rows(conn, figures, dim, source.where, source, by_day)
+        return figures
+    _tally(conn, figures, dim, source.tally, by_day)
+    if source.rest is not None:
+        _rows(conn, figures, dim, and_(source.rest, source.tally.days()), replace(source, narrowed=True), by_day)
+    return figures
+
+
+def _tally(conn: Connection, figures: Figures, dim: str, part: Slice, by_day: bool) -> None:
+    day = TALLY.c.day if by_day else literal(None)
+    keys = [TALLY.c.day] if by_day else []
+    query = select(day, TALLY.c.code, TALLY.c.sub, *(func.sum(TALLY.c[m]) for m in facts.MEASURES)).where(
+        TALLY.c.slice == part.kind, TALLY.c.slice_code == part.code, TALLY.c.dim == dim,
+        *([TALLY.c.day >= part.date_from] if part.date_from else []),
+        *([TALLY.c.day <= part.date_to] if part.date_to else [])).group_by(*keys, TALLY.c.code, TALLY.c.sub)
+    for row in conn.execute(query):
+        figures.add((row[0], row[1], row[2]), row[3:])
+
+
+def _count(column: ColumnElement[Any]) -> ColumnElement[int]:
+    return func.sum(case((column, 1), else_=0))
+
+
+def _rows(conn: Connection, figures: Figures, dim: str, where: ColumnElement[bool], source: Source,
+          by_day: bool) -> None:
+    """The same figures from the fact rows under `where` (`facts.tally_of`'s rules said in SQL)."""
+    ended = _count(CF.c.ended_at.is_not(None))
+    one = func.count()
+    zero = literal(0)
+    table: Any = CF
+    code: ColumnElement[Any] | None = None
+    sub: ColumnElement[Any] | None = None
+    measures: list[ColumnElement[Any]] = [one]
+    extra: ColumnElement[bool] = true()
+    if dim == "status":
+        code, measures = CF.c.status, [one, ended, func.sum(CF.c.amount)]
+    elif dim in ("channel", "level"):
+        code, sub = CF.c[dim], CF.c.status
+    elif dim == "hour":
+        code = CF.c.hour
+    elif dim == "handling":
+        code, extra = CF.c.handling_hours, CF.c.handling_hours.is_not(None)
+    elif dim == "region":
+        code, sub, measures = CF.c.township, CF.c.village, [one, ended]
+    elif dim == "matter":
+        table, code, measures = CFM, CFM.c.matter, [one, zero, func.sum(CFM.c.amount)]
+    elif dim in ("dept", "dept_days"):
+        table, code = DF, DF.c.group_code
+        extra = DF.c.group_code.in_(source.groups) if source.groups is not None else true()
+        if dim == "dept":
+            measures = [one, zero, zero, _count(DF.c.done.is_(True)), _count(DF.c.overdue.is_(True)),
+                        func.sum(case((DF.c.done.is_(True), DF.c.handling_seconds), else_=0))]
+        else:
+            sub, extra = DF.c.handling_hours, and_(extra, DF.c.done.is_(True), DF.c.handling_hours.is_not(None))
+    else:
+        raise ValueError(dim)
+    assert code is not None
+    joined = table is not CF and (source.narrowed or by_day)
+    keys = [c for c in (CF.c.day if by_day else None, code, sub) if c is not None]
+    query = select(*keys, *measures).select_from(table.join(CF, CF.c.case_no == table.c.case_no) if joined else table)
+    query = query.where(where if table is CF or joined else true(), extra).group_by(*keys)
+    for row in conn.execute(query):
+        values = list(row)
+        day = values.pop(0) if by_day else None
+        key_code = values.pop(0)
+        key_sub = values.pop(0) if sub is not None else ""
+        amounts = list(values) + [0] * (len(facts.MEASURES) - len(values))
+        if dim in ("status", "matter"):
+            amounts[2] = facts.cents(float(amounts[2] or 0))
+        figures.add((day, *_normal(dim, key_code, key_sub)), amounts)
+
+
+def _normal(dim: str, code: Any, sub: Any) -> tuple[str, str]:
+    """A fact row's code and sub as the tally keys them."""
+    if dim == "handling":
+        return str(facts.handling_bucket(int(code))), ""
+    if dim == "dept_days":
+        return str(code), str(facts.handling_days(int(sub)))
+    return str(code), "" if sub is None else str(sub)
+
+
+def late_unflagged(conn: Connection, source: Source, now: Any) -> dict[str, int]:
+    """Per group, its open tasks past due that the deadline job has not flagged yet (the tally counts a
+    group late once flagged; until then it is late by its due time alone)."""
+    if source.tally is None:
+        cases = source.where
+    else:  # the same cases, said so that each of these few rows is checked by index (no scan of the scope)
+        cases = or_(source.tally.clause(), and_(source.rest, source.tally.days()) if source.rest is not None
+                    else false())
+    query = select(DF.c.group_code, func.count()).select_from(DF.join(CF, CF.c.case_no == DF.c.case_no)).where(
+        DF.c.overdue.is_(False), DF.c.open_due_at < now, cases,
+        DF.c.group_code.in_(source.groups) if source.groups is not None else true()).group_by(DF.c.group_code)
+    return {code: int(n) for code, n in conn.execute(query)}

@@ -1,0 +1,136 @@
+"""The dashboard's tally (`fact_tally`, 数据汇聚展示 R-6.4.1): every step keeps it as a delta in its own
+transaction, a rebuild from the fact rows gives the same rows, and every chart is the same whether it reads
+the tally or the fact rows — for the county, a township's field staff and a department, whose scopes reach a
+few cases beyond their slice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import or_, select
+
+from engine.access import scoping
+from engine.dashboard import charts, facts
+from engine.dashboard.service import CHART_NAMES
+from engine.tables import FACT_TALLY, TASK
+from tests.support.cases import closed_case, dispatch, open_task, start
+from tests.support.db import principal, tx
+
+USERS = ("center1", "analyst1", "mz1", "yb1", "town1", "village1", "clerk_v")
+FILTERS: list[dict[str, str]] = [
+    {}, {"township": "T01"}, {"township": "T02"}, {"department": "minzheng"}, {"department": "yibao"},
+    {"matter": "yiliao"}, {"channel": "window"}, {"channel": "online"}, {"date_from": "2020-01-01"},
+    {"date_to": "2020-01-01"}, {"township": "T02", "matter": "dibao"}, {"level": "village"},
+    {"status": "completed"}, {"village": "T01V02"}, {"green": "1"}]
+
+
+def _tally(url: str) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """The tally's rows that hold anything (a delta may leave a row at zero)."""
+    measures = [FACT_TALLY.c[m] for m in facts.MEASURES]
+    with tx(url) as session:
+        return {tuple(r[:len(facts.KEY)]): tuple(r[len(facts.KEY):]) for r in session.execute(
+            select(*(FACT_TALLY.c[k] for k in facts.KEY), *measures).where(or_(*(m != 0 for m in measures))))}
+
+
+@pytest.fixture
+def county(case_engine: Any) -> Any:
+    """Cases in every state, two townships, several matters and departments; one case registered at T01's
+    window for T02 (town1's scope beyond its township) and one yibao task assigned to mz1 (beyond minzheng's)."""
+    rated = closed_case(case_engine, departments=("minzheng",), matters=("linshi",))
+    case_engine.ratings.rate_case(rated, "portal", "satisfied")
+    closed_case(case_engine, departments=("minzheng", "yibao"), matters=("linshi", "yiliao"))
+    start(case_engine, township="T02", village=None, level="township", matters=["dibao"])
+    start(case_engine, matters=["yiliao"], village="T01V02", green_channel=True)
+    dispatch(case_engine, start(case_engine, township="T02", village="T02V01", matters=["yiliao"]), "yibao")
+    declined = start(case_engine, township="T02", village="T02V02")
+    case_engine.complete_task(open_task(case_engine, declined, "triage"), "center1",
+                              {"decision": "ineligible", "reason": "收入高于标准"})
+    stopped = start(case_engine)
+    dispatch(case_engine, stopped, "minzheng")
+    case_engine.admin.terminate_case(stopped, "admin1", "申请人撤回申请")
+    start(case_engine, township="T02", village="T02V02", level="township", actor="town1", org="T01")
+    assigned = start(case_engine, township="T02", village="T02V01", matters=["yiliao"])
+    dispatch(case_engine, assigned, "yibao")
+    with tx(case_engine.settings.database_url) as session:
+        session.execute(TASK.update().where(TASK.c.id == open_task(case_engine, assigned, "dept_accept", "yibao"))
+                        .values(assignee="mz1"))
+    return case_engine
+
+
+def test_the_steps_keep_the_tally_a_rebuild_computes(county: Any) -> None:
+    """After starts, dispatches, results, a rating, a decline and a termination the tally is what a rebuild
+    from the fact rows gives; the county slice counts every case once."""
+    url = county.settings.database_url
+    kept = _tally(url)
+    county.dashboard.rebuild()
+    assert _tally(url) == kept
+    statuses = {key[4]: values[0] for key, values in kept.items() if key[:2] == ("", "") and key[3] == "status"}
+    assert sum(statuses.values()) == 9 and statuses["closed_completed"] == 2 and statuses["terminated"] == 1
+    minzheng = [values for key, values in kept.items() if key[:2] == ("department", "minzheng") and key[3] == "dept"]
+    assert {key[4] for key in kept if key[:2] == ("department", "minzheng") and key[3] == "dept"} == {"minzheng"}
+    assert sum(v[0] for v in minzheng) == 3 and sum(v[3] for v in minzheng) == 2  # received 3, done 2
+    assert not [key for key in kept if key[3] == "dept" and key[4] in ("center", "T01V01")]  # not departments
+
+
+def test_every_chart_reads_the_same_from_the_tally_and_the_fact_rows(county: Any) -> None:
+    """Each chart, user and filter: the table from the tally equals the one from the fact rows."""
+    served = 0
+    for user in USERS:
+        who = principal(county, user)
+        for args in FILTERS:
+            for name in CHART_NAMES:
+                shown = county.dashboard.chart(who, name, {**args, "by": "week"})
+                counted = county.dashboard.chart(who, name, {**args, "by": "week"}, per_case=True)
+                assert shown["table"] == counted["table"], (user, args, name)
+            served += _source(county, user, args).tally is not None
+    assert served >= 30  # most of these requests were read from the tally
+
+
+def test_scopes_reach_beyond_their_slice(county: Any) -> None:
+    """town1 sees the case its window registered for T02, mz1 the yibao case whose task is assigned to it;
+    the dashboard (tally and rest) counts them as the case list does."""
+    for user in ("town1", "mz1", "yb1", "village1"):
+        who = principal(county, user)
+        for args in ({}, {"date_from": "2020-01-01"}):
+            shown = county.dashboard.chart(who, "summary", args)["table"].rows[0]["cells"][1]
+            assert shown == county.files.search(who, args)["cases"].total, (user, args)
+    town1 = county.dashboard.chart(principal(county, "town1"), "regions", {})["table"]
+    assert {row["narrow"]["township"] for row in town1.rows} == {"T01", "T02"}
+    mz1 = county.dashboard.chart(principal(county, "mz1"), "departments", {})["table"]
+    assert [row["narrow"] for row in mz1.rows] == [{"department": "minzheng"}]  # a department's own figures
+
+
+def _source(engine: Any, user: str, args: dict[str, str]) -> Any:
+    who = principal(engine, user)
+    with tx(engine.settings.database_url) as session:
+        from engine.cases.case_query import parse_filter
+        case_filter, _errors = parse_filter(session.connection(), engine.settings.reference, args)
+    return charts.source(case_filter, scoping.fact_scope(who), scoping.fact_filter(who), None, True)
+
+
+@pytest.mark.parametrize(("user", "args", "expected"), [
+    ("center1", {}, ("", "", False)),
+    ("analyst1", {"date_from": "2026-01-01"}, ("", "", False)),
+    ("center1", {"township": "T01"}, ("township", "T01", False)),
+    ("center1", {"matter": "dibao", "date_to": "2026-06-30"}, ("matter", "dibao", False)),
+    ("center1", {"department": "yibao"}, ("department", "yibao", False)),
+    ("center1", {"township": "T01", "matter": "dibao"}, None),
+    ("center1", {"level": "village"}, None),
+    ("mz1", {}, ("department", "minzheng", True)),
+    ("mz1", {"department": "minzheng"}, ("department", "minzheng", False)),
+    ("mz1", {"department": "yibao"}, None),
+    ("town1", {}, ("township", "T01", True)),
+    ("town1", {"township": "T01"}, ("township", "T01", False)),
+    ("village1", {}, None),
+    ("joint1", {}, None),
+])
+def test_which_requests_the_tally_serves(case_engine: Any, user: str, args: dict[str, str],
+                                         expected: tuple[str, str, bool] | None) -> None:
+    """One slice (the scope's, or the county's narrowed to one township, channel, matter or department) and
+    a period: the tally; anything else: the fact rows."""
+    found = _source(case_engine, user, args)
+    if expected is None:
+        assert found.tally is None
+    else:
+        assert (found.tally.kind, found.tally.code, found.rest is not None) == expected
