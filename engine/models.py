@@ -743,7 +743,8 @@ class CaseFact(Base):
                       Index("ix_case_fact_township", "township", "village", "day", "status", "channel"),
                       Index("ix_case_fact_channel", "channel", "day", "status", "level", "township"),
                       Index("ix_case_fact_clock", "day", "weekday", "hour", "township", "channel"),
-                      Index("ix_case_fact_registered_org", "registered_org"))
+                      Index("ix_case_fact_registered_org", "registered_org"),
+                      Index("ix_case_fact_village", "village", "day"))
 
     case_no: Mapped[str] = mapped_column(String(40), primary_key=True)
     registered_at: Mapped[datetime]

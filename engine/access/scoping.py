@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, false, or_, select, true, union
+from sqlalchemy import ColumnElement, Connection, FromClause, and_, exists, false, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from engine.access.principals import GROUP_ORG_KINDS, Principal, principal_of
+from engine.dashboard import facts as slices  # the tally's slice kinds (`fact_scope`)
 from engine.errors import Forbidden, NotFound
 from engine.i18n import _l
 from engine.models import User
@@ -195,7 +196,7 @@ def inbox_keys(principal: Principal, mine: bool = False) -> list[str]:
     return sorted(principal.groups | {own})
 
 
-def _region(principal: Principal, cases: Table = APPLICATION) -> ColumnElement[bool]:
+def _region(principal: Principal, cases: FromClause = APPLICATION) -> ColumnElement[bool]:
     if principal.org_kind == "township":
         return cases.c.township == principal.org_code
     if principal.org_kind == "village":
@@ -239,10 +240,13 @@ def _fact_groups(principal: Principal) -> set[str]:
     return groups
 
 
-def _fact_others(principal: Principal, groups: Iterable[str]) -> ColumnElement[bool]:
-    """SQL on case_fact: the cases of these groups' tasks, those registered at a clerk's window, those with a
-    task assigned to the user — one union of index reads, which a planner drives from (they are few)."""
+def _fact_others(principal: Principal, groups: Iterable[str], region: bool = False) -> ColumnElement[bool]:
+    """SQL on case_fact: the cases of these groups' tasks, those registered at a clerk's window (and with
+    `region` those of its township or village), those with a task assigned to the user — one union of index
+    reads, which a planner drives from (a region's cases are thousands, the others few)."""
     sets = []
+    if region:
+        sets.append(select(_CASES.c.case_no).where(_region(principal, _CASES)))
     if principal.has("clerk", "field"):
         sets.append(select(_CASES.c.case_no).where(_CASES.c.registered_org == principal.org_code))
     if groups:
@@ -259,8 +263,11 @@ def fact_filter(principal: Principal) -> ColumnElement[bool]:
         return true()
     if not principal.has(*STAFF_ROLES):
         return false()  # the 12345 account has no dashboard (`ACTIONS`)
-    region = [_region(principal, CASE_FACT)] if principal.has("clerk", "field") else []
-    return or_(*region, _fact_others(principal, _fact_groups(principal)))
+    if not principal.has("clerk", "field"):
+        return _fact_others(principal, _fact_groups(principal))
+    if principal.org_kind in ("township", "village"):  # a region: one more index read in the union
+        return _fact_others(principal, _fact_groups(principal), region=True)
+    return or_(_region(principal, CASE_FACT), _fact_others(principal, _fact_groups(principal)))
 
 
 def fact_scope(principal: Principal) -> tuple[str, str, ColumnElement[bool] | None] | None:
@@ -269,15 +276,15 @@ def fact_scope(principal: Principal) -> tuple[str, str, ColumnElement[bool] | No
     rest (SQL on case_fact, or None) the few others — cases registered at the window elsewhere, or of
     another of the user's groups, or assigned to them. None: the scope is no slice (read the fact rows)."""
     if principal.has(*COUNTY_WIDE):
-        return "", "", None
+        return slices.COUNTY, "", None
     if principal.has("department") and not principal.has("clerk", "field", "joint_office"):
         own = principal.org_code
         others = _fact_groups(principal) - {own}
         handled = exists().where(_GROUPS.c.case_no == CASE_FACT.c.case_no, _GROUPS.c.group_code == own)
-        return "department", own, and_(_fact_others(principal, others), ~handled)
+        return slices.DEPARTMENT, own, and_(_fact_others(principal, others), ~handled)
     if principal.has("clerk", "field") and principal.org_kind == "township" and \
             not principal.has("department", "joint_office"):
-        return "township", principal.org_code, and_(_fact_others(principal, _fact_groups(principal)),
+        return slices.TOWNSHIP, principal.org_code, and_(_fact_others(principal, _fact_groups(principal)),
                                                     CASE_FACT.c.township != principal.org_code)
     return None
 

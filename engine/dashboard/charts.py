@@ -333,30 +333,36 @@ def regions(conn: Connection, q: Query) -> Table:
     return table
 
 
-# The filter's fields a tally slice stands for; any other field (村, 层级, 状态 …) reads the fact rows.
-SLICE_FIELDS = {"township": facts.TOWNSHIP, "channel": facts.CHANNEL, "matter": facts.MATTER_SLICE,
-                "department": facts.DEPARTMENT}
+# The filter's fields a tally slice stands for, with the slice's codes; any other field (村, 救助类型) and any
+# two of them at once read the fact rows.
+SLICE_FIELDS: dict[str, tuple[str, Callable[[Any], tuple[str, ...]]]] = {
+    "township": (facts.TOWNSHIP, lambda v: (v,)), "channel": (facts.CHANNEL, lambda v: (v,)),
+    "level": (facts.LEVEL, lambda v: (v,)), "matter": (facts.MATTER_SLICE, lambda v: (v,)),
+    "department": (facts.DEPARTMENT, lambda v: (v,)),
+    "status": (facts.STATUS, lambda v: status.FILTERS.get(v, ("", ("",)))[1] or ("",)),
+    "green": (facts.GREEN, lambda v: ("1",)), "satisfaction": (facts.RATING_SLICE, lambda v: (v,))}
 PERIOD_FIELDS = ("date_from", "date_to")
 
 
 def source(f: CaseFilter, scope: tuple[str, str, ColumnElement[bool] | None] | None,
            where: ColumnElement[bool], groups: tuple[str, ...] | None, narrowed: bool) -> Source:
     """Where a chart of this filter under this scope (`scoping.fact_scope`) reads: the tally when one slice
-    holds every case asked for — the scope's, or the county's narrowed to the one township, channel, matter
-    or department the filter names — else the fact rows under `where`."""
+    holds every case asked for — the scope's, or the county's narrowed to the one field of SLICE_FIELDS the
+    filter names — else the fact rows under `where`."""
     per_case = Source(where, groups=groups, narrowed=narrowed)
     others = [name for name in FILTER_FIELDS if name not in (*SLICE_FIELDS, *PERIOD_FIELDS) and getattr(f, name)]
-    named = [(kind, getattr(f, name)) for name, kind in SLICE_FIELDS.items() if getattr(f, name)]
+    named = [(kind, codes(getattr(f, name))) for name, (kind, codes) in SLICE_FIELDS.items() if getattr(f, name)]
     if scope is None or others or len(named) > 1:
         return per_case
     kind, code, rest = scope
+    codes: tuple[str, ...] = (code,)
     if named and kind == facts.COUNTY:
-        (kind, code), rest = named[0], None
+        (kind, codes), rest = named[0], None
     elif named:
-        if named[0] != (kind, code):
+        if named[0] != (kind, codes):
             return per_case
         rest = None  # the filter asks for the scope's slice alone
-    return Source(where, tally.Slice(kind, code, f.date_from, f.date_to), rest, groups, narrowed)
+    return Source(where, tally.Slice(kind, codes, f.date_from, f.date_to), rest, groups, narrowed)
 
 
 CHARTS: dict[str, Callable[[Connection, Query], Table]] = {

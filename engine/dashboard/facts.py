@@ -67,8 +67,10 @@ _DELETES = [delete(t).where(t.c.case_no.in_(bindparam("case_nos", expanding=True
 # The tally's key and its measures (`fact_tally`).
 KEY = ("slice", "slice_code", "day", "dim", "code", "sub")
 MEASURES = ("n", "ended", "cents", "done", "late", "seconds")
-# Slices: the county (""), and the one township, channel, matter or department a filter or a scope names.
+# Slices: the county (""), and the one township, channel, level, status, matter, department, green channel or
+# first 好差评 level a filter or a scope names.
 COUNTY, TOWNSHIP, CHANNEL, MATTER_SLICE, DEPARTMENT = "", "township", "channel", "matter", "department"
+LEVEL, STATUS, GREEN, RATING_SLICE = "level", "status", "green", "rating"
 # Groups that are no department on the dashboard (分部门): the center and the regions' own windows.
 REGIONAL_KINDS = ("center", "township", "village")
 # 办理时长分布: upper bounds in days (the last bucket is open).
@@ -225,7 +227,9 @@ def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
         by_group = {g["group_code"]: _group_dims(g) for g in groups[case_no]}
         every_group = [dim for found_dims in by_group.values() for dim in found_dims]
         slices = [(COUNTY, "", every_group), (TOWNSHIP, row["township"], every_group),
-                  (CHANNEL, row["channel"], every_group),
+                  (CHANNEL, row["channel"], every_group), (LEVEL, row["level"], every_group),
+                  (STATUS, status, every_group), *([(GREEN, "1", every_group)] if row["green"] else []),
+                  *([(RATING_SLICE, row["rating"], every_group)] if row["rating"] else []),
                   *((MATTER_SLICE, m["matter"], every_group) for m in matters[case_no]),
                   *((DEPARTMENT, code, own) for code, own in by_group.items())]  # a department: its own row
         day = row["day"]

@@ -4,10 +4,11 @@ Each chart asks `read(conn, source, dim)` for one dimension (`facts.tally_of`'s:
 handling, region, matter, dept, dept_days) and gets `Figures`: per (day or None, code, sub) the measures. A
 `Source` says where they come from:
 
-- the tally's slice (the county, one township, channel, matter or department) over the filter's days — when
-  the user's scope is a slice (`scoping.fact_scope`) and the filter names no other field, or names exactly
-  that one — plus, for a scope wider than its slice (a township clerk also sees the cases registered at
-  their window elsewhere, or assigned to them), the fact rows of those few other cases (`rest`);
+- the tally's slice (the county; one township, channel, level, status, matter, department, the green
+  channel or a 好差评 level) over the filter's days — when the user's scope is a slice (`scoping.fact_scope`)
+  and the filter names no other field, or the scope is the county and the filter names one — plus, for a
+  scope wider than its slice (a township's field staff also see the cases registered at their window for
+  elsewhere, or assigned to them), the fact rows of those few other cases (`rest`);
 - else the fact rows under the scope and the filter (`where`), grouped by the same dimension.
 
 Both sum into the same shape, so a chart has one implementation and the two paths agree (a test compares
@@ -34,10 +35,11 @@ Measures = list[int]
 
 @dataclass(frozen=True)
 class Slice:
-    """A slice of the tally over a period: its kind and code (`facts`' COUNTY … DEPARTMENT), its days."""
+    """A slice of the tally over a period: its kind and codes (`facts`' COUNTY … RATING_SLICE; a status filter
+    names several statuses, each case has one), its days."""
 
     kind: str
-    code: str
+    codes: tuple[str, ...]
     date_from: date | None = None
     date_to: date | None = None
 
@@ -45,12 +47,16 @@ class Slice:
         """SQL on case_fact: the cases of this slice and period (for the few rows read beside the tally)."""
         member: dict[str, Any] = {
             facts.COUNTY: lambda: true(),
-            facts.TOWNSHIP: lambda: CF.c.township == self.code,
-            facts.CHANNEL: lambda: CF.c.channel == self.code,
+            facts.TOWNSHIP: lambda: CF.c.township.in_(self.codes),
+            facts.CHANNEL: lambda: CF.c.channel.in_(self.codes),
+            facts.LEVEL: lambda: CF.c.level.in_(self.codes),
+            facts.STATUS: lambda: CF.c.status.in_(self.codes),
+            facts.GREEN: lambda: CF.c.green.is_(True),
+            facts.RATING_SLICE: lambda: CF.c.rating.in_(self.codes),
             facts.MATTER_SLICE: lambda: exists().where(_MATTERS.c.case_no == CF.c.case_no,
-                                                       _MATTERS.c.matter == self.code),
+                                                       _MATTERS.c.matter.in_(self.codes)),
             facts.DEPARTMENT: lambda: exists().where(_GROUPS.c.case_no == CF.c.case_no,
-                                                     _GROUPS.c.group_code == self.code),
+                                                     _GROUPS.c.group_code.in_(self.codes)),
         }
         return and_(member[self.kind](), self.days())
 
@@ -109,11 +115,12 @@ def _tally(conn: Connection, figures: Figures, dim: str, part: Slice, by_day: bo
     day = TALLY.c.day if by_day else literal(None)
     keys = [TALLY.c.day] if by_day else []
     query = select(day, TALLY.c.code, TALLY.c.sub, *(func.sum(TALLY.c[m]) for m in facts.MEASURES)).where(
-        TALLY.c.slice == part.kind, TALLY.c.slice_code == part.code, TALLY.c.dim == dim,
+        TALLY.c.slice == part.kind, TALLY.c.slice_code.in_(part.codes), TALLY.c.dim == dim,
         *([TALLY.c.day >= part.date_from] if part.date_from else []),
         *([TALLY.c.day <= part.date_to] if part.date_to else [])).group_by(*keys, TALLY.c.code, TALLY.c.sub)
     for row in conn.execute(query):
-        figures.add((row[0], row[1], row[2]), row[3:])
+        if row[3]:  # no rows counted: a key a delta brought back to zero (a rebuild drops them)
+            figures.add((row[0], row[1], row[2]), row[3:])
 
 
 def _count(column: ColumnElement[Any]) -> ColumnElement[int]:

@@ -22,7 +22,8 @@ FILTERS: list[dict[str, str]] = [
     {}, {"township": "T01"}, {"township": "T02"}, {"department": "minzheng"}, {"department": "yibao"},
     {"matter": "yiliao"}, {"channel": "window"}, {"channel": "online"}, {"date_from": "2020-01-01"},
     {"date_to": "2020-01-01"}, {"township": "T02", "matter": "dibao"}, {"level": "village"},
-    {"status": "completed"}, {"village": "T01V02"}, {"green": "1"}]
+    {"status": "completed"}, {"status": "running"}, {"village": "T01V02"}, {"green": "1"},
+    {"satisfaction": "satisfied"}, {"assistance_type": "yiliao"}]
 
 
 def _tally(url: str) -> dict[tuple[Any, ...], tuple[int, ...]]:
@@ -116,7 +117,12 @@ def _source(engine: Any, user: str, args: dict[str, str]) -> Any:
     ("center1", {"matter": "dibao", "date_to": "2026-06-30"}, ("matter", "dibao", False)),
     ("center1", {"department": "yibao"}, ("department", "yibao", False)),
     ("center1", {"township": "T01", "matter": "dibao"}, None),
-    ("center1", {"level": "village"}, None),
+    ("center1", {"level": "village"}, ("level", "village", False)),
+    ("center1", {"status": "completed"}, ("status", "closed_completed", False)),
+    ("center1", {"green": "1"}, ("green", "1", False)),
+    ("center1", {"satisfaction": "satisfied"}, ("rating", "satisfied", False)),
+    ("center1", {"village": "T01V01"}, None),
+    ("center1", {"assistance_type": "yiliao"}, None),
     ("mz1", {}, ("department", "minzheng", True)),
     ("mz1", {"department": "minzheng"}, ("department", "minzheng", False)),
     ("mz1", {"department": "yibao"}, None),
@@ -133,4 +139,4 @@ def test_which_requests_the_tally_serves(case_engine: Any, user: str, args: dict
     if expected is None:
         assert found.tally is None
     else:
-        assert (found.tally.kind, found.tally.code, found.rest is not None) == expected
+        assert (found.tally.kind, found.tally.codes[0], found.rest is not None) == expected

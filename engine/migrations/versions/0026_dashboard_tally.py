@@ -5,7 +5,8 @@ Revises: 0025
 Create Date: 2026-12-02 14:00:00.000000
 
 The tally is computed from the fact rows on record by `engine.dashboard.facts.rebuild_tally` (the same
-rows the steps keep afterwards as deltas); dept_fact gains the index of its open, past-due, unflagged rows.
+rows the steps keep afterwards as deltas); dept_fact gains the index of its open, past-due, unflagged rows
+and case_fact one by village (a village's scope, the 村 filter).
 Downgrading drops both.
 """
 import sqlalchemy as sa
@@ -36,10 +37,12 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_index('ix_dept_fact_late', 'dept_fact', ['overdue', 'open_due_at'])
+    op.create_index('ix_case_fact_village', 'case_fact', ['village', 'day'])
     from engine.dashboard import facts  # the one computation of the tally, as the steps keep it
     facts.rebuild_tally(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index('ix_case_fact_village', table_name='case_fact')
     op.drop_index('ix_dept_fact_late', table_name='dept_fact')
     op.drop_table('fact_tally')
