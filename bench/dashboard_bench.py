@@ -46,7 +46,7 @@ from inbox_bench import CHANNELS, DEPARTMENTS, TOWNSHIPS, VILLAGES, county  # no
 from scheduler_bench import fresh_database  # noqa: E402
 from sqlalchemy import Connection, String, and_, cast, func, insert, literal_column, select, text  # noqa: E402
 
-from engine import clock, db, tables  # noqa: E402
+from engine import clock, db, schema, tables  # noqa: E402
 from engine.access import scoping  # noqa: E402
 from engine.cases.case_query import filter_clause, parse_filter  # noqa: E402
 from engine.cases.runtime import PROCESS_KEY, CaseEngine  # noqa: E402
@@ -351,6 +351,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if args.reuse:
             url = args.database_url or f"sqlite:///{folder / f'scheduler-{args.cases}.db'}"
+            schema.upgrade(url)  # migrations since the seeding (they keep the fact rows and the tally)
             settings = Settings.from_environ(DATABASE_URL=url)
             engine = CaseEngine(settings)
             load = reused(url)

@@ -784,10 +784,14 @@ class DeptFact(Base):
     __tablename__ = "dept_fact"
     __table_args__ = (Index("ix_dept_fact_group", "group_code", "case_no", "done", "overdue", "open_due_at",
                             "handling_hours", "handling_seconds"),
-                      Index("ix_dept_fact_late", "overdue", "open_due_at"))  # open, past due, not yet flagged
+                      Index("ix_dept_fact_late", "overdue", "open_due_at"),  # open, past due, not yet flagged
+                      Index("ix_dept_fact_group_township", "group_code", "township"))
 
     case_no: Mapped[str] = mapped_column(String(40), primary_key=True)
     group_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # the case's township, as case_fact says: a township's groups hold its villages' cases, and the few of
+    # another township are one index range (`scoping.fact_scope`)
+    township: Mapped[str] = mapped_column(String(60), default="", server_default="")
     received_at: Mapped[datetime]
     done: Mapped[bool] = mapped_column(Boolean, default=False)  # no open task left, one completed
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)  # flagged, or completed after its due time

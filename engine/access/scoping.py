@@ -240,17 +240,21 @@ def _fact_groups(principal: Principal) -> set[str]:
     return groups
 
 
-def _fact_others(principal: Principal, groups: Iterable[str], region: bool = False) -> ColumnElement[bool]:
+def _fact_others(principal: Principal, groups: Iterable[str], region: bool = False,
+                 outside: str | None = None) -> ColumnElement[bool]:
     """SQL on case_fact: the cases of these groups' tasks, those registered at a clerk's window (and with
     `region` those of its township or village), those with a task assigned to the user — one union of index
-    reads, which a planner drives from (a region's cases are thousands, the others few)."""
+    reads, which a planner drives from (a region's cases are thousands, the others few). `outside`: only
+    those of another township than this one (each read narrowed by its index)."""
     sets = []
     if region:
         sets.append(select(_CASES.c.case_no).where(_region(principal, _CASES)))
     if principal.has("clerk", "field"):
-        sets.append(select(_CASES.c.case_no).where(_CASES.c.registered_org == principal.org_code))
+        sets.append(select(_CASES.c.case_no).where(_CASES.c.registered_org == principal.org_code,
+                                                   *([_CASES.c.township != outside] if outside else [])))
     if groups:
-        sets.append(select(_GROUPS.c.case_no).where(_GROUPS.c.group_code.in_(sorted(groups))))
+        sets.append(select(_GROUPS.c.case_no).where(_GROUPS.c.group_code.in_(sorted(groups)),
+                                                    *([_GROUPS.c.township != outside] if outside else [])))
     sets.append(select(TASK.c.case_no).where(TASK.c.assignee == principal.username, _not_excluded(principal)))
     return CASE_FACT.c.case_no.in_(union(*sets))
 
@@ -284,8 +288,9 @@ def fact_scope(principal: Principal) -> tuple[str, str, ColumnElement[bool] | No
         return slices.DEPARTMENT, own, and_(_fact_others(principal, others), ~handled)
     if principal.has("clerk", "field") and principal.org_kind == "township" and \
             not principal.has("department", "joint_office"):
-        return slices.TOWNSHIP, principal.org_code, and_(_fact_others(principal, _fact_groups(principal)),
-                                                    CASE_FACT.c.township != principal.org_code)
+        township = principal.org_code
+        return slices.TOWNSHIP, township, and_(_fact_others(principal, _fact_groups(principal), outside=township),
+                                               CASE_FACT.c.township != township)
     return None
 
 

@@ -102,7 +102,8 @@ def _hours(seconds: int | None) -> int | None:
     return None if seconds is None else seconds // 3600
 
 
-def _group_row(case_no: str, code: str, tasks: list[Mapping[str, Any]], amount: float) -> dict[str, Any]:
+def _group_row(case_no: str, township: str, code: str, tasks: list[Mapping[str, Any]],
+               amount: float) -> dict[str, Any]:
     still_open = [t for t in tasks if t["state"] == READY]
     completed = [clock.aware(t["completed_at"]) for t in tasks if t["state"] == COMPLETED and t["completed_at"]]
     received = min(clock.aware(t["created_at"]) for t in tasks)
@@ -113,9 +114,9 @@ def _group_row(case_no: str, code: str, tasks: list[Mapping[str, Any]], amount: 
                                                    and clock.aware(t["completed_at"]) > clock.aware(t["due_at"]))
                for t in tasks)
     dues = [clock.aware(t["due_at"]) for t in still_open if t["due_at"] is not None]
-    return {"case_no": case_no, "group_code": code, "received_at": received, "done": done, "overdue": late,
-            "open_due_at": min(dues) if dues else None, "handling_seconds": seconds, "handling_hours": _hours(seconds),
-            "amount": amount}
+    return {"case_no": case_no, "group_code": code, "township": township, "received_at": received, "done": done,
+            "overdue": late, "open_due_at": min(dues) if dues else None, "handling_seconds": seconds,
+            "handling_hours": _hours(seconds), "amount": amount}
 
 
 def _case_row(app: Mapping[str, Any], amount: float, rating: str | None) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def rows_of(conn: Connection, case_nos: Sequence[str]) -> FactRows:
         case_no = app["case_no"]
         found.cases.append(_case_row(app, sum(case_amounts[case_no].values()), ratings.get(case_no)))
         found.matters += _matter_rows(case_no, app["matters"], departments, group_amounts[case_no])
-        found.groups += [_group_row(case_no, code, rows, group_amounts[case_no].get(code, 0.0))
+        found.groups += [_group_row(case_no, app["township"], code, rows, group_amounts[case_no].get(code, 0.0))
                          for code, rows in tasks[case_no].items()]
     return found
 

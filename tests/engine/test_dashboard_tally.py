@@ -140,3 +140,22 @@ def test_which_requests_the_tally_serves(case_engine: Any, user: str, args: dict
         assert found.tally is None
     else:
         assert (found.tally.kind, found.tally.codes[0], found.rest is not None) == expected
+
+
+@pytest.mark.parametrize("revision", ["0024", "0025"])
+def test_an_upgrade_fills_the_rows_and_the_tally(county: Any, revision: str) -> None:
+    """From before the dashboard (0024) or before the tally (0025), upgrading to the head computes what the
+    steps had kept: the same tally."""
+    from alembic import command
+
+    from engine import schema
+
+    url = county.settings.database_url
+    kept = _tally(url)
+    config = schema.alembic_config(url)
+    command.downgrade(config, revision)
+    try:
+        command.upgrade(config, "head")
+    finally:
+        schema.upgrade(url)
+    assert _tally(url) == kept and kept
