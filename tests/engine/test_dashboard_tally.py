@@ -159,3 +159,24 @@ def test_an_upgrade_fills_the_rows_and_the_tally(county: Any, revision: str) -> 
     finally:
         schema.upgrade(url)
     assert _tally(url) == kept and kept
+
+
+def test_a_task_past_due_is_late_before_the_deadline_job_flags_it(county: Any) -> None:
+    """分部门's 超期 counts an open task past its due time at once, from the tally as from the fact rows."""
+    from datetime import timedelta
+
+    from engine import clock
+    from engine.tables import DEPT_FACT
+
+    with tx(county.settings.database_url) as session:
+        still_open = session.execute(select(DEPT_FACT.c.case_no).where(
+            DEPT_FACT.c.group_code == "yibao", DEPT_FACT.c.open_due_at.is_not(None))).scalars().all()
+    assert len(still_open) == 2
+    who = principal(county, "center1")
+
+    def late(per_case: bool = False, **args: Any) -> int:
+        rows = county.dashboard.chart(who, "departments", args, per_case=per_case)["table"].rows
+        return next(row["cells"][3] for row in rows if row["narrow"] == {"department": "yibao"})
+    assert late() == 0
+    with clock.frozen_at(clock.now() + timedelta(days=60)):
+        assert late() == 2 and late(per_case=True) == 2 and late(township="T02") == 2
