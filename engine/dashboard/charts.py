@@ -344,7 +344,7 @@ SLICE_FIELDS: dict[str, tuple[str, Callable[[Any], tuple[str, ...]]]] = {
 PERIOD_FIELDS = ("date_from", "date_to")
 
 
-def source(f: CaseFilter, scope: tuple[str, str, ColumnElement[bool] | None] | None,
+def source(f: CaseFilter, reference: ReferenceData, scope: tuple[str, str, ColumnElement[bool] | None] | None,
            where: ColumnElement[bool], groups: tuple[str, ...] | None, narrowed: bool) -> Source:
     """Where a chart of this filter under this scope (`scoping.fact_scope`) reads: the tally when one slice
     holds every case asked for — the scope's, or the county's narrowed to the one field of SLICE_FIELDS the
@@ -362,6 +362,7 @@ def source(f: CaseFilter, scope: tuple[str, str, ColumnElement[bool] | None] | N
         if named[0] != (kind, codes):
             return per_case
         rest = None  # the filter asks for the scope's slice alone
+    rest = None if rest is None else and_(rest, fact_clause(f, reference))  # the filter names its period alone
     return Source(where, tally.Slice(kind, codes, f.date_from, f.date_to), rest, groups, narrowed)
 
 

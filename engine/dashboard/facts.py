@@ -12,10 +12,11 @@ deadline job's overdue flag is only set on an open task already past its due tim
 already says.
 
 The tally (`fact_tally`, `tally_of`): the fact rows summed per local day of registration, per slice (the
-county; one township, channel, matter or department) and per dimension a chart groups by. `refresh` keeps
-it as a delta — the case's old fact rows (deleted, RETURNING them) subtracted, the new ones added, in one
-upsert of the keys that changed — so a county-wide chart reads a few thousand tally rows instead of a
-million fact rows. `rebuild_tally` computes it from the fact rows; the two agree (a test compares them).
+county; one township, channel, level, status, matter or department; the green channel; a 好差评 level) and
+per dimension a chart groups by. `refresh` keeps it as a delta — the case's old fact rows (deleted,
+RETURNING them) subtracted, the new ones added, in one upsert of the keys that changed — so a county-wide
+chart reads a few thousand tally rows instead of a million fact rows. `rebuild_tally` computes it from the
+fact rows; the two agree (a test compares them).
 """
 
 from __future__ import annotations
@@ -257,10 +258,16 @@ def _upsert(conn: Connection) -> Any:
         m: FACT_TALLY.c[m] + statement.excluded[m] for m in MEASURES})
 
 
+def _primary_key_order(key: Sequence[Any]) -> tuple[Any, ...]:
+    """A tally key (KEY order) as fact_tally's primary key orders it: slice, slice code, dim, day, code, sub.
+    Writes in this order: two transactions lock the rows they share in the same order (no deadlock), and a
+    rebuild appends to the index instead of inserting all over it."""
+    return key[0], key[1], key[3], key[2], key[4], key[5]
+
+
 def _tally_rows(tally: Mapping[Key, list[int]]) -> list[dict[str, Any]]:
-    """Rows in key order (two transactions lock the rows they share in the same order: no deadlock)."""
     return [{**dict(zip(KEY, key, strict=True)), **dict(zip(MEASURES, values, strict=True))}
-            for key, values in sorted(tally.items(), key=lambda item: (item[0][:2], str(item[0][2]), item[0][3:]))]
+            for key, values in sorted(tally.items(), key=lambda item: _primary_key_order(item[0]))]
 
 
 def add_to_tally(conn: Connection, new: FactRows, old: FactRows) -> int:
@@ -338,8 +345,7 @@ def rebuild_tally(conn: Connection, batch: int = BATCH) -> int:
             found += [dict(r._mapping) for r in conn.execute(select(table).join(
                 CASE_FACT, CASE_FACT.c.case_no == table.c.case_no).where(CASE_FACT.c.day.between(first, last)))]
         tally = tally_of(rows, regional)
-        bulk_insert_tally(conn, sorted(((*key, *values) for key, values in tally.items()),
-                                       key=lambda r: (r[0], r[1], r[3], r[2], r[4], r[5])))  # primary key order
+        bulk_insert_tally(conn, sorted(((*key, *values) for key, values in tally.items()), key=_primary_key_order))
         written += len(tally)
     return written
 

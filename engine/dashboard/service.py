@@ -76,7 +76,8 @@ class Dashboard:
             else:
                 where = and_(scoping.fact_filter(principal), charts.fact_clause(case_filter, self.reference))
                 narrowed = not (principal.has(*scoping.COUNTY_WIDE) and case_filter.empty)
-                source = charts.source(case_filter, None if per_case else scoping.fact_scope(principal), where,
+                scope = None if per_case else scoping.fact_scope(principal)
+                source = charts.source(case_filter, self.reference, scope, where,
                                        _shown_departments(principal, case_filter), narrowed)
                 by = str(args.get("by") or "")
                 query = charts.Query(case_filter, source, self.reference, clock.now(), by, charts.org_names(conn))

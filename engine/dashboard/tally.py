@@ -23,13 +23,12 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, exists, false, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, case, false, func, literal, select, true
 
 from engine.dashboard import facts
 from engine.tables import CASE_FACT, CASE_FACT_MATTER, DEPT_FACT, FACT_TALLY
 
 CF, CFM, DF, TALLY = CASE_FACT, CASE_FACT_MATTER, DEPT_FACT, FACT_TALLY
-_MATTERS, _GROUPS = CFM.alias("slice_matter"), DF.alias("slice_group")  # not correlated to a chart's own
 Measures = list[int]
 LATE_BATCH = 1000  # case numbers per statement (SQLite's bound parameters)
 
@@ -44,36 +43,14 @@ class Slice:
     date_from: date | None = None
     date_to: date | None = None
 
-    def clause(self) -> ColumnElement[bool]:
-        """SQL on case_fact: the cases of this slice and period (for the few rows read beside the tally)."""
-        member: dict[str, Any] = {
-            facts.COUNTY: lambda: true(),
-            facts.TOWNSHIP: lambda: CF.c.township.in_(self.codes),
-            facts.CHANNEL: lambda: CF.c.channel.in_(self.codes),
-            facts.LEVEL: lambda: CF.c.level.in_(self.codes),
-            facts.STATUS: lambda: CF.c.status.in_(self.codes),
-            facts.GREEN: lambda: CF.c.green.is_(True),
-            facts.RATING_SLICE: lambda: CF.c.rating.in_(self.codes),
-            facts.MATTER_SLICE: lambda: exists().where(_MATTERS.c.case_no == CF.c.case_no,
-                                                       _MATTERS.c.matter.in_(self.codes)),
-            facts.DEPARTMENT: lambda: exists().where(_GROUPS.c.case_no == CF.c.case_no,
-                                                     _GROUPS.c.group_code.in_(self.codes)),
-        }
-        return and_(member[self.kind](), self.days())
-
-    def days(self) -> ColumnElement[bool]:
-        """SQL on case_fact: registered in this slice's period."""
-        return and_(true(), *([CF.c.day >= self.date_from] if self.date_from else []),
-                    *([CF.c.day <= self.date_to] if self.date_to else []))
-
 
 @dataclass(frozen=True)
 class Source:
     """Where one chart reads: a tally slice (and the fact rows of `rest`), or the fact rows of `where`.
 
     `where` is always the whole predicate on case_fact (scope and filter): the few rows read beside the
-    tally (a department's open tasks past due and not yet flagged) use it. `groups`: the departments 分部门
-    shows (None: every one)."""
+    tally (a department's open tasks past due and not yet flagged) use it. `rest`: the scope's cases beyond
+    its slice, with the filter's period. `groups`: the departments 分部门 shows (None: every one)."""
 
     where: ColumnElement[bool]
     tally: Slice | None = None
@@ -108,7 +85,7 @@ def read(conn: Connection, source: Source, dim: str, by_day: bool = False) -> Fi
         return figures
     _tally(conn, figures, dim, source.tally, by_day)
     if source.rest is not None:
-        _rows(conn, figures, dim, and_(source.rest, source.tally.days()), replace(source, narrowed=True), by_day)
+        _rows(conn, figures, dim, source.rest, replace(source, narrowed=True), by_day)
     return figures
 
 
@@ -189,11 +166,6 @@ def _normal(dim: str, code: Any, sub: Any) -> tuple[str, str]:
 def late_unflagged(conn: Connection, source: Source, now: Any) -> dict[str, int]:
     """Per group, its open tasks past due that the deadline job has not flagged yet (the tally counts a
     group late once flagged; until then it is late by its due time alone)."""
-    if source.tally is None:
-        cases = source.where
-    else:  # the same cases, said so that each of these few rows is checked by index (no scan of the scope)
-        cases = or_(source.tally.clause(), and_(source.rest, source.tally.days()) if source.rest is not None
-                    else false())
     late = and_(DF.c.overdue == false(), DF.c.open_due_at < now,  # `=`, not IS: ix_dept_fact_late reads it
                 DF.c.group_code.in_(source.groups) if source.groups is not None else true())
     # First the county's few such rows by their index alone, then which of their cases are asked for: a
@@ -203,6 +175,7 @@ def late_unflagged(conn: Connection, source: Source, now: Any) -> dict[str, int]
     for start in range(0, len(case_nos), LATE_BATCH):
         for code, n in conn.execute(select(DF.c.group_code, func.count()).select_from(
                 DF.join(CF, CF.c.case_no == DF.c.case_no)).where(
-                DF.c.case_no.in_(case_nos[start:start + LATE_BATCH]), late, cases).group_by(DF.c.group_code)):
+                DF.c.case_no.in_(case_nos[start:start + LATE_BATCH]), late, source.where)
+                .group_by(DF.c.group_code)):
             found[code] += int(n)
     return dict(found)

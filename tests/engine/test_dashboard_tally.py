@@ -107,7 +107,8 @@ def _source(engine: Any, user: str, args: dict[str, str]) -> Any:
     with tx(engine.settings.database_url) as session:
         from engine.cases.case_query import parse_filter
         case_filter, _errors = parse_filter(session.connection(), engine.settings.reference, args)
-    return charts.source(case_filter, scoping.fact_scope(who), scoping.fact_filter(who), None, True)
+    return charts.source(case_filter, engine.settings.reference, scoping.fact_scope(who), scoping.fact_filter(who),
+                         None, True)
 
 
 @pytest.mark.parametrize(("user", "args", "expected"), [
