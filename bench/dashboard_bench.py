@@ -18,8 +18,9 @@ process_instance, human_task ⋈ human_task_group) under `scoping.case_filter` a
 whose totals are checked against the dashboard's.
 
 Usage: python bench/dashboard_bench.py [--cases N] [--repeat N] [--quick] [--database-url URL] [--keep PATH]
-       [--reuse]
+       [--reuse] [--seed-only]
 --reuse: the database (--keep's SQLite file, or the PostgreSQL URL) already holds the seeded cases: time only.
+--seed-only: seed the database (to reuse later) and time nothing.
 --quick: 50,000 cases (250,000 tasks). A PostgreSQL URL must name a database whose name contains "bench" or
 "test": its tables are dropped and recreated. The last line printed is `summary: name=value …`.
 """
@@ -72,8 +73,8 @@ FILTERS: list[tuple[str, dict[str, str]]] = [
     ("none", {}), ("township", {"township": "T03"}), ("department", {"department": "minzheng"}),
     ("month", {"date_from": MONTH[0].isoformat(), "date_to": MONTH[1].isoformat()}), ("matter", {"matter": "dibao"})]
 SCOPED_USERS = ("mz1", "town1")  # unfiltered, besides the center's mix
-# Requests beyond the mix, timed apart: the tally's other slices, and what reads the fact rows (村, 救助类型,
-# two filters at once, a village's scope).
+# Requests beyond the mix, timed apart: the tally's other slices (救助类型 and a status with a level among them),
+# and what reads the fact rows (村, two filters at once, a village's scope; two broad ones last).
 OTHERS: list[tuple[str, str, dict[str, str]]] = [
     ("level", "center1", {"level": "village"}), ("status", "center1", {"status": "completed"}),
     ("green", "center1", {"green": "1"}), ("quarter+channel", "center1", {
@@ -81,7 +82,13 @@ OTHERS: list[tuple[str, str, dict[str, str]]] = [
     ("village", "center1", {"village": "T03V01"}), ("assistance_type", "center1", {"assistance_type": "dibao"}),
     ("township+matter", "center1", {"township": "T03", "matter": "dibao"}),
     ("level+status", "center1", {"level": "village", "status": "completed"}),
-    ("village user", "village1", {}), ("department+township", "mz1", {"township": "T03"})]
+    ("village user", "village1", {}), ("department+township", "mz1", {"township": "T03"}),
+    ("township+channel", "center1", {"township": "T03", "channel": "online"}),
+    ("township+department", "center1", {"township": "T03", "department": "minzheng"}),
+    ("department+status", "center1", {"department": "minzheng", "status": "running"}),
+    ("township user+matter", "town1", {"matter": "dibao"}), ("department user+matter", "mz1", {"matter": "dibao"}),
+    ("matter+status", "center1", {"matter": "dibao", "status": "completed"}),
+    ("channel+level", "center1", {"channel": "online", "level": "village"})]
 
 
 def _case(i: int, rng: random.Random, definition_id: int, version: str) -> tuple[dict[str, Any], ...]:
@@ -343,6 +350,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url")
     parser.add_argument("--keep", type=Path, help="SQLite: write the database here (kept) instead of a temp dir")
+    parser.add_argument("--seed-only", action="store_true", help="seed (with --keep or a PostgreSQL URL), time nothing")
     args = parser.parse_args()
     if args.quick:
         args.cases, args.repeat = QUICK["cases"], QUICK["repeat"]
@@ -368,6 +376,8 @@ def main() -> None:
         print(f"{args.cases:,} cases and {load['tasks']:,} tasks seeded in {load['seed_s']:.0f} s; fact rows by "
               f"rebuild_case_facts in {load['facts_s']:.0f} s; tally ({load['tally_rows']:,} rows) by rebuild_tally "
               f"in {load['tally_s']:.0f} s; analyze {load['analyze_s']:.0f} s", flush=True)
+        if args.seed_only:
+            return
         with clock.frozen_at(NOW):
             print(f"dashboard, {args.repeat} rounds of {len(requests(engine))} requests per chart:")
             charts = time_charts(engine, args.repeat)

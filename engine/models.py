@@ -770,10 +770,13 @@ class CaseFactMatter(Base):
     """One matter of a case on the dashboard, with the amount its department granted (`facts`)."""
 
     __tablename__ = "case_fact_matter"
-    __table_args__ = (Index("ix_case_fact_matter_matter", "matter", "case_no", "amount"),)
+    __table_args__ = (Index("ix_case_fact_matter_matter", "matter", "case_no", "amount"),
+                      Index("ix_case_fact_matter_township", "matter", "township", "case_no"))
 
     case_no: Mapped[str] = mapped_column(String(40), primary_key=True)
     matter: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # the case's township, as case_fact says: a matter's cases in one township are one index range
+    township: Mapped[str] = mapped_column(String(60), default="", server_default="")
     amount: Mapped[float] = mapped_column(Float, default=0)
 
 
@@ -803,15 +806,16 @@ class DeptFact(Base):
 
 class FactTally(Base):
     """The dashboard's tally (`engine.dashboard.facts.tally_of`): the fact rows of the cases registered on one
-    local day, summed per slice (the county; a township, channel, matter or department) and per dimension a
-    chart groups by (`dim`: status, channel, level, hour, handling, region, matter, dept, dept_days, with its
-    `code` and `sub`). Kept as a delta by `facts.refresh` in the transaction of the change."""
+    local day, summed per slice (the county; a township, channel, level or department; a case's matters
+    together; its status and level …) and per dimension a chart groups by (`dim`: status, channel, level,
+    hour, handling, region, matter, dept, dept_days, with its `code` and `sub`). Kept as a delta by
+    `facts.refresh` in the transaction of the change."""
 
     __tablename__ = "fact_tally"
     __table_args__ = {"sqlite_with_rowid": False}
 
     slice: Mapped[str] = mapped_column(String(20), primary_key=True)
-    slice_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    slice_code: Mapped[str] = mapped_column(String(400), primary_key=True)  # MATTERS: several matter codes
     dim: Mapped[str] = mapped_column(String(20), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     code: Mapped[str] = mapped_column(String(100), primary_key=True)

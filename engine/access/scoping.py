@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, and_, exists, false, or_, select, true, union
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, exists, false, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from engine.access.principals import GROUP_ORG_KINDS, Principal, principal_of
@@ -240,43 +240,49 @@ def _fact_groups(principal: Principal) -> set[str]:
     return groups
 
 
-def _elsewhere(table: FromClause, township: str) -> ColumnElement[bool]:
-    """Another township than this one, said as two ranges (an index reads them; `!=` reads the township too)."""
-    return or_(table.c.township < township, table.c.township > township)
+def _elsewhere(table: FromClause, township: str) -> list[ColumnElement[bool]]:
+    """Another township than this one, as two ranges: each, with its other conditions, is one index read
+    (`!=` reads the township's rows too; an OR of the two leaves a planner a township filter on every row)."""
+    return [table.c.township < township, table.c.township > township]
 
 
 def _fact_others(principal: Principal, groups: Iterable[str], region: bool = False,
-                 outside: str | None = None) -> ColumnElement[bool]:
+                 outside: str | None = None, within: str = "") -> ColumnElement[bool]:
     """SQL on case_fact: the cases of these groups' tasks, those registered at a clerk's window (and with
     `region` those of its township or village), those with a task assigned to the user — one union of index
     reads, which a planner drives from (a region's cases are thousands, the others few). `outside`: only
-    those of another township than this one (each read narrowed by its index)."""
-    sets = []
+    those of another township than this one; `within`: only those of this township (each read narrowed by
+    its index; the few assigned ones are not)."""
+    def narrowed(table: FromClause, *where: ColumnElement[bool]) -> list[Select[Any]]:
+        ranges = _elsewhere(table, outside) if outside else [true()]
+        return [select(table.c.case_no).where(*where, township, *([table.c.township == within] if within else []))
+                for township in ranges]
+
+    sets: list[Select[Any]] = []
     if region:
-        sets.append(select(_CASES.c.case_no).where(_region(principal, _CASES)))
+        sets += narrowed(_CASES, _region(principal, _CASES))
     if principal.has("clerk", "field"):
-        sets.append(select(_CASES.c.case_no).where(_CASES.c.registered_org == principal.org_code,
-                                                   *([_elsewhere(_CASES, outside)] if outside else [])))
+        sets += narrowed(_CASES, _CASES.c.registered_org == principal.org_code)
     if groups:
-        sets.append(select(_GROUPS.c.case_no).where(_GROUPS.c.group_code.in_(sorted(groups)),
-                                                    *([_elsewhere(_GROUPS, outside)] if outside else [])))
+        sets += narrowed(_GROUPS, _GROUPS.c.group_code.in_(sorted(groups)))
     sets.append(select(TASK.c.case_no).where(TASK.c.assignee == principal.username, _not_excluded(principal)))
     return CASE_FACT.c.case_no.in_(union(*sets))
 
 
-def fact_filter(principal: Principal) -> ColumnElement[bool]:
+def fact_filter(principal: Principal, township: str = "") -> ColumnElement[bool]:
     """SQL predicate on case_fact (the dashboard, `engine.dashboard`): the cases `case_filter` lets this user
     see, said over the fact rows — a group that held a task of the case is its `dept_fact` row, so the
-    department, the joint office and a task's candidate groups are one index range each."""
+    department, the joint office and a task's candidate groups are one index range each. `township`: the
+    caller also asks for that township alone, so each index read is narrowed to it (the same cases then)."""
     if principal.has(*COUNTY_WIDE):
         return true()
     if not principal.has(*STAFF_ROLES):
         return false()  # the 12345 account has no dashboard (`ACTIONS`)
     if not principal.has("clerk", "field"):
-        return _fact_others(principal, _fact_groups(principal))
+        return _fact_others(principal, _fact_groups(principal), within=township)
     if principal.org_kind in ("township", "village"):  # a region: one more index read in the union
-        return _fact_others(principal, _fact_groups(principal), region=True)
-    return or_(_region(principal, CASE_FACT), _fact_others(principal, _fact_groups(principal)))
+        return _fact_others(principal, _fact_groups(principal), region=True, within=township)
+    return or_(_region(principal, CASE_FACT), _fact_others(principal, _fact_groups(principal), within=township))
 
 
 def fact_scope(principal: Principal) -> tuple[str, str, ColumnElement[bool] | None] | None:
@@ -313,6 +319,8 @@ def rating_filter(principal: Principal | None) -> ColumnElement[bool]:
     if principal.has("clerk", "field"):
         clauses.append(RATING.c.org_code.in_(sorted({principal.org_code, *principal.covers})))
     return or_(*clauses) if clauses else false()
+
+
 def complaint_filter(principal: Principal) -> ColumnElement[bool]:
     """SQL predicate on complaint: the complaints this user may read (e.g. count): the county-wide roles every
     one, staff of an organisation those it handles or that are about it (a township: its villages' too);

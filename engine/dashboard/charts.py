@@ -96,15 +96,22 @@ def fact_clause(f: CaseFilter, reference: ReferenceData) -> ColumnElement[bool]:
         clauses.append(CF.c.status.in_(status.FILTERS.get(f.status, ("", ()))[1] or ("",)))
     if f.satisfaction:
         clauses.append(CF.c.rating == f.satisfaction)
-    matters = [f.matter] if f.matter else []
+    # a matter's, a 救助类型's or a department's cases: an index range, narrowed to the township asked for (the
+    # fact rows carry the case's township)
     if f.assistance_type:
         codes = [c for c, m in reference.matters().items() if m.get("assistance_type") == f.assistance_type]
-        clauses.append(CF.c.case_no.in_(select(CFM.c.case_no).where(CFM.c.matter.in_(codes or [""]))))
-    if matters:
-        clauses.append(CF.c.case_no.in_(select(CFM.c.case_no).where(CFM.c.matter == f.matter)))
+        clauses.append(CF.c.case_no.in_(select(CFM.c.case_no).where(CFM.c.matter.in_(codes or [""]),
+                                                                    *_in_township(CFM, f))))
+    if f.matter:
+        clauses.append(CF.c.case_no.in_(select(CFM.c.case_no).where(CFM.c.matter == f.matter, *_in_township(CFM, f))))
     if f.department:
-        clauses.append(CF.c.case_no.in_(select(DF.c.case_no).where(DF.c.group_code == f.department)))
+        clauses.append(CF.c.case_no.in_(select(DF.c.case_no).where(DF.c.group_code == f.department,
+                                                                   *_in_township(DF, f))))
     return and_(true(), *clauses)
+
+
+def _in_township(table: Any, f: CaseFilter) -> list[ColumnElement[bool]]:
+    return [table.c.township == f.township] if f.township else []
 
 
 N, ENDED, CENTS, DONE, LATE, SECONDS = range(6)  # the measures' places (`facts.MEASURES`)
@@ -229,10 +236,11 @@ def departments(conn: Connection, q: Query) -> Table:
         {"key": "average", "label": str(_l("平均办理时长（天）"))},
         {"key": "p90", "label": str(_l("90%办理时长（天）"))}],
         note=str(_l("办理时长：部门收到案件至其最后一项任务办结；90% 的案件在所示天数内办结（按整天计）")))
-    totals = tally.read(conn, q.source, "dept").by(1)
+    dept, dept_days = tally.read_departments(conn, q.source)
+    totals = dept.by(1)
     late = tally.late_unflagged(conn, q.source, q.now)
     hist: dict[str, dict[int, int]] = defaultdict(dict)
-    for (_day, code, days), values in tally.read(conn, q.source, "dept_days").items():
+    for (_day, code, days), values in dept_days.items():
         hist[code][int(days)] = hist[code].get(int(days), 0) + values[N]
     for code in q.reference.departments():
         if code not in totals:
@@ -333,33 +341,67 @@ def regions(conn: Connection, q: Query) -> Table:
     return table
 
 
-# The filter's fields a tally slice stands for, with the slice's codes; any other field (村, 救助类型) and any
-# two of them at once read the fact rows.
-SLICE_FIELDS: dict[str, tuple[str, Callable[[Any], tuple[str, ...]]]] = {
-    "township": (facts.TOWNSHIP, lambda v: (v,)), "channel": (facts.CHANNEL, lambda v: (v,)),
-    "level": (facts.LEVEL, lambda v: (v,)), "matter": (facts.MATTER_SLICE, lambda v: (v,)),
-    "department": (facts.DEPARTMENT, lambda v: (v,)),
-    "status": (facts.STATUS, lambda v: status.FILTERS.get(v, ("", ("",)))[1] or ("",)),
-    "green": (facts.GREEN, lambda v: ("1",)), "satisfaction": (facts.RATING_SLICE, lambda v: (v,))}
+def _statuses(f: CaseFilter) -> tuple[str, ...]:
+    return status.FILTERS.get(f.status, ("", ("",)))[1] or ("",)
+
+
+def _matters_match(f: CaseFilter, reference: ReferenceData) -> Callable[[list[str]], bool]:
+    kinds = {code: m.get("assistance_type") for code, m in reference.matters().items()}
+    return lambda parts: ((not f.matter or f.matter in parts)
+                          and (not f.assistance_type or any(kinds.get(p) == f.assistance_type for p in parts)))
+
+
+def _status_match(f: CaseFilter, reference: ReferenceData) -> Callable[[list[str]], bool]:
+    wanted = _statuses(f)
+    return lambda parts: parts[0] in wanted and (not f.level or parts[-1] == f.level)
+
+
+# The tally's slices a filter may name, in the order tried: the filter's fields each stands for, and its codes
+# for a filter — given (one value each), or the codes the tally holds that a test of their parts accepts.
+SLICES: list[tuple[str, frozenset[str], Callable[[CaseFilter, ReferenceData], Any]]] = [
+    (facts.TOWNSHIP, frozenset({"township"}), lambda f, r: (f.township,)),
+    (facts.CHANNEL, frozenset({"channel"}), lambda f, r: (f.channel,)),
+    (facts.LEVEL, frozenset({"level"}), lambda f, r: (f.level,)),
+    (facts.DEPARTMENT, frozenset({"department"}), lambda f, r: (f.department,)),
+    (facts.GREEN, frozenset({"green"}), lambda f, r: ("1",)),
+    (facts.RATING_SLICE, frozenset({"satisfaction"}), lambda f, r: (f.satisfaction,)),
+    (facts.MATTERS, frozenset({"matter", "assistance_type"}), _matters_match),
+    (facts.STATUS, frozenset({"status", "level"}), _status_match),
+]
 PERIOD_FIELDS = ("date_from", "date_to")
 
 
-def source(f: CaseFilter, reference: ReferenceData, scope: tuple[str, str, ColumnElement[bool] | None] | None,
-           where: ColumnElement[bool], groups: tuple[str, ...] | None, narrowed: bool) -> Source:
+def _named_slice(conn: Connection, f: CaseFilter, reference: ReferenceData) -> tuple[str, tuple[str, ...]] | None:
+    """The tally slice (kind, codes) that holds exactly the cases the filter's fields (its period aside) name:
+    ("", ("",)) for none, None when no slice does."""
+    named = {name for name in FILTER_FIELDS if name not in PERIOD_FIELDS and getattr(f, name)}
+    if not named:
+        return facts.COUNTY, ("",)
+    for kind, fields, codes in SLICES:
+        if named <= fields:
+            found = codes(f, reference)
+            if callable(found):
+                found = tuple(c for c in tally.slice_codes(conn, kind) if found(facts.code_parts(kind, c)))
+            return kind, found
+    return None
+
+
+def source(conn: Connection, f: CaseFilter, reference: ReferenceData,
+           scope: tuple[str, str, ColumnElement[bool] | None] | None, where: ColumnElement[bool],
+           groups: tuple[str, ...] | None, narrowed: bool) -> Source:
     """Where a chart of this filter under this scope (`scoping.fact_scope`) reads: the tally when one slice
-    holds every case asked for — the scope's, or the county's narrowed to the one field of SLICE_FIELDS the
-    filter names — else the fact rows under `where`."""
+    holds every case asked for — the scope's, or the county's narrowed to the slice that stands for the
+    filter's fields (`SLICES`) — else the fact rows under `where`."""
     per_case = Source(where, groups=groups, narrowed=narrowed)
-    others = [name for name in FILTER_FIELDS if name not in (*SLICE_FIELDS, *PERIOD_FIELDS) and getattr(f, name)]
-    named = [(kind, codes(getattr(f, name))) for name, (kind, codes) in SLICE_FIELDS.items() if getattr(f, name)]
-    if scope is None or others or len(named) > 1:
+    named = None if scope is None else _named_slice(conn, f, reference)
+    if scope is None or named is None:
         return per_case
     kind, code, rest = scope
     codes: tuple[str, ...] = (code,)
-    if named and kind == facts.COUNTY:
-        (kind, codes), rest = named[0], None
-    elif named:
-        if named[0] != (kind, codes):
+    if kind == facts.COUNTY:
+        (kind, codes), rest = named, None
+    elif named[0] != facts.COUNTY:
+        if named != (kind, codes):
             return per_case
         rest = None  # the filter asks for the scope's slice alone
     rest = None if rest is None else and_(rest, fact_clause(f, reference))  # the filter names its period alone

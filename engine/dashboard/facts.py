@@ -12,7 +12,8 @@ deadline job's overdue flag is only set on an open task already past its due tim
 already says.
 
 The tally (`fact_tally`, `tally_of`): the fact rows summed per local day of registration, per slice (the
-county; one township, channel, level, status, matter or department; the green channel; a 好差评 level) and
+county; one township, channel, level or department; the green channel; a 好差评 level; a case's matters
+together; its status and level) and
 per dimension a chart groups by. `refresh` keeps it as a delta — the case's old fact rows (deleted,
 RETURNING them) subtracted, the new ones added, in one upsert of the keys that changed — so a county-wide
 chart reads a few thousand tally rows instead of a million fact rows. `rebuild_tally` computes it from the
@@ -68,10 +69,14 @@ _DELETES = [delete(t).where(t.c.case_no.in_(bindparam("case_nos", expanding=True
 # The tally's key and its measures (`fact_tally`).
 KEY = ("slice", "slice_code", "day", "dim", "code", "sub")
 MEASURES = ("n", "ended", "cents", "done", "late", "seconds")
-# Slices: the county (""), and the one township, channel, level, status, matter, department, green channel or
-# first 好差评 level a filter or a scope names.
-COUNTY, TOWNSHIP, CHANNEL, MATTER_SLICE, DEPARTMENT = "", "township", "channel", "matter", "department"
-LEVEL, STATUS, GREEN, RATING_SLICE = "level", "status", "green", "rating"
+# Slices: the county (""), and the one township, channel, level, department, green channel or first 好差评
+# level a filter or a scope names. Two are keyed by several of a case's values (`slice_code`), so a filter of
+# any of them is a union of their codes, each case in one: MATTERS by the case's matters together (a matter,
+# a 救助类型 — the catalog's, when the chart is read — or both), STATUS by status and level (a status, or a
+# status and a level).
+COUNTY, TOWNSHIP, CHANNEL, MATTERS, DEPARTMENT = "", "township", "channel", "matters", "department"
+LEVEL, STATUS, GREEN, RATING_SLICE = "level", "status_level", "green", "rating"
+MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status or level code
 # Groups that are no department on the dashboard (分部门): the center and the regions' own windows.
 REGIONAL_KINDS = ("center", "township", "village")
 # 办理时长分布: upper bounds in days (the last bucket is open).
@@ -132,7 +137,7 @@ def _case_row(app: Mapping[str, Any], amount: float, rating: str | None) -> dict
             "amount": amount, "rating": rating}
 
 
-def _matter_rows(case_no: str, matters: Iterable[Any], departments: Mapping[str, str],
+def _matter_rows(case_no: str, township: str, matters: Iterable[Any], departments: Mapping[str, str],
                  amounts: Mapping[str, float]) -> list[dict[str, Any]]:
     """A case's matters; a department's amount goes to the first of its matters the case names."""
     rows: list[dict[str, Any]] = []
@@ -141,7 +146,7 @@ def _matter_rows(case_no: str, matters: Iterable[Any], departments: Mapping[str,
         department = departments.get(code, "")
         amount = amounts.get(department, 0.0) if department not in paid else 0.0
         paid.add(department)
-        rows.append({"case_no": case_no, "matter": code, "amount": amount})
+        rows.append({"case_no": case_no, "matter": code, "township": township, "amount": amount})
     return rows
 
 
@@ -166,7 +171,8 @@ def rows_of(conn: Connection, case_nos: Sequence[str]) -> FactRows:
     for app in apps:
         case_no = app["case_no"]
         found.cases.append(_case_row(app, sum(case_amounts[case_no].values()), ratings.get(case_no)))
-        found.matters += _matter_rows(case_no, app["matters"], departments, group_amounts[case_no])
+        found.matters += _matter_rows(case_no, app["township"], app["matters"], departments,
+                                      group_amounts[case_no])
         found.groups += [_group_row(case_no, app["township"], code, rows, group_amounts[case_no].get(code, 0.0))
                          for code, rows in tasks[case_no].items()]
     return found
@@ -185,6 +191,23 @@ def handling_days(hours: int) -> int:
 def cents(amount: float | None) -> int:
     """An amount in 元 as whole 分 (sums of them do not drift)."""
     return round((amount or 0) * 100)
+
+
+def matters_code(matters: Iterable[str]) -> str:
+    """The MATTERS slice code of a case's matters (sorted, each once); "" for none."""
+    return MATTER_SEPARATOR.join(sorted(set(matters)))
+
+
+def status_code(case_status: str, level: str) -> str:
+    """The STATUS slice code of a case's status and level."""
+    return f"{case_status}{PART_SEPARATOR}{level or ''}"
+
+
+def code_parts(kind: str, code: str) -> list[str]:
+    """A compound slice code's parts: the matters (MATTERS), or [status, level] (STATUS)."""
+    if kind == MATTERS:
+        return code.split(MATTER_SEPARATOR) if code else []
+    return code.split(PART_SEPARATOR, 1)
 
 
 def regional_groups(conn: Connection) -> set[str]:
@@ -228,11 +251,13 @@ def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
         dims += [("matter", m["matter"], "", _measures(amount=cents(m["amount"]))) for m in matters[case_no]]
         by_group = {g["group_code"]: _group_dims(g) for g in groups[case_no]}
         every_group = [dim for found_dims in by_group.values() for dim in found_dims]
+        combination = matters_code(m["matter"] for m in matters[case_no])
         slices = [(COUNTY, "", every_group), (TOWNSHIP, row["township"], every_group),
                   (CHANNEL, row["channel"], every_group), (LEVEL, row["level"], every_group),
-                  (STATUS, status, every_group), *([(GREEN, "1", every_group)] if row["green"] else []),
+                  (STATUS, status_code(status, row["level"]), every_group),
+                  *([(GREEN, "1", every_group)] if row["green"] else []),
                   *([(RATING_SLICE, row["rating"], every_group)] if row["rating"] else []),
-                  *((MATTER_SLICE, m["matter"], every_group) for m in matters[case_no]),
+                  *([(MATTERS, combination, every_group)] if combination else []),
                   *((DEPARTMENT, code, own) for code, own in by_group.items())]  # a department: its own row
         day = row["day"]
         for slice_name, slice_code, group_dims in slices:

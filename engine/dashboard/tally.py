@@ -1,7 +1,8 @@
 """Where a chart's figures come from: the tally (`fact_tally`) when it holds the cases asked for, else the fact rows.
 
 Each chart asks `read(conn, source, dim)` for one dimension (`facts.tally_of`'s: status, channel, level, hour,
-handling, region, matter, dept, dept_days) and gets `Figures`: per (day or None, code, sub) the measures. A
+handling, region, matter; 分部门 `read_departments` for dept and dept_days, one read of the fact rows for both)
+and gets `Figures`: per (day or None, code, sub) the measures. A
 `Source` says where they come from:
 
 - the tally's slice (the county; one township, channel, level, status, matter, department, the green
@@ -89,6 +90,33 @@ def read(conn: Connection, source: Source, dim: str, by_day: bool = False) -> Fi
     return figures
 
 
+def read_departments(conn: Connection, source: Source) -> tuple[Figures, Figures]:
+    """分部门's two dimensions (dept, dept_days) at once: from the fact rows one read gives both."""
+    dept, days = Figures(), Figures()
+    if source.tally is None:
+        _dept_rows(conn, dept, days, source.where, source)
+        return dept, days
+    _tally(conn, dept, "dept", source.tally, False)
+    _tally(conn, days, "dept_days", source.tally, False)
+    if source.rest is not None:
+        _dept_rows(conn, dept, days, source.rest, replace(source, narrowed=True))
+    return dept, days
+
+
+def _dept_rows(conn: Connection, dept: Figures, days: Figures, where: ColumnElement[bool], source: Source) -> None:
+    """The dept and dept_days figures (`facts._group_dims`' rules) from one GROUP BY of the groups' rows."""
+    keys = [DF.c.group_code, DF.c.done, DF.c.overdue, DF.c.handling_hours]
+    shown = DF.c.group_code.in_(source.groups) if source.groups is not None else true()
+    table = DF.join(CF, CF.c.case_no == DF.c.case_no) if source.narrowed else DF
+    query = select(*keys, func.count(), func.sum(DF.c.handling_seconds)).select_from(table).where(
+        where if source.narrowed else true(), shown).group_by(*keys)
+    for row in conn.execute(query):
+        code, done, n = str(row[0]), bool(row[1]), int(row[4])
+        dept.add((None, code, ""), [n, 0, 0, n if done else 0, n if row[2] else 0, (row[5] or 0) if done else 0])
+        if done and row[3] is not None:
+            days.add((None, code, str(facts.handling_days(int(row[3])))), [n])
+
+
 def _tally(conn: Connection, figures: Figures, dim: str, part: Slice, by_day: bool) -> None:
     day = TALLY.c.day if by_day else literal(None)
     keys = [TALLY.c.day] if by_day else []
@@ -99,6 +127,18 @@ def _tally(conn: Connection, figures: Figures, dim: str, part: Slice, by_day: bo
     for row in conn.execute(query):
         if row[3]:  # no rows counted: a key a delta brought back to zero (a rebuild drops them)
             figures.add((row[0], row[1], row[2]), row[3:])
+
+
+def slice_codes(conn: Connection, kind: str) -> list[str]:
+    """Every code the tally holds for a slice kind (a few dozen matter combinations or statuses and levels),
+    one index probe each: a recursive query steps from each code to the next (a loose index scan)."""
+    first = select(TALLY.c.slice_code.label("code")).where(TALLY.c.slice == kind).order_by(
+        TALLY.c.slice_code).limit(1).subquery()
+    codes = select(first.c.code).cte("codes", recursive=True)
+    following = select(TALLY.c.slice_code).where(TALLY.c.slice == kind, TALLY.c.slice_code > codes.c.code).order_by(
+        TALLY.c.slice_code).limit(1).scalar_subquery()
+    codes = codes.union_all(select(following).where(codes.c.code.is_not(None)))
+    return [code for code in conn.execute(select(codes.c.code)).scalars() if code is not None]
 
 
 def _count(column: ColumnElement[Any]) -> ColumnElement[int]:
@@ -128,15 +168,7 @@ def _rows(conn: Connection, figures: Figures, dim: str, where: ColumnElement[boo
         code, sub, measures = CF.c.township, CF.c.village, [one, ended]
     elif dim == "matter":
         table, code, measures = CFM, CFM.c.matter, [one, zero, func.sum(CFM.c.amount)]
-    elif dim in ("dept", "dept_days"):
-        table, code = DF, DF.c.group_code
-        extra = DF.c.group_code.in_(source.groups) if source.groups is not None else true()
-        if dim == "dept":
-            measures = [one, zero, zero, _count(DF.c.done.is_(True)), _count(DF.c.overdue.is_(True)),
-                        func.sum(case((DF.c.done.is_(True), DF.c.handling_seconds), else_=0))]
-        else:
-            sub, extra = DF.c.handling_hours, and_(extra, DF.c.done.is_(True), DF.c.handling_hours.is_not(None))
-    else:
+    else:  # dept and dept_days: `read_departments`
         raise ValueError(dim)
     assert code is not None
     joined = table is not CF and (source.narrowed or by_day)
@@ -158,8 +190,6 @@ def _normal(dim: str, code: Any, sub: Any) -> tuple[str, str]:
     """A fact row's code and sub as the tally keys them."""
     if dim == "handling":
         return str(facts.handling_bucket(int(code))), ""
-    if dim == "dept_days":
-        return str(code), str(facts.handling_days(int(sub)))
     return str(code), "" if sub is None else str(sub)
 
 
