@@ -5,9 +5,11 @@ handling, region, matter; 分部门 `read_departments` for dept and dept_days, o
 and gets `Figures`: per (day or None, code, sub) the measures. A
 `Source` says where they come from:
 
-- the tally's slice (the county; one township, channel, level, status, matter, department, the green
-  channel or a 好差评 level) over the filter's days — when the user's scope is a slice (`scoping.fact_scope`)
-  and the filter names no other field, or the scope is the county and the filter names one — plus, for a
+- the tally's slice (the county; one township, channel, level, department, the green channel or a 好差评
+  level; the codes of a compound slice — matters together, status and level — that a filter's fields
+  accept, `slice_codes`) over the filter's days — when the user's scope is a slice (`scoping.fact_scope`)
+  and the filter names no other field, or the scope is the county and one slice stands for the fields the
+  filter names (`charts.SLICES`) — plus, for a
   scope wider than its slice (a township's field staff also see the cases registered at their window for
   elsewhere, or assigned to them), the fact rows of those few other cases (`rest`);
 - else the fact rows under the scope and the filter (`where`), grouped by the same dimension.
