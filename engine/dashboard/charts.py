@@ -345,17 +345,21 @@ def _statuses(f: CaseFilter) -> tuple[str, ...]:
     return status.FILTERS.get(f.status, ("", ("",)))[1] or ("",)
 
 
-def _matters_match(f: CaseFilter, reference: ReferenceData) -> Callable[[list[str]], bool]:
+def _parts_match(f: CaseFilter, reference: ReferenceData) -> Callable[[dict[str, str]], bool]:
+    """A test of a compound slice code's values (`facts.code_parts`) against the filter's fields."""
     kinds = {code: m.get("assistance_type") for code, m in reference.matters().items()}
-    return lambda parts: ((not f.matter or f.matter in parts)
-                          and (not f.assistance_type or any(kinds.get(p) == f.assistance_type for p in parts)))
+    statuses = _statuses(f)
+
+    def accepts(parts: dict[str, str]) -> bool:
+        matters = parts["matters"].split(facts.MATTER_SEPARATOR) if "matters" in parts else []
+        return ((not f.matter or f.matter in matters)
+                and (not f.assistance_type or any(kinds.get(m) == f.assistance_type for m in matters))
+                and (not f.status or parts["status"] in statuses)
+                and all(not getattr(f, name) or parts[name] == getattr(f, name) for name in ("level", "channel")))
+    return accepts
 
 
-def _status_match(f: CaseFilter, reference: ReferenceData) -> Callable[[list[str]], bool]:
-    wanted = _statuses(f)
-    return lambda parts: parts[0] in wanted and (not f.level or parts[-1] == f.level)
-
-
+FILTERS_OF = {"matters": ("matter", "assistance_type")}  # a compound slice's field: the filter's fields it answers
 # The tally's slices a filter may name, in the order tried: the filter's fields each stands for, and its codes
 # for a filter — given (one value each), or the codes the tally holds that a test of their parts accepts.
 SLICES: list[tuple[str, frozenset[str], Callable[[CaseFilter, ReferenceData], Any]]] = [
@@ -365,8 +369,8 @@ SLICES: list[tuple[str, frozenset[str], Callable[[CaseFilter, ReferenceData], An
     (facts.DEPARTMENT, frozenset({"department"}), lambda f, r: (f.department,)),
     (facts.GREEN, frozenset({"green"}), lambda f, r: ("1",)),
     (facts.RATING_SLICE, frozenset({"satisfaction"}), lambda f, r: (f.satisfaction,)),
-    (facts.MATTERS, frozenset({"matter", "assistance_type"}), _matters_match),
-    (facts.STATUS, frozenset({"status", "level"}), _status_match),
+    *((kind, frozenset(name for field in fields for name in FILTERS_OF.get(field, (field,))), _parts_match)
+      for kind, fields in facts.COMPOUND.items()),
 ]
 PERIOD_FIELDS = ("date_from", "date_to")
 

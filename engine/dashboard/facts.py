@@ -12,8 +12,8 @@ deadline job's overdue flag is only set on an open task already past its due tim
 already says.
 
 The tally (`fact_tally`, `tally_of`): the fact rows summed per local day of registration, per slice (the
-county; one township, channel, level or department; the green channel; a 好差评 level; a case's matters
-together; its status and level) and
+county; one township, channel, level or department; the green channel; a 好差评 level; a case's values
+together — matters; status and level; matters and status; channel and level) and
 per dimension a chart groups by. `refresh` keeps it as a delta — the case's old fact rows (deleted,
 RETURNING them) subtracted, the new ones added, in one upsert of the keys that changed — so a county-wide
 chart reads a few thousand tally rows instead of a million fact rows. `rebuild_tally` computes it from the
@@ -70,13 +70,17 @@ _DELETES = [delete(t).where(t.c.case_no.in_(bindparam("case_nos", expanding=True
 KEY = ("slice", "slice_code", "day", "dim", "code", "sub")
 MEASURES = ("n", "ended", "cents", "done", "late", "seconds")
 # Slices: the county (""), and the one township, channel, level, department, green channel or first 好差评
-# level a filter or a scope names. Two are keyed by several of a case's values (`slice_code`), so a filter of
-# any of them is a union of their codes, each case in one: MATTERS by the case's matters together (a matter,
-# a 救助类型 — the catalog's, when the chart is read — or both), STATUS by status and level (a status, or a
-# status and a level).
-COUNTY, TOWNSHIP, CHANNEL, MATTERS, DEPARTMENT = "", "township", "channel", "matters", "department"
-LEVEL, STATUS, GREEN, RATING_SLICE = "level", "status_level", "green", "rating"
-MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status or level code
+# level a filter or a scope names; and the compound slices (COMPOUND), keyed by several of a case's values
+# together (`slice_code`: the parts joined by "|"), so a filter of any of them is a union of their codes, each
+# case in one. "matters" is the case's matters together ("dibao,tekun"): a matter, a 救助类型 (the catalog's,
+# when the chart is read) or both.
+COUNTY, TOWNSHIP, CHANNEL, DEPARTMENT = "", "township", "channel", "department"
+LEVEL, GREEN, RATING_SLICE = "level", "green", "rating"
+MATTERS, STATUS, MATTERS_STATUS, CHANNEL_LEVEL = "matters", "status_level", "matters_status", "channel_level"
+COMPOUND: dict[str, tuple[str, ...]] = {
+    MATTERS: ("matters",), STATUS: ("status", "level"), MATTERS_STATUS: ("matters", "status"),
+    CHANNEL_LEVEL: ("channel", "level")}
+MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status, level or channel code
 # Groups that are no department on the dashboard (分部门): the center and the regions' own windows.
 REGIONAL_KINDS = ("center", "township", "village")
 # 办理时长分布: upper bounds in days (the last bucket is open).
@@ -194,20 +198,20 @@ def cents(amount: float | None) -> int:
 
 
 def matters_code(matters: Iterable[str]) -> str:
-    """The MATTERS slice code of a case's matters (sorted, each once); "" for none."""
+    """A case's matters together, as a compound slice code holds them (sorted, each once); "" for none."""
     return MATTER_SEPARATOR.join(sorted(set(matters)))
 
 
-def status_code(case_status: str, level: str) -> str:
-    """The STATUS slice code of a case's status and level."""
-    return f"{case_status}{PART_SEPARATOR}{level or ''}"
+def compound_code(kind: str, values: Mapping[str, str]) -> str:
+    """A compound slice's code of a case's values (`COMPOUND[kind]`'s fields)."""
+    return PART_SEPARATOR.join(values[name] or "" for name in COMPOUND[kind])
 
 
-def code_parts(kind: str, code: str) -> list[str]:
-    """A compound slice code's parts: the matters (MATTERS), or [status, level] (STATUS)."""
-    if kind == MATTERS:
-        return code.split(MATTER_SEPARATOR) if code else []
-    return code.split(PART_SEPARATOR, 1)
+def code_parts(kind: str, code: str) -> dict[str, str]:
+    """A compound slice code's values by field (the inverse of `compound_code`)."""
+    fields = COMPOUND[kind]
+    parts = code.split(PART_SEPARATOR, len(fields) - 1)
+    return dict(zip(fields, parts + [""] * (len(fields) - len(parts)), strict=True))
 
 
 def regional_groups(conn: Connection) -> set[str]:
@@ -251,13 +255,14 @@ def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
         dims += [("matter", m["matter"], "", _measures(amount=cents(m["amount"]))) for m in matters[case_no]]
         by_group = {g["group_code"]: _group_dims(g) for g in groups[case_no]}
         every_group = [dim for found_dims in by_group.values() for dim in found_dims]
-        combination = matters_code(m["matter"] for m in matters[case_no])
+        values = {"matters": matters_code(m["matter"] for m in matters[case_no]), "status": status,
+                  "level": row["level"], "channel": row["channel"]}
         slices = [(COUNTY, "", every_group), (TOWNSHIP, row["township"], every_group),
                   (CHANNEL, row["channel"], every_group), (LEVEL, row["level"], every_group),
-                  (STATUS, status_code(status, row["level"]), every_group),
                   *([(GREEN, "1", every_group)] if row["green"] else []),
                   *([(RATING_SLICE, row["rating"], every_group)] if row["rating"] else []),
-                  *([(MATTERS, combination, every_group)] if combination else []),
+                  *((kind, compound_code(kind, values), every_group) for kind, fields in COMPOUND.items()
+                    if values["matters"] or "matters" not in fields),  # a case of no matter: in no matter's
                   *((DEPARTMENT, code, own) for code, own in by_group.items())]  # a department: its own row
         day = row["day"]
         for slice_name, slice_code, group_dims in slices:

@@ -1,4 +1,5 @@
-"""The tally's compound slices (a case's matters together; its status and level); case_fact_matter.township
+"""The tally's compound slices (a case's values together: matters; status and level; matters and status;
+channel and level); case_fact_matter.township
 
 Revision ID: 0028
 Revises: 0027
@@ -6,7 +7,8 @@ Create Date: 2026-12-02 17:30:00.000000
 
 The tally's `matter` slice (one per matter: a case of two matters in both) becomes `matters` (one per case:
 its matters together, so a 救助类型's cases are a union of codes, each case once), its `status` slice
-`status_level` (a status, or a status and a level). A slice code now holds several matter codes: 400
+`status_level` (a status, or a status and a level); `matters_status` and `channel_level` join them (two
+filters at once). A slice code now holds several matter codes: 400
 characters (PostgreSQL; SQLite does not bound it).
 
 `case_fact_matter.township`: the case's township on each matter's row, indexed with the matter, so a matter
