@@ -22,7 +22,7 @@ try:
 except ImportError:  # not on Windows: SQLite's own lock alone
     fcntl = None  # type: ignore[assignment]
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SessionFactory = Callable[[], Session]
@@ -83,6 +83,17 @@ def analyze(engine: Engine) -> None:
         else:
             conn.exec_driver_sql("ANALYZE")
         conn.commit()
+
+
+RANDOM_PAGE_COST = 1.1  # PostgreSQL's planner cost of a page read at random, for index-driven reads
+
+
+def prefer_index_reads(conn: Connection) -> None:
+    """For this transaction only, plan PostgreSQL's reads as on pages in memory or on SSD (random_page_cost
+    1.1) rather than the spinning disk its default (4) assumes, which would rather scan a million rows than
+    look up five thousand by index (the dashboard's fact rows). No-op on SQLite."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}")
 
 
 def ensure_sqlite_directory(url: str) -> None:

@@ -60,6 +60,11 @@ FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     for s in CASE_STATUSES.values()}
 
 
+def filter_statuses(key: str) -> tuple[str, ...]:
+    """The statuses a status filter's key stands for (none for an unknown key)."""
+    return FILTERS.get(key, ("", ()))[1]
+
+
 def label(code: str) -> str:
     """The Chinese label of a case status (the code itself for one this vocabulary lacks)."""
     status = CASE_STATUSES.get(code)

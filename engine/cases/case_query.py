@@ -167,7 +167,7 @@ def _first_rating_level(level: str) -> ColumnElement[bool]:
 def _status_clause(key: str) -> ColumnElement[bool]:
     if key == SUPPLEMENT:
         return and_(INSTANCE.c.status == status.OPEN, INSTANCE.c.supplement_since.is_not(None))
-    codes = status.FILTERS.get(key, ("", ()))[1]
+    codes = status.filter_statuses(key)
     return INSTANCE.c.status.in_(codes) if codes else false()
 
 

@@ -80,6 +80,10 @@ def unsupported(case_filter: CaseFilter) -> dict[str, list[str]]:
     return found
 
 
+def _statuses(f: CaseFilter) -> tuple[str, ...]:
+    return status.filter_statuses(f.status) or ("",)  # an unknown key: no case
+
+
 def fact_clause(f: CaseFilter, reference: ReferenceData) -> ColumnElement[bool]:
     """SQL on case_fact: the cases the filter names (scope not included; fields of `NOT_FILTERS` ignored)."""
     clauses: list[ColumnElement[bool]] = []
@@ -93,7 +97,7 @@ def fact_clause(f: CaseFilter, reference: ReferenceData) -> ColumnElement[bool]:
     if f.green:
         clauses.append(CF.c.green.is_(True))
     if f.status and f.status != SUPPLEMENT:
-        clauses.append(CF.c.status.in_(status.FILTERS.get(f.status, ("", ()))[1] or ("",)))
+        clauses.append(CF.c.status.in_(_statuses(f)))
     if f.satisfaction:
         clauses.append(CF.c.rating == f.satisfaction)
     # a matter's, a 救助类型's or a department's cases: an index range, narrowed to the township asked for (the
@@ -341,10 +345,6 @@ def regions(conn: Connection, q: Query) -> Table:
     return table
 
 
-def _statuses(f: CaseFilter) -> tuple[str, ...]:
-    return status.FILTERS.get(f.status, ("", ("",)))[1] or ("",)
-
-
 def _parts_match(f: CaseFilter, reference: ReferenceData) -> Callable[[dict[str, str]], bool]:
     """A test of a compound slice code's values (`facts.code_parts`) against the filter's fields."""
     kinds = {code: m.get("assistance_type") for code, m in reference.matters().items()}
@@ -359,17 +359,25 @@ def _parts_match(f: CaseFilter, reference: ReferenceData) -> Callable[[dict[str,
     return accepts
 
 
+def _compound_codes(kind: str) -> Callable[[Connection, CaseFilter, ReferenceData], tuple[str, ...]]:
+    """A compound slice's codes for a filter: those the tally holds whose parts the filter accepts."""
+    def codes(conn: Connection, f: CaseFilter, reference: ReferenceData) -> tuple[str, ...]:
+        accepts = _parts_match(f, reference)
+        return tuple(c for c in tally.slice_codes(conn, kind) if accepts(facts.code_parts(kind, c)))
+    return codes
+
+
 FILTERS_OF = {"matters": ("matter", "assistance_type")}  # a compound slice's field: the filter's fields it answers
 # The tally's slices a filter may name, in the order tried: the filter's fields each stands for, and its codes
-# for a filter — given (one value each), or the codes the tally holds that a test of their parts accepts.
-SLICES: list[tuple[str, frozenset[str], Callable[[CaseFilter, ReferenceData], Any]]] = [
-    (facts.TOWNSHIP, frozenset({"township"}), lambda f, r: (f.township,)),
-    (facts.CHANNEL, frozenset({"channel"}), lambda f, r: (f.channel,)),
-    (facts.LEVEL, frozenset({"level"}), lambda f, r: (f.level,)),
-    (facts.DEPARTMENT, frozenset({"department"}), lambda f, r: (f.department,)),
-    (facts.GREEN, frozenset({"green"}), lambda f, r: ("1",)),
-    (facts.RATING_SLICE, frozenset({"satisfaction"}), lambda f, r: (f.satisfaction,)),
-    *((kind, frozenset(name for field in fields for name in FILTERS_OF.get(field, (field,))), _parts_match)
+# for a filter.
+SLICES: list[tuple[str, frozenset[str], Callable[[Connection, CaseFilter, ReferenceData], tuple[str, ...]]]] = [
+    (facts.TOWNSHIP, frozenset({"township"}), lambda conn, f, r: (f.township,)),
+    (facts.CHANNEL, frozenset({"channel"}), lambda conn, f, r: (f.channel,)),
+    (facts.LEVEL, frozenset({"level"}), lambda conn, f, r: (f.level,)),
+    (facts.DEPARTMENT, frozenset({"department"}), lambda conn, f, r: (f.department,)),
+    (facts.GREEN, frozenset({"green"}), lambda conn, f, r: ("1",)),
+    (facts.RATING_SLICE, frozenset({"satisfaction"}), lambda conn, f, r: (f.satisfaction,)),
+    *((kind, frozenset(name for field in fields for name in FILTERS_OF.get(field, (field,))), _compound_codes(kind))
       for kind, fields in facts.COMPOUND.items()),
 ]
 PERIOD_FIELDS = ("date_from", "date_to")
@@ -381,13 +389,7 @@ def _named_slice(conn: Connection, f: CaseFilter, reference: ReferenceData) -> t
     named = {name for name in FILTER_FIELDS if name not in PERIOD_FIELDS and getattr(f, name)}
     if not named:
         return facts.COUNTY, ("",)
-    for kind, fields, codes in SLICES:
-        if named <= fields:
-            found = codes(f, reference)
-            if callable(found):
-                found = tuple(c for c in tally.slice_codes(conn, kind) if found(facts.code_parts(kind, c)))
-            return kind, found
-    return None
+    return next(((kind, codes(conn, f, reference)) for kind, fields, codes in SLICES if named <= fields), None)
 
 
 def source(conn: Connection, f: CaseFilter, reference: ReferenceData,

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, select
 
-from engine import clock
+from engine import clock, db
 from engine.access import scoping
 from engine.access.principals import Principal
 from engine.cases.case_query import CaseFilter, channel_choices, parse_filter
@@ -37,7 +37,6 @@ from engine.tables import ORGS
 SATISFACTION = "satisfaction"
 CHART_NAMES = (*charts.CHARTS, SATISFACTION)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-RANDOM_PAGE_COST = 1.1  # PostgreSQL's planner cost of a page read at random, for the dashboard's reads
 
 
 class Dashboard:
@@ -68,11 +67,7 @@ class Dashboard:
             raise NotFound(f"图表 {name} 不存在")
         with self.workflows.reading() as session:
             conn = session.connection()
-            if conn.dialect.name == "postgresql":
-                # The fact rows are read by index, a few thousand rows at random: their pages are in memory or
-                # on SSD, not the disk PostgreSQL's default cost (4) assumes, which would scan a million rows
-                # rather than look up five thousand. For this transaction only.
-                conn.execute(text(f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}"))
+            db.prefer_index_reads(conn)  # the fact rows are read by index, a few thousand at random
             case_filter, errors = parse_filter(conn, self.reference, args)
             errors.update(charts.unsupported(case_filter))
             case_filter = replace(case_filter, overdue=False, q="",
