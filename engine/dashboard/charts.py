@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar as month_calendar
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -355,7 +355,8 @@ def _parts_match(f: CaseFilter, reference: ReferenceData) -> Callable[[dict[str,
         return ((not f.matter or f.matter in matters)
                 and (not f.assistance_type or any(kinds.get(m) == f.assistance_type for m in matters))
                 and (not f.status or parts["status"] in statuses)
-                and all(not getattr(f, name) or parts[name] == getattr(f, name) for name in ("level", "channel")))
+                and all(not getattr(f, name) or parts.get(name) == getattr(f, name)
+                        for name in ("level", "channel", "department")))
     return accepts
 
 
@@ -395,23 +396,34 @@ def _named_slice(conn: Connection, f: CaseFilter, reference: ReferenceData) -> t
 def source(conn: Connection, f: CaseFilter, reference: ReferenceData,
            scope: tuple[str, str, ColumnElement[bool] | None] | None, where: ColumnElement[bool],
            groups: tuple[str, ...] | None, narrowed: bool) -> Source:
-    """Where a chart of this filter under this scope (`scoping.fact_scope`) reads: the tally when one slice
-    holds every case asked for — the scope's, or the county's narrowed to the slice that stands for the
-    filter's fields (`SLICES`) — else the fact rows under `where`."""
+    """Where a chart of this filter under this scope (`scoping.fact_scope`) reads.
+
+    The county: the slice that stands for the filter's fields (`SLICES`), else the fact rows under `where`.
+    A scope of a slice (a township, a department) is that slice's cases and a few others (`rest`): the first
+    read as the county's with the filter narrowed to the slice — from the tally when a slice holds them, else
+    from the fact rows — and the others from the fact rows beside it."""
     per_case = Source(where, groups=groups, narrowed=narrowed)
-    named = None if scope is None else _named_slice(conn, f, reference)
-    if scope is None or named is None:
+    if scope is None:
         return per_case
     kind, code, rest = scope
-    codes: tuple[str, ...] = (code,)
     if kind == facts.COUNTY:
-        (kind, codes), rest = named, None
-    elif named[0] != facts.COUNTY:
-        if named != (kind, codes):
-            return per_case
-        rest = None  # the filter asks for the scope's slice alone
-    rest = None if rest is None else and_(rest, fact_clause(f, reference))  # the filter names its period alone
-    return Source(where, tally.Slice(kind, codes, f.date_from, f.date_to), rest, groups, narrowed)
+        named = _named_slice(conn, f, reference)
+        return per_case if named is None else Source(where, tally.Slice(*named, f.date_from, f.date_to),
+                                                     groups=groups, narrowed=narrowed)
+    slice_field = SCOPE_FIELDS[kind]
+    asked = getattr(f, slice_field)
+    if asked and asked != code:
+        return per_case  # another township or department than the scope's: only the rest can hold its cases
+    narrowing: dict[str, Any] = {slice_field: code}
+    own = replace(f, **narrowing)
+    rest = None if asked or rest is None else and_(rest, fact_clause(f, reference))  # asked: the slice alone
+    named = _named_slice(conn, own, reference)
+    if named is None:
+        return Source(where, None, rest, groups, True, cases=fact_clause(own, reference))
+    return Source(where, tally.Slice(*named, f.date_from, f.date_to), rest, groups, narrowed)
+
+
+SCOPE_FIELDS = {facts.TOWNSHIP: "township", facts.DEPARTMENT: "department"}  # a scope's slice: the filter field
 
 
 CHARTS: dict[str, Callable[[Connection, Query], Table]] = {

@@ -28,7 +28,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, and_, bindparam, case, delete, func, insert, null, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import clock
@@ -77,9 +90,13 @@ MEASURES = ("n", "ended", "cents", "done", "late", "seconds")
 COUNTY, TOWNSHIP, CHANNEL, DEPARTMENT = "", "township", "channel", "department"
 LEVEL, GREEN, RATING_SLICE = "level", "green", "rating"
 MATTERS, STATUS, MATTERS_STATUS, CHANNEL_LEVEL = "matters", "status_level", "matters_status", "channel_level"
+MATTERS_CHANNEL, DEPARTMENT_STATUS, DEPARTMENT_CHANNEL = "matters_channel", "department_status", "department_channel"
 COMPOUND: dict[str, tuple[str, ...]] = {
     MATTERS: ("matters",), STATUS: ("status", "level"), MATTERS_STATUS: ("matters", "status"),
-    CHANNEL_LEVEL: ("channel", "level")}
+    CHANNEL_LEVEL: ("channel", "level"), MATTERS_CHANNEL: ("matters", "channel"),
+    DEPARTMENT_STATUS: ("department", "status"), DEPARTMENT_CHANNEL: ("department", "channel")}
+# A compound slice with a department among its fields holds a case once per department that handled it, with
+# that department's own 分部门 rows (as the department slice does).
 MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status, level or channel code
 # Groups that are no department on the dashboard (分部门): the center and the regions' own windows.
 REGIONAL_KINDS = ("center", "township", "village")
@@ -192,6 +209,11 @@ def handling_days(hours: int) -> int:
     return min(int(hours) // 24, DAYS_CAP)
 
 
+def handling_days_clause(hours: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`handling_days` in SQL, over a column of whole hours."""
+    return case((hours >= DAYS_CAP * 24, DAYS_CAP), else_=hours // 24)
+
+
 def cents(amount: float | None) -> int:
     """An amount in 元 as whole 分 (sums of them do not drift)."""
     return round((amount or 0) * 100)
@@ -257,13 +279,17 @@ def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
         every_group = [dim for found_dims in by_group.values() for dim in found_dims]
         values = {"matters": matters_code(m["matter"] for m in matters[case_no]), "status": status,
                   "level": row["level"], "channel": row["channel"]}
+        by_case = [kind for kind, fields in COMPOUND.items() if "department" not in fields
+                   and (values["matters"] or "matters" not in fields)]  # a case of no matter: in no matter's
+        by_department = [kind for kind, fields in COMPOUND.items() if "department" in fields]
         slices = [(COUNTY, "", every_group), (TOWNSHIP, row["township"], every_group),
                   (CHANNEL, row["channel"], every_group), (LEVEL, row["level"], every_group),
                   *([(GREEN, "1", every_group)] if row["green"] else []),
                   *([(RATING_SLICE, row["rating"], every_group)] if row["rating"] else []),
-                  *((kind, compound_code(kind, values), every_group) for kind, fields in COMPOUND.items()
-                    if values["matters"] or "matters" not in fields),  # a case of no matter: in no matter's
-                  *((DEPARTMENT, code, own) for code, own in by_group.items())]  # a department: its own row
+                  *((kind, compound_code(kind, values), every_group) for kind in by_case),
+                  *((DEPARTMENT, code, own) for code, own in by_group.items()),  # a department: its own row
+                  *((kind, compound_code(kind, {**values, "department": code}), own)
+                    for code, own in by_group.items() for kind in by_department)]
         day = row["day"]
         for slice_name, slice_code, group_dims in slices:
             for dim, code, sub, m in (*dims, *group_dims):

@@ -49,17 +49,25 @@ class Slice:
 
 @dataclass(frozen=True)
 class Source:
-    """Where one chart reads: a tally slice (and the fact rows of `rest`), or the fact rows of `where`.
+    """Where one chart reads: a tally slice or the fact rows of `cases` (None: of `where`), and beside either
+    the fact rows of `rest`.
 
     `where` is always the whole predicate on case_fact (scope and filter): the few rows read beside the
-    tally (a department's open tasks past due and not yet flagged) use it. `rest`: the scope's cases beyond
-    its slice, with the filter's period. `groups`: the departments 分部门 shows (None: every one)."""
+    tally (a department's open tasks past due and not yet flagged) use it. `cases`: the scope's slice under
+    the filter, when no tally slice holds it. `rest`: the scope's cases beyond its slice, under the filter.
+    `groups`: the departments 分部门 shows (None: every one)."""
 
     where: ColumnElement[bool]
     tally: Slice | None = None
     rest: ColumnElement[bool] | None = None
     groups: tuple[str, ...] | None = None
     narrowed: bool = True  # False: the county unfiltered (the fact rows need no join to case_fact)
+    cases: ColumnElement[bool] | None = None
+
+    @property
+    def rows(self) -> ColumnElement[bool]:
+        """What the fact rows are read for in place of the tally."""
+        return self.where if self.cases is None else self.cases
 
 
 class Figures(dict[tuple[Any, str, str], Measures]):
@@ -84,9 +92,9 @@ def read(conn: Connection, source: Source, dim: str, by_day: bool = False) -> Fi
     """One dimension's figures for a chart (per day too when `by_day`)."""
     figures = Figures()
     if source.tally is None:
-        _rows(conn, figures, dim, source.where, source, by_day)
-        return figures
-    _tally(conn, figures, dim, source.tally, by_day)
+        _rows(conn, figures, dim, source.rows, source, by_day)
+    else:
+        _tally(conn, figures, dim, source.tally, by_day)
     if source.rest is not None:
         _rows(conn, figures, dim, source.rest, replace(source, narrowed=True), by_day)
     return figures
@@ -96,10 +104,10 @@ def read_departments(conn: Connection, source: Source) -> tuple[Figures, Figures
     """分部门's two dimensions (dept, dept_days) at once: from the fact rows one read gives both."""
     dept, days = Figures(), Figures()
     if source.tally is None:
-        _dept_rows(conn, dept, days, source.where, source)
-        return dept, days
-    _tally(conn, dept, "dept", source.tally, False)
-    _tally(conn, days, "dept_days", source.tally, False)
+        _dept_rows(conn, dept, days, source.rows, source)
+    else:
+        _tally(conn, dept, "dept", source.tally, False)
+        _tally(conn, days, "dept_days", source.tally, False)
     if source.rest is not None:
         _dept_rows(conn, dept, days, source.rest, replace(source, narrowed=True))
     return dept, days
@@ -107,7 +115,8 @@ def read_departments(conn: Connection, source: Source) -> tuple[Figures, Figures
 
 def _dept_rows(conn: Connection, dept: Figures, days: Figures, where: ColumnElement[bool], source: Source) -> None:
     """The dept and dept_days figures (`facts._group_dims`' rules) from one GROUP BY of the groups' rows."""
-    keys = [DF.c.group_code, DF.c.done, DF.c.overdue, DF.c.handling_hours]
+    # per whole day, not hour: a few hundred groups instead of nearly one per row
+    keys = [DF.c.group_code, DF.c.done, DF.c.overdue, facts.handling_days_clause(DF.c.handling_hours)]
     shown = DF.c.group_code.in_(source.groups) if source.groups is not None else true()
     table = DF.join(CF, CF.c.case_no == DF.c.case_no) if source.narrowed else DF
     query = select(*keys, func.count(), func.sum(DF.c.handling_seconds)).select_from(table).where(
@@ -116,7 +125,7 @@ def _dept_rows(conn: Connection, dept: Figures, days: Figures, where: ColumnElem
         code, done, n = str(row[0]), bool(row[1]), int(row[4])
         dept.add((None, code, ""), [n, 0, 0, n if done else 0, n if row[2] else 0, (row[5] or 0) if done else 0])
         if done and row[3] is not None:
-            days.add((None, code, str(facts.handling_days(int(row[3])))), [n])
+            days.add((None, code, str(int(row[3]))), [n])
 
 
 def _tally(conn: Connection, figures: Figures, dim: str, part: Slice, by_day: bool) -> None:

@@ -14,10 +14,8 @@ characters (PostgreSQL; SQLite does not bound it).
 `case_fact_matter.township`: the case's township on each matter's row, indexed with the matter, so a matter
 (or 救助类型) and a township asked for together are one index range. Filled from case_fact.
 
-The dashboard's backfill runs here, at the newest shape of its tables (0025, 0026 and 0027 only create or
-fill columns): a database without every case's fact rows gets them and the tally (`facts.rebuild_all`), any
-other the tally of its fact rows (`facts.rebuild_tally`). A later migration that changes these tables moves
-it. Downgrading empties the tally: the release before this one rebuilds it (`relief dashboard rebuild`).
+The dashboard's backfill ran here until 0029 added slices and moved it there. Downgrading empties the tally:
+the release before this one rebuilds it (`relief dashboard rebuild`).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -38,12 +36,6 @@ def upgrade() -> None:
                "WHERE case_fact.case_no = case_fact_matter.case_no) "
                "WHERE EXISTS (SELECT 1 FROM case_fact WHERE case_fact.case_no = case_fact_matter.case_no)")
     op.create_index('ix_case_fact_matter_township', 'case_fact_matter', ['matter', 'township', 'case_no'])
-    from engine.dashboard import facts  # the one computation of the rows and the tally, as the steps keep them
-    cases = conn.execute(sa.text("SELECT count(*) FROM application")).scalar_one()
-    if facts.fact_count(conn) < cases:
-        facts.rebuild_all(conn)
-    else:
-        facts.rebuild_tally(conn)
 
 
 def downgrade() -> None:

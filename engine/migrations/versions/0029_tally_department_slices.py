@@ -1,0 +1,41 @@
+"""The tally's slices of a department and a status or a channel, and of matters and a channel
+
+Revision ID: 0029
+Revises: 0028
+Create Date: 2026-12-02 23:00:00.000000
+
+`department_status` and `department_channel` hold a case once per department that handled it, with that
+department's own 分部门 rows (as the `department` slice does); `matters_channel` a case's matters together
+with its channel. So a department and a status (or a channel), or a matter and a channel, asked for
+together — and a department's or a township's own cases under one more filter — are read from the tally.
+No column changes.
+
+The dashboard's backfill runs here, at the newest shape of its tables (0025–0028 only create or fill
+columns): a database without every case's fact rows gets them and the tally (`facts.rebuild_all`), any other
+the tally of its fact rows (`facts.rebuild_tally`). A later migration that changes these tables moves it.
+Downgrading deletes the new slices' rows (the release before never reads them).
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0029'
+down_revision = '0028'
+branch_labels = None
+depends_on = None
+
+NEW_SLICES = ("department_status", "department_channel", "matters_channel")
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    from engine.dashboard import facts  # the one computation of the rows and the tally, as the steps keep them
+    cases = conn.execute(sa.text("SELECT count(*) FROM application")).scalar_one()
+    if facts.fact_count(conn) < cases:
+        facts.rebuild_all(conn)
+    else:
+        facts.rebuild_tally(conn)
+
+
+def downgrade() -> None:
+    op.get_bind().execute(sa.text("DELETE FROM fact_tally WHERE slice IN :kinds").bindparams(
+        sa.bindparam("kinds", expanding=True)), {"kinds": list(NEW_SLICES)})
