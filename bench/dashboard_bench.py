@@ -12,13 +12,17 @@ statistics refreshed.
 Each chart is then timed through `CaseEngine.dashboard.chart` — what `/dashboard/data/<chart>` calls, a
 request less Flask — with a mix of filters (none, a township, a department, a month, a matter) for the
 center and, unfiltered, for a department and a township user: p50/p95 in ms per chart over all of them.
+Then, every chart of each request beyond the mix (OTHERS: other filters and pairs), and the grid: every
+combination of the issue's filters (period, 乡镇, 事项, 渠道, 部门) for the center and of up to two of them
+for a township's, a department's and a village's staff, 80 requests, with how many miss the target (300 ms
+on PostgreSQL, 1 s on SQLite).
 Two baselines in the same run, timed fewer times: the same charts read from the per-case fact rows alone
 (`per_case=True`, the design before the tally), and the plain aggregate over the base tables (application ⋈
 process_instance, human_task ⋈ human_task_group) under `scoping.case_filter` and `case_query.filter_clause`,
 whose totals are checked against the dashboard's.
 
 Usage: python bench/dashboard_bench.py [--cases N] [--repeat N] [--quick] [--database-url URL] [--keep PATH]
-       [--reuse] [--seed-only]
+       [--reuse] [--seed-only] [--others-repeat N] [--grid-repeat N]
 --reuse: the database (--keep's SQLite file, or the PostgreSQL URL) already holds the seeded cases: time only.
 --seed-only: seed the database (to reuse later) and time nothing.
 --quick: 50,000 cases (250,000 tasks). A PostgreSQL URL must name a database whose name contains "bench" or
@@ -28,6 +32,7 @@ Usage: python bench/dashboard_bench.py [--cases N] [--repeat N] [--quick] [--dat
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import statistics
@@ -89,6 +94,24 @@ OTHERS: list[tuple[str, str, dict[str, str]]] = [
     ("township user+matter", "town1", {"matter": "dibao"}), ("department user+matter", "mz1", {"matter": "dibao"}),
     ("matter+status", "center1", {"matter": "dibao", "status": "completed"}),
     ("channel+level", "center1", {"channel": "online", "level": "village"})]
+# The issue's filters (period, 乡镇, 事项, 渠道, 部门): every combination of them for the center, and of up to
+# two for a township's, a department's and a village's staff — the grid timed after OTHERS.
+ISSUE_FILTERS: dict[str, dict[str, str]] = {
+    "period": {"date_from": MONTH[0].isoformat(), "date_to": MONTH[1].isoformat()}, "township": {"township": "T03"},
+    "matter": {"matter": "dibao"}, "channel": {"channel": "online"}, "department": {"department": "minzheng"}}
+GRID_USERS = (("center1", len(ISSUE_FILTERS)), ("town1", 2), ("mz1", 2), ("village1", 2))
+TARGET_MS = {"postgresql": 300.0, "sqlite": 1000.0}  # the issue's p95 per request
+
+
+def grid() -> list[tuple[str, str, dict[str, str]]]:
+    """The grid's requests: (label, user, filter)."""
+    found = []
+    for user, most in GRID_USERS:
+        for size in range(most + 1):
+            for names in itertools.combinations(ISSUE_FILTERS, size):
+                args = {key: value for name in names for key, value in ISSUE_FILTERS[name].items()}
+                found.append((f"{user}:{'+'.join(names) or 'none'}", user, args))
+    return found
 
 
 def _case(i: int, rng: random.Random, definition_id: int, version: str) -> tuple[dict[str, Any], ...]:
@@ -260,10 +283,11 @@ def time_charts(engine: CaseEngine, repeat: int, per_case: bool = False) -> dict
     return figures
 
 
-def time_others(engine: CaseEngine, repeat: int) -> dict[str, tuple[float, float, str]]:
-    """Per request of OTHERS: p50/p95 over every chart, `repeat` rounds (one warm-up), and the slowest chart."""
+def time_others(engine: CaseEngine, repeat: int, others: list[tuple[str, str, dict[str, str]]] = OTHERS,
+                ) -> dict[str, tuple[float, float, str]]:
+    """Per request (OTHERS): p50/p95 over every chart, `repeat` rounds (one warm-up), and the slowest chart."""
     figures: dict[str, tuple[float, float, str]] = {}
-    for label, user, args in OTHERS:
+    for label, user, args in others:
         who = engine.accounts.principal_named(user)
         samples: list[float] = []
         worst: dict[str, float] = {}
@@ -277,7 +301,7 @@ def time_others(engine: CaseEngine, repeat: int) -> dict[str, tuple[float, float
         p50, p95 = percentiles(samples)
         slowest = max(worst, key=lambda n: worst[n])
         figures[label] = (p50, p95, slowest)
-        print(f"  {label:20s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   slowest chart {slowest}", flush=True)
+        print(f"  {label:30s} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   slowest chart {slowest}", flush=True)
     return figures
 
 
@@ -346,6 +370,7 @@ def main() -> None:
     parser.add_argument("--baseline-repeat", type=int, default=2)
     parser.add_argument("--per-case-repeat", type=int, default=3)
     parser.add_argument("--others-repeat", type=int, default=5)
+    parser.add_argument("--grid-repeat", type=int, default=3)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url")
@@ -383,12 +408,17 @@ def main() -> None:
             charts = time_charts(engine, args.repeat)
             print(f"other requests, every chart, {args.others_repeat} rounds:")
             others = time_others(engine, args.others_repeat)
+            print(f"the issue's filters, every combination (the center; up to two for the others), "
+                  f"{args.grid_repeat} rounds:")
+            grid_figures = time_others(engine, args.grid_repeat, grid())
             print(f"baseline: the same charts from the fact rows alone, {args.per_case_repeat} rounds:")
             per_case = time_charts(engine, args.per_case_repeat, per_case=True)
             print(f"baseline: the same figures over the base tables, {args.baseline_repeat} rounds:")
             base = time_baseline(engine, args.baseline_repeat)
             wrong = check_totals(engine)
     worst = max(p95 for _p50, p95 in charts.values())
+    target = TARGET_MS[db.get_engine(url).dialect.name]
+    grid_worst = max(grid_figures, key=lambda label: grid_figures[label][1])
     parts = [f"cases={args.cases}", f"tasks={load['tasks']}", f"seed_s={load['seed_s']:.0f}",
              f"facts_s={load['facts_s']:.0f}", f"tally_s={load['tally_s']:.0f}", f"tally_rows={load['tally_rows']}",
              f"worst_p95_ms={worst:.1f}", f"per_case_worst_p95_ms={max(p for _m, p in per_case.values()):.1f}",
@@ -397,6 +427,9 @@ def main() -> None:
     parts += [f"per_case_{name}_p95_ms={p95:.1f}" for name, (_p50, p95) in per_case.items()]
     parts += [f"other_{label.replace(' ', '_').replace('+', '_')}_p95_ms={p95:.1f}"
               for label, (_p50, p95, _chart) in others.items()]
+    parts += [f"grid_requests={len(grid_figures)}", f"grid_worst_p95_ms={grid_figures[grid_worst][1]:.1f}",
+              f"grid_worst={grid_worst.replace(':', '_').replace('+', '_')}",
+              f"grid_over_target={sum(p95 > target for _p50, p95, _chart in grid_figures.values())}"]
     parts += [f"baseline_{name}_p50_ms={p50:.0f}" for name, (p50, _p95) in base.items()]
     print("summary: " + " ".join(parts))
 
