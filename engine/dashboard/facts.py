@@ -13,7 +13,8 @@ already says.
 
 The tally (`fact_tally`, `tally_of`): the fact rows summed per local day of registration, per slice (the
 county; one township, channel, level or department; the green channel; a 好差评 level; a case's values
-together — matters; status and level; matters and status; channel and level) and
+together — matters; status and level; matters and status; channel and level; matters and channel; a
+department and a status, a channel or matters, once per department) and
 per dimension a chart groups by. `refresh` keeps it as a delta — the case's old fact rows (deleted,
 RETURNING them) subtracted, the new ones added, in one upsert of the keys that changed — so a county-wide
 chart reads a few thousand tally rows instead of a million fact rows. `rebuild_tally` computes it from the
@@ -91,10 +92,12 @@ COUNTY, TOWNSHIP, CHANNEL, DEPARTMENT = "", "township", "channel", "department"
 LEVEL, GREEN, RATING_SLICE = "level", "green", "rating"
 MATTERS, STATUS, MATTERS_STATUS, CHANNEL_LEVEL = "matters", "status_level", "matters_status", "channel_level"
 MATTERS_CHANNEL, DEPARTMENT_STATUS, DEPARTMENT_CHANNEL = "matters_channel", "department_status", "department_channel"
+DEPARTMENT_MATTERS = "department_matters"
 COMPOUND: dict[str, tuple[str, ...]] = {
     MATTERS: ("matters",), STATUS: ("status", "level"), MATTERS_STATUS: ("matters", "status"),
     CHANNEL_LEVEL: ("channel", "level"), MATTERS_CHANNEL: ("matters", "channel"),
-    DEPARTMENT_STATUS: ("department", "status"), DEPARTMENT_CHANNEL: ("department", "channel")}
+    DEPARTMENT_STATUS: ("department", "status"), DEPARTMENT_CHANNEL: ("department", "channel"),
+    DEPARTMENT_MATTERS: ("department", "matters")}
 # A compound slice with a department among its fields holds a case once per department that handled it, with
 # that department's own 分部门 rows (as the department slice does).
 MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status, level or channel code
@@ -279,9 +282,10 @@ def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
         every_group = [dim for found_dims in by_group.values() for dim in found_dims]
         values = {"matters": matters_code(m["matter"] for m in matters[case_no]), "status": status,
                   "level": row["level"], "channel": row["channel"]}
-        by_case = [kind for kind, fields in COMPOUND.items() if "department" not in fields
-                   and (values["matters"] or "matters" not in fields)]  # a case of no matter: in no matter's
-        by_department = [kind for kind, fields in COMPOUND.items() if "department" in fields]
+        kinds = [kind for kind, fields in COMPOUND.items()
+                 if values["matters"] or "matters" not in fields]  # a case of no matter: in no matter's
+        by_case = [kind for kind in kinds if "department" not in COMPOUND[kind]]
+        by_department = [kind for kind in kinds if "department" in COMPOUND[kind]]
         slices = [(COUNTY, "", every_group), (TOWNSHIP, row["township"], every_group),
                   (CHANNEL, row["channel"], every_group), (LEVEL, row["level"], every_group),
                   *([(GREEN, "1", every_group)] if row["green"] else []),

@@ -6,13 +6,13 @@ and gets `Figures`: per (day or None, code, sub) the measures. A
 `Source` says where they come from:
 
 - the tally's slice (the county; one township, channel, level, department, the green channel or a 好差评
-  level; the codes of a compound slice — matters together, status and level — that a filter's fields
-  accept, `slice_codes`) over the filter's days — when the user's scope is a slice (`scoping.fact_scope`)
-  and the filter names no other field, or the scope is the county and one slice stands for the fields the
-  filter names (`charts.SLICES`) — plus, for a
-  scope wider than its slice (a township's field staff also see the cases registered at their window for
-  elsewhere, or assigned to them), the fact rows of those few other cases (`rest`);
-- else the fact rows under the scope and the filter (`where`), grouped by the same dimension.
+  level; the codes of a compound slice — matters together, status and level, a department and a status … —
+  that a filter's fields accept, `slice_codes`) over the filter's days, when one slice stands for the fields
+  the filter names (`charts.SLICES`);
+- else the fact rows under the scope and the filter (`where`), grouped by the same dimension;
+- for a scope of a slice (a township's field staff, a department: `scoping.fact_scope`), its slice read as
+  the county's narrowed to it — from the tally, or else the fact rows of `cases` — and beside it the fact
+  rows of the few other cases the scope reaches (`rest`: registered at the window for elsewhere, assigned).
 
 Both sum into the same shape, so a chart has one implementation and the two paths agree (a test compares
 every chart both ways).

@@ -29,7 +29,8 @@ FILTERS: list[dict[str, str]] = [
     {"channel": "window", "level": "township"}, {"channel": "online", "level": "village"},
     {"department": "minzheng", "status": "completed"}, {"department": "yibao", "status": "running"},
     {"department": "yibao", "channel": "window"}, {"matter": "yiliao", "channel": "window"},
-    {"assistance_type": "yiliao", "channel": "online"}, {"township": "T01", "status": "running"}]
+    {"assistance_type": "yiliao", "channel": "online"}, {"township": "T01", "status": "running"},
+    {"department": "yibao", "matter": "yiliao"}, {"department": "minzheng", "assistance_type": "linshi"}]
 
 
 def _tally(url: str) -> dict[tuple[Any, ...], tuple[int, ...]]:
@@ -91,7 +92,7 @@ def test_every_chart_reads_the_same_from_the_tally_and_the_fact_rows(county: Any
                 counted = county.dashboard.chart(who, name, {**args, "by": "week"}, per_case=True)
                 assert shown["table"] == counted["table"], (user, args, name)
             served += _source(county, user, args).tally is not None
-    assert served >= 70  # most of these requests were read from the tally (7 users × 31 filters)
+    assert served >= 75  # most of these requests were read from the tally (7 users × 33 filters)
 
 
 def test_scopes_reach_beyond_their_slice(county: Any) -> None:
@@ -152,7 +153,9 @@ def _source(engine: Any, user: str, args: dict[str, str]) -> Any:
     ("mz1", {"status": "completed"}, ("department_status", {"minzheng|closed_completed"}, True)),
     ("mz1", {"department": "minzheng", "status": "completed"}, ("department_status", {"minzheng|closed_completed"},
                                                                 False)),
-    ("mz1", {"matter": "dibao"}, None),
+    ("center1", {"department": "yibao", "matter": "yiliao"}, ("department_matters", {"yibao|yiliao",
+                                                                                    "yibao|linshi,yiliao"}, False)),
+    ("mz1", {"matter": "dibao"}, ("department_matters", set(), True)),  # none of its own: the others alone
     ("town1", {}, ("township", {"T01"}, True)),
     ("town1", {"township": "T01"}, ("township", {"T01"}, False)),
     ("town1", {"township": "T02"}, None),
@@ -173,7 +176,8 @@ def test_which_requests_the_tally_serves(county: Any, user: str, args: dict[str,
 
 
 @pytest.mark.parametrize(("user", "args"), [("town1", {"matter": "yiliao"}), ("town1", {"status": "running"}),
-                                            ("mz1", {"matter": "dibao"}), ("yb1", {"village": "T02V01"})])
+                                            ("mz1", {"township": "T02", "matter": "yiliao"}),
+                                            ("yb1", {"village": "T02V01"})])
 def test_a_scope_of_a_slice_reads_it_as_the_county_narrowed_to_it(county: Any, user: str,
                                                                     args: dict[str, str]) -> None:
     """No tally slice holds a township's (or a department's) cases of a matter: they are read from the fact
