@@ -14,7 +14,7 @@ already says.
 The tally (`fact_tally`, `tally_of`): the fact rows summed per local day of registration, per slice (the
 county; one township, channel, level or department; the green channel; a 好差评 level; a case's values
 together — matters; status and level; matters and status; channel and level; matters and channel; a
-department and a status, a channel or matters, once per department) and
+department and a status, a channel, matters, or matters and a channel, once per department) and
 per dimension a chart groups by. `refresh` keeps it as a delta — the case's old fact rows (deleted,
 RETURNING them) subtracted, the new ones added, in one upsert of the keys that changed — so a county-wide
 chart reads a few thousand tally rows instead of a million fact rows. `rebuild_tally` computes it from the
@@ -92,12 +92,12 @@ COUNTY, TOWNSHIP, CHANNEL, DEPARTMENT = "", "township", "channel", "department"
 LEVEL, GREEN, RATING_SLICE = "level", "green", "rating"
 MATTERS, STATUS, MATTERS_STATUS, CHANNEL_LEVEL = "matters", "status_level", "matters_status", "channel_level"
 MATTERS_CHANNEL, DEPARTMENT_STATUS, DEPARTMENT_CHANNEL = "matters_channel", "department_status", "department_channel"
-DEPARTMENT_MATTERS = "department_matters"
+DEPARTMENT_MATTERS, DEPARTMENT_MATTERS_CHANNEL = "department_matters", "dept_matters_channel"
 COMPOUND: dict[str, tuple[str, ...]] = {
     MATTERS: ("matters",), STATUS: ("status", "level"), MATTERS_STATUS: ("matters", "status"),
     CHANNEL_LEVEL: ("channel", "level"), MATTERS_CHANNEL: ("matters", "channel"),
     DEPARTMENT_STATUS: ("department", "status"), DEPARTMENT_CHANNEL: ("department", "channel"),
-    DEPARTMENT_MATTERS: ("department", "matters")}
+    DEPARTMENT_MATTERS: ("department", "matters"), DEPARTMENT_MATTERS_CHANNEL: ("department", "matters", "channel")}
 # A compound slice with a department among its fields holds a case once per department that handled it, with
 # that department's own 分部门 rows (as the department slice does).
 MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status, level or channel code

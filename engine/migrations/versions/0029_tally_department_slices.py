@@ -1,14 +1,15 @@
-"""The tally's slices of a department and a status, a channel or matters, and of matters and a channel
+"""The tally's slices of a department and a status, a channel, matters, or matters and a channel; of matters
+and a channel
 
 Revision ID: 0029
 Revises: 0028
 Create Date: 2026-12-02 23:00:00.000000
 
-`department_status`, `department_channel` and `department_matters` hold a case once per department that
-handled it, with that department's own 分部门 rows (as the `department` slice does); `matters_channel` a
-case's matters together with its channel. So a department and a status, a channel or a matter, or a matter
-and a channel, asked for together — and a department's own cases under one more filter — are read from the
-tally.
+`department_status`, `department_channel`, `department_matters` and `dept_matters_channel` hold a case once
+per department that handled it, with that department's own 分部门 rows (as the `department` slice does);
+`matters_channel` a case's matters together with its channel. So a department and a status, a channel, a
+matter or a matter and a channel, or a matter and a channel, asked for together — and a department's own
+cases under one or two more filters — are read from the tally.
 No column changes.
 
 The dashboard's backfill runs here, at the newest shape of its tables (0025–0028 only create or fill
@@ -24,7 +25,8 @@ down_revision = '0028'
 branch_labels = None
 depends_on = None
 
-NEW_SLICES = ("department_status", "department_channel", "department_matters", "matters_channel")
+NEW_SLICES = ("department_status", "department_channel", "department_matters", "dept_matters_channel",
+              "matters_channel")
 
 
 def upgrade() -> None:
