@@ -22,8 +22,20 @@ try:
 except ImportError:  # not on Windows: SQLite's own lock alone
     fcntl = None  # type: ignore[assignment]
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    event,
+    make_url,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.visitors import InternalTraversal
 
 SessionFactory = Callable[[], Session]
 SQLITE_TIMEOUT = 60.0  # seconds a writer waits for SQLite's lock
@@ -94,6 +106,32 @@ def prefer_index_reads(conn: Connection) -> None:
     look up five thousand by index (the dashboard's fact rows). No-op on SQLite."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}")
+
+
+class InFewOf(ColumnElement[bool]):
+    """`column IN (select)` for a select of a few thousand rows at most, that a planner should drive from:
+    on PostgreSQL `column = ANY(ARRAY(select))`, computed once and looked up by index — its estimate of an
+    IN over a union of index reads can be five times the rows, and it then hash-joins them to a scan of a
+    far larger range instead; elsewhere the IN itself (SQLite drives from it)."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("select", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any], select: Select[Any] | CompoundSelect) -> None:
+        self.column, self.select = column, select
+
+
+@compiles(InFewOf)
+def _in_few_of(element: InFewOf, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.in_(element.select), **kw))
+
+
+@compiles(InFewOf, "postgresql")
+def _in_few_of_postgresql(element: InFewOf, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} = ANY(ARRAY({compiler.process(element.select, asfrom=False, **kw)}))"
 
 
 def ensure_sqlite_directory(url: str) -> None:
