@@ -116,6 +116,7 @@ class InFewOf(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    _is_implicitly_boolean = True  # a comparison: no `= 1` after it where booleans are not native (SQLite)
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
                            ("select", InternalTraversal.dp_clauseelement)]
 
