@@ -7,9 +7,9 @@ Create Date: 2026-12-02 23:00:00.000000
 
 `department_status`, `department_channel`, `department_matters` and `dept_matters_channel` hold a case once
 per department that handled it, with that department's own 分部门 rows (as the `department` slice does);
-`matters_channel` a case's matters together with its channel. So a department and a status, a channel, a
-matter or a matter and a channel, or a matter and a channel, asked for together — and a department's own
-cases under one or two more filters — are read from the tally.
+`matters_channel` a case's matters together with its channel. So these asked for together are read from the
+tally: a department with a status, a channel, a matter, or a matter and a channel; a matter with a channel —
+and so a department's own cases under one or two more filters.
 No column changes.
 
 The dashboard's backfill runs here, at the newest shape of its tables (0025–0028 only create or fill
