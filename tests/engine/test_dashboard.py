@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.access import scoping
 from engine.dashboard import facts
@@ -164,8 +165,6 @@ def test_relief_dashboard_rebuild_restores_lost_rows(case_engine: Any) -> None:
 def test_a_village_scope_is_read_first_on_postgresql(case_engine: Any, user: str, few: bool) -> None:
     """A village's few thousand cases are one array PostgreSQL looks up by index (its estimate of the union
     was five times the rows, and it scanned a channel's 200,000 fact rows to join them); SQLite's IN stays."""
-    from sqlalchemy import and_
-    from sqlalchemy.dialects import postgresql, sqlite
     scope = scoping.fact_filter(principal(case_engine, user))
     query = select(CASE_FACT.c.case_no).where(and_(scope, CASE_FACT.c.channel == "window"))
     on_postgresql = str(query.compile(dialect=postgresql.dialect()))
