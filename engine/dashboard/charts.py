@@ -356,7 +356,7 @@ def _parts_match(f: CaseFilter, reference: ReferenceData) -> Callable[[dict[str,
                 and (not f.assistance_type or any(kinds.get(m) == f.assistance_type for m in matters))
                 and (not f.status or parts["status"] in statuses)
                 and all(not getattr(f, name) or parts.get(name) == getattr(f, name)
-                        for name in ("level", "channel", "department")))
+                        for name in ("level", "channel", "department", "township")))
     return accepts
 
 

@@ -93,11 +93,13 @@ LEVEL, GREEN, RATING_SLICE = "level", "green", "rating"
 MATTERS, STATUS, MATTERS_STATUS, CHANNEL_LEVEL = "matters", "status_level", "matters_status", "channel_level"
 MATTERS_CHANNEL, DEPARTMENT_STATUS, DEPARTMENT_CHANNEL = "matters_channel", "department_status", "department_channel"
 DEPARTMENT_MATTERS, DEPARTMENT_MATTERS_CHANNEL = "department_matters", "dept_matters_channel"
+TOWNSHIP_MATTERS, TOWNSHIP_CHANNEL = "township_matters", "township_channel"
 COMPOUND: dict[str, tuple[str, ...]] = {
     MATTERS: ("matters",), STATUS: ("status", "level"), MATTERS_STATUS: ("matters", "status"),
     CHANNEL_LEVEL: ("channel", "level"), MATTERS_CHANNEL: ("matters", "channel"),
     DEPARTMENT_STATUS: ("department", "status"), DEPARTMENT_CHANNEL: ("department", "channel"),
-    DEPARTMENT_MATTERS: ("department", "matters"), DEPARTMENT_MATTERS_CHANNEL: ("department", "matters", "channel")}
+    DEPARTMENT_MATTERS: ("department", "matters"), DEPARTMENT_MATTERS_CHANNEL: ("department", "matters", "channel"),
+    TOWNSHIP_MATTERS: ("township", "matters"), TOWNSHIP_CHANNEL: ("township", "channel")}
 # A compound slice with a department among its fields holds a case once per department that handled it, with
 # that department's own 分部门 rows (as the department slice does).
 MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status, level or channel code
@@ -281,7 +283,7 @@ def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
         by_group = {g["group_code"]: _group_dims(g) for g in groups[case_no]}
         every_group = [dim for found_dims in by_group.values() for dim in found_dims]
         values = {"matters": matters_code(m["matter"] for m in matters[case_no]), "status": status,
-                  "level": row["level"], "channel": row["channel"]}
+                  "level": row["level"], "channel": row["channel"], "township": row["township"]}
         kinds = [kind for kind, fields in COMPOUND.items()
                  if values["matters"] or "matters" not in fields]  # a case of no matter: in no matter's
         by_case = [kind for kind in kinds if "department" not in COMPOUND[kind]]

@@ -6,9 +6,9 @@ and gets `Figures`: per (day or None, code, sub) the measures. A
 `Source` says where they come from:
 
 - the tally's slice (the county; one township, channel, level, department, the green channel or a 好差评
-  level; the codes of a compound slice — matters together, status and level, a department and a status … —
-  that a filter's fields accept, `slice_codes`) over the filter's days, when one slice stands for the fields
-  the filter names (`charts.SLICES`);
+  level; the codes of a compound slice — matters together, status and level, a department and a status, a
+  township and a channel … — that a filter's fields accept, `slice_codes`) over the filter's days, when one
+  slice stands for the fields the filter names (`charts.SLICES`);
 - else the fact rows under the scope and the filter (`where`), grouped by the same dimension;
 - for a scope of a slice (a township's field staff, a department: `scoping.fact_scope`), its slice read as
   the county's narrowed to it — from the tally, or else the fact rows of `cases` — and beside it the fact

@@ -31,7 +31,9 @@ FILTERS: list[dict[str, str]] = [
     {"department": "yibao", "channel": "window"}, {"matter": "yiliao", "channel": "window"},
     {"assistance_type": "yiliao", "channel": "online"}, {"township": "T01", "status": "running"},
     {"department": "yibao", "matter": "yiliao"}, {"department": "minzheng", "assistance_type": "linshi"},
-    {"department": "yibao", "matter": "yiliao", "channel": "window"}]
+    {"department": "yibao", "matter": "yiliao", "channel": "window"}, {"township": "T01", "matter": "yiliao"},
+    {"township": "T02", "assistance_type": "yiliao"}, {"township": "T01", "channel": "window"},
+    {"township": "T02", "channel": "online"}]
 
 
 def _tally(url: str) -> dict[tuple[Any, ...], tuple[int, ...]]:
@@ -129,7 +131,8 @@ def _source(engine: Any, user: str, args: dict[str, str]) -> Any:
     ("center1", {"assistance_type": "yiliao"}, ("matters", {"yiliao", "linshi,yiliao"}, False)),
     ("center1", {"assistance_type": "yiliao", "matter": "linshi"}, ("matters", {"linshi,yiliao"}, False)),
     ("center1", {"department": "yibao"}, ("department", {"yibao"}, False)),
-    ("center1", {"township": "T01", "matter": "dibao"}, None),
+    ("center1", {"township": "T01", "matter": "dibao"}, ("township_matters", set(), False)),  # none there
+    ("center1", {"township": "T01", "matter": "dibao", "channel": "window"}, None),
     ("center1", {"level": "village"}, ("level", {"village"}, False)),
     ("center1", {"status": "completed"}, ("status_level", {"closed_completed|village"}, False)),
     ("center1", {"status": "running", "level": "township"}, ("status_level", {"open|township"}, False)),
@@ -161,6 +164,10 @@ def _source(engine: Any, user: str, args: dict[str, str]) -> Any:
      ("dept_matters_channel", {"yibao|yiliao|window", "yibao|linshi,yiliao|window"}, False)),
     ("yb1", {"matter": "yiliao", "channel": "window"},
      ("dept_matters_channel", {"yibao|yiliao|window", "yibao|linshi,yiliao|window"}, True)),
+    ("center1", {"township": "T02", "matter": "yiliao"}, ("township_matters", {"T02|yiliao"}, False)),
+    ("center1", {"township": "T01", "channel": "window"}, ("township_channel", {"T01|window"}, False)),
+    ("town1", {"matter": "yiliao"}, ("township_matters", {"T01|yiliao", "T01|linshi,yiliao"}, True)),
+    ("town1", {"channel": "window"}, ("township_channel", {"T01|window"}, True)),
     ("town1", {}, ("township", {"T01"}, True)),
     ("town1", {"township": "T01"}, ("township", {"T01"}, False)),
     ("town1", {"township": "T02"}, None),
@@ -180,19 +187,21 @@ def test_which_requests_the_tally_serves(county: Any, user: str, args: dict[str,
         assert (found.tally.kind, set(found.tally.codes), found.rest is not None) == expected
 
 
-@pytest.mark.parametrize(("user", "args"), [("town1", {"matter": "yiliao"}), ("town1", {"status": "running"}),
+@pytest.mark.parametrize(("user", "args"), [("town1", {"matter": "yiliao", "channel": "window"}),
+                                            ("town1", {"status": "running"}),
                                             ("mz1", {"township": "T02", "matter": "yiliao"}),
                                             ("yb1", {"village": "T02V01"})])
 def test_a_scope_of_a_slice_reads_it_as_the_county_narrowed_to_it(county: Any, user: str,
                                                                     args: dict[str, str]) -> None:
-    """No tally slice holds a township's (or a department's) cases of a matter: they are read from the fact
-    rows as the county's of that township and matter (`cases`, by the township's index), and the few cases
+    """No tally slice holds a township's cases of a matter and a channel (or a status), nor a department's of a
+    township and a matter: they are read from the fact rows as the county's of that township and matter
+    (`cases`, by the township's index), and the few cases
     beyond the slice beside them (`rest`), instead of the whole scope's union under the filter."""
     found = _source(county, user, args)
     assert found.tally is None and found.cases is not None and found.rest is not None
 
 
-@pytest.mark.parametrize("revision", ["0024", "0025", "0028"])
+@pytest.mark.parametrize("revision", ["0024", "0025", "0028", "0029"])
 def test_an_upgrade_fills_the_rows_and_the_tally(county: Any, revision: str) -> None:
     """From before the dashboard (0024) or before the tally (0025), upgrading to the head computes what the
     steps had kept: the same tally."""

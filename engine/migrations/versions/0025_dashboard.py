@@ -4,7 +4,7 @@ Revision ID: 0025
 Revises: 0024
 Create Date: 2026-12-02 05:00:00.000000
 
-The cases on record get their rows in 0029 (`engine.dashboard.facts` computes them for the newest shape of
+The cases on record get their rows in 0030 (`engine.dashboard.facts` computes them for the newest shape of
 the tables, so the backfill runs where that shape is reached); downgrading drops the three tables.
 """
 import sqlalchemy as sa
@@ -70,7 +70,7 @@ def upgrade() -> None:
                     ['group_code', 'case_no', 'done', 'overdue', 'open_due_at', 'handling_hours',
                      'handling_seconds'])
     op.create_index('ix_human_task_assignee_case', 'human_task', ['assignee', 'case_no'])
-    # the rows of the cases on record: 0029 fills them, at the fact tables' newest shape
+    # the rows of the cases on record: 0030 fills them, at the fact tables' newest shape
 
 
 def downgrade() -> None:

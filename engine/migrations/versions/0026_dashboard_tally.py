@@ -4,7 +4,7 @@ Revision ID: 0026
 Revises: 0025
 Create Date: 2026-12-02 14:00:00.000000
 
-The tally of the cases on record is computed in 0029 by `engine.dashboard.facts` (the same rows the steps
+The tally of the cases on record is computed in 0030 by `engine.dashboard.facts` (the same rows the steps
 keep afterwards as deltas); dept_fact gains the index of its open, past-due, unflagged rows
 and case_fact one by village (a village's scope, the 村 filter).
 Downgrading drops both.
@@ -38,7 +38,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_dept_fact_late', 'dept_fact', ['overdue', 'open_due_at'])
     op.create_index('ix_case_fact_village', 'case_fact', ['village', 'day'])
-    # the tally of the cases on record: 0029 computes it, at the fact tables' newest shape
+    # the tally of the cases on record: 0030 computes it, at the fact tables' newest shape
 
 
 def downgrade() -> None:

@@ -14,7 +14,7 @@ characters (PostgreSQL; SQLite does not bound it).
 `case_fact_matter.township`: the case's township on each matter's row, indexed with the matter, so a matter
 (or 救助类型) and a township asked for together are one index range. Filled from case_fact.
 
-The dashboard's backfill ran here until 0029 added slices and moved it there. Downgrading empties the tally:
+The dashboard's backfill ran here until 0029 added slices (it runs in 0030 now). Downgrading empties the tally:
 the release before this one rebuilds it (`relief dashboard rebuild`).
 """
 import sqlalchemy as sa

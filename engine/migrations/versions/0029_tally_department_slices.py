@@ -12,9 +12,7 @@ tally: a department with a status, a channel, a matter, or a matter and a channe
 and so a department's own cases under one or two more filters.
 No column changes.
 
-The dashboard's backfill runs here, at the newest shape of its tables (0025–0028 only create or fill
-columns): a database without every case's fact rows gets them and the tally (`facts.rebuild_all`), any other
-the tally of its fact rows (`facts.rebuild_tally`). A later migration that changes these tables moves it.
+The dashboard's backfill ran here until 0030 added the township slices and moved it there.
 Downgrading deletes the new slices' rows (the release before never reads them).
 """
 import sqlalchemy as sa
@@ -30,13 +28,7 @@ NEW_SLICES = ("department_status", "department_channel", "department_matters", "
 
 
 def upgrade() -> None:
-    conn = op.get_bind()
-    from engine.dashboard import facts  # the one computation of the rows and the tally, as the steps keep them
-    cases = conn.execute(sa.text("SELECT count(*) FROM application")).scalar_one()
-    if facts.fact_count(conn) < cases:
-        facts.rebuild_all(conn)
-    else:
-        facts.rebuild_tally(conn)
+    pass  # no column changes; 0030 computes the tally with these slices
 
 
 def downgrade() -> None:
