@@ -193,10 +193,10 @@ def test_which_requests_the_tally_serves(county: Any, user: str, args: dict[str,
                                             ("yb1", {"village": "T02V01"})])
 def test_a_scope_of_a_slice_reads_it_as_the_county_narrowed_to_it(county: Any, user: str,
                                                                     args: dict[str, str]) -> None:
-    """No tally slice holds a township's cases of a matter and a channel (or a status), nor a department's of a
-    township and a matter: they are read from the fact rows as the county's of that township and matter
-    (`cases`, by the township's index), and the few cases
-    beyond the slice beside them (`rest`), instead of the whole scope's union under the filter."""
+    """No tally slice holds a township's cases of a matter and a channel (or of a status), nor a department's of
+    a township and a matter: they are read from the fact rows as the county's under the filter narrowed to the
+    scope's township or department (`cases`, by its index), and the few cases beyond the slice beside them
+    (`rest`), instead of the whole scope's union under the filter."""
     found = _source(county, user, args)
     assert found.tally is None and found.cases is not None and found.rest is not None
 

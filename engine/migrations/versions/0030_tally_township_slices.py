@@ -10,8 +10,9 @@ and so a township's own staff asking for a matter or a channel (their scope narr
 No column changes.
 
 The dashboard's backfill runs here, at the newest shape of its tables (0025–0029 only create or fill
-columns): a database without every case's fact rows gets them and the tally (`facts.rebuild_all`), any other
-the tally of its fact rows (`facts.rebuild_tally`). A later migration that changes these tables moves it.
+columns, or name slices): a database without every case's fact rows gets them and the tally
+(`facts.rebuild_all`), any other the tally of its fact rows (`facts.rebuild_tally`). A later migration that
+changes these tables moves it.
 Downgrading deletes the new slices' rows (the release before never reads them).
 """
 import sqlalchemy as sa
