@@ -355,8 +355,7 @@ def _parts_match(f: CaseFilter, reference: ReferenceData) -> Callable[[dict[str,
         return ((not f.matter or f.matter in matters)
                 and (not f.assistance_type or any(kinds.get(m) == f.assistance_type for m in matters))
                 and (not f.status or parts["status"] in statuses)
-                and all(not getattr(f, name) or parts.get(name) == getattr(f, name)
-                        for name in ("level", "channel", "department", "township")))
+                and all(not getattr(f, name) or parts.get(name) == getattr(f, name) for name in EQUAL_PARTS))
     return accepts
 
 
@@ -369,6 +368,9 @@ def _compound_codes(kind: str) -> Callable[[Connection, CaseFilter, ReferenceDat
 
 
 FILTERS_OF = {"matters": ("matter", "assistance_type")}  # a compound slice's field: the filter's fields it answers
+# The compound slices' fields that match a filter's field of the same name by equality (matters and a status
+# are matched as `_parts_match` says).
+EQUAL_PARTS = sorted({name for fields in facts.COMPOUND.values() for name in fields} - {"matters", "status"})
 # The tally's slices a filter may name, in the order tried: the filter's fields each stands for, and its codes
 # for a filter.
 SLICES: list[tuple[str, frozenset[str], Callable[[Connection, CaseFilter, ReferenceData], tuple[str, ...]]]] = [

@@ -102,6 +102,13 @@ COMPOUND: dict[str, tuple[str, ...]] = {
     TOWNSHIP_MATTERS: ("township", "matters"), TOWNSHIP_CHANNEL: ("township", "channel")}
 # A compound slice with a department among its fields holds a case once per department that handled it, with
 # that department's own 分部门 rows (as the department slice does).
+# The compound slices of a case with matters (True) or without (False: in no slice of matters), per case and
+# per department.
+_COMPOUND_KINDS = {has_matters: tuple([kind for kind, fields in COMPOUND.items()
+                                       if ("department" in fields) is per_department
+                                       and (has_matters or "matters" not in fields)]
+                                      for per_department in (False, True))
+                   for has_matters in (False, True)}
 MATTER_SEPARATOR, PART_SEPARATOR = ",", "|"  # neither is in a matter, status, level or channel code
 # Groups that are no department on the dashboard (分部门): the center and the regions' own windows.
 REGIONAL_KINDS = ("center", "township", "village")
@@ -284,10 +291,7 @@ def tally_of(rows: FactRows, regional: set[str]) -> dict[Key, list[int]]:
         every_group = [dim for found_dims in by_group.values() for dim in found_dims]
         values = {"matters": matters_code(m["matter"] for m in matters[case_no]), "status": status,
                   "level": row["level"], "channel": row["channel"], "township": row["township"]}
-        kinds = [kind for kind, fields in COMPOUND.items()
-                 if values["matters"] or "matters" not in fields]  # a case of no matter: in no matter's
-        by_case = [kind for kind in kinds if "department" not in COMPOUND[kind]]
-        by_department = [kind for kind in kinds if "department" in COMPOUND[kind]]
+        by_case, by_department = _COMPOUND_KINDS[bool(values["matters"])]
         slices = [(COUNTY, "", every_group), (TOWNSHIP, row["township"], every_group),
                   (CHANNEL, row["channel"], every_group), (LEVEL, row["level"], every_group),
                   *([(GREEN, "1", every_group)] if row["green"] else []),
